@@ -1,0 +1,18 @@
+# The two commands of the README. Both bootstrap .venv first (scripts/bootstrap.sh).
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: demo test bootstrap bench
+
+bootstrap:
+	@VENV=$(VENV) bash scripts/bootstrap.sh
+
+demo: bootstrap
+	$(VENV)/bin/spear-bench demo
+
+test: bootstrap
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: bootstrap
+	$(PY) benchmarks/embed_speed.py

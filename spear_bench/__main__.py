@@ -1,0 +1,5 @@
+import sys
+
+from spear_bench.cli import main
+
+sys.exit(main())

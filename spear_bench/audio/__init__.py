@@ -1,0 +1,1 @@
+"""Audio: reading, validation, resampling, fbank, batching, generated speech and sounds."""

@@ -1,0 +1,1 @@
+"""Baseline encoders (WavLM, Dasheng, USAD): each registers its ModelBundle here."""

@@ -1,0 +1,131 @@
+"""Results store.
+
+Layout: ``<root>/<suite>/<model>/<task>__<config_hash>__seed<seed>.json``, one file per
+finished unit of work (a model scored on one task under one config and seed), holding
+that unit's rows. A unit's file is written atomically (temporary file + ``os.replace``),
+so a killed run leaves either the whole unit or nothing: resuming skips finished units,
+and no row is lost or duplicated. :meth:`ResultsStore.table` reads every unit into one
+pandas DataFrame with the columns of :class:`ResultRow`.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import hashlib
+import json
+import os
+import re
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+from spear_bench.errors import SpearBenchError
+
+
+@dataclass(frozen=True)
+class ResultRow:
+    model: str
+    suite: str  # hear | superb | demo | finetune | pretrain ...
+    task: str
+    metric: str
+    value: float
+    seed: int = 42
+    config_hash: str = ""
+    git_commit: str = ""
+    time: str = ""  # ISO 8601, UTC
+    split: str = "test"
+    higher_is_better: bool = True
+
+
+COLUMNS = [f.name for f in dataclasses.fields(ResultRow)]
+
+
+def config_hash(config: object) -> str:
+    """A short, stable hash of a JSON-serialisable config."""
+    blob = json.dumps(config, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:12]
+
+
+def git_commit(repo: Path | None = None) -> str:
+    """The checkout's HEAD commit (with ``+dirty`` if modified), or ``unknown``."""
+    cwd = repo or Path(__file__).resolve().parents[2]
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd, capture_output=True, text=True).stdout.strip()
+        return head + ("+dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def now_iso() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the whole new one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.+-]", "_", name)
+
+
+class ResultsStore:
+    def __init__(self, root: Path | str):
+        self.root = Path(root)
+
+    def unit_path(self, model: str, suite: str, task: str, config_hash: str, seed: int) -> Path:
+        return self.root / _safe(suite) / _safe(model) / f"{_safe(task)}__{config_hash}__seed{seed}.json"
+
+    def is_done(self, model: str, suite: str, task: str, config_hash: str, seed: int) -> bool:
+        return self.unit_path(model, suite, task, config_hash, seed).exists()
+
+    def write_unit(self, rows: Iterable[ResultRow]) -> Path:
+        """Store the rows of one finished unit (same model, suite, task, config hash, seed)."""
+        rows = list(rows)
+        if not rows:
+            raise SpearBenchError("write_unit: no rows to store")
+        keys = {(r.model, r.suite, r.task, r.config_hash, r.seed) for r in rows}
+        if len(keys) != 1:
+            raise SpearBenchError(f"write_unit: rows of one unit must share model/suite/task/config/seed, got {sorted(keys)}")
+        commit, stamp = git_commit(), now_iso()
+        rows = [dataclasses.replace(r, git_commit=r.git_commit or commit, time=r.time or stamp) for r in rows]
+        path = self.unit_path(*next(iter(keys)))
+        atomic_write_text(path, json.dumps([dataclasses.asdict(r) for r in rows], indent=1))
+        return path
+
+    def rows(self) -> list[ResultRow]:
+        out: list[ResultRow] = []
+        if not self.root.exists():
+            return out
+        for path in sorted(self.root.glob("*/*/*.json")):
+            try:
+                records = json.loads(path.read_text())
+            except (OSError, json.JSONDecodeError) as error:
+                raise SpearBenchError(f"{path}: unreadable results file ({error})") from error
+            out.extend(ResultRow(**{k: r[k] for k in COLUMNS if k in r}) for r in records)
+        return out
+
+    def table(self):
+        """All rows as a pandas DataFrame (columns of ResultRow)."""
+        import pandas as pd
+
+        return pd.DataFrame([dataclasses.asdict(r) for r in self.rows()], columns=COLUMNS)

@@ -1,0 +1,15 @@
+import os
+
+import pytest
+import torch
+
+import spear_bench  # noqa: F401  (installs the torchaudio compatibility hook first)
+
+# Tests are CPU-only and sized for 2 cores.
+torch.set_num_threads(min(2, os.cpu_count() or 1))
+
+
+@pytest.fixture
+def seeded():
+    torch.manual_seed(0)
+    return 0
