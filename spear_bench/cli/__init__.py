@@ -20,6 +20,13 @@ app = typer.Typer(
     add_completion=False,
 )
 
+
+
+@app.callback()
+def _root() -> None:
+    """SPEAR encoder: embeddings, SUPERB/HEAR evaluation, pre-training, fine-tunes, reports."""
+
+
 # One module per command group, in the order of the data flow.
 _COMMAND_MODULES = [
     "spear_bench.cli.models_cmd",  # info, embed

@@ -1,0 +1,123 @@
+"""SPEAR's front end: the 128-bin log-Mel filterbank (lhotse ``Fbank`` defaults, kaldi-compatible).
+
+The computation itself is lhotse's ``Wav2LogFilterBank`` (a batched torch implementation
+of kaldi's fbank); this module fixes its settings in one typed config and handles
+batches of different lengths: each utterance is computed on its own samples (so a
+padded batch gives exactly the frames of the unpadded utterances, ``snip_edges=False``
+reflects at each utterance's own end) and padding frames are log(1e-10).
+"""
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from spear_bench.audio.io import SAMPLE_RATE, validate_waveform
+
+
+@dataclass(frozen=True)
+class FbankConfig:
+    sample_rate: int = SAMPLE_RATE
+    num_mel_bins: int = 128
+    frame_length: float = 0.025  # seconds
+    frame_shift: float = 0.01  # seconds
+    round_to_power_of_two: bool = True  # 400-sample window -> 512-point FFT
+    remove_dc_offset: bool = True
+    preemph_coeff: float = 0.97
+    window_type: str = "povey"
+    dither: float = 0.0
+    snip_edges: bool = False
+    low_freq: float = 20.0
+    high_freq: float = -400.0  # negative: offset from Nyquist, i.e. 7600 Hz at 16 kHz
+    energy_floor: float = 1e-10  # log(max(energy, floor)); lhotse's EPSILON
+    padding_value: float = math.log(1e-10)  # fills the padding frames of a batch
+
+    @property
+    def hop_samples(self) -> int:
+        return int(round(self.frame_shift * self.sample_rate))
+
+    @property
+    def window_samples(self) -> int:
+        return int(round(self.frame_length * self.sample_rate))
+
+
+def num_fbank_frames(num_samples: int, config: FbankConfig = FbankConfig()) -> int:
+    """Frames for ``num_samples`` samples; with snip_edges=False this is round(S / hop) (kaldi's rule)."""
+    if config.snip_edges:
+        return 0 if num_samples < config.window_samples else 1 + (num_samples - config.window_samples) // config.hop_samples
+    return (num_samples + config.hop_samples // 2) // config.hop_samples
+
+
+class Fbank(nn.Module):
+    """(B, S) waveforms + lengths -> (B, T, num_mel_bins) log-Mel features + frame counts."""
+
+    def __init__(self, config: FbankConfig = FbankConfig()):
+        super().__init__()
+        from lhotse.features.kaldi.layers import Wav2LogFilterBank
+
+        self.config = config
+        self.extractor = Wav2LogFilterBank(
+            sampling_rate=config.sample_rate,
+            frame_length=config.frame_length,
+            frame_shift=config.frame_shift,
+            round_to_power_of_two=config.round_to_power_of_two,
+            remove_dc_offset=config.remove_dc_offset,
+            preemph_coeff=config.preemph_coeff,
+            window_type=config.window_type,
+            dither=config.dither,
+            snip_edges=config.snip_edges,
+            energy_floor=config.energy_floor,
+            low_freq=config.low_freq,
+            high_freq=config.high_freq,
+            num_filters=config.num_mel_bins,
+        )
+
+    @torch.no_grad()
+    def forward(self, waveforms: torch.Tensor, lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        if waveforms.dim() == 1:
+            waveforms = waveforms.unsqueeze(0)
+        batch = waveforms.shape[0]
+        if lengths is None:
+            lengths = torch.full((batch,), waveforms.shape[1], dtype=torch.long)
+        lengths = lengths.to("cpu", torch.long)
+        frame_counts = torch.tensor([num_fbank_frames(int(n), self.config) for n in lengths], dtype=torch.long)
+        feats = torch.full(
+            (batch, int(frame_counts.max()), self.config.num_mel_bins),
+            self.config.padding_value,
+            dtype=torch.float32,
+            device=waveforms.device,
+        )
+        if bool((lengths == lengths[0]).all()):
+            # Equal lengths: one batched call gives each utterance's own frames.
+            out = self.extractor(waveforms[:, : int(lengths[0])].float())
+            feats[:, : out.shape[1]] = out
+        else:
+            for i in range(batch):
+                out = self.extractor(waveforms[i : i + 1, : int(lengths[i])].float())
+                feats[i, : out.shape[1]] = out[0]
+        return feats, frame_counts.to(waveforms.device)
+
+
+@functools.lru_cache(maxsize=4)
+def _extractor(config: FbankConfig) -> Fbank:
+    return Fbank(config).eval()
+
+
+def compute_fbank(wave: torch.Tensor, config: FbankConfig = FbankConfig()) -> torch.Tensor:
+    """(S,) waveform at 16 kHz -> (T, num_mel_bins) features."""
+    wave = validate_waveform(wave)
+    feats, _ = _extractor(config)(wave.unsqueeze(0))
+    return feats[0]
+
+
+def fbank_batch(
+    waveforms: torch.Tensor, lengths: torch.Tensor | None = None, config: FbankConfig = FbankConfig()
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, S) zero-padded waveforms + lengths (B,) -> (feats (B, T, bins) padded with log(1e-10), frame counts (B,))."""
+    return _extractor(config).to(waveforms.device)(waveforms, lengths)
+
+
+__all__ = ["Fbank", "FbankConfig", "compute_fbank", "fbank_batch", "num_fbank_frames"]
