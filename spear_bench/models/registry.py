@@ -60,5 +60,13 @@ for _size in ("base", "large", "xlarge"):
             builder=f"spear_bench.models.spear:build_spear_{_size}",
         )
     )
+register(
+    ModelBundle(
+        name="spear_tiny",
+        family="spear",
+        description="SPEAR tiny (test/demo size: dims 96, the reference-vector structure, 50 Hz)",
+        builder="spear_bench.models.spear:build_spear_tiny",
+    )
+)
 # Baselines (WavLM, Dasheng, USAD) are registered in spear_bench/models/baselines/__init__.py.
 importlib.import_module("spear_bench.models.baselines")

@@ -1,0 +1,252 @@
+"""SPEAR: 128-bin fbank -> Zipformer2 encoder, behind the AudioEncoder interface.
+
+``SpearEncoder.forward(waveforms, lengths)`` computes the fbank (spear_bench.audio) and
+runs ``forward_fbank``; both return an EncoderOutput whose ``last_hidden_state`` is the
+encoder output (50 Hz, or 25 Hz when ``output_downsampling_factor`` is 2) and whose
+``hidden_states`` hold one entry per Zipformer2 layer, each repeated back to 50 Hz.
+Inputs longer than ``SpearConfig.long_audio_threshold_s`` are encoded in overlapping
+chunks (spear_bench.models.long_audio; see docs/models.md for the approximation).
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, fields
+from typing import Sequence
+
+import torch
+from torch import Tensor
+
+from spear_bench.errors import ConfigError
+from spear_bench.models.base import AudioEncoder, EncoderOutput
+from spear_bench.models.zipformer2 import Conv2dSubsampling, Zipformer2, Zipformer2Config, Zipformer2Output, make_pad_mask
+
+
+@dataclass
+class SpearConfig(Zipformer2Config):
+    """A SPEAR encoder: Zipformer2 hyper-parameters (reference names) plus inference settings.
+
+    The long-audio settings are not part of the released config.json; they bound memory
+    for long inputs (attention is quadratic in time).
+    """
+
+    name: str = "spear"
+    long_audio_threshold_s: float = 30.0  # inputs longer than this are chunked
+    chunk_s: float = 20.0  # centre part of each chunk whose frames are kept
+    chunk_context_s: float = 5.0  # extra left and right context per chunk, discarded
+    chunk_batch_size: int = 4  # chunks encoded together
+
+    def validate(self) -> None:
+        super().validate()
+        if self.chunk_s <= 0 or self.chunk_context_s < 0:
+            raise ConfigError(f"config settings chunk_s={self.chunk_s} / chunk_context_s={self.chunk_context_s} must be positive")
+        if self.chunk_batch_size < 1:
+            raise ConfigError(f"config setting chunk_batch_size={self.chunk_batch_size} must be >= 1")
+
+    @classmethod
+    def from_dict(cls, values: dict, source: str = "config") -> "SpearConfig":
+        """From a released config.json (unknown keys such as ``model_type`` are ignored)."""
+        known = {f.name for f in fields(cls)}
+        kwargs = {k: v for k, v in values.items() if k in known}
+        try:
+            return cls(**kwargs)
+        except ConfigError as error:
+            raise ConfigError(f"{source}: {error}") from None
+
+
+# Sizes from the paper (Table 8) and the released configs; Base/Large/XLarge use 8 heads,
+# query/key head dim 32, value head dim 12, pos head dim 4, pos dim 48.
+SPEAR_SIZES: dict[str, SpearConfig] = {
+    "base": SpearConfig(
+        name="spear_base",
+        encoder_dim=512,
+        feedforward_dim=1536,
+        num_encoder_layers=(1, 2, 3, 3, 1, 1, 1),
+        encoder_unmasked_dim=256,
+    ),
+    "large": SpearConfig(
+        name="spear_large",
+        encoder_dim=1024,
+        feedforward_dim=3072,
+        num_encoder_layers=(1, 2, 2, 3, 1, 1, 1),
+        encoder_unmasked_dim=512,
+    ),
+    "xlarge": SpearConfig(
+        name="spear_xlarge",
+        encoder_dim=1280,
+        feedforward_dim=3840,
+        num_encoder_layers=(1, 2, 3, 4, 1, 1, 1),
+        encoder_unmasked_dim=768,
+    ),
+    # Test/demo size: the structure of /work/shared/reference-vectors/zipformer2-tiny.
+    "tiny": SpearConfig(
+        name="spear_tiny",
+        encoder_dim=96,
+        feedforward_dim=192,
+        num_encoder_layers=(1, 2, 2, 2, 1, 1, 1),
+        encoder_unmasked_dim=64,
+        num_heads=4,
+        output_downsampling_factor=1,
+    ),
+}
+
+
+@dataclass
+class SpearForward:
+    """All intermediate results of one forward pass (used by the fidelity test and chunking)."""
+
+    embed_out: Tensor  # (B, T50, D0)
+    embed_lens: Tensor  # (B,)
+    encoder: Zipformer2Output
+
+
+class SpearEncoder(AudioEncoder):
+    """encoder_embed (Conv2dSubsampling) + encoder (Zipformer2); parameter names as released."""
+
+    sample_rate = 16000
+
+    def __init__(self, config: SpearConfig):
+        super().__init__()
+        self.config = config
+        self.encoder_embed = Conv2dSubsampling(config.num_mel_bins, config.encoder_dim[0])
+        self.encoder = Zipformer2(config)
+        self.frame_rate = 50.0 / config.output_downsampling_factor
+        self.hidden_frame_rate = 50.0
+        self.hidden_size = config.output_dim
+        self.num_hidden_states = config.num_layers
+
+    # -- facts ---------------------------------------------------------------------------
+
+    def num_parameters(self) -> int:
+        """Parameters of encoder_embed + encoder (the count the paper reports)."""
+        return sum(p.numel() for p in self.parameters())
+
+    @staticmethod
+    def num_frames_50hz(num_fbank_frames: int) -> int:
+        return max(0, (num_fbank_frames - 7) // 2)
+
+    # -- forward -------------------------------------------------------------------------
+
+    def run(self, fbank: Tensor, fbank_lens: Tensor, return_layer_outputs: bool = True) -> SpearForward:
+        """One pass over a padded fbank batch, no chunking; every intermediate kept."""
+        if fbank.dim() != 3 or fbank.shape[-1] != self.config.num_mel_bins:
+            raise ConfigError(f"fbank must be (B, T, {self.config.num_mel_bins}), got {tuple(fbank.shape)}")
+        if fbank.shape[1] < 9:
+            raise ConfigError(f"input too short: {fbank.shape[1]} fbank frames, SPEAR needs at least 9 (~90 ms of audio)")
+        fbank_lens = fbank_lens.to(fbank.device)
+        embed, embed_lens = self.encoder_embed(fbank, fbank_lens)
+        embed_lens = embed_lens.clamp(min=0)
+        mask = make_pad_mask(embed_lens, embed.shape[1])
+        out = self.encoder(embed, embed_lens, key_padding_mask=mask, return_layer_outputs=return_layer_outputs)
+        return SpearForward(embed_out=embed, embed_lens=embed_lens, encoder=out)
+
+    def hidden_states_50hz(self, result: SpearForward, layers: Sequence[int] | None = None) -> tuple[Tensor, ...]:
+        """Per-layer outputs (flat index over stacks) repeated to 50 Hz and cut to the 50 Hz length."""
+        t50 = result.embed_out.shape[1]
+        flat = []
+        for i, stack_outputs in enumerate(result.encoder.layer_outputs):
+            ds = self.config.downsampling_factor[i]
+            flat.extend((ds, out) for out in stack_outputs)
+        chosen = range(len(flat)) if layers is None else layers
+        states = []
+        for k in chosen:
+            ds, out = flat[k]
+            states.append(out if ds == 1 else torch.repeat_interleave(out, ds, dim=1)[:, :t50])
+        return tuple(states)
+
+    def forward_fbank(
+        self,
+        fbank: Tensor,
+        fbank_lens: Tensor,
+        *,
+        output_hidden_states: bool = True,
+        layers: Sequence[int] | None = None,
+    ) -> EncoderOutput:
+        """fbank (B, T, 128) at 100 Hz + lengths (B,) -> EncoderOutput.
+
+        ``layers``: keep only these hidden states (0-based layer indices, in this order);
+        ``output_hidden_states=False`` keeps none (saves memory for long inputs).
+        """
+        layers = self._check_layers(layers)
+        if fbank.shape[1] > self.long_audio_threshold_frames:
+            from spear_bench.models.long_audio import chunked_forward_fbank
+
+            return chunked_forward_fbank(self, fbank, fbank_lens, output_hidden_states=output_hidden_states, layers=layers)
+        result = self.run(fbank, fbank_lens, return_layer_outputs=output_hidden_states)
+        hidden = self.hidden_states_50hz(result, layers) if output_hidden_states else ()
+        return EncoderOutput(
+            last_hidden_state=result.encoder.encoder_out,
+            hidden_states=hidden,
+            lengths=result.encoder.encoder_out_lens,
+            hidden_lengths=result.embed_lens,
+        )
+
+    def forward(
+        self,
+        waveforms: Tensor,
+        lengths: Tensor | None = None,
+        *,
+        output_hidden_states: bool = True,
+        layers: Sequence[int] | None = None,
+    ) -> EncoderOutput:
+        """waveforms (B, S) float32 at 16 kHz, zero-padded, + lengths (B,) in samples."""
+        from spear_bench.models.long_audio import waveform_fbank
+
+        if waveforms.dim() == 1:
+            waveforms = waveforms.unsqueeze(0)
+        if lengths is None:
+            lengths = torch.full((waveforms.shape[0],), waveforms.shape[1], dtype=torch.long)
+        feats, feat_lens = waveform_fbank(waveforms, lengths)
+        return self.forward_fbank(feats, feat_lens, output_hidden_states=output_hidden_states, layers=layers)
+
+    # -- helpers -------------------------------------------------------------------------
+
+    @property
+    def long_audio_threshold_frames(self) -> int:
+        return int(round(self.config.long_audio_threshold_s * 100))
+
+    def _check_layers(self, layers: Sequence[int] | None) -> list[int] | None:
+        if layers is None:
+            return None
+        n = self.num_hidden_states
+        out = []
+        for k in layers:
+            k = int(k)
+            if not -n <= k < n:
+                raise ConfigError(f"layer {k} out of range: this encoder has {n} hidden states (0..{n - 1})")
+            out.append(k % n)
+        return out
+
+
+def build_spear(config: SpearConfig, path: str | None = None, seed: int = 0) -> SpearEncoder:
+    """Random init seeded with ``seed`` (path None) or the weights of a checkpoint."""
+    if path is not None:
+        from spear_bench.models.checkpoint import load_spear_checkpoint
+
+        return load_spear_checkpoint(path, expected=config).eval()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = SpearEncoder(config)
+    return model.eval()
+
+
+def spear_config(size: str, **overrides) -> SpearConfig:
+    """The config of a named size (base, large, xlarge, tiny), with optional overrides."""
+    if size not in SPEAR_SIZES:
+        raise ConfigError(f"unknown SPEAR size {size!r}; known: {', '.join(SPEAR_SIZES)}")
+    return dataclasses.replace(SPEAR_SIZES[size], **overrides)
+
+
+def build_spear_base(path: str | None = None, seed: int = 0) -> SpearEncoder:
+    return build_spear(spear_config("base"), path, seed)
+
+
+def build_spear_large(path: str | None = None, seed: int = 0) -> SpearEncoder:
+    return build_spear(spear_config("large"), path, seed)
+
+
+def build_spear_xlarge(path: str | None = None, seed: int = 0) -> SpearEncoder:
+    return build_spear(spear_config("xlarge"), path, seed)
+
+
+def build_spear_tiny(path: str | None = None, seed: int = 0) -> SpearEncoder:
+    return build_spear(spear_config("tiny"), path, seed)
