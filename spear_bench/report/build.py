@@ -25,7 +25,7 @@ from spear_bench.results.store import ResultsStore, atomic_write_text
 FALLBACK_COMPARE = "spear_sa_xlarge"
 INTRO = ("Measured rows (shaded, source 'measured') come from the results store: per task, the mean over seeds of the most "
          "recent config. Paper rows are the SPEAR paper's published numbers (results/reference/). Bold: best per column in "
-         "the metric's direction. Click a column header to sort.")
+         "the metric's direction. In the HTML, click a column header to sort.")
 
 
 @dataclass
@@ -85,7 +85,7 @@ def write_report(settings: ReportSettings) -> Report:
     write("leaderboards.html", html_page(title, [to_html_table(b) for b in report.boards], INTRO))
     write("leaderboards.tex", latex_document([to_latex(b) for b in report.boards]))
     for board in report.boards:
-        write(f"{board.key}.md", f"# {board.title}\n\n{INTRO}\n\n" + to_markdown(board))
+        write(f"{board.key}.md", to_markdown(board, level=1) + f"\n{INTRO}\n")
         write(f"{board.key}.html", html_page(board.title, [to_html_table(board)], INTRO))
         write(f"{board.key}.tex", to_latex(board))
     known = {r.model for b in report.boards for r in b.rows}

@@ -103,7 +103,7 @@ def compare(target: str, boards: list[Leaderboard], baselines=DEFAULT_BASELINES)
                 continue
             line = Line(board.key, column, _value(target, *rows[target], column))
             line.baselines = {b: _value(b, *rows[b], column) for b in baselines}
-            if line.target is not None or any(v is not None for v in line.baselines.values()):
+            if line.target is not None:  # nothing to compare where the model has no number
                 lines.append(line)
     return Comparison(target, list(baselines), lines)
 

@@ -53,8 +53,8 @@ def _md_escape(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def to_markdown(board: Leaderboard) -> str:
-    lines = [f"## {board.title}", "", board.description, ""]
+def to_markdown(board: Leaderboard, level: int = 2) -> str:
+    lines = [f"{'#' * level} {board.title}", "", board.description, ""]
     header = ["Model", "Source"] + [header_label(c) for c in board.columns]
     lines.append("| " + " | ".join(_md_escape(h) for h in header) + " |")
     lines.append("| :-- | :-- | " + " | ".join("--:" for _ in board.columns) + " |")
@@ -70,7 +70,7 @@ def to_markdown(board: Leaderboard) -> str:
 
     lines.extend(row_line(r) for r in board.measured_rows)
     if board.measured_rows and board.paper_rows:
-        lines.append("| **\u2014 published in the paper \u2014** | | " + " | ".join("" for _ in board.columns) + " |")
+        lines.append("| " + " | ".join(["**\u2014 published in the paper \u2014**", ""] + ["" for _ in board.columns]) + " |")
     lines.extend(row_line(r) for r in board.paper_rows)
     if not board.rows:
         lines.append("")

@@ -1,0 +1,82 @@
+"""`spear-bench report` on a demo-like results store: tables, comparisons and plots under --out."""
+from __future__ import annotations
+
+import xml.etree.ElementTree as ElementTree
+from pathlib import Path
+
+import pytest
+
+from spear_bench.cli import main
+from spear_bench.report.plots import ABLATIONS
+from spear_bench.results.store import ResultRow, ResultsStore
+
+
+def write_demo_store(root: Path) -> ResultsStore:
+    """A few rows as the runners write them: suites demo, hear, superb, finetune and an ablation run."""
+    store = ResultsStore(root)
+
+    def unit(model, suite, task, metrics, seed=0, split="test", config="cfg1"):
+        store.write_unit([ResultRow(model, suite, task, metric, value, seed, config, split=split, higher_is_better=up)
+                          for metric, value, up in metrics])
+
+    unit("spear_tiny", "demo", "tone_pitch", [("accuracy", 0.75, True)])
+    unit("spear_tiny", "demo", "noise_vs_speech", [("accuracy", 0.9, True), ("loss", 0.31, False)])
+    unit("wavlm_tiny", "demo", "tone_pitch", [("accuracy", 0.5, True)])
+    unit("spear_tiny", "hear", "esc50-v2.0.0-full", [("top1_acc", 0.40, True)], seed=0)
+    unit("spear_tiny", "hear", "esc50-v2.0.0-full", [("top1_acc", 0.42, True)], seed=1)
+    unit("spear_tiny", "hear", "speech_commands-v0.0.2-5h", [("top1_acc", 0.30, True)])
+    unit("spear_tiny", "superb", "ks", [("acc", 52.0, True)])
+    unit("spear_tiny", "finetune", "ls100", [("wer", 80.5, False)], split="test-clean")
+    for n, value in ((4, 0.20), (8, 0.26)):
+        unit(f"spear_tiny@codebooks={n}", "pretrain", "mvq_prediction", [("accuracy", value, True)])
+    return store
+
+
+@pytest.fixture(scope="module")
+def report_dir(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("report")
+    write_demo_store(root / "results")
+    assert main(["report", "--results", str(root / "results"), "--out", str(root / "out")]) == 0
+    return root / "out"
+
+
+def test_report_writes_every_format_of_every_leaderboard(report_dir):
+    for stem in ("leaderboards", "superb", "hear", "finetune", "finetune_ctc", "suite_demo", "compare_spear_tiny"):
+        for extension in ("md", "html", "tex"):
+            assert (report_dir / f"{stem}.{extension}").stat().st_size > 0, f"{stem}.{extension}"
+
+
+def test_report_puts_measured_hear_numbers_beside_the_paper(report_dir):
+    text = (report_dir / "hear.md").read_text()
+    measured = next(line for line in text.splitlines() if line.startswith("| *spear_tiny*"))
+    assert "| measured |" in measured and "41.0 \u00b1 1.0" in measured  # two seeds of 0.40 and 0.42
+    assert "| SPEAR-s+a XLarge | paper T16 |" in text
+
+
+def test_report_lists_demo_suite_numbers(report_dir):
+    text = (report_dir / "suite_demo.md").read_text()
+    assert "spear_tiny" in text and "wavlm_tiny" in text and "**0.750**" in text
+
+
+def test_report_draws_every_ablation_as_png_and_svg(report_dir):
+    import matplotlib.image
+
+    for knob in ABLATIONS:
+        image = matplotlib.image.imread(report_dir / "plots" / f"ablation_{knob}.png")
+        assert image.shape[0] > 200 and image.shape[1] > 400
+        ElementTree.parse(report_dir / "plots" / f"ablation_{knob}.svg")
+
+
+def test_report_overlays_the_measured_codebook_runs(report_dir):
+    svg = (report_dir / "plots" / "ablation_codebooks.svg").read_text()
+    assert "spear_tiny (measured)" in svg and "measured: mvq_prediction" in svg
+
+
+def test_report_rejects_a_missing_results_folder(tmp_path, capsys):
+    assert main(["report", "--results", str(tmp_path / "nope"), "--out", str(tmp_path / "out")]) == 2
+    assert "--results" in capsys.readouterr().err
+
+
+def test_report_rejects_an_unknown_comparison_model(tmp_path, capsys):
+    code = main(["report", "--results", str(tmp_path), "--out", str(tmp_path / "out"), "--compare", "nobody", "--no-plots"])
+    assert code == 2 and "nobody" in capsys.readouterr().err

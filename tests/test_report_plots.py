@@ -1,0 +1,63 @@
+"""Ablation figures: paper series from the reference, measured runs by the model-name convention."""
+from __future__ import annotations
+
+import pytest
+
+from spear_bench.report.aggregate import Measured
+from spear_bench.report.plots import ABLATIONS, measured_series, parse_ablation_model, plot_ablation, reference_series
+from spear_bench.report.reference import load_reference
+
+
+@pytest.fixture(scope="module")
+def reference():
+    return load_reference()
+
+
+def m(model, task="mvq_prediction", metric="accuracy", value=0.5, suite="pretrain"):
+    return Measured(model, suite, task, metric, "test", value, 0.0, 1, "cfg", True, "abc", "2025-01-01T00:00:00+00:00")
+
+
+def test_ablation_model_names_carry_their_settings():
+    assert parse_ablation_model("spear_tiny@codebooks=8,alpha=0.5") == ("spear_tiny", {"codebooks": "8", "alpha": "0.5"})
+    assert parse_ablation_model("spear_tiny") == ("spear_tiny", {})
+
+
+def test_every_required_ablation_has_a_figure():
+    assert {"alpha", "codebooks", "lambda", "teacher_layer", "scale", "augmentation"} <= set(ABLATIONS)
+
+
+def test_codebook_series_come_from_table_22(reference):
+    spec = ABLATIONS["codebooks"]
+    (sid,) = reference_series(reference, spec, spec.panels[1])
+    assert sid.points == {"4": 83.12, "8": 84.83, "16": 86.35}
+
+
+def test_lambda_series_come_from_table_24(reference):
+    spec = ABLATIONS["lambda"]
+    clean, other = reference_series(reference, spec, spec.panels[0])
+    assert other.points == {"0.3": 5.9, "0.2": 5.7, "0.1": 5.6}
+
+
+def test_scale_series_follow_model_families(reference):
+    spec = ABLATIONS["scale"]
+    families = {s.label: s.points for s in reference_series(reference, spec, spec.panels[0])}
+    assert families["SPEAR-s+a"] == {"base": 6.0, "large": 4.8, "xlarge": 4.6}  # Table 3, LS-100 test-other
+
+
+def test_measured_runs_group_by_base_model_and_other_settings():
+    runs = [m("spear_tiny@alpha=0.0", value=0.1), m("spear_tiny@alpha=0.5", value=0.3), m("spear_tiny@alpha=0.5,codebooks=4", value=0.2),
+            m("spear_tiny", value=0.9)]
+    series = measured_series(runs, ABLATIONS["alpha"])[("mvq_prediction", "accuracy", "test")]
+    assert {s.label: s.points for s in series} == {"spear_tiny (measured)": {"0.0": 0.1, "0.5": 0.3},
+                                                   "spear_tiny (measured, codebooks=4)": {"0.5": 0.2}}
+
+
+def test_measured_runs_of_a_paper_measure_overlay_its_panel():
+    series = measured_series([m("spear_tiny@lambda=0.1", "as20k", "mAP", 0.12, suite="finetune")], ABLATIONS["lambda"])
+    assert list(series) == [("AS-20k", "mAP", "eval")]
+    assert series[("AS-20k", "mAP", "eval")][0].points == {"0.1": pytest.approx(12.0)}
+
+
+def test_alpha_figure_without_runs_says_the_paper_has_no_numbers(reference, tmp_path):
+    png, svg = plot_ablation(ABLATIONS["alpha"], reference, [], tmp_path)
+    assert png.stat().st_size > 1000 and "Fig. 3" in svg.read_text()
