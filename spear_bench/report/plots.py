@@ -116,6 +116,7 @@ FAMILY_COLOURS = {"SPEAR-s": "#1f77b4", "SPEAR-a (13k h)": "#2ca02c", "SPEAR-s+a
 class Series:
     label: str
     points: dict[str, float] = field(default_factory=dict)  # x (as the knob's string value) -> y
+    texts: dict[str, str] = field(default_factory=dict)  # x -> the value as the paper prints it
 
 
 def _x_value(text: str, spec: AblationSpec) -> float:
@@ -144,6 +145,7 @@ def reference_series(reference, spec: AblationSpec, panel: PanelSpec) -> list[Se
                               & (frame["task"] == measure[0]) & (frame["metric"] == measure[1]) & (frame["split"] == measure[2])]
                 if len(cells):
                     series.points[size] = float(cells["value"].iloc[0])
+                    series.texts[size] = cells["paper_cell"].iloc[0]
             if series.points:
                 out.append(series)
         return out
@@ -155,6 +157,7 @@ def reference_series(reference, spec: AblationSpec, panel: PanelSpec) -> list[Se
             value = _knob_of(record.variant, spec.knob)
             if value is not None:
                 series.points[value] = float(record.value)
+                series.texts[value] = record.paper_cell
         if series.points:
             out.append(series)
     return out
@@ -201,8 +204,8 @@ def _draw(ax, series_list: list[Series], spec: AblationSpec, measured: bool) -> 
         if categorical:
             xs = [x + 0.12 * (index - (len(series_list) - 1) / 2) for x in xs]
         ax.plot(xs, ys, marker="o", color=color, label=series.label, linestyle="none" if categorical else "-")
-        for x, y in zip(xs, ys):
-            ax.annotate(f"{y:g}", (x, y), textcoords="offset points", xytext=(0, 5), ha="center", fontsize=7)
+        for key, x, y in zip(keys, xs, ys):
+            ax.annotate(series.texts.get(key, f"{y:g}"), (x, y), textcoords="offset points", xytext=(0, 5), ha="center", fontsize=7)
     ax.margins(x=0.08, y=0.18)
 
 

@@ -91,7 +91,7 @@ table.lb{border-collapse:collapse;font-size:0.82em;margin:0.5em 0}
 table.lb th,table.lb td{border:1px solid #ccc;padding:2px 6px;text-align:right;white-space:nowrap}
 table.lb th{background:#eef;cursor:pointer;position:sticky;top:0}
 table.lb th.sorted-asc::after{content:" \\25B2"}table.lb th.sorted-desc::after{content:" \\25BC"}
-table.lb td.name,table.lb td.src{text-align:left}
+table.lb td.name,table.lb td.src,table.lb th:nth-child(-n+2){text-align:left}
 tbody.measured td{background:#fff4cc}
 tbody.paper tr.sep td{background:#ddd;font-weight:bold;text-align:left}
 ul.notes{font-size:0.85em;color:#444;max-width:70em}
