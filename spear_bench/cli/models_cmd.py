@@ -1,6 +1,241 @@
-"""Commands of this group are registered here (see spear_bench/cli/__init__.py)."""
+"""``spear-bench info`` and ``spear-bench embed``: what a model is, and its embeddings of audio files.
+
+MODEL is a registered name (base | large | xlarge | spear_tiny | a baseline; random init
+seeded with --seed) or a SPEAR checkpoint (folder with config.json + model.safetensors,
+or a weights file).
+"""
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Optional
+
 import typer
+
+from spear_bench.errors import AudioError, ConfigError, SpearBenchError
+
+LAYER_HELP = "last (encoder output), all (every hidden state, stacked: L x T x D) or N (hidden state N, 0-based)"
+
+
+# ---------------------------------------------------------------------------------------
+# info
+# ---------------------------------------------------------------------------------------
+
+
+def _spear_config_for(model: str):
+    """(SpearConfig, source) for a SPEAR name or checkpoint path; None for other models."""
+    from spear_bench.models.registry import ALIASES, get_bundle, model_names
+
+    if model in ALIASES or model in model_names():
+        bundle = get_bundle(model)
+        if bundle.family != "spear":
+            return None
+        from spear_bench.models.spear import spear_config
+
+        return spear_config(bundle.name.removeprefix("spear_")), None
+    path = Path(model)
+    if not path.exists():
+        known = ", ".join(sorted(ALIASES) + model_names())
+        raise ConfigError(f"{model!r} is neither a known model ({known}) nor an existing checkpoint path")
+    from spear_bench.models.checkpoint import _find_files, infer_config, read_config, read_state_dict
+
+    config_path, weights = _find_files(path)
+    config = read_config(config_path) if config_path else infer_config(read_state_dict(weights), str(weights))
+    return config, str(path)
+
+
+def model_info(model: str, seed: int = 0) -> dict:
+    """Facts about MODEL; SPEAR models are counted on the meta device (nothing is allocated)."""
+    import torch
+
+    resolved = _spear_config_for(model)
+    if resolved is None:
+        from spear_bench.models import load_encoder
+        from spear_bench.models.registry import get_bundle
+
+        bundle = get_bundle(model)
+        encoder = load_encoder(model, seed=seed)
+        return {
+            "name": bundle.name,
+            "family": bundle.family,
+            "source": f"random init (seed {seed})",
+            "parameters": sum(p.numel() for p in encoder.parameters()),
+            "hidden_size": encoder.hidden_size,
+            "num_hidden_states": encoder.num_hidden_states,
+            "frame_rate": encoder.frame_rate,
+            "hidden_frame_rate": getattr(encoder, "hidden_frame_rate", encoder.frame_rate),
+            "sample_rate": encoder.sample_rate,
+        }
+    from spear_bench.models.spear import SpearEncoder
+
+    config, source = resolved
+    with torch.device("meta"):
+        encoder = SpearEncoder(config)
+    n = encoder.num_parameters()
+    return {
+        "name": config.name if source is None else Path(source).name,
+        "family": "spear",
+        "source": source or f"random init (seed {seed})",
+        "parameters": n,
+        "parameters_millions": round(n / 1e6, 1),
+        "hidden_size": encoder.hidden_size,
+        "encoder_dim": list(config.encoder_dim),
+        "feedforward_dim": list(config.feedforward_dim),
+        "num_encoder_layers": list(config.num_encoder_layers),
+        "num_layers": config.num_layers,
+        "downsampling_factor": list(config.downsampling_factor),
+        "output_downsampling_factor": config.output_downsampling_factor,
+        "cnn_module_kernel": list(config.cnn_module_kernel),
+        "num_heads": list(config.num_heads),
+        "num_hidden_states": encoder.num_hidden_states,
+        "frame_rate": encoder.frame_rate,
+        "hidden_frame_rate": encoder.hidden_frame_rate,
+        "sample_rate": encoder.sample_rate,
+    }
+
+
+def info(
+    model: str = typer.Argument(..., help="base | large | xlarge | spear_tiny | a baseline name | a checkpoint path"),
+    json_output: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    seed: int = typer.Option(0, help="Seed of the random init (named models)."),
+) -> None:
+    """Parameter count (encoder_embed + encoder), dims, layers, frame rates of MODEL."""
+    facts = model_info(model, seed)
+    if json_output:
+        typer.echo(json.dumps(facts, indent=1))
+        return
+    width = max(len(k) for k in facts)
+    for key, value in facts.items():
+        if key == "parameters":
+            value = f"{value:,}"
+        elif isinstance(value, list):
+            value = ",".join(str(v) for v in value)
+        typer.echo(f"{key:<{width}}  {value}")
+
+
+# ---------------------------------------------------------------------------------------
+# embed
+# ---------------------------------------------------------------------------------------
+
+
+def parse_layer(layer: str, num_hidden_states: int) -> str | int:
+    """'last' | 'all' | an index into the hidden states (negative counts from the end)."""
+    if layer in ("last", "all"):
+        return layer
+    try:
+        index = int(layer)
+    except ValueError:
+        raise ConfigError(f"--layer {layer!r}: expected {LAYER_HELP}") from None
+    if not -num_hidden_states <= index < num_hidden_states:
+        raise ConfigError(f"--layer {index}: this model has {num_hidden_states} hidden states (0..{num_hidden_states - 1})")
+    return index % num_hidden_states
+
+
+def output_paths(inputs: list[str], out_dir: Path, suffix: str) -> list[tuple[Path, Path]]:
+    """(audio file, embedding file) pairs: a folder's files keep their relative paths, files their names."""
+    from spear_bench.audio import find_audio_files
+
+    pairs: list[tuple[Path, Path]] = []
+    for item in map(Path, inputs):
+        files = find_audio_files([item])
+        if item.is_dir():
+            if not files:
+                raise AudioError(f"{item}: no audio files in folder")
+            pairs.extend((f, out_dir / f.relative_to(item).with_suffix(suffix)) for f in files)
+        else:
+            pairs.extend((f, out_dir / (f.stem + suffix)) for f in files)
+    seen: dict[Path, Path] = {}
+    for src, dst in pairs:
+        if dst in seen:
+            raise ConfigError(f"{src} and {seen[dst]} would both be written to {dst}; embed them into different --out folders")
+        seen[dst] = src
+    return pairs
+
+
+def _embedding(encoder, wave, layer: str | int):
+    """(array, frame_rate) of one waveform."""
+    import torch
+
+    with torch.inference_mode():
+        if layer == "last":
+            out = encoder(wave.unsqueeze(0), torch.tensor([wave.numel()]), output_hidden_states=False) if _is_spear(encoder) else encoder(
+                wave.unsqueeze(0), torch.tensor([wave.numel()])
+            )
+            n = int(out.lengths[0])
+            return out.last_hidden_state[0, :n].float().numpy(), encoder.frame_rate
+        kwargs = {"layers": [layer]} if _is_spear(encoder) and layer != "all" else {}
+        out = encoder(wave.unsqueeze(0), torch.tensor([wave.numel()]), **kwargs)
+        n = int(out.hidden_lengths[0])
+        rate = getattr(encoder, "hidden_frame_rate", encoder.frame_rate)
+        if layer == "all":
+            return torch.stack([h[0, :n] for h in out.hidden_states]).float().numpy(), rate
+        state = out.hidden_states[0] if _is_spear(encoder) else out.hidden_states[layer]
+        return state[0, :n].float().numpy(), rate
+
+
+def _is_spear(encoder) -> bool:
+    from spear_bench.models.spear import SpearEncoder
+
+    return isinstance(encoder, SpearEncoder)
+
+
+def _write(path: Path, array, fmt: str, metadata: dict) -> None:
+    import numpy as np
+
+    from spear_bench.results.store import atomic_write_bytes
+
+    if fmt == "npy":
+        buffer = io.BytesIO()
+        np.save(buffer, array)
+        atomic_write_bytes(path, buffer.getvalue())
+    else:
+        import torch
+        from safetensors.torch import save
+
+        data = save({"embedding": torch.from_numpy(np.ascontiguousarray(array))}, metadata={k: str(v) for k, v in metadata.items()})
+        atomic_write_bytes(path, data)
+
+
+def embed(
+    model: str = typer.Argument(..., help="base | large | xlarge | spear_tiny | a baseline name | a checkpoint path"),
+    audio: list[str] = typer.Argument(..., help="Audio files and/or folders (searched recursively)."),
+    out: Path = typer.Option(..., "--out", help="Output folder (one embedding file per input file)."),
+    layer: str = typer.Option("last", "--layer", help=LAYER_HELP),
+    fmt: str = typer.Option("npy", "--format", help="npy or safetensors (tensor 'embedding' + metadata)."),
+    seed: int = typer.Option(0, help="Seed of the random init (named models)."),
+    overwrite: bool = typer.Option(False, help="Recompute files that already exist (default: skip them, so a killed run resumes)."),
+    skip_errors: bool = typer.Option(False, "--skip-errors", help="Report unreadable audio and go on instead of stopping."),
+) -> None:
+    """Write MODEL's embeddings of AUDIO files to --out: (T, D) per file, or (L, T, D) with --layer all."""
+    from tqdm import tqdm
+
+    from spear_bench.audio import load_audio
+    from spear_bench.models import load_encoder
+
+    if fmt not in ("npy", "safetensors"):
+        raise ConfigError(f"--format {fmt!r}: expected npy or safetensors")
+    pairs = output_paths(audio, out, "." + fmt)
+    encoder = load_encoder(model, seed=seed)
+    chosen = parse_layer(layer, encoder.num_hidden_states)
+    todo = [(src, dst) for src, dst in pairs if overwrite or not dst.exists()]
+    skipped = len(pairs) - len(todo)
+    failures: list[str] = []
+    for src, dst in tqdm(todo, desc=f"embed {model}", unit="file", disable=None):
+        try:
+            wave = load_audio(src)
+        except AudioError as error:
+            if not skip_errors:
+                raise AudioError(f"{error} (embeddings already written in {out} are kept)") from None
+            failures.append(str(error))
+            tqdm.write(f"skipped: {error}")
+            continue
+        array, rate = _embedding(encoder, wave, chosen)
+        _write(dst, array, fmt, {"model": model, "layer": chosen, "frame_rate": rate, "source": str(src)})
+    done = len(todo) - len(failures)
+    typer.echo(f"wrote {done} embedding file(s) to {out}" + (f", {skipped} already there" if skipped else "") + (f", {len(failures)} skipped (bad audio)" if failures else ""))
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.command("info")(info)
+    app.command("embed")(embed)

@@ -213,8 +213,6 @@ def save_spear_checkpoint(encoder: SpearEncoder, folder: str | Path) -> Path:
     """Write ``folder/config.json`` + ``folder/model.safetensors`` (keys under ``model.``, as released)."""
     from safetensors.torch import save_file
 
-    from spear_bench.results.store import atomic_write_text
-
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     tensors = {RELEASE_PREFIX + k: v.detach().to("cpu").contiguous() for k, v in encoder.state_dict().items()}
@@ -222,5 +220,7 @@ def save_spear_checkpoint(encoder: SpearEncoder, folder: str | Path) -> Path:
     tmp = folder / f".{WEIGHT_NAMES[0]}.tmp"
     save_file(tensors, str(tmp), metadata={"format": "pt"})
     os.replace(tmp, folder / WEIGHT_NAMES[0])
-    atomic_write_text(folder / CONFIG_NAME, json.dumps(config_to_json(encoder.config), indent=1) + "\n")
+    tmp = folder / f".{CONFIG_NAME}.tmp"
+    tmp.write_text(json.dumps(config_to_json(encoder.config), indent=1) + "\n")
+    os.replace(tmp, folder / CONFIG_NAME)
     return folder
