@@ -1,0 +1,221 @@
+"""Make s3prl 0.4.18 import and run beside torch 2.13 / torchaudio 2.11 / transformers 5.
+
+s3prl was written for torchaudio < 2.2 and torch < 2.6. What breaks, and the shim for each
+(applied at runtime by :func:`apply_s3prl_compat`; nothing in site-packages is edited):
+
+- ``torchaudio.set_audio_backend`` / ``get_audio_backend`` were removed (2.2 / 2.9);
+  s3prl calls ``set_audio_backend("sox_io")`` at import time in several modules
+  (``s3prl.hub`` fails on it). Shim: no-ops; the backend is soundfile.
+- ``torchaudio.sox_effects`` was removed (2.9); s3prl's datasets apply sox effect chains
+  (``channels``, ``rate``, ``norm``, ``gain``, ``trim`` ...). Shim: the same two functions,
+  run by the ``sox`` program (Debian ``sox``) on a temporary float WAV, so every sox effect
+  behaves as sox defines it.
+- ``torchaudio.load`` / ``save`` / ``info`` now need torchcodec (FFmpeg), absent here.
+  Shim (only when torchcodec cannot be imported): soundfile-backed functions with the
+  old signatures (``info`` returns an object with sample_rate, num_frames, num_channels,
+  bits_per_sample, encoding).
+- torch >= 2.6 loads checkpoints with ``weights_only=True``; s3prl's checkpoints (and its
+  runner's) pickle argparse Namespaces and configs. Shim: ``torch.load`` calls made from
+  inside the ``s3prl`` package default to ``weights_only=False`` (they load the files a
+  user pointed s3prl at); every other caller keeps torch's safe default.
+- transformers 5: the only s3prl code using it (``hf_wav2vec2`` / ``hf_hubert`` upstreams)
+  imports ``Wav2Vec2Model``, ``HubertModel``, ``Wav2Vec2FeatureExtractor``, which still
+  exist with the same call signature; no shim is needed (tests/test_upstreams_compat.py
+  runs s3prl's ``hf_wav2vec2_custom`` on a local random model to keep it that way).
+
+Not shimmed: ``s3prl.problem`` / ``s3prl.metric`` import ``editdistance``, which is not a
+dependency of this project (see docs/upstreams.md).
+"""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tempfile
+import types
+from dataclasses import dataclass
+from pathlib import Path
+
+import spear_bench  # noqa: F401  (installs the torchaudio import hook before torchaudio loads)
+from spear_bench.errors import AudioError, SpearBenchError
+
+import torch  # noqa: E402
+
+_APPLIED: list[str] = []
+
+
+# ----------------------------------------------------------------------------- audio backends
+
+
+def _set_audio_backend(backend=None) -> None:
+    """Removed from torchaudio; s3prl calls it at import time. The backend is soundfile."""
+
+
+def _get_audio_backend() -> str:
+    return "soundfile"
+
+
+@dataclass(frozen=True)
+class AudioMetaData:
+    sample_rate: int
+    num_frames: int
+    num_channels: int
+    bits_per_sample: int
+    encoding: str
+
+
+_SUBTYPE_BITS = {"PCM_16": 16, "PCM_24": 24, "PCM_32": 32, "PCM_U8": 8, "PCM_S8": 8, "FLOAT": 32, "DOUBLE": 64}
+
+
+def _info(uri, format=None, buffer_size: int = 4096, backend=None) -> AudioMetaData:
+    import soundfile
+
+    meta = soundfile.info(str(uri) if isinstance(uri, Path) else uri)
+    encoding = "PCM_F" if meta.subtype in ("FLOAT", "DOUBLE") else ("PCM_S" if meta.subtype.startswith("PCM") else meta.subtype)
+    return AudioMetaData(meta.samplerate, meta.frames, meta.channels, _SUBTYPE_BITS.get(meta.subtype, 0), encoding)
+
+
+def _load(uri, frame_offset: int = 0, num_frames: int = -1, normalize: bool = True, channels_first: bool = True, format=None, buffer_size: int = 4096, backend=None):
+    import soundfile
+
+    data, sample_rate = soundfile.read(
+        str(uri) if isinstance(uri, Path) else uri, start=frame_offset, frames=num_frames, dtype="float32", always_2d=True
+    )
+    wave = torch.from_numpy(data)  # (frames, channels)
+    return (wave.T.contiguous() if channels_first else wave), sample_rate
+
+
+def _save(uri, src: torch.Tensor, sample_rate: int, channels_first: bool = True, format=None, encoding=None, bits_per_sample=None, buffer_size: int = 4096, backend=None, compression=None) -> None:
+    import soundfile
+
+    wave = src.detach().cpu()
+    if wave.ndim == 1:
+        wave = wave[None]
+    frames_by_channels = (wave.T if channels_first else wave).numpy()
+    if bits_per_sample is None:  # old torchaudio: a float tensor is written as 32-bit float, integers as 16-bit PCM
+        bits_per_sample = 32 if wave.is_floating_point() else 16
+    subtype = {16: "PCM_16", 24: "PCM_24", 32: "FLOAT" if encoding in (None, "PCM_F") else "PCM_32", 8: "PCM_U8"}[bits_per_sample]
+    soundfile.write(str(uri), frames_by_channels, int(sample_rate), subtype=subtype)
+
+
+# ----------------------------------------------------------------------------- sox effects
+
+
+def _sox_binary() -> str:
+    binary = shutil.which("sox")
+    if binary is None:
+        raise SpearBenchError("torchaudio.sox_effects (s3prl compat) needs the 'sox' program: install Debian/Ubuntu package 'sox'")
+    return binary
+
+
+def _run_sox(input_args: list[str], effects) -> tuple[torch.Tensor, int]:
+    import soundfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "out.wav"
+        command = [_sox_binary(), "-q", *input_args, "-e", "floating-point", "-b", "32", str(out)]
+        command += [str(token) for effect in effects for token in effect]
+        done = subprocess.run(command, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise AudioError(f"sox effects {list(effects)} failed: {done.stderr.strip() or done.returncode}")
+        data, sample_rate = soundfile.read(str(out), dtype="float32", always_2d=True)
+    return torch.from_numpy(data).T.contiguous(), sample_rate
+
+
+def apply_effects_tensor(tensor: torch.Tensor, sample_rate: int, effects, channels_first: bool = True) -> tuple[torch.Tensor, int]:
+    """torchaudio's removed ``sox_effects.apply_effects_tensor``: (C, S) float -> (C', S'), rate'."""
+    import soundfile
+
+    wave = tensor.detach().cpu().float()
+    wave = wave if channels_first else wave.T
+    with tempfile.TemporaryDirectory() as tmp:
+        source = Path(tmp) / "in.wav"
+        soundfile.write(str(source), wave.T.numpy(), int(sample_rate), subtype="FLOAT")
+        result, rate = _run_sox([str(source)], effects)
+    return (result if channels_first else result.T), rate
+
+
+def apply_effects_file(path, effects, normalize: bool = True, channels_first: bool = True, format=None) -> tuple[torch.Tensor, int]:
+    """torchaudio's removed ``sox_effects.apply_effects_file``."""
+    if not Path(path).is_file():
+        raise AudioError(f"audio file {str(path)!r} does not exist")
+    result, rate = _run_sox(([ "-t", format] if format else []) + [str(path)], effects)
+    return (result if channels_first else result.T), rate
+
+
+def _sox_effects_module() -> types.ModuleType:
+    module = types.ModuleType("torchaudio.sox_effects", "spear-bench stand-in for torchaudio.sox_effects (runs the sox program)")
+    module.apply_effects_tensor = apply_effects_tensor
+    module.apply_effects_file = apply_effects_file
+    module.effect_names = lambda: []
+    module.init_sox_effects = lambda: None
+    module.shutdown_sox_effects = lambda: None
+    return module
+
+
+# ----------------------------------------------------------------------------- torch.load
+
+
+def _caller_is_s3prl(depth: int = 2) -> bool:
+    frame = sys._getframe(depth)
+    return str(frame.f_globals.get("__name__", "")).split(".")[0] == "s3prl"
+
+
+def _wrap_torch_load(original):
+    def load(*args, **kwargs):
+        if "weights_only" not in kwargs and _caller_is_s3prl():
+            kwargs["weights_only"] = False  # s3prl's own checkpoints pickle configs (trusted local files)
+        return original(*args, **kwargs)
+
+    load.__wrapped__ = original
+    load.__doc__ = original.__doc__
+    load._spear_bench_s3prl_compat = True
+    return load
+
+
+# ----------------------------------------------------------------------------- apply
+
+
+def _torchcodec_available() -> bool:
+    try:
+        import torchcodec  # noqa: F401
+    except Exception:  # noqa: BLE001 - missing or unloadable (no FFmpeg) alike
+        return False
+    return True
+
+
+def apply_s3prl_compat() -> list[str]:
+    """Install the shims (idempotent). Returns the names of the shims in place."""
+    if _APPLIED:
+        return list(_APPLIED)
+    import torchaudio
+
+    if not hasattr(torchaudio, "set_audio_backend"):
+        torchaudio.set_audio_backend = _set_audio_backend
+        torchaudio.get_audio_backend = _get_audio_backend
+        torchaudio.list_audio_backends = lambda: ["soundfile"]
+        _APPLIED.append("set_audio_backend")
+    try:
+        import torchaudio.sox_effects  # noqa: F401
+    except ImportError:
+        module = _sox_effects_module()
+        sys.modules["torchaudio.sox_effects"] = module
+        torchaudio.sox_effects = module
+        _APPLIED.append("sox_effects")
+    if not _torchcodec_available():
+        torchaudio.load, torchaudio.save, torchaudio.info = _load, _save, _info
+        _APPLIED.append("soundfile_io")
+    if not getattr(torch.load, "_spear_bench_s3prl_compat", False):
+        torch.load = _wrap_torch_load(torch.load)
+        _APPLIED.append("torch_load_weights_only")
+    return list(_APPLIED)
+
+
+def import_s3prl_hub():
+    """``s3prl.hub`` with the shims applied (and this project's entries registered)."""
+    from spear_bench.upstreams import register
+
+    register()
+    import s3prl.hub
+
+    return s3prl.hub
