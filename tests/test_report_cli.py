@@ -80,3 +80,8 @@ def test_report_rejects_a_missing_results_folder(tmp_path, capsys):
 def test_report_rejects_an_unknown_comparison_model(tmp_path, capsys):
     code = main(["report", "--results", str(tmp_path), "--out", str(tmp_path / "out"), "--compare", "nobody", "--no-plots"])
     assert code == 2 and "nobody" in capsys.readouterr().err
+
+
+def test_report_rejects_an_unknown_baseline(tmp_path, capsys):
+    code = main(["report", "--results", str(tmp_path), "--out", str(tmp_path / "out"), "--baselines", "wavlm_large,wavlm_huge", "--no-plots"])
+    assert code == 2 and "wavlm_huge" in capsys.readouterr().err

@@ -17,7 +17,8 @@ from pathlib import Path
 from spear_bench.errors import ConfigError
 from spear_bench.report import compare as comparison
 from spear_bench.report.aggregate import Measured, measured_values
-from spear_bench.report.leaderboard import Leaderboard, all_leaderboards, _matches
+from spear_bench.report.leaderboard import Leaderboard, _matches, all_leaderboards
+from spear_bench.report.models import PAPER_COUNTERPART
 from spear_bench.report.reference import load_hear_groups, load_reference
 from spear_bench.report.render import html_page, latex_document, to_html_table, to_latex, to_markdown
 from spear_bench.results.store import ResultsStore, atomic_write_text
@@ -89,9 +90,10 @@ def write_report(settings: ReportSettings) -> Report:
         write(f"{board.key}.html", html_page(board.title, [to_html_table(board)], INTRO))
         write(f"{board.key}.tex", to_latex(board))
     known = {r.model for b in report.boards for r in b.rows}
+    unknown = [b for b in settings.baselines if b not in known and PAPER_COUNTERPART.get(b) not in known]
+    if unknown:
+        raise ConfigError(f"--baselines: no measured or paper rows for {', '.join(unknown)}")
     for target in _compare_targets(settings, report.boards):
-        from spear_bench.report.models import PAPER_COUNTERPART
-
         if target not in known and PAPER_COUNTERPART.get(target) not in known:
             raise ConfigError(f"--compare {target}: no measured or paper rows for this model")
         result = comparison.compare(target, report.boards, settings.baselines)

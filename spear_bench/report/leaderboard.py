@@ -17,7 +17,6 @@ generic table per suite.
 from __future__ import annotations
 
 import fnmatch
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -125,12 +124,6 @@ def _paper_rows(reference, tables: Sequence[str], columns: list[Column], paper_m
             row = rows[identity] = Row(name, record.model, record.variant, "paper T" + "+T".join(tables))
         row.cells.setdefault(key, Cell(float(record.value)))
     return list(rows.values())
-
-
-@dataclass
-class _Matched:
-    key: ColumnKey
-    measured: Measured
 
 
 def _match(benchmark: Benchmark, item: Measured) -> ColumnKey | None:
@@ -315,7 +308,3 @@ def all_leaderboards(reference, groups, measured: list[Measured], models=None, p
         ctc_leaderboard(reference, paper_models),
     ]
     return boards + suite_leaderboards(measured, models, used)
-
-
-def is_missing(value: float | None) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
