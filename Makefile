@@ -11,7 +11,8 @@ bootstrap:
 demo: bootstrap
 	$(VENV)/bin/spear-bench demo
 
-test: bootstrap
+test:
+	@VENV=$(VENV) SPEAR_BENCH_TEST_TOOLS=1 bash scripts/bootstrap.sh
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: bootstrap

@@ -9,6 +9,7 @@
 #      not load beside the CPU torch; spear_bench/compat.py makes torchaudio import without
 #      it (only its pure-Python parts are used: kaldi fbank, resample).
 #   3. the project itself, editable, against constraints.txt (the full tested pin set).
+#   4. requirements-nodeps.txt with --no-deps (cross-check tools with impossible pins).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
@@ -17,6 +18,12 @@ PYTHON=${PYTHON:-python3}
 need_apt=()
 command -v espeak-ng >/dev/null 2>&1 || need_apt+=(espeak-ng)
 command -v sox >/dev/null 2>&1 || need_apt+=(sox)
+if [ "${SPEAR_BENCH_TEST_TOOLS:-0}" = 1 ]; then
+  # Test-only tools: the report tests render the HTML leaderboard in headless Chromium and
+  # compile the LaTeX tables with pdflatex.
+  command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+  command -v pdflatex >/dev/null 2>&1 || need_apt+=(texlive-latex-base texlive-latex-recommended)
+fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "[bootstrap] installing Debian packages: ${need_apt[*]} (demo and test audio are generated with them)"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
@@ -26,7 +33,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   fi
 fi
 
-stamp_src=$(cat pyproject.toml constraints.txt scripts/bootstrap.sh | sha256sum | cut -c1-16)
+stamp_src=$(cat pyproject.toml constraints.txt requirements-nodeps.txt scripts/bootstrap.sh | sha256sum | cut -c1-16)
 stamp="$VENV/.installed-$stamp_src"
 if [ -f "$stamp" ]; then
   exit 0
@@ -43,6 +50,13 @@ $PIP install -q torch==2.13.0
 $PIP install -q --no-deps torchaudio==2.11.0
 echo "[bootstrap] installing spear-bench (editable) with pinned dependencies"
 $PIP install -q -c constraints.txt -e ".[dev]"
+# Tools whose declared requirements cannot be met beside this stack (heareval,
+# hearvalidator ...): installed without their dependencies; what they really need is
+# pinned in constraints.txt and listed in requirements-nodeps.txt.
+if grep -qvE '^\s*(#|$)' requirements-nodeps.txt; then
+  echo "[bootstrap] installing requirements-nodeps.txt (--no-deps)"
+  $PIP install -q --no-deps -c constraints.txt -r requirements-nodeps.txt
+fi
 rm -f "$VENV"/.installed-*
 touch "$stamp"
 echo "[bootstrap] done: $VENV"
