@@ -142,7 +142,8 @@ def infer_config(state: dict[str, torch.Tensor], source: str = "weights") -> Spe
 
 def _mismatch_message(path: Path, config_source: str, state: dict, model: SpearEncoder) -> str | None:
     expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-    missing = [k for k in expected if k not in state and k not in OPTIONAL_KEYS]
+    optional = OPTIONAL_KEYS if model.config.output_downsampling_factor == 1 else ()
+    missing = [k for k in expected if k not in state and k not in optional]
     unexpected = [k for k in state if k not in expected]
     shapes = [f"{k}: checkpoint {tuple(state[k].shape)} vs model {expected[k]}" for k in expected if k in state and tuple(state[k].shape) != expected[k]]
     if not (missing or unexpected or shapes):
