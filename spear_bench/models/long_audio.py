@@ -134,8 +134,10 @@ def chunked_forward_fbank(
             states = model.hidden_states_50hz(result, layers) if output_hidden_states else ()
             for i, c in enumerate(group):
                 lo, hi = c.keep_start - c.start, c.keep_end - c.start
-                out_pieces.append(result.encoder.encoder_out[i, lo // od : -(-hi // od)])
-                hidden_pieces.append([h[i, lo:hi] for h in states])
+                # Copies, so the chunk batch's tensors are freed before the next group.
+                out_pieces.append(result.encoder.encoder_out[i, lo // od : -(-hi // od)].clone())
+                hidden_pieces.append([h[i, lo:hi].clone() for h in states])
+            del result, states
         outs.append(torch.cat(out_pieces, dim=0))
         hiddens.append([torch.cat([p[k] for p in hidden_pieces], dim=0) for k in range(len(hidden_pieces[0]))])
         t50s.append(t50)
