@@ -209,15 +209,17 @@ class LayerSelection:
 def first_frame_centre_ms(encoder: AudioEncoder, family: str | None, hop_ms: float) -> float:
     """Time of the first frame's centre. Encoders may state it (``frame_centre_offset_ms``).
 
-    SPEAR: fbank frames (snip_edges=False) are centred at 10k + 5 ms and the front end's
-    (T - 7) // 2 convolutions centre 50 Hz frame j on fbank frame 2j + 3, i.e. 20j + 35 ms;
-    in general 25 ms + hop / 2. Otherwise the centre of the first hop.
+    SPEAR: fbank frames (snip_edges=False) are centred at 10k + 5 ms; the front end's three
+    time convolutions (kernels 3, 3 (stride 2), 3: (T - 7) // 2 frames) make 50 Hz frame j
+    depend on fbank frames 2j .. 2j + 8, centred on 2j + 4, i.e. at 20j + 45 ms (in general
+    35 ms + hop / 2; tests/test_hear_timestamps.py checks it on the receptive field).
+    Otherwise the centre of the first hop.
     """
     stated = getattr(encoder, "frame_centre_offset_ms", None)
     if stated is not None:
         return float(stated)
     if family == "spear":
-        return 25.0 + hop_ms / 2
+        return 35.0 + hop_ms / 2
     return hop_ms / 2
 
 

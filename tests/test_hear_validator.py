@@ -55,8 +55,8 @@ def test_validator_rejects_a_module_that_breaks_the_api(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("module", ["hear_spear.wavlm", "hear_spear.dasheng", "hear_spear.usad"])
-def test_validator_passes_on_each_baseline_module(module, tmp_path):
+@pytest.mark.parametrize("module", ["hear_spear", "hear_spear.wavlm", "hear_spear.dasheng", "hear_spear.usad"])
+def test_validator_passes_on_spear_and_each_baseline_module(module, tmp_path):
     done = run_validator(module, tmp_path)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert "Looks good!" in done.stdout

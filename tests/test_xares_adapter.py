@@ -27,7 +27,8 @@ def test_adapter_reads_its_model_and_layer_from_the_environment(monkeypatch):
 
 
 @pytest.mark.slow
-def test_xares_loads_and_accepts_the_adapter_outside_the_repository(tmp_path):
+@pytest.mark.parametrize("model", ["spear_base", "usad_base"])
+def test_xares_loads_and_accepts_the_adapter_outside_the_repository(model, tmp_path):
     # As `python -m xares.run spear_bench/xares_adapter.py ...` does: load the one *Encoder
     # attribute of the file, build it with no arguments, run xares' check_audio_encoder.
     # Run from outside the checkout: xares' top-level `tasks` package and our tasks/ folder
@@ -41,9 +42,9 @@ def test_xares_loads_and_accepts_the_adapter_outside_the_repository(tmp_path):
         print(json.dumps({"class": encoder_class.__name__, "ok": check_audio_encoder(encoder),
                           "model": encoder.model_name, "tasks": list(tasks.__path__)}))
     ''')
-    env = {**os.environ, "SPEAR_BENCH_XARES_MODEL": "usad_base", "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "SPEAR_BENCH_XARES_MODEL": model, "OMP_NUM_THREADS": "1"}
     done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    assert result["class"] == "SpearBenchXaresEncoder" and result["ok"] is True and result["model"] == "usad_base"
+    assert result["class"] == "SpearBenchXaresEncoder" and result["ok"] is True and result["model"] == model
     assert all("site-packages" in path for path in result["tasks"])  # only xares' tasks package is seen

@@ -53,6 +53,10 @@ class DashengEncoder(AudioEncoder):
         self.model = model
         self.hidden_size = model.embed_dim
         self.num_hidden_states = len(model.blocks) + 1
+        # torch 2.13 (CPU) computes wrong BatchNorm2d input gradients for the strided view the
+        # package feeds its init_bn (strides (F, 1, F, F) after the mel transpose); the forward
+        # is right. A contiguous copy makes gradients (fine-tuning, saliency) right too.
+        model.init_bn.register_forward_pre_hook(lambda _module, args: (args[0].contiguous(),) + tuple(args[1:]))
 
     def forward(self, waveforms: torch.Tensor, lengths: torch.Tensor) -> EncoderOutput:
         lengths = lengths.to(waveforms.device)
