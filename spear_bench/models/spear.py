@@ -124,6 +124,18 @@ class SpearEncoder(AudioEncoder):
     def num_frames_50hz(num_fbank_frames: int) -> int:
         return max(0, (num_fbank_frames - 7) // 2)
 
+    def frame_times(self, num_frames: int, hidden: bool = False) -> Tensor:
+        """Centre time in seconds of each output frame (``hidden``: of each 50 Hz hidden-state frame).
+
+        50 Hz frame k comes from fbank frames 2k .. 2k + 6, centred on fbank frame 2k + 3,
+        whose 25 ms window is centred at 10 ms x (2k + 3) + 5 ms: 0.035 + 0.02 k. With
+        output downsampling by 2, output frame m averages 50 Hz frames 2m and 2m + 1.
+        """
+        k = torch.arange(num_frames, dtype=torch.float64)
+        if hidden or self.config.output_downsampling_factor == 1:
+            return 0.035 + 0.02 * k
+        return 0.045 + 0.04 * k
+
     # -- forward -------------------------------------------------------------------------
 
     def run(self, fbank: Tensor, fbank_lens: Tensor, return_layer_outputs: bool = True) -> SpearForward:
