@@ -1,0 +1,96 @@
+"""On-disk embedding cache: computed once, reused by every later run.
+
+An entry is one audio file's arrays (``.npz``) at
+``<root>/<model>__<weights hash>__<layer>/<task>/<split>/<file>.<audio hash>.npz``: the key
+is the model name, a hash of its weights (every tensor of the state dict, so random
+weights built by different code never collide), the layer mode, the task, the split, the
+file name and a hash of the audio bytes (a changed file is a miss). Each entry is written
+atomically (temporary file + rename), so a killed run leaves whole entries only and a rerun
+computes just the missing ones. ``hits``/``misses`` count lookups for the run summary.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from spear_bench.results.store import atomic_write_bytes, atomic_write_text
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.+-]", "_", str(name))
+
+
+def file_hash(path: Path, length: int = 16) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()[:length]
+
+
+def state_dict_hash(module: torch.nn.Module) -> str:
+    """sha256 over every (name, dtype, shape, bytes) of the module's state dict."""
+    h = hashlib.sha256()
+    for name, value in sorted(module.state_dict().items()):
+        if not isinstance(value, torch.Tensor):
+            continue
+        tensor = value.detach().cpu().contiguous().reshape(-1)
+        h.update(f"{name}|{value.dtype}|{tuple(value.shape)}".encode())
+        h.update(tensor.view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+@dataclass
+class EmbeddingCache:
+    root: Path
+    model: str
+    weights_hash: str
+    layer: str
+    hits: int = 0
+    misses: int = 0
+    written: list = field(default_factory=list)
+
+    @property
+    def model_dir(self) -> Path:
+        return Path(self.root) / f"{_safe(self.model)}__{self.weights_hash[:16]}__{_safe(self.layer)}"
+
+    def describe(self, info: dict) -> None:
+        """Write a human-readable description of the model key (once)."""
+        path = self.model_dir / "model.json"
+        if not path.exists():
+            atomic_write_text(path, json.dumps({"model": self.model, "weights_hash": self.weights_hash, "layer": self.layer, **info}, indent=1, default=str))
+
+    def path(self, task: str, split: str, file: str, audio_hash: str) -> Path:
+        return self.model_dir / _safe(task) / _safe(split) / f"{_safe(file)}.{audio_hash}.npz"
+
+    def get(self, task: str, split: str, file: str, audio_hash: str) -> dict[str, np.ndarray] | None:
+        path = self.path(task, split, file, audio_hash)
+        if path.is_file():
+            try:
+                with np.load(path) as data:
+                    arrays = {k: data[k] for k in data.files}
+                self.hits += 1
+                return arrays
+            except (OSError, ValueError, EOFError):
+                path.unlink(missing_ok=True)  # unreadable entry: recompute it
+        self.misses += 1
+        return None
+
+    def put(self, task: str, split: str, file: str, audio_hash: str, arrays: dict[str, np.ndarray]) -> Path:
+        buffer = io.BytesIO()
+        np.savez(buffer, **arrays)
+        path = self.path(task, split, file, audio_hash)
+        atomic_write_bytes(path, buffer.getvalue())
+        return path
+
+    @property
+    def hit_rate(self) -> float:
+        total = self.hits + self.misses
+        return self.hits / total if total else 0.0

@@ -1,0 +1,145 @@
+"""Reading a HEAR 2021 task folder (hearpreprocess output) and checking it.
+
+Layout: ``task_metadata.json``, ``labelvocabulary.csv`` (idx,label), ``<split>.json``
+(file -> list of labels, or file -> list of {"label", "start", "end"} events in ms) and the
+audio at ``<sample_rate>/<split>/<file>``. Splits are ``train/valid/test`` or folds
+(``fold00`` ...); :meth:`HearTaskData.data_splits` gives heareval's train/valid/test
+assignment for each (leave-one-fold-out, the next fold validates).
+"""
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from spear_bench.bench.tasks import HearTaskSpec
+from spear_bench.errors import DatasetError
+
+
+def _read_json(path: Path, what: str):
+    if not path.is_file():
+        raise DatasetError(f"{path}: missing ({what})")
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise DatasetError(f"{path}: unreadable {what} ({error})") from error
+
+
+@dataclass
+class HearTaskData:
+    root: Path
+    metadata: dict
+    labels: list[str]  # label vocabulary in index order
+    split_items: dict[str, dict]  # split -> file -> labels | events
+
+    @property
+    def name(self) -> str:
+        return str(self.metadata.get("task_name", self.root.name))
+
+    @property
+    def embedding_type(self) -> str:  # scene | event
+        return self.metadata["embedding_type"]
+
+    @property
+    def prediction_type(self) -> str:
+        return self.metadata["prediction_type"]
+
+    @property
+    def evaluation(self) -> list[str]:
+        return list(self.metadata["evaluation"])
+
+    @property
+    def splits(self) -> list[str]:
+        return list(self.split_items)
+
+    @property
+    def sample_duration(self) -> float | None:
+        return self.metadata.get("sample_duration")
+
+    def audio_path(self, split: str, file: str, sample_rate: int = 16000) -> Path:
+        return self.root / str(sample_rate) / split / file
+
+    def data_splits(self) -> list[dict[str, list[str]]]:
+        """heareval's splits: one train/valid/test for trainvaltest; k leave-one-fold-out splits for k-fold."""
+        mode = self.metadata["split_mode"]
+        if mode == "trainvaltest":
+            return [{"train": ["train"], "valid": ["valid"], "test": ["test"]}]
+        folds = sorted(self.splits)
+        out = []
+        for i, test in enumerate(folds):
+            valid = folds[(i + 1) % len(folds)]
+            out.append({"train": [f for f in folds if f not in (test, valid)], "valid": [valid], "test": [test]})
+        return out
+
+
+def read_task(spec_or_root: HearTaskSpec | Path, data_root: Path | None = None, sample_rate: int = 16000) -> HearTaskData:
+    """Read and check a task folder; every problem is a one-line DatasetError naming the path."""
+    if isinstance(spec_or_root, HearTaskSpec):
+        spec = spec_or_root
+        root = spec.check_data(data_root if data_root is not None else Path("."))
+    else:
+        spec, root = None, Path(spec_or_root)
+        if not (root / "task_metadata.json").is_file():
+            raise DatasetError(f"expected {root / 'task_metadata.json'} (a HEAR task folder)")
+    metadata = _read_json(root / "task_metadata.json", "HEAR task metadata")
+    for key in ("embedding_type", "prediction_type", "split_mode", "evaluation"):
+        if key not in metadata:
+            raise DatasetError(f"{root / 'task_metadata.json'}: missing field {key!r}")
+    if metadata["embedding_type"] not in ("scene", "event"):
+        raise DatasetError(f"{root / 'task_metadata.json'}: embedding_type must be scene or event, got {metadata['embedding_type']!r}")
+    if metadata["split_mode"] == "trainvaltest":
+        split_names = ["train", "valid", "test"]
+    else:
+        split_names = list(metadata.get("splits") or [])
+        if not split_names:
+            nfolds = metadata.get("nfolds")
+            split_names = [f"fold{i:02d}" for i in range(int(nfolds or 0))]
+        if len(split_names) < 3:
+            raise DatasetError(f"{root / 'task_metadata.json'}: k-fold task needs at least 3 folds in 'splits', got {split_names}")
+    if spec is not None:
+        expected_type = "event" if spec.level == "timestamp" else "scene"
+        if metadata["embedding_type"] != expected_type:
+            raise DatasetError(f"{root / 'task_metadata.json'}: embedding_type {metadata['embedding_type']!r}, but task {spec.name} is {expected_type}")
+        if spec.folds is not None and len(split_names) != spec.folds:
+            raise DatasetError(f"{root / 'task_metadata.json'}: {len(split_names)} folds, but task {spec.name} has {spec.folds}")
+    labels = _read_vocabulary(root / "labelvocabulary.csv")
+    known = set(labels)
+    split_items: dict[str, dict] = {}
+    for split in split_names:
+        items = _read_json(root / f"{split}.json", f"split {split!r} labels")
+        if not isinstance(items, dict) or not items:
+            raise DatasetError(f"{root / f'{split}.json'}: expected a non-empty mapping file -> labels")
+        audio_dir = root / str(sample_rate) / split
+        if not audio_dir.is_dir():
+            raise DatasetError(f"expected audio folder {audio_dir} (audio at {sample_rate} Hz for split {split!r})")
+        for file, value in items.items():
+            found = {str(e["label"]) for e in value} if metadata["embedding_type"] == "event" else {str(v) for v in value}
+            if not found <= known:
+                raise DatasetError(f"{root / f'{split}.json'}: {file} has labels {sorted(found - known)} not in labelvocabulary.csv")
+        split_items[split] = items
+    return HearTaskData(root, metadata, labels, split_items)
+
+
+def _read_vocabulary(path: Path) -> list[str]:
+    if not path.is_file():
+        raise DatasetError(f"{path}: missing (label vocabulary, columns idx,label)")
+    with path.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    if not rows or not {"idx", "label"} <= set(rows[0]):
+        raise DatasetError(f"{path}: expected columns idx,label")
+    try:
+        by_index = {int(r["idx"]): str(r["label"]) for r in rows}
+    except ValueError as error:
+        raise DatasetError(f"{path}: idx must be integers ({error})") from error
+    if sorted(by_index) != list(range(len(by_index))):
+        raise DatasetError(f"{path}: idx must be 0..{len(by_index) - 1}")
+    return [by_index[i] for i in range(len(by_index))]
+
+
+def frame_labels(events: list[dict], timestamps) -> list[list[str]]:
+    """Labels active at each timestamp (ms): start <= t < end + 0.0001, as heareval's interval tree."""
+    out = []
+    for t in timestamps:
+        out.append([str(e["label"]) for e in events if float(e["start"]) <= float(t) < float(e["end"]) + 0.0001])
+    return out
