@@ -65,6 +65,7 @@ def test_blockwise_fbank_equals_the_fbank_of_the_whole_waveform(speech):
     assert (blocks - whole[0]).abs().max().item() <= 1e-5
 
 
+@pytest.mark.slow
 def test_chunks_that_see_the_whole_input_reproduce_the_full_pass(reference_model, speech):
     # Context longer than the input: every chunk encodes everything, so stitching alone is tested.
     full_model = with_chunking(reference_model, long_audio_threshold_s=1e9)
@@ -78,6 +79,7 @@ def test_chunks_that_see_the_whole_input_reproduce_the_full_pass(reference_model
         assert (x - y).abs().max().item() <= 1e-4
 
 
+@pytest.mark.slow
 def test_chunking_seam_error_against_the_full_pass_is_bounded(reference_model, speech):
     full_model = with_chunking(reference_model, long_audio_threshold_s=1e9)
     chunked = with_chunking(reference_model, long_audio_threshold_s=5.0, chunk_s=6.0, chunk_context_s=3.0)
@@ -113,6 +115,7 @@ def test_chunked_processing_of_the_reference_vectors_stays_within_the_measured_b
     assert worst_rel < 0.1 and worst_abs < 2.0
 
 
+@pytest.mark.slow
 def test_a_batch_mixing_long_and_short_inputs_is_padded_like_a_normal_batch(reference_model, speech):
     chunked = with_chunking(reference_model, long_audio_threshold_s=6.0, chunk_s=4.0, chunk_context_s=2.0)
     long_wave, short_wave = speech[: 9 * 16000], speech[: 3 * 16000]

@@ -29,6 +29,7 @@ def test_number_of_hidden_states_is_one_per_layer(size):
     assert meta_encoder(size).num_hidden_states == HIDDEN_STATES[size]
 
 
+@pytest.mark.slow
 def test_four_seconds_of_audio_give_the_release_frame_count_in_every_hidden_state():
     from spear_bench.models import load_encoder
 
