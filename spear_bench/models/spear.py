@@ -127,14 +127,15 @@ class SpearEncoder(AudioEncoder):
     def frame_times(self, num_frames: int, hidden: bool = False) -> Tensor:
         """Centre time in seconds of each output frame (``hidden``: of each 50 Hz hidden-state frame).
 
-        50 Hz frame k comes from fbank frames 2k .. 2k + 6, centred on fbank frame 2k + 3,
-        whose 25 ms window is centred at 10 ms x (2k + 3) + 5 ms: 0.035 + 0.02 k. With
-        output downsampling by 2, output frame m averages 50 Hz frames 2m and 2m + 1.
+        The unpadded convolutions of the front end give 50 Hz frame k the fbank frames
+        2k .. 2k + 8 (centre 2k + 4; the ConvNeXt widens the field symmetrically), and fbank
+        frame i's 25 ms window is centred at 10 ms x i + 5 ms: 0.045 + 0.02 k. With output
+        downsampling by 2, output frame m averages 50 Hz frames 2m and 2m + 1.
         """
         k = torch.arange(num_frames, dtype=torch.float64)
         if hidden or self.config.output_downsampling_factor == 1:
-            return 0.035 + 0.02 * k
-        return 0.045 + 0.04 * k
+            return 0.045 + 0.02 * k
+        return 0.055 + 0.04 * k
 
     # -- forward -------------------------------------------------------------------------
 
