@@ -18,6 +18,11 @@ s3prl was written for torchaudio < 2.2 and torch < 2.6. What breaks, and the shi
   runner's) pickle argparse Namespaces and configs. Shim: ``torch.load`` calls made from
   inside the ``s3prl`` package default to ``weights_only=False`` (they load the files a
   user pointed s3prl at); every other caller keeps torch's safe default.
+- huggingface_hub 1.x removed ``HfFolder`` and ``Repository``; s3prl's legacy runner
+  (``s3prl.run_downstream`` / ``s3prl.downstream.runner``) imports both at module level
+  and uses them only to push results to the Hub (``--push_to_hf_hub``). Shim: ``HfFolder``
+  with ``get_token`` / ``save_token`` / ``delete_token`` over the current API, and a
+  ``Repository`` that raises a one-line error if pushing is attempted.
 - transformers 5: the only s3prl code using it (``hf_wav2vec2`` / ``hf_hubert`` upstreams)
   imports ``Wav2Vec2Model``, ``HubertModel``, ``Wav2Vec2FeatureExtractor``, which still
   exist with the same call signature; no shim is needed (tests/test_upstreams_compat.py
@@ -173,6 +178,41 @@ def _wrap_torch_load(original):
     return load
 
 
+# ----------------------------------------------------------------------------- huggingface_hub
+
+
+class HfFolder:
+    """huggingface_hub < 1.0's token helper, over the current functions."""
+
+    @staticmethod
+    def get_token():
+        import huggingface_hub
+
+        return huggingface_hub.get_token()
+
+    @staticmethod
+    def save_token(token: str) -> None:
+        import huggingface_hub
+
+        huggingface_hub.login(token=token)
+
+    @staticmethod
+    def delete_token() -> None:
+        import huggingface_hub
+
+        huggingface_hub.logout()
+
+
+class Repository:
+    """huggingface_hub < 1.0's git-based Repository: gone; s3prl uses it only for --push_to_hf_hub."""
+
+    def __init__(self, *args, **kwargs):
+        raise SpearBenchError(
+            "s3prl's --push_to_hf_hub needs huggingface_hub.Repository, removed in huggingface_hub 1.0; "
+            "upload the result folder with `hf upload` instead"
+        )
+
+
 # ----------------------------------------------------------------------------- apply
 
 
@@ -205,6 +245,14 @@ def apply_s3prl_compat() -> list[str]:
     if not _torchcodec_available():
         torchaudio.load, torchaudio.save, torchaudio.info = _load, _save, _info
         _APPLIED.append("soundfile_io")
+    import huggingface_hub
+
+    if not hasattr(huggingface_hub, "HfFolder"):
+        huggingface_hub.HfFolder = HfFolder
+        _APPLIED.append("hf_folder")
+    if not hasattr(huggingface_hub, "Repository"):
+        huggingface_hub.Repository = Repository
+        _APPLIED.append("hf_repository")
     if not getattr(torch.load, "_spear_bench_s3prl_compat", False):
         torch.load = _wrap_torch_load(torch.load)
         _APPLIED.append("torch_load_weights_only")

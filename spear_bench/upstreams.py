@@ -177,6 +177,23 @@ def register(hub=None) -> list[str]:
     return names
 
 
+def run_s3prl_downstream(argv: Sequence[str]) -> None:
+    """s3prl's legacy runner (``s3prl.run_downstream``) with our entries registered first.
+
+    ``python -m spear_bench.upstreams -m train -u spear_base -d <downstream> -c <config> -n <name>``
+    (the downstream configs live in s3prl's git tree, not in its wheel).
+    """
+    import runpy
+    import sys
+
+    register()
+    saved, sys.argv = sys.argv, ["run_downstream.py", *argv]
+    try:
+        runpy.run_module("s3prl.run_downstream", run_name="__main__")
+    finally:
+        sys.argv = saved
+
+
 # ----------------------------------------------------------------------------- frame embeddings
 
 
@@ -319,3 +336,9 @@ def resolve_model_name(model: str, family_default_prefix: str = "spear_") -> str
     if model in known:
         return ALIASES.get(model, model)
     raise ConfigError(f"unknown model {model!r}; known: {', '.join(sorted(known))}")
+
+
+if __name__ == "__main__":
+    import sys
+
+    run_s3prl_downstream(sys.argv[1:])

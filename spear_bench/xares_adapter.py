@@ -32,13 +32,22 @@ ENV_LAYER = "SPEAR_BENCH_XARES_LAYER"
 class SpearBenchXaresEncoder(nn.Module):
     """Any registered model behind X-ARES's encoder contract (the only ``*Encoder`` name in this module)."""
 
-    def __init__(self, model: str | None = None, ckpt: str | None = None, layer=None, seed: int = 0, chunk_seconds: float = 20.0, batch_size: int = 8):
+    def __init__(
+        self,
+        model: str | None = None,
+        ckpt: str | None = None,
+        layer=None,
+        seed: int = 0,
+        chunk_seconds: float = 20.0,
+        batch_size: int = 8,
+        overrides: dict | None = None,
+    ):
         super().__init__()
         model = model or os.environ.get(ENV_MODEL, "spear_base")
         ckpt = ckpt or os.environ.get(ENV_CKPT) or None
         layer = layer if layer is not None else os.environ.get(ENV_LAYER, "last")
         name = _upstreams.resolve_model_name(model)
-        encoder = _upstreams.build_encoder(name, ckpt, seed)
+        encoder = _upstreams.build_encoder(name, ckpt, seed, overrides)
         self.embedder = _upstreams.FrameEmbedder(
             encoder, family=_get_bundle(name).family, layer=layer, chunk_seconds=chunk_seconds, batch_size=batch_size
         )

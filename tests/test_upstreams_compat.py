@@ -95,3 +95,26 @@ def test_s3prl_hf_wav2vec2_upstream_runs_with_transformers_5(tmp_path):
     with torch.no_grad():
         hidden = upstream([torch.randn(16000), torch.randn(8000)])["hidden_states"]
     assert len(hidden) == 3 and hidden[0].shape == (2, 49, 32)
+
+
+def test_s3prl_legacy_runner_imports_and_push_to_hub_fails_in_one_line():
+    import huggingface_hub
+    from s3prl.downstream.runner import Runner  # noqa: F401  (imports HfFolder, Repository)
+
+    from spear_bench.errors import SpearBenchError
+
+    with pytest.raises(SpearBenchError) as error:
+        huggingface_hub.Repository("somewhere")
+    assert "\n" not in str(error.value)
+
+
+@pytest.mark.slow
+def test_legacy_run_downstream_cli_starts_with_our_entries(tmp_path):
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "spear_bench.upstreams", "-h"], cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "--upstream" in done.stdout

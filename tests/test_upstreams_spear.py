@@ -86,6 +86,7 @@ def test_hear_spear_model_file_uses_the_checkpoints_own_size(tmp_path):
     assert model.timestamp_embedding_size == 96
 
 
+@pytest.mark.slow  # a real-size SPEAR Base forward on 2 x 3 s
 def test_xares_adapter_defaults_to_spear_base():
     from spear_bench.xares_adapter import SpearBenchXaresEncoder
 

@@ -8,22 +8,23 @@ import textwrap
 import pytest
 import torch
 
+from _upstreams_tiny import TINY_OVERRIDES
 from spear_bench.xares_adapter import SpearBenchXaresEncoder
 
 
 def test_adapter_exposes_the_xares_contract():
-    encoder = SpearBenchXaresEncoder(model="dasheng_base")
-    assert (encoder.sampling_rate, encoder.hop_size_in_ms, encoder.output_dim) == (16000, 40.0, 768)
+    encoder = SpearBenchXaresEncoder(model="dasheng_base", overrides=TINY_OVERRIDES["dasheng_base"])
+    assert (encoder.sampling_rate, encoder.hop_size_in_ms, encoder.output_dim) == (16000, 40.0, 32)
     with torch.no_grad():
         out = encoder(torch.randn(2, 50000))
-    assert out.shape == (2, 78, 768) and out.dtype == torch.float32
+    assert out.shape == (2, 78, 32) and out.dtype == torch.float32  # 3125 ms / 40 ms
 
 
 def test_adapter_reads_its_model_and_layer_from_the_environment(monkeypatch):
-    monkeypatch.setenv("SPEAR_BENCH_XARES_MODEL", "wavlm_base_plus")
+    monkeypatch.setenv("SPEAR_BENCH_XARES_MODEL", "usad_large")
     monkeypatch.setenv("SPEAR_BENCH_XARES_LAYER", "all")
-    encoder = SpearBenchXaresEncoder()
-    assert encoder.model_name == "wavlm_base_plus" and encoder.output_dim == 13 * 768 and encoder.hop_size_in_ms == 20.0
+    encoder = SpearBenchXaresEncoder(overrides=TINY_OVERRIDES["usad_large"])
+    assert encoder.model_name == "usad_large" and encoder.output_dim == 4 * 32 and encoder.hop_size_in_ms == 20.0
 
 
 @pytest.mark.slow
