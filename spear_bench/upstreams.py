@@ -223,20 +223,20 @@ class LayerSelection:
         return out.hidden_states[self.index], out.hidden_lengths
 
 
-def first_frame_centre_ms(encoder: AudioEncoder, family: str | None, hop_ms: float) -> float:
-    """Time of the first frame's centre. Encoders may state it (``frame_centre_offset_ms``).
+def first_frame_centre_ms(encoder: AudioEncoder, hop_ms: float, hidden: bool) -> float:
+    """Time of the first frame's centre, as the encoder states it, else the centre of the first hop.
 
-    SPEAR: fbank frames (snip_edges=False) are centred at 10k + 5 ms; the front end's three
-    time convolutions (kernels 3, 3 (stride 2), 3: (T - 7) // 2 frames) make 50 Hz frame j
-    depend on fbank frames 2j .. 2j + 8, centred on 2j + 4, i.e. at 20j + 45 ms (in general
-    35 ms + hop / 2; tests/test_hear_timestamps.py checks it on the receptive field).
-    Otherwise the centre of the first hop.
+    Encoders state it as ``frame_centre_offset_ms`` (the baselines) or through
+    ``frame_times(num_frames, hidden)`` in seconds (SPEAR: 45 ms + 20 ms x k, its front end
+    seeing fbank frames 2k .. 2k + 8). tests/test_hear_timestamps.py checks each against
+    the front end's receptive field.
     """
     stated = getattr(encoder, "frame_centre_offset_ms", None)
     if stated is not None:
         return float(stated)
-    if family == "spear":
-        return 35.0 + hop_ms / 2
+    frame_times = getattr(encoder, "frame_times", None)
+    if callable(frame_times):
+        return 1000.0 * float(frame_times(1, hidden=hidden)[0])
     return hop_ms / 2
 
 
@@ -264,16 +264,15 @@ class FrameEmbedder(nn.Module):
     timestamps stay on one regular grid.
     """
 
-    def __init__(self, encoder: AudioEncoder, family: str | None = None, layer="last", chunk_seconds: float = 20.0, batch_size: int = 8):
+    def __init__(self, encoder: AudioEncoder, layer="last", chunk_seconds: float = 20.0, batch_size: int = 8):
         super().__init__()
         self.encoder = encoder.eval()
-        self.family = family
         self.layer = LayerSelection.parse(layer)
         self.sample_rate = int(encoder.sample_rate)
         frame_rate = encoder.frame_rate if self.layer.kind == "last" else encoder.hidden_frame_rate
         self.hop_samples = samples_per_frame(encoder, frame_rate)
         self.hop_ms = 1000.0 * self.hop_samples / self.sample_rate
-        self.first_centre_ms = first_frame_centre_ms(encoder, family, self.hop_ms)
+        self.first_centre_ms = first_frame_centre_ms(encoder, self.hop_ms, hidden=self.layer.kind != "last")
         self.chunk_samples = max(1, round(chunk_seconds * self.sample_rate / self.hop_samples)) * self.hop_samples
         self.batch_size = int(batch_size)
         self.embedding_size = int(self._probe_dim())

@@ -22,7 +22,6 @@ import torch
 from torch import nn
 
 from spear_bench import upstreams as _upstreams
-from spear_bench.models.registry import get_bundle as _get_bundle
 
 ENV_MODEL = "SPEAR_BENCH_XARES_MODEL"
 ENV_CKPT = "SPEAR_BENCH_XARES_CKPT"
@@ -48,9 +47,7 @@ class SpearBenchXaresEncoder(nn.Module):
         layer = layer if layer is not None else os.environ.get(ENV_LAYER, "last")
         name = _upstreams.resolve_model_name(model)
         encoder = _upstreams.build_encoder(name, ckpt, seed, overrides)
-        self.embedder = _upstreams.FrameEmbedder(
-            encoder, family=_get_bundle(name).family, layer=layer, chunk_seconds=chunk_seconds, batch_size=batch_size
-        )
+        self.embedder = _upstreams.FrameEmbedder(encoder, layer=layer, chunk_seconds=chunk_seconds, batch_size=batch_size)
         self.model_name = name
         self.sampling_rate = self.embedder.sample_rate
         self.output_dim = self.embedder.embedding_size

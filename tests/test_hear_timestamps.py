@@ -24,8 +24,8 @@ def support_midpoint(grad: torch.Tensor) -> float:
     return (rows.min().item() + rows.max().item()) / 2
 
 
-def timestamp(encoder, family: str, frame: int) -> float:
-    embedder = FrameEmbedder(encoder, family=family)
+def timestamp(encoder, frame: int) -> float:
+    embedder = FrameEmbedder(encoder)
     return embedder.first_centre_ms + embedder.hop_ms * frame
 
 
@@ -35,7 +35,7 @@ def test_spear_frame_centre_matches_its_front_end_receptive_field():
     out, _ = encoder.encoder_embed(fbank, torch.tensor([100]))
     frame_output(out[0, FRAME]).backward()
     centre_ms = 10.0 * support_midpoint(fbank.grad[0]) + 5.0  # fbank frame k (snip_edges=False) is centred at 10k + 5 ms
-    assert centre_ms == pytest.approx(timestamp(encoder, "spear", FRAME), abs=0.01)
+    assert centre_ms == pytest.approx(timestamp(encoder, FRAME), abs=0.01)
 
 
 def test_wavlm_frame_centre_matches_its_cnn_receptive_field():
@@ -44,7 +44,7 @@ def test_wavlm_frame_centre_matches_its_cnn_receptive_field():
     features = encoder.model.feature_extractor(wave)  # (1, C, T)
     frame_output(features[0, :, FRAME]).backward()
     centre_ms = 1000.0 * (support_midpoint(wave.grad[0]) + 0.5) / 16000  # + half a sample: samples are intervals
-    assert centre_ms == pytest.approx(timestamp(encoder, "wavlm", FRAME), abs=0.05)
+    assert centre_ms == pytest.approx(timestamp(encoder, FRAME), abs=0.05)
 
 
 def test_dasheng_frame_centre_matches_its_patch_receptive_field():
@@ -54,7 +54,7 @@ def test_dasheng_frame_centre_matches_its_patch_receptive_field():
     patches = encoder.model.patch_embed(encoder.model.forward_to_spec(wave))  # (1, D, 1, T)
     frame_output(patches[0, :, 0, FRAME]).backward()
     centre_ms = 1000.0 * (support_midpoint(wave.grad[0]) + 0.5) / 16000
-    assert centre_ms == pytest.approx(timestamp(encoder, "dasheng", FRAME), abs=0.05)
+    assert centre_ms == pytest.approx(timestamp(encoder, FRAME), abs=0.05)
 
 
 def test_usad_frame_centre_matches_its_subsampler_receptive_field():
@@ -63,4 +63,4 @@ def test_usad_frame_centre_matches_its_subsampler_receptive_field():
     out = encoder.model.subsample(feats, torch.tensor([60]))
     frame_output(out[0, FRAME]).backward()
     centre_ms = 10.0 * support_midpoint(feats.grad[0]) + 12.5  # kaldi frame k (snip_edges) spans [10k, 10k + 25) ms
-    assert centre_ms == pytest.approx(timestamp(encoder, "usad", FRAME), abs=0.01)
+    assert centre_ms == pytest.approx(timestamp(encoder, FRAME), abs=0.01)

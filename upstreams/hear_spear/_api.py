@@ -5,7 +5,6 @@ from typing import Tuple
 
 import torch
 
-from spear_bench.models.registry import get_bundle
 from spear_bench.upstreams import FrameEmbedder, build_encoder, resolve_model_name
 
 
@@ -40,11 +39,10 @@ def load_hear_model(
     """
     path = model_file_path or None
     if path is not None and checkpoint_decides:
-        encoder, family = build_encoder(None, path), "spear"
+        encoder = build_encoder(None, path)
     else:
-        name = resolve_model_name(model, name_prefix)
-        encoder, family = build_encoder(name, path, seed, overrides), get_bundle(name).family
-    return HearModel(encoder, family=family, layer=layer, chunk_seconds=chunk_seconds, batch_size=batch_size).eval()
+        encoder = build_encoder(resolve_model_name(model, name_prefix), path, seed, overrides)
+    return HearModel(encoder, layer=layer, chunk_seconds=chunk_seconds, batch_size=batch_size).eval()
 
 
 def get_timestamp_embeddings(audio: torch.Tensor, model: HearModel) -> Tuple[torch.Tensor, torch.Tensor]:
