@@ -1,0 +1,259 @@
+"""Teacher models whose features are quantised into SPEAR's pre-training targets.
+
+One registry entry per teacher (paper Sec. 4 and Appendix F.1/G): WavLM Large (speech,
+layer 21), Dasheng 1.2B (audio, last layer, 25 Hz), and the ablation teachers HuBERT
+Large (layer 21) and WavLM Base+. WavLM and Dasheng are the baseline encoders of
+spear_bench.models.baselines; HuBERT Large is built here on ``transformers.HubertModel``.
+Without a ``path`` a teacher is randomly initialised (seeded); ``overrides`` shrink it
+for tests and demos.
+
+Layer convention (``TeacherConfig.layer``):
+- WavLM / HuBERT: ``hidden_states`` as transformers returns them: index 0 is the
+  transformer input (CNN features + convolutional positions), index L (1-based) is the
+  output of the L-th transformer layer. For the "stable layer norm" Large models that
+  output is taken *before* the final LayerNorm (only ``last_hidden_state`` has it), which
+  is what fairseq/unilm's ``extract_features(output_layer=L)`` returns and what the
+  SPEAR release quantised for WavLM Large layer 21.
+- Dasheng: index 0 is the first block's input, index i the output of block i; the last
+  entry is after the final norm (= ``last_hidden_state``).
+- ``layer: -1`` is ``last_hidden_state``; ``layer: null`` is the teacher's default.
+
+Features are extracted in length-sorted batches (``batch_seconds`` of padded audio),
+stored as float16 ``.npy`` per utterance under a cache folder named after the teacher
+config, and reused on the next run (a killed extraction resumes where it stopped).
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+import torch
+
+from spear_bench.errors import ConfigError
+from spear_bench.models.base import AudioEncoder
+
+LAST = -1
+
+
+@dataclass(frozen=True)
+class TeacherSpec:
+    name: str
+    builder: str  # "module:function", called as function(path, seed, **overrides) -> AudioEncoder
+    default_layer: int  # index into hidden_states, or LAST
+    frame_rate: float
+    description: str
+
+
+_TEACHERS: dict[str, TeacherSpec] = {}
+
+
+def register_teacher(spec: TeacherSpec) -> TeacherSpec:
+    _TEACHERS[spec.name] = spec
+    return spec
+
+
+for _spec in (
+    TeacherSpec("wavlm_large", "spear_bench.models.baselines.wavlm:build_wavlm_large", 21, 50.0,
+                "WavLM Large, layer 21 (SPEAR's speech teacher, 1024-d, 50 Hz)"),
+    TeacherSpec("wavlm_base_plus", "spear_bench.models.baselines.wavlm:build_wavlm_base_plus", LAST, 50.0,
+                "WavLM Base+, last layer (the USAD-aligned ablation's speech teacher, 768-d, 50 Hz)"),
+    TeacherSpec("hubert_large", "spear_bench.pretrain.teachers:build_hubert_large", 21, 50.0,
+                "HuBERT Large, layer 21 (teacher ablation, 1024-d, 50 Hz)"),
+    TeacherSpec("dasheng_1_2b", "spear_bench.models.baselines.dasheng:build_dasheng_1_2b", LAST, 25.0,
+                "Dasheng 1.2B, last layer (SPEAR's audio teacher, 1536-d, 25 Hz)"),
+    TeacherSpec("dasheng_base", "spear_bench.models.baselines.dasheng:build_dasheng_base", LAST, 25.0,
+                "Dasheng base, last layer (768-d, 25 Hz)"),
+):
+    register_teacher(_spec)
+
+
+def teacher_names() -> list[str]:
+    return sorted(_TEACHERS)
+
+
+def get_teacher_spec(name: str) -> TeacherSpec:
+    if name not in _TEACHERS:
+        raise ConfigError(f"unknown teacher {name!r}; known: {', '.join(teacher_names())}")
+    return _TEACHERS[name]
+
+
+# -- HuBERT Large (transformers) -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HubertSize:
+    """facebook/hubert-large-ll60k: layer-norm CNN with bias, pre-LN transformer, normalised input."""
+
+    hidden_size: int = 1024
+    num_hidden_layers: int = 24
+    num_attention_heads: int = 16
+    intermediate_size: int = 4096
+    conv_dim: int = 512
+    num_conv_pos_embeddings: int = 128
+    num_conv_pos_embedding_groups: int = 16
+
+
+def build_hubert_large(path: str | None = None, seed: int = 0, **overrides) -> AudioEncoder:
+    """HuBERT Large via ``transformers.HubertModel``: random init (seeded) or ``from_pretrained(path)``."""
+    from transformers import HubertConfig, HubertModel
+
+    from spear_bench.errors import CheckpointError
+    from spear_bench.models.baselines._common import existing_path, seeded_init, with_overrides
+    from spear_bench.models.baselines.wavlm import WavLMEncoder  # a generic wrapper for HF speech models
+
+    size = with_overrides(HubertSize(), overrides, "hubert_large")
+    if path is None:
+        config = HubertConfig(
+            hidden_size=size.hidden_size,
+            num_hidden_layers=size.num_hidden_layers,
+            num_attention_heads=size.num_attention_heads,
+            intermediate_size=size.intermediate_size,
+            feat_extract_norm="layer",
+            do_stable_layer_norm=True,
+            conv_bias=True,
+            conv_dim=(size.conv_dim,) * 7,
+            num_conv_pos_embeddings=size.num_conv_pos_embeddings,
+            num_conv_pos_embedding_groups=size.num_conv_pos_embedding_groups,
+            layerdrop=0.0,
+        )
+        with seeded_init(seed):
+            model = HubertModel(config)
+        return WavLMEncoder(model, normalize_waveform=True).eval()
+    folder = existing_path(path, "hubert_large")
+    try:
+        model = HubertModel.from_pretrained(str(folder), local_files_only=True)
+    except (OSError, ValueError, RuntimeError) as error:
+        raise CheckpointError(f"hubert_large: cannot load HuBERT weights from {str(path)!r}: {error}") from error
+    return WavLMEncoder(model, normalize_waveform=True).eval()
+
+
+# -- feature extraction ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TeacherConfig:
+    name: str = "wavlm_large"
+    layer: int | None = None  # None: the teacher's default; -1: last_hidden_state
+    path: str | None = None  # released weights; None: random init with ``seed``
+    seed: int = 0
+    overrides: dict = field(default_factory=dict)  # size overrides for random init (tests, demos)
+    batch_seconds: float = 120.0  # padded audio per extraction batch
+
+    @property
+    def spec(self) -> TeacherSpec:
+        return get_teacher_spec(self.name)
+
+    @property
+    def resolved_layer(self) -> int:
+        return self.spec.default_layer if self.layer is None else int(self.layer)
+
+    def cache_key(self) -> str:
+        """Folder name for this teacher's cached features (changes with anything that changes them)."""
+        identity = {"name": self.name, "layer": self.resolved_layer, "path": self.path, "seed": self.seed,
+                    "overrides": dict(sorted(self.overrides.items()))}
+        digest = hashlib.sha1(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:10]
+        layer = "last" if self.resolved_layer == LAST else f"L{self.resolved_layer}"
+        return f"{self.name}-{layer}-{digest}"
+
+
+class Teacher:
+    """A frozen teacher: waveforms -> per-utterance features of the configured layer."""
+
+    def __init__(self, config: TeacherConfig):
+        spec = config.spec
+        module_name, function_name = spec.builder.split(":")
+        build: Callable[..., AudioEncoder] = getattr(importlib.import_module(module_name), function_name)
+        self.config = config
+        self.frame_rate = spec.frame_rate
+        self.encoder = build(config.path, config.seed, **config.overrides).eval()
+        self.layer = config.resolved_layer
+        if self.layer != LAST and not 0 <= self.layer < self.encoder.num_hidden_states:
+            raise ConfigError(
+                f"teacher {config.name}: layer {self.layer} out of range (0..{self.encoder.num_hidden_states - 1}, or -1 for the output)"
+            )
+
+    @torch.no_grad()
+    def features(self, waves: list[torch.Tensor]) -> list[torch.Tensor]:
+        from spear_bench.audio import collate_waveforms
+
+        batch, lengths = collate_waveforms(waves)
+        out = self.encoder(batch, lengths)
+        if self.layer == LAST:
+            hidden, frames = out.last_hidden_state, out.lengths
+        else:
+            hidden, frames = out.hidden_states[self.layer], out.hidden_lengths
+        return [hidden[i, : int(frames[i])].float() for i in range(len(waves))]
+
+
+def feature_dir(cache_root: str | Path, config: TeacherConfig) -> Path:
+    return Path(cache_root) / config.cache_key()
+
+
+def _length_sorted_batches(durations: list[float], batch_seconds: float) -> list[list[int]]:
+    order = sorted(range(len(durations)), key=lambda i: -durations[i])
+    batches, current = [], []
+    for i in order:
+        longest = durations[current[0]] if current else durations[i]
+        if current and longest * (len(current) + 1) > batch_seconds:
+            batches.append(current)
+            current = []
+        current.append(i)
+    if current:
+        batches.append(current)
+    return batches
+
+
+def extract_features(
+    config: TeacherConfig,
+    utterances: list[tuple[str, float, Callable[[], torch.Tensor]]],
+    cache_root: str | Path,
+    progress: bool = True,
+) -> Path:
+    """Write ``<cache>/<key>/<id>.npy`` (float16, (T, D)) for each (id, duration, load_wave); returns the folder.
+
+    Utterances whose file exists already are skipped; nothing is built when all exist.
+    """
+    from spear_bench.results.store import atomic_write_text
+
+    folder = feature_dir(cache_root, config)
+    folder.mkdir(parents=True, exist_ok=True)
+    todo = [u for u in utterances if not (folder / f"{u[0]}.npy").exists()]
+    info = {"teacher": asdict(config), "layer": config.resolved_layer, "frame_rate": config.spec.frame_rate}
+    if not todo:
+        return folder
+    teacher = Teacher(config)
+    batches = _length_sorted_batches([u[1] for u in todo], config.batch_seconds)
+    from tqdm import tqdm
+
+    with tqdm(total=len(todo), desc=f"features {config.cache_key()}", unit="utt", disable=not progress) as bar:
+        for batch in batches:
+            waves = [todo[i][2]() for i in batch]
+            for i, feats in zip(batch, teacher.features(waves)):
+                _save_npy(folder / f"{todo[i][0]}.npy", feats.numpy().astype(np.float16))
+            bar.update(len(batch))
+    info["dim"] = int(feats.shape[-1])
+    atomic_write_text(folder / "teacher.json", json.dumps(info, indent=1, default=str) + "\n")
+    return folder
+
+
+def _save_npy(path: Path, array: np.ndarray) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as handle:
+        np.save(handle, array)
+    tmp.replace(path)
+
+
+def load_features(folder: str | Path, ids: Iterable[str]) -> dict[str, np.ndarray]:
+    folder = Path(folder)
+    out = {}
+    for utt in ids:
+        path = folder / f"{utt}.npy"
+        if not path.exists():
+            raise ConfigError(f"{path}: teacher features missing (run feature extraction first)")
+        out[utt] = np.load(path)
+    return out

@@ -1,0 +1,451 @@
+"""The pre-training loop: masked multi-codebook prediction with ScaledAdam + Eden, exact resume, DDP.
+
+One step: load the batch's cuts -> token/noise mixing -> fbank -> channel + time masks ->
+encoder -> one head per codebook and token set -> Eq. 1 per utterance, weighted per
+token set by the dual-domain strategy -> sum / number of 50 Hz frames -> backward ->
+ScaledAdam -> Eden.
+
+Exact resume: a checkpoint holds the model (encoder, mask embedding, heads), the
+optimiser (incl. its clipping history), the scheduler, the sampler position (epoch, batch
+index), and per rank every random state the step consumes (torch, Python ``random`` (the
+encoder's Balancer/Whiten), NumPy, the augmentation/masking generator) plus the Whiten
+modules' adaptive probabilities. The encoder's regulariser schedules are set from the
+step counter before every forward. Resuming with the same config and world size then
+reproduces the uninterrupted run's losses bit for bit (CPU, deterministic mode).
+
+Multi-process: ``torchrun --nproc_per_node N -m spear_bench pretrain --config FILE`` or
+``spear-bench pretrain --nproc N`` (torch.multiprocessing spawn); gloo on CPU, NCCL on GPUs.
+Every rank trains on every N-th batch of the same global batch list.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import random
+import shutil
+import socket
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+from spear_bench.errors import CheckpointError, ConfigError
+from spear_bench.pretrain.config import PretrainConfig
+from spear_bench.pretrain.data import EpochBatchSampler, PretrainDataset, align_targets, collate, load_noises
+from spear_bench.pretrain.losses import masked_prediction_loss
+from spear_bench.pretrain.masking import downsample_frame_mask, sample_masks
+from spear_bench.pretrain.mixing import augment_batch
+from spear_bench.pretrain.model import SpearPretrainModel, build_pretrain_model
+from spear_bench.pretrain.optim import Eden, ScaledAdam
+from spear_bench.pretrain.strategies import token_set_weights
+
+log = logging.getLogger(__name__)
+
+CHECKPOINTS = "checkpoints"
+
+
+@dataclass
+class TrainState:
+    step: int = 0
+    epoch: int = 0
+    batch_in_epoch: int = 0
+    seconds_seen: float = 0.0  # audio seen by all ranks (Eden's "epoch" when measured in hours)
+
+
+@dataclass
+class RunResult:
+    exp_dir: Path
+    records: list[dict] = field(default_factory=list)
+    final_step: int = 0
+    resumed_from: int | None = None
+
+
+# -- distributed helpers -----------------------------------------------------------------
+
+
+def _is_distributed() -> bool:
+    return dist.is_available() and dist.is_initialized()
+
+
+def _barrier() -> None:
+    if _is_distributed():
+        dist.barrier()
+
+
+def _all_reduce_sum(values: torch.Tensor) -> torch.Tensor:
+    if _is_distributed():
+        values = values.clone()
+        dist.all_reduce(values)
+    return values
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# -- random state ------------------------------------------------------------------------
+
+
+def _whiten_probs(model: torch.nn.Module) -> dict[str, float]:
+    return {name: float(m.prob) for name, m in model.named_modules() if hasattr(m, "min_prob") and hasattr(m, "prob")}
+
+
+def _random_state(generator: torch.Generator, model: torch.nn.Module) -> dict:
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    return {
+        "torch": torch.get_rng_state(),
+        "python": random.getstate(),
+        "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+                  "has_gauss": int(has_gauss), "cached": float(cached)},
+        "augment": generator.get_state(),
+        "whiten": _whiten_probs(model),
+    }
+
+
+def _restore_random_state(state: dict, generator: torch.Generator, model: torch.nn.Module) -> None:
+    torch.set_rng_state(state["torch"])
+    random.setstate(state["python"])
+    n = state["numpy"]
+    np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached"]))
+    generator.set_state(state["augment"])
+    modules = dict(model.named_modules())
+    for name, prob in state["whiten"].items():
+        modules[name].prob = prob
+
+
+# -- trainer -----------------------------------------------------------------------------
+
+
+def _device(rank: int) -> torch.device:
+    if torch.cuda.is_available() and os.environ.get("SPEAR_BENCH_CPU") != "1":
+        return torch.device("cuda", rank % torch.cuda.device_count())
+    return torch.device("cpu")
+
+
+class PretrainTrainer:
+    def __init__(self, config: PretrainConfig, cuts, num_codebooks: dict[str, int], rank: int = 0, world_size: int = 1,
+                 noise_folders: list[Path] | None = None, progress: bool = True):
+        self.config = config
+        self.rank, self.world_size = rank, world_size
+        self.progress = progress and rank == 0
+        train = config.train
+        if train.num_threads:
+            torch.set_num_threads(train.num_threads)
+        if train.deterministic:
+            torch.use_deterministic_algorithms(True, warn_only=True)
+        self.device = _device(rank)
+        random.seed(train.seed + rank)
+        np.random.seed(train.seed + rank)
+        torch.manual_seed(train.seed + rank)
+        self.generator = torch.Generator().manual_seed(train.seed * 1000 + rank)
+        self.token_sets = [t.name for t in config.token_sets]
+        self.num_codebooks = {name: num_codebooks[name] for name in self.token_sets}
+        self.dataset = PretrainDataset(cuts, self.token_sets)
+        self.sampler = EpochBatchSampler(self.dataset.durations, train.batch_duration, train.seed, world_size, rank)
+        self.noises = load_noises(noise_folders or [])
+        self.model: SpearPretrainModel = build_pretrain_model(config.model, self.num_codebooks).to(self.device)
+        self.model.train()
+        self.net = self.model
+        if _is_distributed():
+            from torch.nn.parallel import DistributedDataParallel
+
+            # Training-only skips (e.g. of the positional encoding) leave some parameters
+            # without gradient on some steps.
+            self.net = DistributedDataParallel(self.model, find_unused_parameters=True)
+        self.optimizer = ScaledAdam(self.model.parameters(), config.optim)
+        self.scheduler = Eden(self.optimizer, config.schedule)
+        self.state = TrainState()
+        self.exp_dir = config.work_path / "exp"
+        self._epoch_batches: tuple[int, list[list[int]]] | None = None
+        self._writer = None
+
+    # -- one step ------------------------------------------------------------------------
+
+    def _batches(self, epoch: int) -> list[list[int]]:
+        if self._epoch_batches is None or self._epoch_batches[0] != epoch:
+            self._epoch_batches = (epoch, self.sampler.batches(epoch))
+        return self._epoch_batches[1]
+
+    def _set_batch_count(self) -> None:
+        from spear_bench.models.zipformer_ops import set_batch_count
+
+        train = self.config.train
+        set_batch_count(self.model.encoder, self.state.step * train.batch_duration * self.world_size / train.ref_duration)
+
+    def train_step(self, indices: list[int]) -> dict:
+        from spear_bench.audio import fbank_batch
+
+        config = self.config
+        samples = [self.dataset.sample(i) for i in indices]
+        samples = augment_batch(samples, config.augment.token_mixing, config.augment.noise, self.noises, self.generator)
+        batch = collate(samples, self.num_codebooks)
+        feats, feat_lens = fbank_batch(batch.waves, batch.wave_lens)
+        time_mask, channel_mask = sample_masks(feat_lens, feats.shape[1], feats.shape[2], config.masking, self.generator)
+        self._set_batch_count()
+        logits, enc_lens = self.net(feats.to(self.device), feat_lens.to(self.device), time_mask, channel_mask)
+        enc_lens = enc_lens.cpu()
+        num_frames = next(iter(logits.values())).shape[1]
+        frame_mask = downsample_frame_mask(time_mask, num_frames)
+        weights = token_set_weights(config.loss.strategy, batch.domains, self.token_sets, config.loss.audio_weight)
+        total = torch.zeros((), device=self.device)
+        sums = []
+        for name in self.token_sets:
+            targets = align_targets(batch.targets[name], enc_lens, num_frames).to(self.device)
+            terms = masked_prediction_loss(logits[name], targets, frame_mask, config.loss.alpha)
+            total = total + (weights[name].to(self.device) * terms.loss).sum()
+            n = terms.num_codebooks
+            sums += [float(terms.masked_ce.detach().sum()), float(terms.masked_frames.sum()) * n,
+                     float(terms.unmasked_ce.detach().sum()), float(terms.unmasked_frames.sum()) * n]
+        frames = float(enc_lens.sum())
+        loss = total / max(frames, 1.0)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        stats = _all_reduce_sum(torch.tensor([float(total.detach()), frames, batch.seconds, *sums], dtype=torch.float64))
+        record = {
+            "step": self.state.step + 1,
+            "epoch": self.state.epoch,
+            "loss": float(stats[0] / max(float(stats[1]), 1.0)),
+            "lr": self.scheduler.get_last_lr()[0],
+            "clip": self.optimizer.last_clipping_factor,
+            "batch_seconds": float(stats[2]),
+            "token_mixed": batch.num_token_mixed,
+            "noise_mixed": batch.num_noise_mixed,
+        }
+        for k, name in enumerate(self.token_sets):
+            masked, masked_n, unmasked, unmasked_n = (float(x) for x in stats[3 + 4 * k : 7 + 4 * k])
+            record[f"{name}_masked_ce"] = masked / masked_n if masked_n else math.nan
+            record[f"{name}_unmasked_ce"] = unmasked / unmasked_n if unmasked_n else math.nan
+        self.state.seconds_seen += float(stats[2])
+        return record
+
+    # -- loop ----------------------------------------------------------------------------
+
+    def run(self, max_steps: int | None = None) -> RunResult:
+        """Train until ``max_steps`` (default: train.max_steps), resuming from the latest checkpoint if any."""
+        train = self.config.train
+        target = max_steps or train.max_steps
+        result = RunResult(self.exp_dir)
+        if train.resume:
+            result.resumed_from = self.load_latest()
+        if self.rank == 0:
+            self.exp_dir.mkdir(parents=True, exist_ok=True)
+            (self.exp_dir / "config.json").write_text(json.dumps(self.config.to_dict(), indent=1, default=str) + "\n")
+            self._truncate_log(self.state.step)
+        self._apply_schedule()
+        from tqdm import tqdm
+
+        bar = tqdm(total=target, initial=self.state.step, desc="pretrain", unit="step", disable=not self.progress)
+        started = time.time()
+        while self.state.step < target:
+            batches = self._batches(self.state.epoch)
+            if self.state.batch_in_epoch >= len(batches):
+                self.state.epoch += 1
+                self.state.batch_in_epoch = 0
+                self._apply_schedule()
+                continue
+            record = self.train_step(batches[self.state.batch_in_epoch])
+            self.state.batch_in_epoch += 1
+            self.state.step += 1
+            self._apply_schedule()
+            record["elapsed_s"] = time.time() - started
+            result.records.append(record)
+            self._log(record)
+            bar.update(1)
+            bar.set_postfix(loss=f"{record['loss']:.3f}")
+            if self.state.step % train.save_every == 0 or self.state.step == target:
+                self.save_checkpoint()
+        bar.close()
+        self._check_ranks_in_sync()
+        if self.rank == 0:
+            from spear_bench.models.checkpoint import save_spear_checkpoint
+
+            save_spear_checkpoint(self.model.encoder, self.exp_dir / "encoder")
+        _barrier()
+        if self._writer is not None:
+            self._writer.close()
+        result.final_step = self.state.step
+        return result
+
+    def _check_ranks_in_sync(self) -> None:
+        """DDP keeps every rank's weights identical; a difference means the gradients were not synchronised."""
+        if not _is_distributed():
+            return
+        sums = torch.stack([p.detach().double().sum().cpu() for p in self.model.parameters()])
+        gathered = [torch.zeros_like(sums) for _ in range(self.world_size)]
+        dist.all_gather(gathered, sums)
+        if not all(torch.equal(gathered[0], g) for g in gathered[1:]):
+            raise RuntimeError("DDP ranks hold different weights after training (gradients were not synchronised)")
+
+    def _apply_schedule(self) -> None:
+        measure = self.state.seconds_seen / 3600.0 if self.config.train.epoch_measure == "hours" else self.state.epoch
+        self.scheduler.step = self.state.step
+        self.scheduler.step_epoch(measure)
+
+    def _log(self, record: dict) -> None:
+        if self.rank != 0:
+            return
+        with open(self.exp_dir / "log.jsonl", "a") as handle:
+            handle.write(json.dumps(record) + "\n")
+        if self.config.train.tensorboard:
+            if self._writer is None:
+                from torch.utils.tensorboard import SummaryWriter
+
+                self._writer = SummaryWriter(str(self.exp_dir / "tensorboard"), purge_step=record["step"])
+            for key, value in record.items():
+                if key not in ("step", "epoch") and isinstance(value, (int, float)) and math.isfinite(value):
+                    self._writer.add_scalar(f"train/{key}", value, record["step"])
+        if record["step"] % self.config.train.log_every == 0:
+            parts = [f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()]
+            log.info("pretrain %s", " ".join(parts))
+
+    def _truncate_log(self, step: int) -> None:
+        path = self.exp_dir / "log.jsonl"
+        if not path.is_file():
+            return
+        kept = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line)["step"] <= step]
+        path.write_text("".join(line + "\n" for line in kept))
+
+    # -- checkpoints ---------------------------------------------------------------------
+
+    @property
+    def checkpoint_root(self) -> Path:
+        return self.exp_dir / CHECKPOINTS
+
+    def save_checkpoint(self) -> Path:
+        """exp/checkpoints/step-XXXXXXXX/: train_state.pt, rng-rank<r>.pt, encoder/ (release layout)."""
+        from spear_bench.models.checkpoint import save_spear_checkpoint
+        from spear_bench.results.store import atomic_write_text
+
+        name = f"step-{self.state.step:08d}"
+        final = self.checkpoint_root / name
+        tmp = self.checkpoint_root / f".tmp-{name}"
+        if self.rank == 0:
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir(parents=True)
+        _barrier()
+        torch.save(_random_state(self.generator, self.model), tmp / f"rng-rank{self.rank}.pt")
+        _barrier()
+        if self.rank == 0:
+            torch.save(
+                {
+                    "model": self.model.state_dict(),
+                    "optimizer": self.optimizer.state_dict(),
+                    "scheduler": self.scheduler.state_dict(),
+                    "train_state": vars(self.state).copy(),
+                    "world_size": self.world_size,
+                    "num_codebooks": self.num_codebooks,
+                },
+                tmp / "train_state.pt",
+            )
+            save_spear_checkpoint(self.model.encoder, tmp / "encoder")
+            shutil.rmtree(final, ignore_errors=True)
+            os.replace(tmp, final)
+            atomic_write_text(self.checkpoint_root / "latest", name + "\n")
+            kept = sorted(p for p in self.checkpoint_root.glob("step-*") if p.is_dir())
+            for old in kept[: -self.config.train.keep_last]:
+                shutil.rmtree(old, ignore_errors=True)
+        _barrier()
+        return final
+
+    def load_latest(self) -> int | None:
+        """Restore the latest checkpoint (returns its step) or do nothing (None)."""
+        pointer = self.checkpoint_root / "latest"
+        if not pointer.is_file():
+            return None
+        folder = self.checkpoint_root / pointer.read_text().strip()
+        return self.load_checkpoint(folder)
+
+    def load_checkpoint(self, folder: Path) -> int:
+        files = [folder / "train_state.pt", folder / f"rng-rank{self.rank}.pt"]
+        for path in files:
+            if not path.is_file():
+                raise CheckpointError(f"{path}: missing from the checkpoint (delete {folder} to restart from an earlier one)")
+        state = torch.load(files[0], map_location="cpu", weights_only=True)
+        if state["world_size"] != self.world_size:
+            raise ConfigError(
+                f"{folder}: written by {state['world_size']} process(es), resumed with {self.world_size}; resume with the same number"
+            )
+        if state["num_codebooks"] != self.num_codebooks:
+            raise CheckpointError(f"{folder}: codebooks {state['num_codebooks']} differ from the config's {self.num_codebooks}")
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.state = TrainState(**state["train_state"])
+        _restore_random_state(torch.load(files[1], map_location="cpu", weights_only=True), self.generator, self.model)
+        log.info("resumed from %s (step %d)", folder, self.state.step)
+        return self.state.step
+
+
+# -- entry points --------------------------------------------------------------------------
+
+
+def _num_codebooks(config: PretrainConfig) -> dict[str, int]:
+    from spear_bench.pretrain.mvq import TrainedQuantizer
+    from spear_bench.pretrain.pipeline import layout
+
+    work = layout(config)
+    return {t.name: TrainedQuantizer.load(work.quantizer(t)).num_codebooks for t in config.token_sets}
+
+
+def train_worker(config: PretrainConfig, rank: int, world_size: int, max_steps: int | None = None, progress: bool = True) -> RunResult:
+    """Train on already prepared data (tokens manifest in work_dir) as ``rank`` of ``world_size``."""
+    from spear_bench.pretrain.data import load_cuts
+    from spear_bench.pretrain.pipeline import layout, noise_folders
+
+    cuts = load_cuts(layout(config).tokens_manifest)
+    trainer = PretrainTrainer(config, cuts, _num_codebooks(config), rank, world_size, noise_folders(config), progress)
+    return trainer.run(max_steps)
+
+
+def _spawned(rank: int, world_size: int, port: int, config: PretrainConfig, max_steps: int | None, progress: bool) -> None:
+    os.environ["MASTER_ADDR"] = "127.0.0.1"
+    os.environ["MASTER_PORT"] = str(port)
+    backend = "nccl" if torch.cuda.is_available() and os.environ.get("SPEAR_BENCH_CPU") != "1" else "gloo"
+    dist.init_process_group(backend, rank=rank, world_size=world_size)
+    try:
+        train_worker(config, rank, world_size, max_steps, progress)
+    finally:
+        dist.destroy_process_group()
+
+
+def run_pretraining(config: PretrainConfig, nproc: int = 1, max_steps: int | None = None, progress: bool = True) -> RunResult:
+    """Prepare data/teachers/MVQ/tokens (once), then train with ``nproc`` processes (or as a torchrun rank)."""
+    from spear_bench.pretrain.pipeline import layout, prepare_training_data
+
+    if "RANK" in os.environ and "WORLD_SIZE" in os.environ and int(os.environ["WORLD_SIZE"]) > 1:
+        # Launched by torchrun: one process per rank, already given its rank.
+        rank, world_size = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+        backend = "nccl" if torch.cuda.is_available() and os.environ.get("SPEAR_BENCH_CPU") != "1" else "gloo"
+        dist.init_process_group(backend)
+        try:
+            if rank == 0:
+                prepare_training_data(config, progress)
+            _barrier()
+            return train_worker(config, rank, world_size, max_steps, progress)
+        finally:
+            dist.destroy_process_group()
+    prepare_training_data(config, progress)
+    if nproc <= 1:
+        return train_worker(config, 0, 1, max_steps, progress)
+    import torch.multiprocessing as mp
+
+    mp.spawn(_spawned, args=(nproc, free_port(), config, max_steps, progress), nprocs=nproc, join=True)
+    result = RunResult(layout(config).exp)
+    records = read_log(result.exp_dir)
+    result.records, result.final_step = records, (records[-1]["step"] if records else 0)
+    return result
+
+
+def read_log(exp_dir: str | Path) -> list[dict]:
+    path = Path(exp_dir) / "log.jsonl"
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
