@@ -1,0 +1,148 @@
+"""Decoding for the ASR heads: greedy and beam search, for CTC and RNN-T.
+
+- CTC greedy: best class per frame, merge repeats, drop blanks.
+- CTC beam: prefix beam search (Hannun et al., 2014) without a language model; the
+  ``beam`` best prefixes are kept, each frame only extends with its ``beam`` most likely
+  tokens (the others cannot enter the beam).
+- RNN-T greedy: at most one symbol per encoder frame, all utterances of the batch at once
+  (as icefall's ``greedy_search_batch``).
+- RNN-T beam: "modified beam search" (icefall): at most one symbol per frame; each frame
+  every hypothesis is extended by blank or by one token, the ``beam`` best are kept and
+  hypotheses with equal token sequences are merged (log-sum of their scores).
+
+``DECODERS[(head kind, method)]`` is the registry the recipes use.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import torch
+
+Hypotheses = list[list[int]]
+
+
+def _logaddexp(a: float, b: float) -> float:
+    if a == -math.inf:
+        return b
+    if b == -math.inf:
+        return a
+    return max(a, b) + math.log1p(math.exp(-abs(a - b)))
+
+
+@torch.no_grad()
+def ctc_greedy(head, encoder_out: torch.Tensor, encoder_lens: torch.Tensor, beam: int = 1) -> Hypotheses:
+    best = head.log_probs(encoder_out).argmax(dim=-1).cpu()
+    out = []
+    for b, length in enumerate(encoder_lens.tolist()):
+        ids = torch.unique_consecutive(best[b, :length]).tolist()
+        out.append([i for i in ids if i != head.blank_id])
+    return out
+
+
+def _ctc_prefix_beam_one(log_probs: torch.Tensor, blank: int, beam: int) -> list[int]:
+    """log_probs (T, V) -> best token sequence. Each prefix keeps (log p ending in blank, in non-blank)."""
+    neg_inf, logaddexp = -math.inf, _logaddexp
+    beams: dict[tuple, tuple[float, float]] = {(): (0.0, neg_inf)}
+    top_k = min(beam, log_probs.shape[1])
+    for frame in log_probs:
+        values, tokens = frame.topk(top_k)
+        frame_blank = float(frame[blank])
+        candidates: dict[tuple, list[float]] = {}
+
+        def add(prefix, p_blank, p_nonblank):
+            entry = candidates.setdefault(prefix, [neg_inf, neg_inf])
+            entry[0] = logaddexp(entry[0], p_blank)
+            entry[1] = logaddexp(entry[1], p_nonblank)
+
+        for prefix, (p_b, p_nb) in beams.items():
+            total = logaddexp(p_b, p_nb)
+            add(prefix, total + frame_blank, neg_inf)
+            for value, token in zip(values.tolist(), tokens.tolist()):
+                if token == blank:
+                    continue
+                if prefix and prefix[-1] == token:
+                    add(prefix, neg_inf, p_nb + value)  # repeated token without blank: same prefix
+                    add(prefix + (token,), neg_inf, p_b + value)  # blank in between: new token
+                else:
+                    add(prefix + (token,), neg_inf, total + value)
+        ranked = sorted(candidates.items(), key=lambda kv: logaddexp(*kv[1]), reverse=True)[:beam]
+        beams = {prefix: tuple(scores) for prefix, scores in ranked}
+    return list(max(beams.items(), key=lambda kv: logaddexp(*kv[1]))[0])
+
+
+@torch.no_grad()
+def ctc_prefix_beam(head, encoder_out: torch.Tensor, encoder_lens: torch.Tensor, beam: int = 4) -> Hypotheses:
+    log_probs = head.log_probs(encoder_out).float().cpu()
+    return [_ctc_prefix_beam_one(log_probs[b, :length], head.blank_id, beam) for b, length in enumerate(encoder_lens.tolist())]
+
+
+@torch.no_grad()
+def rnnt_greedy(head, encoder_out: torch.Tensor, encoder_lens: torch.Tensor, beam: int = 1) -> Hypotheses:
+    batch, device = encoder_out.shape[0], encoder_out.device
+    blank, context = head.blank_id, head.context_size
+    encoder_proj = head.joiner.encoder_proj(encoder_out)
+    histories = [head.start_context() for _ in range(batch)]
+    decoder_out = head.decoder_step(torch.tensor(histories, device=device))
+    lengths = encoder_lens.tolist()
+    for t in range(encoder_out.shape[1]):
+        active = [b for b in range(batch) if t < lengths[b]]
+        if not active:
+            break
+        logits = head.joiner(encoder_proj[active, t], decoder_out[active])
+        best = logits.argmax(dim=-1).tolist()
+        emitted = [b for b, token in zip(active, best) if token != blank]
+        for b, token in zip(active, best):
+            if token != blank:
+                histories[b].append(token)
+        if emitted:
+            contexts = torch.tensor([histories[b][-context:] for b in emitted], device=device)
+            decoder_out[emitted] = head.decoder_step(contexts)
+    return [h[context:] for h in histories]
+
+
+def _rnnt_modified_beam_one(head, encoder_proj: torch.Tensor, beam: int) -> list[int]:
+    """encoder_proj (T, J) of one utterance -> best token sequence (see module docstring)."""
+    blank, context, device = head.blank_id, head.context_size, encoder_proj.device
+    hyps: dict[tuple, float] = {tuple(head.start_context()): 0.0}
+    for t in range(encoder_proj.shape[0]):
+        keys = list(hyps)
+        scores = torch.tensor([hyps[k] for k in keys], device=device)
+        decoder_out = head.decoder_step(torch.tensor([list(k[-context:]) for k in keys], device=device))
+        log_probs = head.joiner(encoder_proj[t][None, :], decoder_out).log_softmax(dim=-1)  # (H, V)
+        total = (scores[:, None] + log_probs).flatten()
+        top_values, top_index = total.topk(min(beam, total.numel()))
+        vocab = log_probs.shape[1]
+        merged: dict[tuple, float] = {}
+        for value, index in zip(top_values.tolist(), top_index.tolist()):
+            key, token = keys[index // vocab], index % vocab
+            new_key = key if token == blank else key + (token,)
+            merged[new_key] = _logaddexp(merged.get(new_key, -math.inf), value)
+        hyps = merged
+    best = max(hyps.items(), key=lambda kv: kv[1])[0]
+    return list(best[context:])
+
+
+@torch.no_grad()
+def rnnt_modified_beam(head, encoder_out: torch.Tensor, encoder_lens: torch.Tensor, beam: int = 4) -> Hypotheses:
+    encoder_proj = head.joiner.encoder_proj(encoder_out)
+    return [_rnnt_modified_beam_one(head, encoder_proj[b, :length], beam) for b, length in enumerate(encoder_lens.tolist())]
+
+
+Decoder = Callable[..., Hypotheses]
+DECODERS: dict[tuple[str, str], Decoder] = {
+    ("ctc", "greedy"): ctc_greedy,
+    ("ctc", "beam"): ctc_prefix_beam,
+    ("rnnt", "greedy"): rnnt_greedy,
+    ("rnnt", "beam"): rnnt_modified_beam,
+}
+
+
+def decode(head, encoder_out: torch.Tensor, encoder_lens: torch.Tensor, method: str = "greedy", beam: int = 4) -> Hypotheses:
+    """Token id sequences for a batch with the head's decoder ``method`` (greedy | beam)."""
+    from spear_bench.errors import ConfigError
+
+    key = (head.kind, method)
+    if key not in DECODERS:
+        raise ConfigError(f"decoding method {method!r} is not available for the {head.kind} head; known: greedy, beam")
+    return DECODERS[key](head, encoder_out, encoder_lens, beam=beam)

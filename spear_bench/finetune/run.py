@@ -1,0 +1,128 @@
+"""What every fine-tune run shares: its identity (model, data, output folder), the
+encoder it starts from, and how its scores reach the results store."""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from spear_bench.results import ResultRow, ResultsStore, atomic_write_text, config_hash
+
+SUITE = "finetune"
+
+
+@dataclass
+class RunSpec:
+    model: str  # registered name or SPEAR checkpoint path
+    data_dir: Path
+    out_dir: Path
+    model_path: str | None = None  # weights for a registered name
+    init_seed: int = 0  # random init of an encoder without weights
+    resume: bool = True
+    force: bool = False  # run again even if the results store has this unit
+    progress: bool = True
+    results_root: Path | None = None  # default: spear_bench.paths.results_dir()
+
+    @property
+    def model_label(self) -> str:
+        """The model's name in the results table."""
+        path = Path(self.model)
+        return path.name if path.exists() else self.model
+
+    def store(self) -> ResultsStore:
+        from spear_bench.paths import results_dir
+
+        return ResultsStore(self.results_root or results_dir())
+
+
+def load_start_encoder(spec: RunSpec):
+    from spear_bench.models import load_encoder
+
+    return load_encoder(spec.model, seed=spec.init_seed, path=spec.model_path)
+
+
+def run_identity(kind: str, config, spec: RunSpec) -> dict:
+    """Everything that determines a run's outcome (hashed into the results' config_hash)."""
+    return {
+        "kind": kind,
+        "config": dataclasses.asdict(config),
+        "model": spec.model,
+        "model_path": spec.model_path,
+        "init_seed": spec.init_seed,
+        "data_dir": str(Path(spec.data_dir).resolve()),
+    }
+
+
+# Settings that only affect scoring, not training.
+EVAL_ONLY_KEYS = ("task", "eval_splits", "eval_csv", "eval_before", "eval_max_duration", "decoding", "beam")
+
+
+def resume_key(identity: dict) -> str:
+    """Settings that may change between a killed run and its resumption (steps to go, logging,
+    workers, device, how it is scored) are left out, so a run can be resumed with a larger
+    --steps or decoded another way."""
+    stable = json.loads(json.dumps(identity, default=str))
+    for key in EVAL_ONLY_KEYS:
+        stable["config"].pop(key, None)
+    train = stable["config"]["train"]
+    for key in ("max_steps", "save_every", "log_every", "num_workers", "device"):
+        train.pop(key, None)
+    return config_hash(stable)
+
+
+@dataclass
+class FinetuneOutcome:
+    task: str
+    metrics: dict[str, float]  # metric -> value after fine-tuning
+    metrics_before: dict[str, float]  # same metrics before (when eval_before), else {}
+    steps: int
+    out_dir: Path
+    results_path: Path | None
+    extra: dict = dataclasses.field(default_factory=dict)
+
+
+def write_outcome(outcome: FinetuneOutcome, spec: RunSpec, identity: dict, seed: int, higher_is_better: dict[str, bool], splits: dict[str, str]) -> FinetuneOutcome:
+    """Store the metrics as one results unit and a summary ``results.json`` in the run folder."""
+    digest = config_hash(identity)
+    rows = [
+        ResultRow(
+            model=spec.model_label,
+            suite=SUITE,
+            task=outcome.task,
+            metric=metric,
+            value=float(value),
+            seed=seed,
+            config_hash=digest,
+            split=splits.get(metric, "test"),
+            higher_is_better=higher_is_better.get(metric, True),
+        )
+        for metric, value in {**outcome.metrics, **{f"{k}_step0": v for k, v in outcome.metrics_before.items()}}.items()
+    ]
+    outcome.results_path = spec.store().write_unit(rows)
+    summary = {
+        "task": outcome.task,
+        "model": spec.model_label,
+        "steps": outcome.steps,
+        "metrics": outcome.metrics,
+        "metrics_before": outcome.metrics_before,
+        "config_hash": digest,
+        **outcome.extra,
+    }
+    atomic_write_text(Path(spec.out_dir) / "results.json", json.dumps(summary, indent=1, default=str))
+    return outcome
+
+
+def stored_outcome(spec: RunSpec, task: str, identity: dict, seed: int) -> FinetuneOutcome | None:
+    """The stored result of this exact run, if the results store has it (and --force was not given)."""
+    if spec.force:
+        return None
+    store = spec.store()
+    digest = config_hash(identity)
+    if not store.is_done(spec.model_label, SUITE, task, digest, seed):
+        return None
+    path = store.unit_path(spec.model_label, SUITE, task, digest, seed)
+    rows = json.loads(path.read_text())
+    metrics = {r["metric"]: r["value"] for r in rows if not r["metric"].endswith("_step0")}
+    before = {r["metric"][: -len("_step0")]: r["value"] for r in rows if r["metric"].endswith("_step0")}
+    return FinetuneOutcome(task, metrics, before, -1, Path(spec.out_dir), path, {"cached": True})
