@@ -17,7 +17,8 @@ SUPERB corpora in their original layouts, read by the same code as the real ones
 - ``speech_commands/`` (Speech Commands v0.01 + test set folder, _background_noise_);
 - ``fluent_speech_commands_dataset/`` (Fluent Speech Commands csv + wavs);
 - ``VoxCeleb1/`` (wav/id1xxxx/<video>/<n>.wav + iden_split.txt, voices as speakers);
-- ``LibriSpeech/`` (train-clean-100, dev-clean, test-clean with .trans.txt).
+- ``LibriSpeech/`` (train-clean-100, dev-clean, test-clean with .trans.txt, and a
+  ``librispeech-lexicon.txt`` made with espeak-ng's IPA for phoneme recognition).
 
 The whole tree is built in a temporary folder and renamed into place, with a stamp that
 names the generator version; an existing complete tree is reused.
@@ -29,6 +30,7 @@ import hashlib
 import json
 import random
 import shutil
+import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -40,7 +42,7 @@ from spear_bench.audio import SAMPLE_RATE
 from spear_bench.audio.synth import VOICES, chirp, clicks, noise, place, speak, tone, write_wav
 from spear_bench.bench.tasks import HearTaskSpec, demo_suite
 
-GENERATOR_VERSION = "demo-data-v1"
+GENERATOR_VERSION = "demo-data-v2"
 STAMP = f".complete-{GENERATOR_VERSION}"
 
 WORDS = ("yes", "no", "up", "down", "left", "right")
@@ -313,6 +315,13 @@ def make_librispeech(root: Path, speaker: Speaker) -> None:
         transcripts.setdefault(folder / f"{spk}-{chapter}.trans.txt", []).append(f"{utt} {text.upper()}")
     for path, lines in transcripts.items():
         path.write_text("\n".join(lines) + "\n")
+    # A word -> phones lexicon for phoneme recognition, from espeak-ng's IPA (stress marks dropped).
+    lines = []
+    for word in sorted({w.upper() for w in ASR_WORDS}):
+        ipa = subprocess.run(["espeak-ng", "-q", "--ipa", "--sep= ", word.lower()], capture_output=True, text=True, check=True).stdout
+        phones = [p.strip("ˈˌ") for p in ipa.split() if p.strip("ˈˌ")]
+        lines.append(f"{word} {' '.join(phones)}")
+    (root / "librispeech-lexicon.txt").write_text("\n".join(lines) + "\n")
 
 
 # --- all of it -------------------------------------------------------------------------------------

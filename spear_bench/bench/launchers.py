@@ -1,0 +1,172 @@
+"""Launchers: where the units of a run execute (one registry: name -> launcher).
+
+- ``local``: in this process, one unit after the other (models load once per process).
+- ``torchrun``: ``torch.distributed.run`` starts ``nproc`` workers on this node
+  (``python -m spear_bench.bench.worker``); worker ``RANK`` takes units ``RANK::WORLD_SIZE``
+  and uses ``cuda:LOCAL_RANK`` when GPUs are present.
+- ``slurm``: one submitit job per unit (``AutoExecutor``; ``cluster="local"`` or
+  ``"debug"`` runs the same jobs on this machine, which is how it is tested).
+
+Every launcher returns the units' outcomes; units write their own results atomically, so
+launchers never merge rows, and a launcher that dies leaves a resumable store.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from spear_bench.bench.orchestrate import RunConfig, Unit, UnitOutcome, format_outcome, run_unit
+from spear_bench.errors import ConfigError, SpearBenchError
+
+
+@dataclass(frozen=True)
+class LaunchOptions:
+    nproc: int = 1  # torchrun workers
+    slurm_cluster: str | None = None  # None = real SLURM; "local" | "debug" for submitit's local executors
+    slurm_partition: str | None = None
+    slurm_timeout_min: int = 240
+    slurm_gpus_per_node: int = 0
+    slurm_cpus_per_task: int = 4
+    slurm_mem_gb: int = 32
+    slurm_folder: str | None = None
+    wait: bool = True
+
+
+Launcher = Callable[[list[Unit], RunConfig, LaunchOptions, Callable[[str], None]], list[UnitOutcome]]
+LAUNCHERS: dict[str, Launcher] = {}
+
+
+def launcher(name: str):
+    def register(function: Launcher) -> Launcher:
+        LAUNCHERS[name] = function
+        return function
+
+    return register
+
+
+def get_launcher(name: str) -> Launcher:
+    if name not in LAUNCHERS:
+        raise ConfigError(f"unknown launcher {name!r}; known: {', '.join(LAUNCHERS)}")
+    return LAUNCHERS[name]
+
+
+@launcher("local")
+def launch_local(units: list[Unit], config: RunConfig, options: LaunchOptions, log: Callable[[str], None]) -> list[UnitOutcome]:
+    from tqdm.auto import tqdm
+
+    outcomes = []
+    bar = tqdm(total=len(units), desc="units", unit="unit", disable=config.quiet, dynamic_ncols=True)
+    for unit in units:
+        bar.set_postfix_str(unit.label)
+        outcome = run_unit(unit, config)
+        outcomes.append(outcome)
+        bar.write(format_outcome(outcome)) if not config.quiet else log(format_outcome(outcome))
+        bar.update(1)
+    bar.close()
+    return outcomes
+
+
+# --- torchrun ----------------------------------------------------------------------------------------
+
+def worker_main(plan_path: str) -> int:
+    """Entry of one torchrun worker: run this rank's share of the plan, write its outcomes next to the plan."""
+    rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+    plan = json.loads(Path(plan_path).read_text())
+    config = RunConfig.from_json(plan["config"])
+    local_rank = int(os.environ.get("LOCAL_RANK", 0))
+    import torch
+
+    if config.device == "auto":
+        config = _replace_device(config, f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
+    units = [Unit(**u) for u in plan["units"]][rank::world]
+    outcomes = []
+    for unit in units:
+        outcome = run_unit(unit, config)
+        print(f"[rank {rank}] {format_outcome(outcome)}", flush=True)
+        outcomes.append(outcome.to_dict())
+    Path(f"{plan_path}.rank{rank}.json").write_text(json.dumps(outcomes))
+    return 0
+
+
+def _replace_device(config: RunConfig, device: str) -> RunConfig:
+    import dataclasses
+
+    return dataclasses.replace(config, device=device)
+
+
+@launcher("torchrun")
+def launch_torchrun(units: list[Unit], config: RunConfig, options: LaunchOptions, log: Callable[[str], None]) -> list[UnitOutcome]:
+    import dataclasses
+
+    if options.nproc < 1:
+        raise ConfigError(f"--nproc must be >= 1, got {options.nproc}")
+    folder = Path(config.results) / "_launch"
+    folder.mkdir(parents=True, exist_ok=True)
+    worker_config = dataclasses.replace(config, device="auto" if config.device == "cpu" else config.device, quiet=True)
+    fd, plan_path = tempfile.mkstemp(dir=folder, prefix="plan-", suffix=".json")
+    with os.fdopen(fd, "w") as f:
+        json.dump({"config": worker_config.to_json(), "units": [dataclasses.asdict(u) for u in units]}, f)
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={options.nproc}",
+               "-m", "spear_bench.bench.worker", plan_path]
+    log(f"torchrun: {' '.join(command)}")
+    result = subprocess.run(command)
+    outcomes = []
+    for rank in range(options.nproc):
+        path = Path(f"{plan_path}.rank{rank}.json")
+        if path.is_file():
+            outcomes += [UnitOutcome.from_dict(o) for o in json.loads(path.read_text())]
+    if result.returncode != 0 and not outcomes:
+        raise SpearBenchError(f"torchrun exited with status {result.returncode} (plan {plan_path})")
+    return outcomes
+
+
+# --- SLURM via submitit ----------------------------------------------------------------------------
+
+def slurm_job(unit: Unit, config: RunConfig) -> dict:
+    """What one SLURM job runs (a top-level function, so submitit can pickle it)."""
+    import spear_bench  # noqa: F401  (torchaudio hook in the job's fresh interpreter)
+
+    return run_unit(unit, config).to_dict()
+
+
+@launcher("slurm")
+def launch_slurm(units: list[Unit], config: RunConfig, options: LaunchOptions, log: Callable[[str], None]) -> list[UnitOutcome]:
+    import dataclasses
+
+    import submitit
+
+    folder = options.slurm_folder or str(Path(config.results) / "_slurm" / "%j")
+    executor = submitit.AutoExecutor(folder=folder, cluster=options.slurm_cluster)
+    params = {"timeout_min": options.slurm_timeout_min, "name": f"spear-bench-{config.suite}"}
+    if executor.cluster == "slurm":
+        params.update(slurm_partition=options.slurm_partition, gpus_per_node=options.slurm_gpus_per_node,
+                      cpus_per_task=options.slurm_cpus_per_task, mem_gb=options.slurm_mem_gb)
+        params = {k: v for k, v in params.items() if v is not None}
+    executor.update_parameters(**params)
+    job_config = dataclasses.replace(config, quiet=True)
+    jobs = []
+    if executor.cluster == "debug":
+        jobs = [executor.submit(slurm_job, unit, job_config) for unit in units]
+    else:
+        with executor.batch():
+            for unit in units:
+                jobs.append(executor.submit(slurm_job, unit, job_config))
+    for unit, job in zip(units, jobs):
+        log(f"submitted {unit.label}: job {job.job_id}")
+    if not options.wait:
+        return []
+    outcomes = []
+    for unit, job in zip(units, jobs):
+        try:
+            outcome = UnitOutcome.from_dict(job.result())
+        except Exception as error:  # the job itself died (node failure, timeout)
+            outcome = UnitOutcome(unit, "failed", message=f"job {job.job_id}: {str(error).splitlines()[0] if str(error) else type(error).__name__}")
+        log(format_outcome(outcome))
+        outcomes.append(outcome)
+    return outcomes

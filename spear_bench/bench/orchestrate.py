@@ -1,0 +1,299 @@
+"""Benchmark runs: plan units (model x task), skip finished ones, run the rest, store rows.
+
+A *unit* is one model scored on one task. Its rows are written to the results store in
+one atomic file (:class:`spear_bench.results.ResultsStore`) only when the unit has
+finished, after its predictions and details; so a killed run resumes where it stopped:
+finished units are skipped (same config hash), an interrupted unit is redone from the
+embedding cache, and no row is lost or written twice. The config hash covers the model
+(name, module, weights by content), the task definition, the task folder's metadata and
+the protocol, so changing any of them makes a new unit instead of reusing an old one.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from spear_bench.bench.tasks import HearTaskSpec, SuperbTaskSpec, TaskSpec, load_suite
+from spear_bench.errors import ConfigError, DatasetError, SpearBenchError
+from spear_bench.results.store import ResultRow, ResultsStore, atomic_write_text, config_hash
+
+PREDICTIONS_DIR = "_predictions"
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything a unit needs; plain values so that it pickles for submitit and serialises for torchrun."""
+
+    suite: str
+    models: tuple[str, ...]
+    tasks: tuple[str, ...] = ()
+    data_root: str | None = None
+    results: str = "results"
+    cache: str = "work_dir/cache"
+    layer: str = "last"
+    seed: int = 42
+    device: str = "cpu"
+    quiet: bool = False
+    cache_budget_gb: float = 8.0
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> "RunConfig":
+        data = json.loads(text)
+        data["models"] = tuple(data["models"])
+        data["tasks"] = tuple(data["tasks"])
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class Unit:
+    model: str  # the --model spec
+    task: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.model} / {self.task}"
+
+
+@dataclass
+class UnitOutcome:
+    unit: Unit
+    status: str  # done | skipped | failed
+    seconds: float = 0.0
+    scores: dict = field(default_factory=dict)
+    primary: str = ""
+    embed_hits: int = 0
+    embed_misses: int = 0
+    message: str = ""
+    path: str = ""
+
+    def to_dict(self) -> dict:
+        out = dataclasses.asdict(self)
+        out["unit"] = dataclasses.asdict(self.unit)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "UnitOutcome":
+        data = dict(data)
+        data["unit"] = Unit(**data["unit"])
+        return cls(**data)
+
+
+def default_data_root(suite: str, data_root: str | None) -> Path:
+    if data_root:
+        return Path(data_root)
+    if suite == "demo":
+        from spear_bench.bench.demo_data import default_demo_root
+
+        return default_demo_root()
+    raise ConfigError(f"--data-root is required for suite {suite!r}: the folder holding its datasets (see docs/orchestration.md)")
+
+
+def plan(config: RunConfig) -> list[Unit]:
+    suite = load_suite(config.suite)
+    specs = suite.select(list(config.tasks))
+    if not config.models:
+        raise ConfigError("give at least one --model")
+    return [Unit(model, spec.name) for model in config.models for spec in specs]
+
+
+# --- per-process model handles (loaded once per process, shared by its units) ----------------------
+
+_HANDLES: dict[tuple, object] = {}
+
+
+def hear_handle(model_spec: str, config: RunConfig):
+    from spear_bench.bench.models import HearModelHandle, resolve_model
+
+    key = ("hear", model_spec, config.layer, config.device)
+    if key not in _HANDLES:
+        _HANDLES[key] = HearModelHandle(resolve_model(model_spec, config.layer), config.device)
+    return _HANDLES[key]
+
+
+def superb_upstream(model_spec: str, config: RunConfig):
+    from spear_bench.bench.models import resolve_model
+    from spear_bench.bench.superb_runner import Upstream
+
+    key = ("superb", model_spec, config.device)
+    if key not in _HANDLES:
+        _HANDLES[key] = Upstream(resolve_model(model_spec, config.layer), config.device)
+    return _HANDLES[key]
+
+
+# --- config hash ------------------------------------------------------------------------------------
+
+def _task_metadata(spec: TaskSpec, data_root: Path) -> dict:
+    if isinstance(spec, HearTaskSpec):
+        path = spec.check_data(data_root) / "task_metadata.json"
+        try:
+            return json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as error:
+            raise DatasetError(f"{path}: unreadable HEAR task metadata ({error})") from error
+    spec.check_data(data_root)
+    return {}
+
+
+def unit_config(unit: Unit, spec: TaskSpec, config: RunConfig, data_root: Path) -> dict:
+    from spear_bench.bench.models import resolve_model
+    from spear_bench.bench.probe import ProbeConfig
+
+    model = resolve_model(unit.model, config.layer)
+    protocol = ProbeConfig().protocol_dict() if isinstance(spec, HearTaskSpec) else dataclasses.asdict(spec.protocol)
+    return {
+        "model": model.identity(),
+        "layer": config.layer if isinstance(spec, HearTaskSpec) else "weighted_sum",
+        "task": dataclasses.asdict(spec),
+        "task_metadata": _task_metadata(spec, data_root),
+        "protocol": protocol,
+        "seed": config.seed,
+    }
+
+
+# --- running one unit -------------------------------------------------------------------------------
+
+def _progress_factory(config: RunConfig, model: str):
+    if config.quiet:
+        return None
+    from tqdm.auto import tqdm
+
+    def make(desc: str, total: int) -> Callable[[int], None]:
+        bar = tqdm(total=total, desc=f"  {model} {desc}", leave=False, unit="it", dynamic_ncols=True)
+
+        def update(n: int) -> None:
+            bar.update(n)
+            if bar.n >= bar.total:
+                bar.close()
+
+        return update
+
+    return make
+
+
+def run_unit(unit: Unit, config: RunConfig) -> UnitOutcome:
+    """Run one unit unless the store already has it; never raises for a failing unit (status=failed)."""
+    start = time.perf_counter()
+    try:
+        return _run_unit(unit, config, start)
+    except SpearBenchError as error:
+        return UnitOutcome(unit, "failed", time.perf_counter() - start, message=str(error))
+    except Exception as error:  # a bug or a library failure: keep the run going, report it
+        return UnitOutcome(unit, "failed", time.perf_counter() - start, message=f"{type(error).__name__}: {error} | {traceback.format_exc(limit=3).splitlines()[-1]}")
+
+
+def _run_unit(unit: Unit, config: RunConfig, start: float) -> UnitOutcome:
+    from spear_bench.bench.models import resolve_model
+
+    spec = load_suite(config.suite).task(unit.task)
+    data_root = default_data_root(config.suite, config.data_root)
+    model = resolve_model(unit.model, config.layer)
+    chash = config_hash(unit_config(unit, spec, config, data_root))
+    store = ResultsStore(config.results)
+    if store.is_done(model.name, config.suite, spec.name, chash, config.seed):
+        return UnitOutcome(unit, "skipped", 0.0, primary=spec.metric, path=str(store.unit_path(model.name, config.suite, spec.name, chash, config.seed)),
+                           scores=_stored_scores(store.unit_path(model.name, config.suite, spec.name, chash, config.seed)))
+    out_dir = Path(config.results) / PREDICTIONS_DIR / config.suite / model.name / f"{spec.name}__{chash}"
+    progress = _progress_factory(config, model.name)
+    if isinstance(spec, HearTaskSpec):
+        scores, higher, details, hits, misses = _run_hear(spec, unit, config, data_root, out_dir, progress)
+    else:
+        scores, higher, details, hits, misses = _run_superb(spec, unit, config, data_root, progress)
+    rows = []
+    for metric, value in scores.items():
+        if metric != spec.metric and not math.isfinite(value):
+            continue  # e.g. d_prime with a perfect class (infinite) or a class absent from a small test set
+        rows.append(ResultRow(model=model.name, suite=config.suite, task=spec.name, metric=metric, value=float(value),
+                              seed=config.seed, config_hash=chash, split="test", higher_is_better=higher[metric]))
+    details.update({"unit": dataclasses.asdict(unit), "config_hash": chash, "seconds": time.perf_counter() - start,
+                    "embeddings": {"hits": hits, "misses": misses}})
+    atomic_write_text(out_dir / "details.json", json.dumps(details, indent=1, default=str))
+    path = store.write_unit(rows)
+    return UnitOutcome(unit, "done", time.perf_counter() - start, scores=scores, primary=spec.metric,
+                       embed_hits=hits, embed_misses=misses, path=str(path))
+
+
+def _stored_scores(path: Path) -> dict:
+    try:
+        return {r["metric"]: r["value"] for r in json.loads(Path(path).read_text())}
+    except (OSError, ValueError, KeyError):
+        return {}
+
+
+def _run_hear(spec: HearTaskSpec, unit: Unit, config: RunConfig, data_root: Path, out_dir: Path, progress):
+    from spear_bench.bench.cache import EmbeddingCache
+    from spear_bench.bench.hear_runner import run_hear_task
+    from spear_bench.bench.metrics import get_metric
+    from spear_bench.bench.probe import ProbeConfig
+
+    handle = hear_handle(unit.model, config)
+    cache = EmbeddingCache(Path(config.cache) / "hear", handle.spec.name, handle.weights_hash, config.layer)
+    cache.describe({"hear_module": handle.spec.hear_module, "hear_kwargs": handle.spec.hear_kwargs, "weights": handle.spec.weights})
+    result = run_hear_task(spec, data_root, handle, cache, ProbeConfig(seed=config.seed, device=config.device), out_dir, progress)
+    higher = {m: get_metric(m).higher_is_better for m in result.scores}
+    details = {"suite": "hear", "scores": result.scores, "fold_scores": result.fold_scores, "best_point": result.best_point,
+               "grid": result.grid, "probe_seconds": result.probe_seconds, "embedding_seconds": result.embed.seconds, **result.details}
+    return result.scores, higher, details, result.embed.hits, result.embed.misses
+
+
+def _run_superb(spec: SuperbTaskSpec, unit: Unit, config: RunConfig, data_root: Path, progress):
+    from spear_bench.bench.superb_runner import run_superb_task
+
+    upstream = superb_upstream(unit.model, config)
+    result = run_superb_task(spec, data_root, upstream, Path(config.cache) / "superb", seed=config.seed,
+                             cache_budget_bytes=config.cache_budget_gb * 1024**3, progress_factory=progress)
+    higher = {m: spec.higher_is_better(m) for m in result.scores}
+    details = {"suite": "superb", "scores": result.scores, "fold_scores": result.fold_scores, **result.details}
+    return result.scores, higher, details, result.embed_hits, result.embed_misses
+
+
+# --- summaries ---------------------------------------------------------------------------------------
+
+def format_outcome(outcome: UnitOutcome) -> str:
+    score = outcome.scores.get(outcome.primary)
+    score_text = f"{outcome.primary}={score:.4g}" if isinstance(score, (int, float)) else ""
+    cache = f"embeddings {outcome.embed_misses} computed, {outcome.embed_hits} cached" if outcome.status == "done" else ""
+    parts = [f"[{outcome.status}]", outcome.unit.label, score_text, f"{outcome.seconds:.1f}s" if outcome.status != "skipped" else "", cache, outcome.message]
+    return "  ".join(p for p in parts if p)
+
+
+def summarise(outcomes: list[UnitOutcome]) -> dict:
+    hits = sum(o.embed_hits for o in outcomes)
+    misses = sum(o.embed_misses for o in outcomes)
+    return {
+        "done": sum(o.status == "done" for o in outcomes),
+        "skipped": sum(o.status == "skipped" for o in outcomes),
+        "failed": sum(o.status == "failed" for o in outcomes),
+        "embed_hits": hits,
+        "embed_misses": misses,
+        "hit_rate": hits / (hits + misses) if hits + misses else None,
+    }
+
+
+def check_datasets(config: RunConfig) -> Path:
+    """Fail before any model loads if a selected task's data is missing (one line naming the path)."""
+    data_root = default_data_root(config.suite, config.data_root)
+    if not data_root.is_dir():
+        raise DatasetError(f"--data-root {data_root}: no such folder")
+    for spec in load_suite(config.suite).select(list(config.tasks)):
+        if isinstance(spec, SuperbTaskSpec) and spec.runner is None:
+            continue  # reported per unit with the s3prl command to use
+        spec.check_data(data_root)
+    return data_root
+
+
+def execute(config: RunConfig, launcher: str = "local", options=None, log: Callable[[str], None] = print) -> list[UnitOutcome]:
+    """Plan, check the data, run every unit with ``launcher``; returns the outcomes."""
+    from spear_bench.bench.launchers import LaunchOptions, get_launcher
+
+    units = plan(config)
+    check_datasets(config)
+    run = get_launcher(launcher)
+    return run(units, config, options or LaunchOptions(), log)
