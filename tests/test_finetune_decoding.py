@@ -7,7 +7,7 @@ import torch
 
 import spear_bench  # noqa: F401
 from spear_bench.errors import ConfigError
-from spear_bench.finetune.decoding import ctc_greedy, ctc_prefix_beam, decode, rnnt_greedy, rnnt_modified_beam
+from spear_bench.finetune.decoding import ctc_greedy, ctc_prefix_beam, decode, rnnt_beam, rnnt_greedy, rnnt_modified_beam
 from spear_bench.finetune.heads import CtcHead, TransducerHead
 
 
@@ -73,10 +73,50 @@ def _rnnt_head(seed=0, vocab=6):
     return TransducerHead(8, vocab, 0, decoder_dim=8, joiner_dim=8, context_size=2, loss_kind="full").eval()
 
 
-def test_rnnt_beam_of_one_equals_greedy():
+def test_rnnt_modified_beam_of_one_equals_greedy_with_one_symbol_per_frame():
     head = _rnnt_head()
     encoder_out, lengths = torch.randn(3, 7, 8), torch.tensor([7, 5, 3])
-    assert rnnt_modified_beam(head, encoder_out, lengths, beam=1) == rnnt_greedy(head, encoder_out, lengths)
+    greedy = rnnt_greedy(head, encoder_out, lengths, max_sym_per_frame=1)
+    assert rnnt_modified_beam(head, encoder_out, lengths, beam=1) == greedy
+
+
+def _sequence_log_probs_by_enumeration(head, encoder_out, max_sym):
+    """log P(y) for every y: sum over all alignments with <= max_sym labels per frame (each frame ends with blank)."""
+    encoder_proj = head.joiner.encoder_proj(encoder_out)
+    frames, vocab = encoder_proj.shape[0], head.vocab_size
+    labels = [v for v in range(vocab) if v != head.blank_id]
+    per_frame = [()] + [c for n in range(1, max_sym + 1) for c in itertools.product(labels, repeat=n)]
+    totals: dict = {}
+    for choice in itertools.product(per_frame, repeat=frames):
+        history, score = list(head.start_context()), 0.0
+        for t, emitted in enumerate(choice):
+            for token in (*emitted, head.blank_id):
+                decoder_out = head.decoder_step(torch.tensor([history[-head.context_size :]]))
+                log_probs = head.joiner(encoder_proj[t][None], decoder_out).log_softmax(-1)[0]
+                score += float(log_probs[token])
+                if token != head.blank_id:
+                    history.append(token)
+        key = tuple(history[head.context_size :])
+        totals[key] = float(torch.logaddexp(torch.tensor(totals.get(key, -math.inf)), torch.tensor(score)))
+    return totals
+
+
+@torch.no_grad()
+def test_rnnt_beam_with_a_wide_beam_returns_the_most_probable_sequence():
+    head = _rnnt_head(seed=3, vocab=3)
+    encoder_out = torch.randn(1, 3, 8) * 2
+    totals = _sequence_log_probs_by_enumeration(head, encoder_out[0], max_sym=2)
+    best = max(totals, key=totals.get)
+    assert rnnt_beam(head, encoder_out, torch.tensor([3]), beam=1000, max_sym_per_frame=2) == [list(best)]
+
+
+def test_rnnt_greedy_emits_several_symbols_per_frame_when_allowed():
+    head = _rnnt_head(seed=2)
+    with torch.no_grad():
+        head.joiner.output.bias[head.blank_id] = -50.0  # blank never wins: only the symbol limit ends a frame
+    encoder_out, lengths = torch.randn(1, 4, 8), torch.tensor([4])
+    assert len(rnnt_greedy(head, encoder_out, lengths, max_sym_per_frame=3)[0]) == 12
+    assert len(rnnt_greedy(head, encoder_out, lengths, max_sym_per_frame=1)[0]) == 4
 
 
 def test_rnnt_greedy_batch_equals_one_utterance_at_a_time():

@@ -73,7 +73,7 @@ def transcribe(model: FinetuneModel, cuts, tokenizer: Tokenizer, config: AsrConf
     rows = []
     for batch in eval_batches(cuts, config.eval_max_duration, num_workers):
         encoder_out, lengths = model.encode(batch["waves"].to(device), batch["lengths"])
-        for cut, ids in zip(batch["cuts"], decode(model.head, encoder_out, lengths, config.decoding, config.beam)):
+        for cut, ids in zip(batch["cuts"], decode(model.head, encoder_out, lengths, config.decoding, config.beam, config.max_sym_per_frame)):
             rows.append((cut.id, cut_transcript(cut), tokenizer.decode(ids)))
     return rows
 

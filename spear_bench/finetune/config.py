@@ -54,8 +54,9 @@ class AsrConfig:
     vocab_size: int = 500
     train_splits: list[str] = field(default_factory=lambda: ["train-clean-100"])
     eval_splits: list[str] = field(default_factory=lambda: ["test-clean", "test-other"])
-    decoding: str = "beam"  # greedy | beam
+    decoding: str = "beam"  # greedy | beam (| modified_beam for RNN-T); see decoding.py
     beam: int = 4
+    max_sym_per_frame: int = 3  # RNN-T decoding
     decoder_dim: int = 512
     joiner_dim: int = 512
     context_size: int = 2

@@ -150,6 +150,9 @@ class BatchStream:
                 batch_size=None,
                 num_workers=self.num_workers,
                 persistent_workers=False,
+                # Its own generator: creating a loader must not draw from the global RNG, or a
+                # resumed run (which creates one at another step) would get other dropout masks.
+                generator=torch.Generator().manual_seed(self.position.epoch),
             )
             produced = False
             for batch in loader:
@@ -168,5 +171,7 @@ class BatchStream:
 def eval_batches(cuts, max_duration: float, num_workers: int = 0) -> Iterator[dict]:
     """Each cut once, in order."""
     sampler = make_sampler("simple", cuts, max_duration, shuffle=False)
-    loader = torch.utils.data.DataLoader(CutBatchDataset(), sampler=sampler, batch_size=None, num_workers=num_workers)
+    loader = torch.utils.data.DataLoader(
+        CutBatchDataset(), sampler=sampler, batch_size=None, num_workers=num_workers, generator=torch.Generator().manual_seed(0)
+    )
     yield from loader

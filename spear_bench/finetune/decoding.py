@@ -4,11 +4,14 @@
 - CTC beam: prefix beam search (Hannun et al., 2014) without a language model; the
   ``beam`` best prefixes are kept, each frame only extends with its ``beam`` most likely
   tokens (the others cannot enter the beam).
-- RNN-T greedy: at most one symbol per encoder frame, all utterances of the batch at once
-  (as icefall's ``greedy_search_batch``).
-- RNN-T beam: "modified beam search" (icefall): at most one symbol per frame; each frame
-  every hypothesis is extended by blank or by one token, the ``beam`` best are kept and
-  hypotheses with equal token sequences are merged (log-sum of their scores).
+- RNN-T greedy: the best symbol at each step; a frame is left on blank or after
+  ``max_sym_per_frame`` symbols (icefall's ``greedy_search``), the whole batch at once.
+- RNN-T beam: time-synchronous beam search (Saon et al., 2020): within a frame hypotheses
+  are extended by up to ``max_sym_per_frame`` tokens (the ``beam`` best each round), each
+  leaves the frame by a blank; at the end of a frame the ``beam`` best are kept, and equal
+  token sequences are merged (log-sum of their scores, i.e. their alignments are summed).
+- RNN-T modified_beam: icefall's "modified beam search": one symbol per frame, and a
+  token moves to the next frame without a blank (cheaper; what icefall's recipes report).
 
 ``DECODERS[(head kind, method)]`` is the registry the recipes use.
 """
@@ -78,7 +81,10 @@ def ctc_prefix_beam(head, encoder_out: torch.Tensor, encoder_lens: torch.Tensor,
 
 
 @torch.no_grad()
-def rnnt_greedy(head, encoder_out: torch.Tensor, encoder_lens: torch.Tensor, beam: int = 1) -> Hypotheses:
+def rnnt_greedy(
+    head, encoder_out: torch.Tensor, encoder_lens: torch.Tensor, beam: int = 1, max_sym_per_frame: int = 3
+) -> Hypotheses:
+    """Best symbol at each step; a frame is left on blank or after ``max_sym_per_frame`` symbols."""
     batch, device = encoder_out.shape[0], encoder_out.device
     blank, context = head.blank_id, head.context_size
     encoder_proj = head.joiner.encoder_proj(encoder_out)
@@ -87,18 +93,62 @@ def rnnt_greedy(head, encoder_out: torch.Tensor, encoder_lens: torch.Tensor, bea
     lengths = encoder_lens.tolist()
     for t in range(encoder_out.shape[1]):
         active = [b for b in range(batch) if t < lengths[b]]
-        if not active:
-            break
-        logits = head.joiner(encoder_proj[active, t], decoder_out[active])
-        best = logits.argmax(dim=-1).tolist()
-        emitted = [b for b, token in zip(active, best) if token != blank]
-        for b, token in zip(active, best):
-            if token != blank:
+        for _ in range(max(1, max_sym_per_frame)):
+            if not active:
+                break
+            best = head.joiner(encoder_proj[active, t], decoder_out[active]).argmax(dim=-1).tolist()
+            emitted = [(b, token) for b, token in zip(active, best) if token != blank]
+            for b, token in emitted:
                 histories[b].append(token)
-        if emitted:
-            contexts = torch.tensor([histories[b][-context:] for b in emitted], device=device)
-            decoder_out[emitted] = head.decoder_step(contexts)
+            active = [b for b, _ in emitted]  # still emitting at frame t
+            if active:
+                contexts = torch.tensor([histories[b][-context:] for b in active], device=device)
+                decoder_out[active] = head.decoder_step(contexts)
     return [h[context:] for h in histories]
+
+
+def _rnnt_beam_one(head, encoder_proj: torch.Tensor, beam: int, max_sym_per_frame: int) -> list[int]:
+    """Time-synchronous beam search for one utterance (encoder_proj (T, J)); see module docstring."""
+    blank, context, device = head.blank_id, head.context_size, encoder_proj.device
+    hyps: dict[tuple, float] = {tuple(head.start_context()): 0.0}
+    for t in range(encoder_proj.shape[0]):
+        ended: dict[tuple, float] = {}  # hypotheses that took the blank leaving frame t
+        expanding = hyps
+        for round_index in range(max_sym_per_frame + 1):
+            keys = list(expanding)
+            scores = torch.tensor([expanding[k] for k in keys], device=device)
+            decoder_out = head.decoder_step(torch.tensor([list(k[-context:]) for k in keys], device=device))
+            log_probs = head.joiner(encoder_proj[t][None, :], decoder_out).log_softmax(dim=-1)  # (H, V)
+            for key, score in zip(keys, (scores + log_probs[:, blank]).tolist()):
+                ended[key] = _logaddexp(ended.get(key, -math.inf), score)
+            if round_index == max_sym_per_frame:
+                break
+            labels = log_probs.clone()
+            labels[:, blank] = -math.inf
+            total = (scores[:, None] + labels).flatten()
+            top_values, top_index = total.topk(min(beam, total.numel()))
+            vocab = log_probs.shape[1]
+            expanding = {}
+            for value, index in zip(top_values.tolist(), top_index.tolist()):
+                if value == -math.inf:
+                    continue
+                new_key = keys[index // vocab] + (index % vocab,)
+                expanding[new_key] = _logaddexp(expanding.get(new_key, -math.inf), value)
+            if not expanding:
+                break
+        hyps = dict(sorted(ended.items(), key=lambda kv: kv[1], reverse=True)[:beam])
+    best = max(hyps.items(), key=lambda kv: kv[1])[0]
+    return list(best[context:])
+
+
+@torch.no_grad()
+def rnnt_beam(
+    head, encoder_out: torch.Tensor, encoder_lens: torch.Tensor, beam: int = 4, max_sym_per_frame: int = 3
+) -> Hypotheses:
+    encoder_proj = head.joiner.encoder_proj(encoder_out)
+    return [
+        _rnnt_beam_one(head, encoder_proj[b, :length], beam, max_sym_per_frame) for b, length in enumerate(encoder_lens.tolist())
+    ]
 
 
 def _rnnt_modified_beam_one(head, encoder_proj: torch.Tensor, beam: int) -> list[int]:
@@ -124,7 +174,9 @@ def _rnnt_modified_beam_one(head, encoder_proj: torch.Tensor, beam: int) -> list
 
 
 @torch.no_grad()
-def rnnt_modified_beam(head, encoder_out: torch.Tensor, encoder_lens: torch.Tensor, beam: int = 4) -> Hypotheses:
+def rnnt_modified_beam(
+    head, encoder_out: torch.Tensor, encoder_lens: torch.Tensor, beam: int = 4, max_sym_per_frame: int = 1
+) -> Hypotheses:
     encoder_proj = head.joiner.encoder_proj(encoder_out)
     return [_rnnt_modified_beam_one(head, encoder_proj[b, :length], beam) for b, length in enumerate(encoder_lens.tolist())]
 
@@ -134,15 +186,21 @@ DECODERS: dict[tuple[str, str], Decoder] = {
     ("ctc", "greedy"): ctc_greedy,
     ("ctc", "beam"): ctc_prefix_beam,
     ("rnnt", "greedy"): rnnt_greedy,
-    ("rnnt", "beam"): rnnt_modified_beam,
+    ("rnnt", "beam"): rnnt_beam,
+    ("rnnt", "modified_beam"): rnnt_modified_beam,
 }
 
 
-def decode(head, encoder_out: torch.Tensor, encoder_lens: torch.Tensor, method: str = "greedy", beam: int = 4) -> Hypotheses:
-    """Token id sequences for a batch with the head's decoder ``method`` (greedy | beam)."""
+def decode(
+    head, encoder_out: torch.Tensor, encoder_lens: torch.Tensor, method: str = "greedy", beam: int = 4, max_sym_per_frame: int = 3
+) -> Hypotheses:
+    """Token id sequences for a batch with the head's decoder ``method`` (see DECODERS)."""
     from spear_bench.errors import ConfigError
 
     key = (head.kind, method)
     if key not in DECODERS:
-        raise ConfigError(f"decoding method {method!r} is not available for the {head.kind} head; known: greedy, beam")
+        known = ", ".join(m for kind, m in DECODERS if kind == head.kind)
+        raise ConfigError(f"decoding method {method!r} is not available for the {head.kind} head; known: {known}")
+    if head.kind == "rnnt":
+        return DECODERS[key](head, encoder_out, encoder_lens, beam=beam, max_sym_per_frame=max_sym_per_frame)
     return DECODERS[key](head, encoder_out, encoder_lens, beam=beam)

@@ -55,7 +55,7 @@ def run_identity(kind: str, config, spec: RunSpec) -> dict:
 
 
 # Settings that only affect scoring, not training.
-EVAL_ONLY_KEYS = ("task", "eval_splits", "eval_csv", "eval_before", "eval_max_duration", "decoding", "beam")
+EVAL_ONLY_KEYS = ("task", "eval_splits", "eval_csv", "eval_before", "eval_max_duration", "decoding", "beam", "max_sym_per_frame")
 
 
 def resume_key(identity: dict) -> str:
