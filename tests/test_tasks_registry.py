@@ -1,0 +1,73 @@
+"""Task definitions (tasks/*.yaml) as typed records: the paper's tables, checks, one-line data errors."""
+import csv
+
+import pytest
+
+from spear_bench.bench.tasks import HearTaskSpec, SuperbTaskSpec, load_suite, load_suite_file
+from spear_bench.errors import ConfigError, DatasetError
+from spear_bench.paths import reference_dir
+
+
+def test_hear_suite_is_table_15():
+    suite = load_suite("hear")
+    with open(reference_dir() / "hear_task_groups.csv", newline="") as f:
+        table = {row["task"]: row for row in csv.DictReader(f)}
+    assert len(suite.tasks) == 18 and {t.short for t in suite.tasks} == set(table)
+    primary = {"Accuracy": ("top1_acc",), "mAP": ("mAP",), "Onset FMS": ("event_onset_200ms_fms", "event_onset_50ms_fms"), "Pitch Acc": ("pitch_acc",)}
+    for spec in suite.tasks:
+        row = table[spec.short]
+        assert spec.group == row["group"].lower()
+        assert (spec.level == "timestamp") == (row["frame_level"] == "True")
+        assert spec.metric in primary[row["metric"]], spec.name
+
+
+def test_superb_suite_is_table_12():
+    suite = load_suite("superb")
+    expected = {"SID": "acc", "SV": "eer", "SD": "der", "ER": "acc", "PR": "per", "ASR": "wer", "OOD-ASR": "wer", "KS": "acc",
+                "QbE": "mtwv", "ST": "bleu", "IC": "acc", "SF": "slot_type_f1", "SE": "pesq", "SS": "si_sdri", "VC": "mcd"}
+    assert {t.short: t.metric for t in suite.tasks} == expected
+    lower_better = {"eer", "der", "per", "wer", "mcd", "slot_value_cer", "cer"}
+    for spec in suite.tasks:
+        for metric in spec.metrics:
+            assert metric.higher_is_better == (metric.name not in lower_better), (spec.name, metric.name)
+    assert {t.short for t in suite.tasks if t.runner} == {"PR", "ASR", "KS", "IC", "SID", "ER"}
+
+
+def test_demo_suite_reuses_superb_readers_with_a_short_schedule():
+    suite = load_suite("demo")
+    ks = suite.task("demo_ks")
+    assert isinstance(ks, SuperbTaskSpec) and ks.dataset == "speech_commands_v1" and ks.protocol.total_steps < 1000
+    kinds = {type(t) for t in suite.tasks}
+    assert kinds == {HearTaskSpec, SuperbTaskSpec}
+    assert any(t.level == "timestamp" for t in suite.tasks if isinstance(t, HearTaskSpec))
+    assert any(t.split_mode != "trainvaltest" for t in suite.tasks if isinstance(t, HearTaskSpec))
+
+
+def test_select_by_name_or_abbreviation_and_unknown_task_error():
+    suite = load_suite("hear")
+    assert [t.name for t in suite.select(["ESC", "fsd50k"])] == ["esc50", "fsd50k"]
+    with pytest.raises(ConfigError, match="no task 'nope'"):
+        suite.select(["nope"])
+
+
+def test_malformed_task_file_is_a_one_line_error(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("suite: x\ntasks:\n  - {kind: hear, name: t, level: clip}\n")
+    with pytest.raises(ConfigError) as error:
+        load_suite_file(path)
+    assert "bad.yaml" in str(error.value) and "\n" not in str(error.value)
+
+
+def test_missing_hear_task_folder_names_the_expected_path(tmp_path):
+    spec = load_suite("hear").task("esc50")
+    with pytest.raises(DatasetError) as error:
+        spec.check_data(tmp_path)
+    assert str(tmp_path / "esc50-v2.0.0-full" / "task_metadata.json") in str(error.value)
+
+
+def test_missing_superb_file_names_the_expected_path(tmp_path):
+    spec = load_suite("superb").task("ks")
+    (tmp_path / "speech_commands" / "speech_commands_v0.01").mkdir(parents=True)
+    with pytest.raises(DatasetError) as error:
+        spec.check_data(tmp_path)
+    assert str(tmp_path / "speech_commands" / "speech_commands_v0.01" / "validation_list.txt") in str(error.value)
