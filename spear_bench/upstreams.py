@@ -227,7 +227,7 @@ def first_frame_centre_ms(encoder: AudioEncoder, hop_ms: float, hidden: bool) ->
     """Time of the first frame's centre, as the encoder states it, else the centre of the first hop.
 
     Encoders state it as ``frame_centre_offset_ms`` (the baselines) or through
-    ``frame_times(num_frames, hidden)`` in seconds (SPEAR: 45 ms + 20 ms x k, its front end
+    ``frame_times(num_frames, hidden)`` in seconds (SPEAR: 15 ms + 20 ms x k, its edge-padded front end
     seeing fbank frames 2k .. 2k + 8). tests/test_hear_timestamps.py checks each against
     the front end's receptive field.
     """

@@ -1,6 +1,5 @@
 """HEAR score functions: known values, sklearn / sed_eval, and heareval 2021.1.3's own functions."""
 import math
-import os
 
 import numpy as np
 import pytest
@@ -11,7 +10,6 @@ from spear_bench.bench.metrics import events_from_frame_predictions, get_metric
 
 def _heareval():
     """heareval is a required test dependency (installed by scripts/bootstrap.sh from requirements-nodeps.txt)."""
-    os.environ.setdefault("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
     try:
         import heareval.score as score
         import heareval.predictions.task_predictions as predictions

@@ -1,6 +1,5 @@
 """The vectorised heareval probe: same grid, same arithmetic as per-point torch modules, early stopping."""
 import math
-import os
 import random
 
 import pytest
@@ -20,7 +19,6 @@ from spear_bench.bench.probe import (
 
 
 def test_grid_points_are_heareval_selection():
-    os.environ.setdefault("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
     try:
         from heareval.predictions.task_predictions import PARAM_GRID
     except ImportError as error:

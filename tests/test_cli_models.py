@@ -55,14 +55,14 @@ def test_embed_writes_one_file_per_input_keeping_folder_structure(audio_dir, tmp
     assert main(["embed", "spear_tiny", str(audio_dir), "--out", str(out)]) == 0
     tone = np.load(out / "tone.npy")
     chirp = np.load(out / "sub" / "chirp.npy")
-    assert tone.shape == ((100 - 7) // 2, 96)  # 1 s -> 100 fbank frames -> 46 frames at 50 Hz
+    assert tone.shape == (50, 96)  # 1 s -> 100 fbank frames (+ 7 edge frames) -> 50 frames at 50 Hz
     assert chirp.shape[1] == 96 and np.isfinite(chirp).all()
 
 
 def test_embed_all_layers_stacks_every_hidden_state(audio_dir, tmp_path):
     out = tmp_path / "emb"
     assert main(["embed", "spear_tiny", str(audio_dir / "tone.wav"), "--out", str(out), "--layer", "all"]) == 0
-    assert np.load(out / "tone.npy").shape == (10, 46, 96)
+    assert np.load(out / "tone.npy").shape == (10, 50, 96)
 
 
 def test_embed_single_layer_matches_that_hidden_state(audio_dir, tmp_path):

@@ -32,7 +32,8 @@ def timestamp(encoder, frame: int) -> float:
 def test_spear_frame_centre_matches_its_front_end_receptive_field():
     encoder = build_encoder("spear_tiny")
     fbank = torch.randn(1, 100, 128, requires_grad=True)
-    out, _ = encoder.encoder_embed(fbank, torch.tensor([100]))
+    # as the waveform entry does: replicated edge frames, then the front end
+    out, _ = encoder.encoder_embed(*encoder.pad_fbank_edges(fbank, torch.tensor([100])))
     frame_output(out[0, FRAME]).backward()
     centre_ms = 10.0 * support_midpoint(fbank.grad[0]) + 5.0  # fbank frame k (snip_edges=False) is centred at 10k + 5 ms
     assert centre_ms == pytest.approx(timestamp(encoder, FRAME), abs=0.01)

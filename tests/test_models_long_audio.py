@@ -124,9 +124,9 @@ def test_a_batch_mixing_long_and_short_inputs_is_padded_like_a_normal_batch(refe
     with torch.no_grad():
         out = chunked(batch, torch.tensor([long_wave.numel(), short_wave.numel()]), layers=[3])
         alone = chunked(short_wave[None], layers=[3])
-    assert out.hidden_lengths.tolist() == [(900 - 7) // 2, (300 - 7) // 2]
-    assert out.lengths.tolist() == [(446 + 1) // 2, (146 + 1) // 2]  # this model downsamples its output by 2
+    assert out.hidden_lengths.tolist() == [(907 - 7) // 2, (307 - 7) // 2]  # edge-padded fbank
+    assert out.lengths.tolist() == [(450 + 1) // 2, (150 + 1) // 2]  # this model downsamples its output by 2
     n = int(out.lengths[1])
     assert torch.allclose(out.last_hidden_state[1, :n], alone.last_hidden_state[0], atol=1e-5)
     assert torch.all(out.last_hidden_state[1, n:] == 0)
-    assert len(out.hidden_states) == 1 and out.hidden_states[0].shape[1] == 446
+    assert len(out.hidden_states) == 1 and out.hidden_states[0].shape[1] == 450

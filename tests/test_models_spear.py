@@ -30,20 +30,26 @@ def test_number_of_hidden_states_is_one_per_layer(size):
 
 
 @pytest.mark.slow
-def test_four_seconds_of_audio_give_the_release_frame_count_in_every_hidden_state():
+def test_four_seconds_of_audio_give_200_frames_in_every_hidden_state():
     from spear_bench.models import load_encoder
 
     model = load_encoder("base")
     wave = 0.1 * torch.randn(1, 64000, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         out = model(wave, torch.tensor([64000]))
-    # 400 fbank frames -> (400 - 7) // 2 = 196 at 50 Hz (the released Conv2dSubsampling rule).
-    expected = (400 - 7) // 2
+    # 400 fbank frames + 3 + 4 replicated edge frames -> (407 - 7) // 2 = 200 at 50 Hz.
+    expected = 200
     assert out.last_hidden_state.shape == (1, expected, 512)
     assert len(out.hidden_states) == 12
     assert all(h.shape == (1, expected, 512) for h in out.hidden_states)
     assert int(out.lengths[0]) == int(out.hidden_lengths[0]) == expected
-    assert abs(expected - 4.0 * model.frame_rate) <= 4  # the 7-frame context costs 3.5 output frames
+    assert model.num_frames(64000) == expected == 4.0 * model.frame_rate
+    # forward_fbank never pads: the release's (T - 7) // 2
+    with torch.no_grad():
+        from spear_bench.audio import fbank_batch
+
+        raw = model.forward_fbank(*fbank_batch(wave, torch.tensor([64000])), layers=[0])
+    assert raw.hidden_states[0].shape[1] == (400 - 7) // 2
 
 
 def test_spear_tiny_is_registered_and_seeded():
@@ -156,9 +162,34 @@ def test_too_short_input_is_a_config_error():
 
 def test_frame_times_follow_the_front_end_geometry():
     model = build_spear_tiny(None, seed=0)
-    assert torch.allclose(model.frame_times(3), torch.tensor([0.045, 0.065, 0.085], dtype=torch.float64))
+    # the waveform entry replicates 3 fbank frames in front: frame k is centred at 15 + 20 k ms
+    assert torch.allclose(model.frame_times(3), torch.tensor([0.015, 0.035, 0.055], dtype=torch.float64))
     import dataclasses
 
     halved = SpearEncoder(dataclasses.replace(model.config, output_downsampling_factor=2))
-    assert torch.allclose(halved.frame_times(2), torch.tensor([0.055, 0.095], dtype=torch.float64))
+    assert torch.allclose(halved.frame_times(2), torch.tensor([0.025, 0.065], dtype=torch.float64))
     assert torch.allclose(halved.frame_times(2, hidden=True), model.frame_times(2))
+    release = SpearEncoder(dataclasses.replace(model.config, edge_pad_frames=(0, 0)))
+    assert torch.allclose(release.frame_times(3), torch.tensor([0.045, 0.065, 0.085], dtype=torch.float64))
+
+
+def test_edge_padding_replicates_each_utterances_own_first_and_last_frames():
+    model = build_spear_tiny(None, seed=0)
+    fbank = torch.full((2, 5, 128), -23.0)
+    fbank[0] = torch.arange(5.0)[:, None]
+    fbank[1, :3] = 10 + torch.arange(3.0)[:, None]
+    out, lens = model.pad_fbank_edges(fbank, torch.tensor([5, 3]))
+    assert lens.tolist() == [12, 10] and out.shape == (2, 12, 128)
+    assert out[0, :, 0].tolist() == [0, 0, 0, 0, 1, 2, 3, 4, 4, 4, 4, 4]
+    assert out[1, :10, 0].tolist() == [10, 10, 10, 10, 11, 12, 12, 12, 12, 12]
+    from spear_bench.audio import FbankConfig
+
+    assert torch.all(out[1, 10:] == FbankConfig().padding_value)  # the batch's padding stays padding
+
+
+def test_batched_waveforms_get_the_frame_counts_of_their_own_lengths():
+    model = build_spear_tiny(None, seed=0)
+    waves = 0.1 * torch.randn(3, 16000, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        out = model(waves, torch.tensor([16000, 12345, 8000]))
+    assert out.hidden_lengths.tolist() == [model.num_frames(n) for n in (16000, 12345, 8000)] == [50, 38, 25]

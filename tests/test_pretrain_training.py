@@ -83,26 +83,57 @@ def test_quantizer_file_carries_normalisation_and_teacher_facts(prepared):
     assert q.encode(feats).dtype == torch.uint8
 
 
+def _pretrain_in_a_new_process(config_path: Path, work_dir: Path, steps: int) -> None:
+    """``spear-bench pretrain`` in its own interpreter, as a user's run (and its kill) would be."""
+    import subprocess
+    import sys
+
+    argv = ["pretrain", "--config", str(config_path), "--work-dir", str(work_dir), "--max-steps", str(steps), "--quiet"]
+    done = subprocess.run([sys.executable, "-c", f"from spear_bench.cli import main; raise SystemExit(main({argv!r}))"],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
+@pytest.mark.slow
 def test_resume_from_a_checkpoint_reproduces_the_uninterrupted_losses_exactly(prepared, tmp_path):
+    # Each run is a fresh process: the straight run, the run stopped after step 3 (its
+    # process ends: a "kill" between checkpoints loses nothing else), and the resumed run,
+    # which rebuilds everything from the config and then loads the step-3 checkpoint.
     config_path, base, cuts = prepared
     keys = ("loss", "speech_masked_ce", "speech_unmasked_ce", "audio_masked_ce", "lr", "clip", "token_mixed", "noise_mixed")
 
+    straight_dir, resumed_dir = tmp_path / "straight", tmp_path / "resumed"
+    _with_work_dir(config_path, straight_dir)
+    _with_work_dir(config_path, resumed_dir)
+    _pretrain_in_a_new_process(config_path, straight_dir, 6)
+    _pretrain_in_a_new_process(config_path, resumed_dir, 3)
+    assert sorted(p.name for p in (resumed_dir / "exp" / "checkpoints").glob("step-*"))[-1] == "step-00000003"
+    _pretrain_in_a_new_process(config_path, resumed_dir, 6)
+
+    straight_log, resumed_log = read_log(straight_dir / "exp"), read_log(resumed_dir / "exp")
+    assert [r["step"] for r in resumed_log] == [1, 2, 3, 4, 5, 6]
+    a = [{k: r[k] for k in keys} for r in straight_log]
+    b = [{k: r[k] for k in keys} for r in resumed_log]
+    assert a == b  # bit-exact (floats compared with ==)
+    assert sum(r["token_mixed"] + r["noise_mixed"] for r in a) > 0
+
+
+def test_a_resumed_trainer_continues_from_its_checkpoint_in_process(prepared, tmp_path):
+    # In one process (fast): the second trainer starts from step 3's checkpoint and the
+    # optimisation state it restores gives the uninterrupted run's losses closely (the
+    # exact comparison, across processes, is the slow test above).
+    config_path, base, cuts = prepared
     straight_cfg = _with_work_dir(config_path, tmp_path / "straight")
     straight = PretrainTrainer(straight_cfg, cuts, _num_codebooks(straight_cfg), progress=False).run(6)
-    assert straight.final_step == 6
-
     resumed_cfg = _with_work_dir(config_path, tmp_path / "resumed")
     first = PretrainTrainer(resumed_cfg, cuts, _num_codebooks(resumed_cfg), progress=False).run(3)
     assert first.final_step == 3
-    del first  # "kill": a new trainer rebuilds everything from the config, then loads the checkpoint
+    del first
     second = PretrainTrainer(resumed_cfg, cuts, _num_codebooks(resumed_cfg), progress=False).run(6)
-    assert second.resumed_from == 3
-
-    a = [{k: r[k] for k in keys} for r in read_log(straight_cfg.work_path / "exp")]
-    b = [{k: r[k] for k in keys} for r in read_log(resumed_cfg.work_path / "exp")]
-    assert [r["step"] for r in read_log(resumed_cfg.work_path / "exp")] == [1, 2, 3, 4, 5, 6]
-    assert a == b  # bit-exact (floats compared with ==)
-    assert sum(r["token_mixed"] + r["noise_mixed"] for r in a) > 0
+    assert second.resumed_from == 3 and second.final_step == straight.final_step == 6
+    a = [r["loss"] for r in read_log(straight_cfg.work_path / "exp")]
+    b = [r["loss"] for r in read_log(resumed_cfg.work_path / "exp")]
+    assert len(a) == len(b) == 6 and np.allclose(a, b, rtol=1e-5, atol=0)
 
 
 def test_checkpoint_encoder_loads_with_load_encoder(prepared, tmp_path):
@@ -115,6 +146,12 @@ def test_checkpoint_encoder_loads_with_load_encoder(prepared, tmp_path):
         assert torch.equal(p, q), name
     out = encoder(torch.randn(1, 16000), torch.tensor([16000]))
     assert out.last_hidden_state.shape[-1] == 48 and torch.isfinite(out.last_hidden_state).all()
+    # the s3prl upstream for local SPEAR checkpoints reads the same folder
+    from spear_bench.upstreams import hub_entries, make_hub_entry
+
+    upstream = make_hub_entry(hub_entries()["spear_local"])(ckpt=str(cfg.work_path / "exp" / "encoder"))
+    hidden = upstream([torch.randn(16000)])["hidden_states"]
+    assert len(hidden) == encoder.num_hidden_states and hidden[-1].shape[-1] == 48
     checkpoints = sorted((cfg.work_path / "exp" / "checkpoints").glob("step-*"))
     assert [c.name for c in checkpoints] == ["step-00000002"]
     assert (checkpoints[0] / "encoder" / "config.json").is_file()
@@ -129,7 +166,7 @@ def test_pretrain_cli_runs_from_the_yaml_and_reports_losses(prepared, tmp_path, 
     assert code == 0
     out = capsys.readouterr().out
     summary = json.loads(out.splitlines()[0])
-    assert summary["steps"] == "1..2" and len(summary["speech_masked_ce"]) == 2
+    assert summary["steps"] == "1..2" and set(summary["speech_masked_ce"]) == {"first", "last", "first_mean", "last_mean"}
 
 
 def test_unknown_config_key_is_a_one_line_error_naming_the_file(tmp_path):
@@ -148,7 +185,7 @@ def test_masked_token_cross_entropy_drops_when_overfitting_a_small_set(prepared,
     cfg = load_pretrain_config(config_path, {"work_dir": str(cfg.work_path), "augment": {"token_mixing": None, "noise": None},
                                              "schedule": {"lr_steps": 1000, "warmup_steps": 1}})
     result = PretrainTrainer(cfg, cuts, _num_codebooks(cfg), progress=False).run(40)
-    ce = [r["speech_masked_ce"] for r in result.records]
+    ce = [r["speech_masked_ce"] for r in result.records if r["speech_masked_ce"] is not None]
     assert np.mean(ce[-8:]) < np.mean(ce[:8]) - 0.3
 
 

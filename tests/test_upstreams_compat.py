@@ -74,7 +74,9 @@ def test_torchaudio_save_load_info_round_trip_without_torchcodec(tmp_path):
     assert (info.sample_rate, info.num_frames, info.num_channels) == (16000, 8000, 2)
 
 
-def test_torch_load_is_permissive_only_for_s3prl_callers(tmp_path):
+def test_torch_load_is_permissive_only_for_s3prl_callers(tmp_path, monkeypatch):
+    # torch honours this variable process-wide; the test is about our shim, not the variable
+    monkeypatch.delenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", raising=False)
     path = tmp_path / "runner.ckpt"
     torch.save({"Args": argparse.Namespace(lr=1.0)}, path)  # what s3prl's runner saves
     with pytest.raises(pickle.UnpicklingError):

@@ -59,13 +59,13 @@ def test_spear_local_and_a_size_entry_load_a_checkpoint_folder(tmp_path):
             assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(hidden, reference))
 
 
-def test_hear_spear_frames_every_20_ms_centred_at_20j_plus_45_ms():
+def test_hear_spear_frames_every_20_ms_centred_at_20j_plus_15_ms():
     model = hear_spear.load_model(model="tiny")
     audio = 2 * torch.rand(2, 20000) - 1
     embeddings, timestamps = hear_spear.get_timestamp_embeddings(audio, model)
-    frames = (num_fbank_frames(20000) - 7) // 2  # SPEAR's front end: (T - 7) // 2 frames at 50 Hz
+    frames = (num_fbank_frames(20000) + 7 - 7) // 2  # edge-padded fbank through the (T - 7) // 2 front end
     assert embeddings.shape == (2, frames, 96) and embeddings.dtype == torch.float32
-    assert torch.allclose(timestamps[0], 45.0 + 20.0 * torch.arange(frames, dtype=torch.float32))
+    assert torch.allclose(timestamps[0], 15.0 + 20.0 * torch.arange(frames, dtype=torch.float32))
     scene = hear_spear.get_scene_embeddings(audio, model)
     assert scene.shape == (2, 96) and torch.allclose(scene, embeddings.mean(1), atol=1e-6)
 
@@ -93,4 +93,4 @@ def test_xares_adapter_defaults_to_spear_base():
     encoder = SpearBenchXaresEncoder()
     assert (encoder.model_name, encoder.output_dim, encoder.hop_size_in_ms) == ("spear_base", 512, 20.0)
     with torch.no_grad():
-        assert encoder(torch.randn(2, 50000)).shape == (2, (num_fbank_frames(50000) - 7) // 2, 512)
+        assert encoder(torch.randn(2, 50000)).shape == (2, num_fbank_frames(50000) // 2, 512)

@@ -293,7 +293,11 @@ def execute(config: RunConfig, launcher: str = "local", options=None, log: Calla
     """Plan, check the data, run every unit with ``launcher``; returns the outcomes."""
     from spear_bench.bench.launchers import LaunchOptions, get_launcher
 
+    from spear_bench.bench.models import resolve_model
+
+    run = get_launcher(launcher)
+    for model in config.models:
+        resolve_model(model, config.layer)  # unknown names and missing weights fail here, before any work
     units = plan(config)
     check_datasets(config)
-    run = get_launcher(launcher)
     return run(units, config, options or LaunchOptions(), log)

@@ -91,13 +91,15 @@ def pretrain(
     result = run_pretraining(cfg, nproc=nproc, max_steps=max_steps, progress=not quiet)
     records = result.records
     if records:
-        first, last = records[0], records[-1]
-        names = [t.name for t in cfg.token_sets]
-        summary = {
-            "steps": f"{first['step']}..{last['step']}",
-            "loss": [round(first["loss"], 4), round(last["loss"], 4)],
-            **{f"{n}_masked_ce": [round(first[f"{n}_masked_ce"], 4), round(last[f"{n}_masked_ce"], 4)] for n in names},
-        }
+        summary = {"steps": f"{records[0]['step']}..{records[-1]['step']}"}
+        for key in ["loss"] + [f"{t.name}_masked_ce" for t in cfg.token_sets]:
+            values = [r[key] for r in records if r.get(key) is not None]
+            # first and last step, and the means of the first and last 10 % of the steps
+            window = max(1, len(values) // 10)
+            summary[key] = {
+                "first": round(values[0], 4), "last": round(values[-1], 4),
+                "first_mean": round(sum(values[:window]) / window, 4), "last_mean": round(sum(values[-window:]) / window, 4),
+            } if values else None
         typer.echo(json.dumps(summary))
     typer.echo(f"encoder (release layout): {result.exp_dir / 'encoder'}")
 

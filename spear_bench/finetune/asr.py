@@ -117,6 +117,7 @@ def finetune_asr(config: AsrConfig, spec: RunSpec) -> FinetuneOutcome:
     train_cuts = epoch_size_cuts
 
     # Model: the pre-trained encoder + a fresh head.
+    torch.manual_seed(seed)  # the head's initialisation
     model = build_asr_model(load_start_encoder(spec), tokenizer, config).to(device)
     metrics_before = {}
     if config.eval_before and not (out_dir / "checkpoint.pt").exists():

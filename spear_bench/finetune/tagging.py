@@ -94,6 +94,7 @@ def finetune_audioset(config: TaggingConfig, spec: RunSpec) -> FinetuneOutcome:
     device = resolve_device(config.train.device)
 
     ontology, train_cuts, eval_cuts, counts = load_audioset(spec.data_dir, config)
+    torch.manual_seed(seed)  # the head's initialisation
     encoder = load_start_encoder(spec)
     model = FinetuneModel(encoder, TaggingHead(encoder.hidden_size, ontology.num_classes, config.dropout), config.spec_augment)
     model.to(device)

@@ -25,11 +25,18 @@ from spear_bench.models.zipformer2 import Conv2dSubsampling, Zipformer2, Zipform
 class SpearConfig(Zipformer2Config):
     """A SPEAR encoder: Zipformer2 hyper-parameters (reference names) plus inference settings.
 
-    The long-audio settings are not part of the released config.json; they bound memory
-    for long inputs (attention is quadratic in time).
+    The long-audio and edge-padding settings are not part of the released config.json;
+    they are inference settings of the waveform entry.
     """
 
     name: str = "spear"
+    # Waveform entry only: fbank frames replicated before the first and after the last
+    # frame of each utterance. The front end's unpadded convolutions consume 7 fbank
+    # frames, so without padding S samples give (S / 160 - 7) // 2 frames (196 for 4 s);
+    # with 3 + 4 replicated frames they give round(S / 160) // 2 (200 for 4 s), i.e. one
+    # frame per 320 samples as s3prl's downsample rate and frame-level labels assume.
+    # (0, 0) reproduces the release's front end exactly; forward_fbank never pads.
+    edge_pad_frames: tuple[int, int] = (3, 4)
     long_audio_threshold_s: float = 30.0  # inputs longer than this are chunked
     chunk_s: float = 20.0  # centre part of each chunk whose frames are kept
     chunk_context_s: float = 5.0  # extra left and right context per chunk, discarded
@@ -39,6 +46,9 @@ class SpearConfig(Zipformer2Config):
         super().validate()
         if self.chunk_s <= 0 or self.chunk_context_s < 0:
             raise ConfigError(f"config settings chunk_s={self.chunk_s} / chunk_context_s={self.chunk_context_s} must be positive")
+        if len(self.edge_pad_frames) != 2 or min(self.edge_pad_frames) < 0:
+            raise ConfigError(f"config setting edge_pad_frames={self.edge_pad_frames} must be two counts >= 0")
+        self.edge_pad_frames = tuple(int(n) for n in self.edge_pad_frames)
         if self.chunk_batch_size < 1:
             raise ConfigError(f"config setting chunk_batch_size={self.chunk_batch_size} must be >= 1")
 
@@ -122,20 +132,47 @@ class SpearEncoder(AudioEncoder):
 
     @staticmethod
     def num_frames_50hz(num_fbank_frames: int) -> int:
+        """50 Hz frames for this many fbank frames given to ``forward_fbank``."""
         return max(0, (num_fbank_frames - 7) // 2)
 
+    def num_frames(self, num_samples: int) -> int:
+        """50 Hz frames (every hidden state) for a waveform of ``num_samples`` samples given to ``forward``."""
+        from spear_bench.audio import num_fbank_frames
+
+        return self.num_frames_50hz(num_fbank_frames(num_samples) + sum(self.config.edge_pad_frames))
+
     def frame_times(self, num_frames: int, hidden: bool = False) -> Tensor:
-        """Centre time in seconds of each output frame (``hidden``: of each 50 Hz hidden-state frame).
+        """Centre time in seconds of each output frame of ``forward`` (``hidden``: of each 50 Hz hidden-state frame).
 
         The unpadded convolutions of the front end give 50 Hz frame k the fbank frames
-        2k .. 2k + 8 (centre 2k + 4; the ConvNeXt widens the field symmetrically), and fbank
-        frame i's 25 ms window is centred at 10 ms x i + 5 ms: 0.045 + 0.02 k. With output
+        2k .. 2k + 8 of its input (centre 2k + 4; the ConvNeXt widens the field
+        symmetrically), and fbank frame i's 25 ms window is centred at 10 ms x i + 5 ms:
+        0.045 + 0.02 k for ``forward_fbank``, shifted back by the replicated left edge
+        frames (10 ms each) for ``forward`` (0.015 + 0.02 k with the default 3). With output
         downsampling by 2, output frame m averages 50 Hz frames 2m and 2m + 1.
         """
         k = torch.arange(num_frames, dtype=torch.float64)
+        first = 0.045 - 0.01 * self.config.edge_pad_frames[0]
         if hidden or self.config.output_downsampling_factor == 1:
-            return 0.045 + 0.02 * k
-        return 0.055 + 0.04 * k
+            return first + 0.02 * k
+        return first + 0.01 + 0.04 * k
+
+    def pad_fbank_edges(self, fbank: Tensor, fbank_lens: Tensor) -> tuple[Tensor, Tensor]:
+        """Replicate each utterance's first and last fbank frames (``config.edge_pad_frames``)."""
+        left, right = self.config.edge_pad_frames
+        if left == right == 0:
+            return fbank, fbank_lens
+        from spear_bench.audio import FbankConfig
+
+        batch, frames, bins = fbank.shape
+        lens = fbank_lens.to(fbank.device).long()
+        new_lens = lens + left + right
+        pos = torch.arange(frames + left + right, device=fbank.device)
+        # source frame of each output position: clamp into the utterance's own frames
+        source = torch.minimum((pos[None, :] - left).clamp(min=0), (lens - 1).clamp(min=0)[:, None])
+        out = torch.gather(fbank, 1, source[..., None].expand(batch, -1, bins))
+        out = out.masked_fill((pos[None, :] >= new_lens[:, None])[..., None], FbankConfig().padding_value)
+        return out, new_lens
 
     # -- forward -------------------------------------------------------------------------
 
@@ -201,14 +238,18 @@ class SpearEncoder(AudioEncoder):
         output_hidden_states: bool = True,
         layers: Sequence[int] | None = None,
     ) -> EncoderOutput:
-        """waveforms (B, S) float32 at 16 kHz, zero-padded, + lengths (B,) in samples."""
+        """waveforms (B, S) float32 at 16 kHz, zero-padded, + lengths (B,) in samples.
+
+        The fbank of each utterance is edge-padded (``config.edge_pad_frames``) before
+        ``forward_fbank``: S samples give ``num_frames(S)`` frames, one per 320 samples.
+        """
         from spear_bench.models.long_audio import waveform_fbank
 
         if waveforms.dim() == 1:
             waveforms = waveforms.unsqueeze(0)
         if lengths is None:
             lengths = torch.full((waveforms.shape[0],), waveforms.shape[1], dtype=torch.long)
-        feats, feat_lens = waveform_fbank(waveforms, lengths)
+        feats, feat_lens = self.pad_fbank_edges(*waveform_fbank(waveforms, lengths))
         return self.forward_fbank(feats, feat_lens, output_hidden_states=output_hidden_states, layers=layers)
 
     # -- helpers -------------------------------------------------------------------------

@@ -147,8 +147,11 @@ class PretrainTrainer:
         self.generator = torch.Generator().manual_seed(train.seed * 1000 + rank)
         self.token_sets = [t.name for t in config.token_sets]
         self.num_codebooks = {name: num_codebooks[name] for name in self.token_sets}
-        self.dataset = PretrainDataset(cuts, self.token_sets)
-        self.sampler = EpochBatchSampler(self.dataset.durations, train.batch_duration, train.seed, world_size, rank)
+        # cuts=None: no data set (benchmarks call train_on_samples directly)
+        self.dataset = PretrainDataset(cuts, self.token_sets) if cuts is not None else None
+        self.sampler = (
+            EpochBatchSampler(self.dataset.durations, train.batch_duration, train.seed, world_size, rank) if cuts is not None else None
+        )
         self.noises = load_noises(noise_folders or [])
         self.model: SpearPretrainModel = build_pretrain_model(config.model, self.num_codebooks).to(self.device)
         self.model.train()
@@ -180,10 +183,13 @@ class PretrainTrainer:
         set_batch_count(self.model.encoder, self.state.step * train.batch_duration * self.world_size / train.ref_duration)
 
     def train_step(self, indices: list[int]) -> dict:
+        return self.train_on_samples([self.dataset.sample(i) for i in indices])
+
+    def train_on_samples(self, samples: list) -> dict:
+        """One optimisation step on these samples (augmentation, masking, loss, update); returns its record."""
         from spear_bench.audio import fbank_batch
 
         config = self.config
-        samples = [self.dataset.sample(i) for i in indices]
         samples = augment_batch(samples, config.augment.token_mixing, config.augment.noise, self.noises, self.generator)
         batch = collate(samples, self.num_codebooks)
         feats, feat_lens = fbank_batch(batch.waves, batch.wave_lens)
@@ -200,9 +206,11 @@ class PretrainTrainer:
             targets = align_targets(batch.targets[name], enc_lens, num_frames).to(self.device)
             terms = masked_prediction_loss(logits[name], targets, frame_mask, config.loss.alpha)
             total = total + (weights[name].to(self.device) * terms.loss).sum()
+            # Logged cross entropies cover the samples this token set is trained on (weight > 0).
+            used = (weights[name] > 0).to(self.device)
             n = terms.num_codebooks
-            sums += [float(terms.masked_ce.detach().sum()), float(terms.masked_frames.sum()) * n,
-                     float(terms.unmasked_ce.detach().sum()), float(terms.unmasked_frames.sum()) * n]
+            sums += [float((terms.masked_ce.detach() * used).sum()), float((terms.masked_frames * used).sum()) * n,
+                     float((terms.unmasked_ce.detach() * used).sum()), float((terms.unmasked_frames * used).sum()) * n]
         frames = float(enc_lens.sum())
         loss = total / max(frames, 1.0)
         self.optimizer.zero_grad(set_to_none=True)
@@ -221,8 +229,9 @@ class PretrainTrainer:
         }
         for k, name in enumerate(self.token_sets):
             masked, masked_n, unmasked, unmasked_n = (float(x) for x in stats[3 + 4 * k : 7 + 4 * k])
-            record[f"{name}_masked_ce"] = masked / masked_n if masked_n else math.nan
-            record[f"{name}_unmasked_ce"] = unmasked / unmasked_n if unmasked_n else math.nan
+            # None (JSON null) when no sample of the batch is trained on this token set.
+            record[f"{name}_masked_ce"] = masked / masked_n if masked_n else None
+            record[f"{name}_unmasked_ce"] = unmasked / unmasked_n if unmasked_n else None
         self.state.seconds_seen += float(stats[2])
         return record
 

@@ -1,0 +1,52 @@
+"""``spear-bench run``: one-line errors before any model loads, skipping finished units."""
+import json
+
+import pytest
+
+from spear_bench.cli import main
+
+
+def _run(capsys, *args):
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_hear_suite_without_data_root_is_a_one_line_error(capsys):
+    code, _, err = _run(capsys, "run", "--suite", "hear", "--model", "spear_tiny")
+    assert code == 2 and "--data-root is required" in err and err.count("\n") == 1
+
+
+def test_missing_hear_task_folder_names_the_expected_path(capsys, tmp_path):
+    code, _, err = _run(capsys, "run", "--suite", "hear", "--model", "spear_tiny", "--tasks", "ESC", "--data-root", str(tmp_path))
+    assert code == 2 and str(tmp_path / "esc50-v2.0.0-full" / "task_metadata.json") in err and err.count("\n") == 1
+
+
+def test_missing_superb_corpus_names_the_expected_path(capsys, tmp_path):
+    code, _, err = _run(capsys, "run", "--suite", "superb", "--model", "spear_tiny", "--tasks", "KS", "--data-root", str(tmp_path))
+    assert code == 2 and str(tmp_path / "speech_commands") in err
+
+
+def test_unknown_model_and_launcher_are_config_errors(capsys, tmp_path):
+    code, _, err = _run(capsys, "run", "--suite", "demo", "--model", "nope", "--data-root", str(tmp_path))
+    assert code == 2 and "unknown model 'nope'" in err
+    code, _, err = _run(capsys, "run", "--suite", "superb", "--model", "spear_tiny", "--tasks", "qbe", "--data-root", str(tmp_path), "--launcher", "ssh")
+    assert code == 2 and "unknown launcher 'ssh'" in err
+
+
+def test_finished_units_are_skipped(capsys, tmp_path):
+    """A unit already in the store (same config hash) is reported as finished and not rerun."""
+    from spear_bench.bench.orchestrate import RunConfig, Unit, unit_config
+    from spear_bench.bench.tasks import load_suite
+    from spear_bench.results.store import ResultRow, ResultsStore, config_hash
+    from test_demo_data import demo_root
+
+    root = demo_root()
+    config = RunConfig(suite="demo", models=("spear_tiny",), tasks=("demo_ks",), data_root=str(root), results=str(tmp_path))
+    spec = load_suite("demo").task("demo_ks")
+    chash = config_hash(unit_config(Unit("spear_tiny", "demo_ks"), spec, config, root))
+    ResultsStore(tmp_path).write_unit([ResultRow("spear_tiny", "demo", "demo_ks", "acc", 12.5, 42, chash)])
+    code, out, _ = _run(capsys, "run", "--suite", "demo", "--model", "spear_tiny", "--tasks", "demo_ks",
+                        "--data-root", str(root), "--results", str(tmp_path), "--quiet")
+    assert code == 0 and "[skipped]  spear_tiny / demo_ks  acc=12.5" in out and "0 run, 1 already finished" in out
+    assert [r["value"] for r in json.loads(next((tmp_path / "demo" / "spear_tiny").glob("*.json")).read_text())] == [12.5]
