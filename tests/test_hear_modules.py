@@ -115,3 +115,22 @@ def test_a_missing_model_file_is_a_one_line_error_naming_it(module, tmp_path):
     with pytest.raises(CheckpointError) as error:
         importlib.import_module(module).load_model(missing)
     assert missing in str(error.value) and "\n" not in str(error.value)
+
+
+def test_hear_spear_loads_a_baseline_checkpoint_into_the_named_baseline(tmp_path):
+    import hear_spear
+
+    # `spear-bench run --model wavlm_large@PATH` reaches HEAR tasks as
+    # hear_spear.load_model(PATH, model="wavlm_large"): the weights go into WavLM, not SPEAR.
+    import json
+
+    from spear_bench.upstreams import build_encoder
+
+    tiny = build_encoder("wavlm_large", overrides=TINY_OVERRIDES["wavlm_large"], seed=1)
+    tiny.model.save_pretrained(tmp_path)
+    (tmp_path / "preprocessor_config.json").write_text(json.dumps({"do_normalize": True}))
+    model = hear_spear.load_model(str(tmp_path), model="wavlm_large")
+    assert model.encoder.__class__ is tiny.__class__ and model.timestamp_embedding_size == 32
+    audio = 0.1 * torch.randn(1, 16000)
+    with torch.no_grad():
+        assert torch.allclose(hear_spear.get_scene_embeddings(audio, model), tiny(audio, torch.tensor([16000])).last_hidden_state.mean(1), atol=1e-5)

@@ -37,11 +37,16 @@ def load_hear_model(
     With ``checkpoint_decides`` (SPEAR), a given checkpoint's own config decides the size.
     ``overrides`` change a baseline's size (tests use tiny ones).
     """
+    from spear_bench.models.registry import get_bundle
+
     path = model_file_path or None
-    if path is not None and checkpoint_decides:
+    name = resolve_model_name(model, name_prefix)
+    # Only a SPEAR checkpoint carries its own size (config.json); a baseline's weights
+    # (hear_spear.load_model(path, model="wavlm_base_plus")) are loaded into the named model.
+    if path is not None and checkpoint_decides and get_bundle(name).family == "spear":
         encoder = build_encoder(None, path)
     else:
-        encoder = build_encoder(resolve_model_name(model, name_prefix), path, seed, overrides)
+        encoder = build_encoder(name, path, seed, overrides)
     return HearModel(encoder, layer=layer, chunk_seconds=chunk_seconds, batch_size=batch_size).eval()
 
 
