@@ -189,8 +189,24 @@ def measured_series(measured: Iterable[Measured], spec: AblationSpec) -> dict[tu
     return {key: list(v.values()) for key, v in out.items()}
 
 
+def _label_below(series_list: list[Series], spec: AblationSpec) -> set[tuple[int, str]]:
+    """(series index, key) of value labels to put under their point: the lower of two
+    series' points at the same x whose labels would overlap above them."""
+    values = [(i, k, _x_value(k, spec), y) for i, s in enumerate(series_list) for k, y in s.points.items()]
+    ys = [y for *_, y in values]
+    span = (max(ys) - min(ys)) if len(ys) > 1 else 1.0
+    below = set()
+    for i, k, x, y in values:
+        for j, _, x2, y2 in values:
+            close = j != i and x2 == x and abs(y2 - y) < 0.06 * (span or 1.0)
+            if close and (y < y2 or (y == y2 and i > j)):
+                below.add((i, k))
+    return below
+
+
 def _draw(ax, series_list: list[Series], spec: AblationSpec, measured: bool) -> None:
     palette = ["#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#17becf", "#7f7f7f"]
+    below = set() if measured else _label_below(series_list, spec)
     for index, series in enumerate(series_list):
         keys = sorted(series.points, key=lambda k: _x_value(k, spec))
         xs = [_x_value(k, spec) for k in keys]
@@ -205,7 +221,9 @@ def _draw(ax, series_list: list[Series], spec: AblationSpec, measured: bool) -> 
             xs = [x + 0.12 * (index - (len(series_list) - 1) / 2) for x in xs]
         ax.plot(xs, ys, marker="o", color=color, label=series.label, linestyle="none" if categorical else "-")
         for key, x, y in zip(keys, xs, ys):
-            ax.annotate(series.texts.get(key, f"{y:g}"), (x, y), textcoords="offset points", xytext=(0, 5), ha="center", fontsize=7)
+            under = (index, key) in below
+            ax.annotate(series.texts.get(key, f"{y:g}"), (x, y), textcoords="offset points", xytext=(0, -6 if under else 5),
+                        ha="center", va="top" if under else "bottom", fontsize=7)
     ax.margins(x=0.08, y=0.18)
 
 
