@@ -5,6 +5,12 @@ channel + time masking, encoder forward, one head per codebook (16 speech + 8 au
 codebooks, as the paper), Eq. 1 loss with the ASYMMETRICAL weights, backward, ScaledAdam
 and Eden. The batch is synthetic (random waveforms and tokens) so nothing needs preparing.
 
+Baseline, measured in the same run on the same batches and threads: the encoder's
+inference pass alone (fbank + ``forward``, eval mode, no gradients). The ratio
+``training step / inference pass`` says what the training machinery costs on top of
+embedding the same audio (backward is about 2x a forward; the regularisers, heads and
+optimiser add the rest).
+
     python benchmarks/pretrain_speed.py                      # Base, 2 x 10 s, 3 timed steps
     python benchmarks/pretrain_speed.py --size tiny --steps 5
     python benchmarks/pretrain_speed.py --threads 2 --json out.json
@@ -72,6 +78,21 @@ def main() -> None:
             times.append(elapsed)
     seconds_per_step = sum(times) / len(times)
     fbank_frames = args.batch_size * round(args.seconds * 100)
+
+    encoder = trainer.model.encoder
+    encoder.eval()
+    inference_times = []
+    with torch.inference_mode():
+        for step in range(args.warmup + args.steps):
+            samples = synthetic_batch(args.batch_size, args.seconds, num_codebooks, seed=step)
+            waves = torch.stack([s.wave for s in samples]).to(trainer.device)
+            start = time.perf_counter()
+            encoder(waves, output_hidden_states=False)
+            elapsed = time.perf_counter() - start
+            if step >= args.warmup:
+                inference_times.append(elapsed)
+    encoder.train()
+    seconds_per_inference = sum(inference_times) / len(inference_times)
     result = {
         "size": args.size,
         "encoder_parameters": params,
@@ -80,6 +101,9 @@ def main() -> None:
         "seconds_per_step": round(seconds_per_step, 3),
         "fbank_frames_per_second": round(fbank_frames / seconds_per_step, 1),
         "audio_seconds_per_second": round(args.batch_size * args.seconds / seconds_per_step, 3),
+        "inference_seconds_per_batch": round(seconds_per_inference, 3),
+        "inference_fbank_frames_per_second": round(fbank_frames / seconds_per_inference, 1),
+        "training_step_over_inference_ratio": round(seconds_per_step / seconds_per_inference, 2),
         "final_loss": round(record["loss"], 4),
         "torch_threads": torch.get_num_threads(),
         "device": str(trainer.device),
