@@ -29,7 +29,7 @@ def _print_summary(outcomes, results: Path, seconds: float) -> None:
 
 def run(
     suite: str = typer.Option(..., "--suite", help="hear | superb | demo (task files in tasks/)."),
-    model: List[str] = typer.Option(..., "--model", help="Model to score (repeatable): a registered name (spear_base, wavlm_base_plus ...), NAME@WEIGHTS, or hear:MODULE[@WEIGHTS]."),
+    model: List[str] = typer.Option(..., "--model", help="Model to score (repeatable): a registered name (spear_base, wavlm_base_plus ...), NAME@WEIGHTS, or hear:MODULE or hear:MODULE@WEIGHTS."),
     tasks: Optional[List[str]] = typer.Option(None, "--tasks", help="Tasks to run (names or paper abbreviations, comma-separated or repeated; default: all)."),
     data_root: Optional[Path] = typer.Option(None, "--data-root", help="Folder holding the suite's datasets (HEAR task folders / SUPERB corpora). Demo: generated under work_dir/demo_data when absent."),
     launcher: str = typer.Option("local", "--launcher", help="local | torchrun | slurm."),
