@@ -16,6 +16,15 @@ torch.set_num_threads(min(2, os.cpu_count() or 1))
 
 
 @pytest.fixture
+def one_thread():
+    """Torch on one thread for the test: tiny models only pay synchronisation for more."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
 def seeded():
     torch.manual_seed(0)
     return 0

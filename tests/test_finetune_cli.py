@@ -44,14 +44,6 @@ def test_demo_data_command_writes_librispeech_layout(tmp_path):
     assert (tmp_path / "ls" / "train-clean-100" / "100" / "1000" / "100-1000.trans.txt").exists()
 
 
-@pytest.fixture
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # spear_tiny is small; one thread is fastest on a shared 2-core machine
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.mark.slow
 def test_demo_asr_finetune_overfits_the_generated_utterances(tmp_path, one_thread, monkeypatch):
     """Acceptance: spear_tiny + CTC on 6 espeak-ng utterances; train WER must fall far below 100 %."""

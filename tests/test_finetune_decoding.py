@@ -11,13 +11,8 @@ from spear_bench.finetune.decoding import ctc_greedy, ctc_prefix_beam, decode, r
 from spear_bench.finetune.heads import CtcHead, TransducerHead
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # Tensors here are tiny: extra threads only add synchronisation cost (large on a busy machine).
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# Tensors here are tiny: extra threads only add synchronisation cost (large on a busy machine).
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 class _FixedCtc:

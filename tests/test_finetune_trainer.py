@@ -19,13 +19,8 @@ from spear_bench.finetune.trainer import CHECKPOINT, build_optimizer, train
 from spear_bench.models.base import AudioEncoder, EncoderOutput
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # Tiny models: extra threads only add synchronisation cost (large on a busy machine).
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# Tensors here are tiny: extra threads only add synchronisation cost (large on a busy machine).
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 class TinyWaveEncoder(AudioEncoder):

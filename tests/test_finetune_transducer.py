@@ -15,13 +15,8 @@ from spear_bench.finetune.transducer import (
 )
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # Tensors here are tiny: extra threads only add synchronisation cost (large on a busy machine).
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# Tensors here are tiny: extra threads only add synchronisation cost (large on a busy machine).
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _case(seed, batch=3, frames=4, labels=3, vocab=5, dtype=torch.float64):
