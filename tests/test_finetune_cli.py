@@ -4,7 +4,6 @@ import subprocess
 import sys
 
 import pytest
-import torch
 
 import spear_bench  # noqa: F401
 from spear_bench.cli import main
