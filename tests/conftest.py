@@ -1,13 +1,7 @@
 import os
 
-# Bit-exact reproducibility (the pre-training resume test): MKL's kernels may pick code
-# paths by memory alignment, so results could differ in the last bit between two runs in
-# one process; strict conditional numerical reproducibility makes them depend on the
-# data only. Must be set before MKL initialises (docs/pretraining.md).
-os.environ.setdefault("MKL_CBWR", "AUTO,STRICT")
-
-import pytest  # noqa: E402
-import torch  # noqa: E402
+import pytest
+import torch
 
 import spear_bench  # noqa: F401  (installs the torchaudio compatibility hook first)
 

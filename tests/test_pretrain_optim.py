@@ -116,3 +116,24 @@ def test_optimizer_state_round_trip_continues_identically():
     run(c, opt_c, 7)
     for pa, pc in zip(a.parameters(), c.parameters()):
         assert torch.equal(pa, pc)
+
+
+def test_loaded_state_keeps_every_tensor_bit_for_bit_including_the_float64_scale_statistics():
+    # torch's Optimizer.load_state_dict casts floating state to the parameter dtype; the
+    # float64 scale statistics must survive it (a float32 copy drifts a resumed run).
+    torch.manual_seed(2)
+    model = torch.nn.Linear(6, 3)
+    opt = ScaledAdam(model.parameters(), ScaledAdamConfig(lr=0.05))
+    for _ in range(3):
+        opt.zero_grad()
+        model(torch.randn(8, 6)).pow(2).mean().backward()
+        opt.step()
+    other = ScaledAdam(copy.deepcopy(model).parameters(), ScaledAdamConfig(lr=0.05))
+    other.load_state_dict(copy.deepcopy(opt.state_dict()))
+    saved, loaded = opt.state_dict()["state"], other.state_dict()["state"]
+    assert saved.keys() == loaded.keys()
+    for index in saved:
+        for name, value in saved[index].items():
+            if torch.is_tensor(value):
+                assert loaded[index][name].dtype == value.dtype and torch.equal(loaded[index][name], value), name
+    assert saved[0]["scale_exp_avg_sq"].dtype == torch.float64

@@ -93,7 +93,18 @@ class ScaledAdam(Optimizer):
     def load_state_dict(self, state_dict: dict) -> None:
         state_dict = dict(state_dict)
         clipping = state_dict.pop("clipping", None)
+        # torch's Optimizer.load_state_dict casts floating-point state to the parameter's
+        # dtype; the float64 scale statistics (scale_exp_avg_sq) must come back as float64,
+        # or a resumed run drifts from the uninterrupted one in the last bits.
+        doubles = {
+            index: {name: value for name, value in entries.items() if torch.is_tensor(value) and value.dtype == torch.float64}
+            for index, entries in state_dict["state"].items()
+        }
         super().load_state_dict(state_dict)
+        for saved_group, group in zip(state_dict["param_groups"], self.param_groups):
+            for index, param in zip(saved_group["params"], group["params"]):
+                for name, value in doubles.get(index, {}).items():
+                    self.state[param][name] = value.detach().clone().to(param.device)
         if clipping is not None:
             self._clipping = [
                 {"norms": c["norms"].clone().double(), "count": int(c["count"]), "threshold": c["threshold"]} for c in clipping

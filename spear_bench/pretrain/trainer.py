@@ -319,8 +319,17 @@ class PretrainTrainer:
         path = self.exp_dir / "log.jsonl"
         if not path.is_file():
             return
-        kept = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line)["step"] <= step]
-        path.write_text("".join(line + "\n" for line in kept))
+        kept = []
+        for line in path.read_text().splitlines():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:  # the half-written last line of a killed run
+                continue
+            if record["step"] <= step:
+                kept.append(line)
+        tmp = path.with_suffix(".jsonl.tmp")
+        tmp.write_text("".join(line + "\n" for line in kept))
+        os.replace(tmp, path)
 
     # -- checkpoints ---------------------------------------------------------------------
 
