@@ -19,6 +19,22 @@ def one_thread():
 
 
 @pytest.fixture
+def load_benchmark():
+    """``load_benchmark("embed_speed")``: the script benchmarks/embed_speed.py as a module."""
+    import importlib.util
+
+    from spear_bench.paths import REPO_ROOT
+
+    def load(name: str):
+        spec = importlib.util.spec_from_file_location(name, REPO_ROOT / "benchmarks" / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load
+
+
+@pytest.fixture
 def seeded():
     torch.manual_seed(0)
     return 0

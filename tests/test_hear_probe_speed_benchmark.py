@@ -1,19 +1,12 @@
 """benchmarks/hear_probe_speed.py runs end to end (--quick: tiny task, 2 grid points, 6 epochs; no speed asserted)."""
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
-
-from spear_bench.paths import REPO_ROOT
 
 
 @pytest.mark.slow
-def test_hear_probe_speed_benchmark_quick_run_times_both_probes(capsys):
-    spec = importlib.util.spec_from_file_location("hear_probe_speed", REPO_ROOT / "benchmarks" / "hear_probe_speed.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    results = module.main(["--quick", "--threads", "1"])
+def test_hear_probe_speed_benchmark_quick_run_times_both_probes(capsys, load_benchmark):
+    results = load_benchmark("hear_probe_speed").main(["--quick", "--threads", "1"])
     table = capsys.readouterr().out
     assert "ratio heareval / spear-bench" in table
     assert results["heareval_s"] > 0 and results["spear_bench_s"] > 0

@@ -138,9 +138,14 @@ def _task_metadata(spec: TaskSpec, data_root: Path) -> dict:
             return json.loads(path.read_text())
         except (OSError, json.JSONDecodeError) as error:
             raise DatasetError(f"{path}: unreadable HEAR task metadata ({error})") from error
-    if getattr(spec, "runner", None) is not None:  # runner-less SUPERB tasks report their s3prl command instead
+    if not _runs_in_s3prl_only(spec):  # those report their s3prl command instead (needs no data)
         spec.check_data(data_root)
     return {}
+
+
+def _runs_in_s3prl_only(spec: TaskSpec) -> bool:
+    """A SUPERB task defined here but trained only by s3prl's own runner."""
+    return isinstance(spec, SuperbTaskSpec) and spec.runner is None
 
 
 def unit_config(unit: Unit, spec: TaskSpec, config: RunConfig, data_root: Path) -> dict:
@@ -284,7 +289,7 @@ def check_datasets(config: RunConfig) -> Path:
     if not data_root.is_dir():
         raise DatasetError(f"--data-root {data_root}: no such folder")
     for spec in load_suite(config.suite).select(list(config.tasks)):
-        if isinstance(spec, SuperbTaskSpec) and spec.runner is None:
+        if _runs_in_s3prl_only(spec):
             continue  # reported per unit with the s3prl command to use
         spec.check_data(data_root)
     return data_root
@@ -293,7 +298,6 @@ def check_datasets(config: RunConfig) -> Path:
 def execute(config: RunConfig, launcher: str = "local", options=None, log: Callable[[str], None] = print) -> list[UnitOutcome]:
     """Plan, check the data, run every unit with ``launcher``; returns the outcomes."""
     from spear_bench.bench.launchers import LaunchOptions, get_launcher
-
     from spear_bench.bench.models import resolve_model
 
     run = get_launcher(launcher)

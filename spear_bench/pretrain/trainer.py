@@ -147,11 +147,10 @@ class PretrainTrainer:
         self.generator = torch.Generator().manual_seed(train.seed * 1000 + rank)
         self.token_sets = [t.name for t in config.token_sets]
         self.num_codebooks = {name: num_codebooks[name] for name in self.token_sets}
-        # cuts=None: no data set (benchmarks call train_on_samples directly)
-        self.dataset = PretrainDataset(cuts, self.token_sets) if cuts is not None else None
-        self.sampler = (
-            EpochBatchSampler(self.dataset.durations, train.batch_duration, train.seed, world_size, rank) if cuts is not None else None
-        )
+        self.dataset = self.sampler = None  # cuts=None: no data set (benchmarks call train_on_samples directly)
+        if cuts is not None:
+            self.dataset = PretrainDataset(cuts, self.token_sets)
+            self.sampler = EpochBatchSampler(self.dataset.durations, train.batch_duration, train.seed, world_size, rank)
         self.noises = load_noises(noise_folders or [])
         self.model: SpearPretrainModel = build_pretrain_model(config.model, self.num_codebooks).to(self.device)
         self.model.train()
@@ -319,17 +318,10 @@ class PretrainTrainer:
         path = self.exp_dir / "log.jsonl"
         if not path.is_file():
             return
-        kept = []
-        for line in path.read_text().splitlines():
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:  # the half-written last line of a killed run
-                continue
-            if record["step"] <= step:
-                kept.append(line)
-        tmp = path.with_suffix(".jsonl.tmp")
-        tmp.write_text("".join(line + "\n" for line in kept))
-        os.replace(tmp, path)
+        from spear_bench.results.store import atomic_write_text
+
+        kept = [record for record in read_log(self.exp_dir) if record["step"] <= step]
+        atomic_write_text(path, "".join(json.dumps(record) + "\n" for record in kept))
 
     # -- checkpoints ---------------------------------------------------------------------
 
@@ -463,7 +455,15 @@ def run_pretraining(config: PretrainConfig, nproc: int = 1, max_steps: int | Non
 
 
 def read_log(exp_dir: str | Path) -> list[dict]:
+    """The records of exp/log.jsonl; a half-written last line (a run killed mid-write) is left out."""
     path = Path(exp_dir) / "log.jsonl"
     if not path.is_file():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    lines = [line for line in path.read_text().splitlines() if line.strip()]
+    records = [json.loads(line) for line in lines[:-1]]
+    if lines:
+        try:
+            records.append(json.loads(lines[-1]))
+        except json.JSONDecodeError:
+            pass
+    return records

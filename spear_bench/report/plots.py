@@ -194,11 +194,11 @@ def _label_below(series_list: list[Series], spec: AblationSpec) -> set[tuple[int
     series' points at the same x whose labels would overlap above them."""
     values = [(i, k, _x_value(k, spec), y) for i, s in enumerate(series_list) for k, y in s.points.items()]
     ys = [y for *_, y in values]
-    span = (max(ys) - min(ys)) if len(ys) > 1 else 1.0
+    span = (max(ys) - min(ys) if ys else 0.0) or 1.0
     below = set()
     for i, k, x, y in values:
         for j, _, x2, y2 in values:
-            close = j != i and x2 == x and abs(y2 - y) < 0.06 * (span or 1.0)
+            close = j != i and x2 == x and abs(y2 - y) < 0.06 * span
             if close and (y < y2 or (y == y2 and i > j)):
                 below.add((i, k))
     return below
