@@ -7,7 +7,7 @@ import pytest
 import torch
 import torchaudio.compliance.kaldi as kaldi
 
-from spear_bench.audio import FbankConfig, collate_waveforms, compute_fbank, fbank_batch, num_fbank_frames
+from spear_bench.audio import Fbank, FbankConfig, collate_waveforms, compute_fbank, fbank_batch, num_fbank_frames
 from spear_bench.audio import synth
 
 
@@ -32,6 +32,24 @@ def _knf_fbank(wave, low_freq):
     return torch.tensor(np.stack([fb.get_frame(i) for i in range(fb.num_frames_ready)]))
 
 
+# Both fbanks compute in float32, and float32 rounding in the window, FFT and power spectrum
+# is relative to a frame's strongest components: a mel bin far below the frame's loudest
+# bin keeps only a few significant digits (relative error ~ eps32 * sqrt(E_peak / e_bin)).
+# On the espeak-ng speech, bins 2-3 of frame 116 sit 20.5 nats (89 dB) below the frame's
+# peak, at log-mel -15.8 (just above kaldi's floor log(eps32) = -15.94): there we are
+# 8.8e-4 and kaldi-native-fbank 2.5e-4 away from a float64 computation, 1.13e-3 apart.
+# Kaldi's float32 result is defined to 1e-3 only where the bin is within RESOLVED_NATS of
+# the frame's peak (65 dB; 99.4 % of the speech bins), so the 1e-3 comparison runs there;
+# the rest is checked to be float32 rounding: our same pipeline in float64 agrees with
+# kaldi-native-fbank on those bins within 5e-4.
+RESOLVED_NATS = 15.0
+
+
+def _resolved(feats: torch.Tensor) -> torch.Tensor:
+    """Bins no more than RESOLVED_NATS below the strongest mel bin of their frame."""
+    return feats.max(dim=1, keepdim=True).values - feats <= RESOLVED_NATS
+
+
 @pytest.mark.parametrize("kind", ["speech", "noise"])
 def test_fbank_matches_kaldi_native_fbank(signals, kind):
     # kaldi-native-fbank refuses SPEAR's exact setting (128 bins from 20 Hz leave mel bin 1
@@ -41,7 +59,19 @@ def test_fbank_matches_kaldi_native_fbank(signals, kind):
     ours = compute_fbank(wave, FbankConfig(low_freq=40.0))
     theirs = _knf_fbank(wave, 40.0)
     assert ours.shape == theirs.shape
-    assert float((ours - theirs).abs().max()) < 1e-3
+    resolved = _resolved(ours)
+    assert float(resolved.float().mean()) > 0.99  # the comparison covers nearly every bin
+    assert float((ours - theirs)[resolved].abs().max()) < 1e-3
+
+
+def test_fbank_bins_below_float32_resolution_differ_from_kaldi_only_by_float32_rounding(signals):
+    wave = signals["speech"]
+    ours = compute_fbank(wave, FbankConfig(low_freq=40.0))
+    theirs = _knf_fbank(wave, 40.0)
+    unresolved = ~_resolved(ours)
+    assert bool(unresolved.any())
+    ours64 = Fbank(FbankConfig(low_freq=40.0)).extractor.double()(wave[None].double())[0]
+    assert float((ours64 - theirs.double())[unresolved].abs().max()) < 5e-4
 
 
 @pytest.mark.parametrize("kind", ["speech", "noise"])

@@ -19,3 +19,15 @@ def test_user_error_is_one_line_without_traceback():
     assert "no-such-model" in result.stderr
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_usage_errors_print_the_usage_line_and_the_error_and_exit_2():
+    for argv, usage, message in [
+        (["models"], "Usage: spear-bench [OPTIONS] COMMAND [ARGS]...", "Error: No such command 'models'."),
+        (["run", "--suite"], "Usage: spear-bench run [OPTIONS]", "Error: Option '--suite' requires an argument."),
+    ]:
+        result = subprocess.run([sys.executable, "-m", "spear_bench", *argv], capture_output=True, text=True)
+        assert result.returncode == 2, argv
+        lines = result.stderr.strip().splitlines()
+        assert lines[0] == usage and lines[-1] == message, result.stderr
+        assert "Traceback" not in result.stderr

@@ -39,13 +39,28 @@ for _name in _COMMAND_MODULES:
     importlib.import_module(_name).register(app)
 
 
+def _attach_usage(error: Exception, argv: list[str]) -> None:
+    """Give a usage error raised without a context (typer's option parser does that) the context
+    of the command it belongs to, so that it prints that command's usage line."""
+    if not hasattr(error, "ctx") or error.ctx is not None:
+        return
+    ctx = typer.Context(typer.main.get_command(app), info_name="spear-bench")
+    for name in argv:  # walk down the command groups named on the command line
+        command = ctx.command.get_command(ctx, name) if hasattr(ctx.command, "get_command") else None
+        if command is None:
+            break
+        ctx = typer.Context(command, parent=ctx, info_name=name)
+    error.ctx = ctx
+    error.cmd = error.ctx.command
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     if debug:
         argv.remove("--debug")
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv, prog_name="spear-bench", standalone_mode=False)
     except SpearBenchError as error:
         if debug:
             raise
@@ -54,15 +69,19 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         typer.secho("interrupted", err=True)
         return 130
-    except Exception as error:  # click usage errors and the like
-        import click
-
-        if isinstance(error, click.exceptions.ClickException):
+    except typer.Exit as error:
+        return error.exit_code
+    except typer.Abort:
+        return 1
+    except typer.TyperException as error:
+        # Usage errors (unknown command, missing option value): the usage line, then the error.
+        # typer vendors click (typer._click), so click's own exception classes would not match.
+        if debug:
+            raise
+        if hasattr(error, "show"):
+            _attach_usage(error, argv)
             error.show()
-            return error.exit_code
-        if isinstance(error, click.exceptions.Exit):
-            return error.exit_code
-        if isinstance(error, click.exceptions.Abort):
-            return 1
-        raise
+        else:
+            typer.secho(f"error: {error.format_message()}", err=True, fg=typer.colors.RED)
+        return error.exit_code
     return 0
