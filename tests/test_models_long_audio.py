@@ -7,14 +7,14 @@ numbers are a pessimistic bound). docs/models.md reports them.
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 import torch
 
 from spear_bench.models.long_audio import _fbank_blockwise, plan_chunks
-from spear_bench.paths import REPO_ROOT
 
-REFERENCE = REPO_ROOT.parent / "shared" / "reference-vectors" / "zipformer2-tiny"
+REFERENCE = Path(__file__).parent / "data" / "zipformer2-tiny"  # provenance: tests/data/README.md
 
 
 def relative_error(actual: torch.Tensor, expected: torch.Tensor) -> float:

@@ -11,6 +11,7 @@ best/second-best (``**bold**``, ``<u>underline</u>``) and italic section labels.
 """
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,14 +26,17 @@ _NUMBER = re.compile(r"^[-+]?\d+(?:\.\d+)?$")
 
 
 def default_paper_path() -> Path:
-    """Where the paper lives beside the checkout (``<repo>/../shared/seeds/spear-paper.md``)."""
-    return REPO_ROOT.parent / "shared" / "seeds" / "spear-paper.md"
+    """``$SPEAR_BENCH_PAPER``, else the paper beside the checkout (``<repo>/../shared/seeds/spear-paper.md``).
+
+    The paper's text is not part of the repository (CI has the shared folder beside its clone).
+    """
+    return Path(os.environ.get("SPEAR_BENCH_PAPER") or REPO_ROOT.parent / "shared" / "seeds" / "spear-paper.md")
 
 
 def read_paper(path: Path | str | None = None) -> str:
     path = Path(path) if path is not None else default_paper_path()
     if not path.is_file():
-        raise SpearBenchError(f"{path}: the SPEAR paper markdown is missing (expected the shared seeds folder beside the checkout)")
+        raise SpearBenchError(f"{path}: the SPEAR paper markdown is missing (give --paper or SPEAR_BENCH_PAPER)")
     return path.read_text(encoding="utf-8")
 
 
