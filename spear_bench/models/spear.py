@@ -87,7 +87,7 @@ SPEAR_SIZES: dict[str, SpearConfig] = {
         num_encoder_layers=(1, 2, 3, 4, 1, 1, 1),
         encoder_unmasked_dim=768,
     ),
-    # Test/demo size: the structure of /work/shared/reference-vectors/zipformer2-tiny.
+    # Test/demo size: the structure of the reference vectors in tests/data/zipformer2-tiny.
     "tiny": SpearConfig(
         name="spear_tiny",
         encoder_dim=96,

@@ -1,5 +1,5 @@
 """Zipformer2 (Yao et al., 2024), the encoder of SPEAR, non-causal, written from the facts in
-``/work/shared/spear-facts.md`` and the reference implementation's documented behaviour.
+the project's shared SPEAR facts (spear-facts.md) and the reference implementation's documented behaviour.
 
 Layout: tensors are (batch, time, channels) throughout (the reference uses (time, batch,
 channels); the arithmetic is the same). Module and parameter names follow the released
