@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from spear_bench.errors import ConfigError
+from spear_bench.errors import AudioError, ConfigError
 from spear_bench.models.spear import SpearConfig, SpearEncoder, build_spear_tiny, spear_config
 
 # encoder_embed + encoder as counted by the reference Zipformer2 code (spear-facts.md).
@@ -154,10 +154,14 @@ def test_out_of_range_layer_is_a_config_error():
         model.forward_fbank(torch.randn(1, 100, 128), torch.tensor([100]), layers=[10])
 
 
-def test_too_short_input_is_a_config_error():
+def test_too_short_input_is_an_audio_error():
     model = build_spear_tiny(None, seed=0)
-    with pytest.raises(ConfigError, match="too short"):
+    with pytest.raises(AudioError, match="5 fbank frames"):
         model.forward_fbank(torch.randn(1, 5, 128), torch.tensor([5]))
+    assert model.min_samples == 240  # 2 fbank frames + 7 replicated edge frames = 9
+    model(torch.randn(1, 240))
+    with pytest.raises(AudioError, match="239 samples .* at least 240 samples"):
+        model(torch.randn(1, 239))
 
 
 def test_frame_times_follow_the_front_end_geometry():

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from spear_bench.audio.io import SAMPLE_RATE, validate_waveform
+from spear_bench.errors import AudioError
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,27 @@ def num_fbank_frames(num_samples: int, config: FbankConfig = FbankConfig()) -> i
     return (num_samples + config.hop_samples // 2) // config.hop_samples
 
 
+@functools.lru_cache(maxsize=None)
+def min_fbank_samples(config: FbankConfig = FbankConfig()) -> int:
+    """The shortest waveform the fbank computes: 140 samples (8.75 ms) at SPEAR's settings.
+
+    With snip_edges=False lhotse reflects each edge of the waveform once (kaldi reflects as
+    often as needed), so the samples must cover the (window - hop) / 2 reflected before the
+    first frame and what the last window reaches past the end.
+    """
+    if config.snip_edges:
+        return config.window_samples
+    hop, window = config.hop_samples, config.window_samples
+    left = (window - hop) // 2
+    n = 1
+    while True:
+        frames = num_fbank_frames(n, config)
+        right = (frames - 1) * hop + window - n - left
+        if frames >= 1 and n >= left and right <= n:
+            return n
+        n += 1
+
+
 class Fbank(nn.Module):
     """(B, S) waveforms + lengths -> (B, T, num_mel_bins) log-Mel features + frame counts."""
 
@@ -83,6 +105,13 @@ class Fbank(nn.Module):
         if lengths is None:
             lengths = torch.full((batch,), waveforms.shape[1], dtype=torch.long)
         lengths = lengths.to("cpu", torch.long)
+        shortest, needed = int(lengths.min()), min_fbank_samples(self.config)
+        if shortest < needed:
+            rate = self.config.sample_rate
+            raise AudioError(
+                f"audio of {shortest} samples ({1000 * shortest / rate:.2f} ms) is too short for the fbank: "
+                f"it needs at least {needed} samples ({1000 * needed / rate:.2f} ms at {rate} Hz)"
+            )
         frame_counts = torch.tensor([num_fbank_frames(int(n), self.config) for n in lengths], dtype=torch.long)
         feats = torch.full(
             (batch, int(frame_counts.max()), self.config.num_mel_bins),
@@ -120,4 +149,4 @@ def fbank_batch(
     return _extractor(config).to(waveforms.device)(waveforms, lengths)
 
 
-__all__ = ["Fbank", "FbankConfig", "compute_fbank", "fbank_batch", "num_fbank_frames"]
+__all__ = ["Fbank", "FbankConfig", "compute_fbank", "fbank_batch", "min_fbank_samples", "num_fbank_frames"]

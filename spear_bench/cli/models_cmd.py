@@ -174,6 +174,14 @@ def _embedding(encoder, wave, layer: str | int):
         return state[0, :n].float().numpy(), rate
 
 
+def _embedding_of_file(encoder, wave, layer: str | int, src: Path):
+    """``_embedding`` whose audio errors (e.g. a clip too short for the model) name the file."""
+    try:
+        return _embedding(encoder, wave, layer)
+    except AudioError as error:
+        raise AudioError(f"{src}: {error}") from None
+
+
 def _is_spear(encoder) -> bool:
     from spear_bench.models.spear import SpearEncoder
 
@@ -224,13 +232,13 @@ def embed(
     for src, dst in tqdm(todo, desc=f"embed {model}", unit="file", disable=None):
         try:
             wave = load_audio(src)
+            array, rate = _embedding_of_file(encoder, wave, chosen, src)
         except AudioError as error:
             if not skip_errors:
                 raise AudioError(f"{error} (embeddings already written in {out} are kept)") from None
             failures.append(str(error))
             tqdm.write(f"skipped: {error}")
             continue
-        array, rate = _embedding(encoder, wave, chosen)
         _write(dst, array, fmt, {"model": model, "layer": chosen, "frame_rate": rate, "source": str(src)})
     done = len(todo) - len(failures)
     typer.echo(f"wrote {done} embedding file(s) to {out}" + (f", {skipped} already there" if skipped else "") + (f", {len(failures)} skipped (bad audio)" if failures else ""))

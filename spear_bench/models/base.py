@@ -6,6 +6,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from spear_bench.errors import AudioError
+
 
 @dataclass
 class EncoderOutput:
@@ -41,6 +43,17 @@ class AudioEncoder(nn.Module):
     hidden_frame_rate: float = 50.0
     hidden_size: int
     num_hidden_states: int
+    min_samples: int = 1  # the shortest waveform forward accepts (samples at sample_rate)
+
+    def check_min_samples(self, num_samples: int) -> None:
+        """A one-line AudioError when a waveform of ``num_samples`` is shorter than ``min_samples``."""
+        if num_samples < self.min_samples:
+            name = getattr(getattr(self, "config", None), "name", None) or type(self).__name__
+            raise AudioError(
+                f"audio of {num_samples} samples ({1000 * num_samples / self.sample_rate:.2f} ms) is too short for "
+                f"{name}: it needs at least {self.min_samples} samples "
+                f"({1000 * self.min_samples / self.sample_rate:.2f} ms at {self.sample_rate} Hz)"
+            )
 
     def forward(self, waveforms: torch.Tensor, lengths: torch.Tensor) -> EncoderOutput:  # pragma: no cover - abstract
         raise NotImplementedError

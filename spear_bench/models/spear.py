@@ -16,9 +16,12 @@ from typing import Sequence
 import torch
 from torch import Tensor
 
-from spear_bench.errors import ConfigError
+from spear_bench.errors import AudioError, ConfigError
 from spear_bench.models.base import AudioEncoder, EncoderOutput
 from spear_bench.models.zipformer2 import Conv2dSubsampling, Zipformer2, Zipformer2Config, Zipformer2Output, make_pad_mask
+
+# encoder_embed's unpadded convolutions need 9 fbank frames for one 50 Hz frame.
+MIN_FBANK_FRAMES = 9
 
 
 @dataclass
@@ -180,8 +183,8 @@ class SpearEncoder(AudioEncoder):
         """One pass over a padded fbank batch, no chunking; every intermediate kept."""
         if fbank.dim() != 3 or fbank.shape[-1] != self.config.num_mel_bins:
             raise ConfigError(f"fbank must be (B, T, {self.config.num_mel_bins}), got {tuple(fbank.shape)}")
-        if fbank.shape[1] < 9:
-            raise ConfigError(f"input too short: {fbank.shape[1]} fbank frames, SPEAR needs at least 9 (~90 ms of audio)")
+        if fbank.shape[1] < MIN_FBANK_FRAMES:
+            raise AudioError(f"input too short: {fbank.shape[1]} fbank frames, SPEAR's encoder needs at least {MIN_FBANK_FRAMES}")
         fbank_lens = fbank_lens.to(fbank.device)
         embed, embed_lens = self.encoder_embed(fbank, fbank_lens)
         embed_lens = embed_lens.clamp(min=0)
@@ -249,10 +252,26 @@ class SpearEncoder(AudioEncoder):
             waveforms = waveforms.unsqueeze(0)
         if lengths is None:
             lengths = torch.full((waveforms.shape[0],), waveforms.shape[1], dtype=torch.long)
+        self.check_min_samples(int(lengths.min()))
         feats, feat_lens = self.pad_fbank_edges(*waveform_fbank(waveforms, lengths))
         return self.forward_fbank(feats, feat_lens, output_hidden_states=output_hidden_states, layers=layers)
 
     # -- helpers -------------------------------------------------------------------------
+
+    @property
+    def min_samples(self) -> int:
+        """The shortest waveform ``forward`` takes: one the fbank computes and that gives one output frame."""
+        from spear_bench.audio.fbank import min_fbank_samples
+
+        n = min_fbank_samples()
+        while self.num_frames(n) < 1 or self._edge_padded_fbank_frames(n) < MIN_FBANK_FRAMES:
+            n += 1
+        return n
+
+    def _edge_padded_fbank_frames(self, num_samples: int) -> int:
+        from spear_bench.audio import num_fbank_frames
+
+        return num_fbank_frames(num_samples) + sum(self.config.edge_pad_frames)
 
     @property
     def long_audio_threshold_frames(self) -> int:

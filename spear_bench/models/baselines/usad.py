@@ -206,6 +206,7 @@ class UsadEncoder(AudioEncoder):
     frame_rate = 50.0
     hidden_frame_rate = 50.0
     frame_centre_offset_ms = 12.5  # fbank frame k centred at 10k + 12.5 ms; output j centred on frame 2j
+    min_samples = FBANK_WINDOW  # kaldi's fbank with snip_edges needs one whole window
 
     def __init__(self, config: UsadConfig):
         super().__init__()
@@ -214,6 +215,8 @@ class UsadEncoder(AudioEncoder):
         self.num_hidden_states = config.num_layers + 1
 
     def forward(self, waveforms: torch.Tensor, lengths: torch.Tensor) -> EncoderOutput:
+        # Shorter utterances of a batch are zero-padded to a whole window; the batch itself must hold one.
+        self.check_min_samples(int(waveforms.shape[1]))
         feats, feat_lengths = _fbank_batch(waveforms, lengths, self.model.config.input_dim)
         last, hidden, frames = self.model(feats, feat_lengths)
         return EncoderOutput(last, hidden, frames)
