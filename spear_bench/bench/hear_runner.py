@@ -131,13 +131,6 @@ def compute_embeddings(
             if progress:
                 progress(len(items))
 
-        def flush_named(items: list[tuple[str, str, torch.Tensor]]) -> None:
-            try:
-                flush(items)
-            except AudioError as error:  # e.g. clips too short for the model
-                listed = task.root / (split + ".json")
-                raise DatasetError(f"{task.audio_path(split, items[0][0], sample_rate)} (listed in {listed}): {error}") from None
-
         for file, audio_hash, path in missing:
             try:
                 wave = load_audio(path, target_sr=sample_rate)
@@ -145,17 +138,18 @@ def compute_embeddings(
                 # Keep the work done: embed the clips already read, then stop at the bad one.
                 for group in by_length.values():
                     if group:
-                        flush_named(group)
-                raise DatasetError(f"{error} (listed in {task.root / (split + '.json')}; embeddings done so far are cached)") from None
+                        flush(group)
+                listed = task.root / f"{split}.json"
+                raise DatasetError(f"{error} (listed in {listed}; embeddings done so far are cached)") from None
             group = by_length[wave.numel()]
             group.append((file, audio_hash, wave))
             pending += 1
             if len(group) >= batch_size:
-                flush_named(group)
+                flush(group)
                 by_length[wave.numel()] = []
         for group in by_length.values():
             if group:
-                flush_named(group)
+                flush(group)
         out[split] = {file: found[file] for file in task.split_items[split]}
     stats = EmbedStats(cache.hits - hits0, cache.misses - misses0, time.perf_counter() - start)
     return out, stats

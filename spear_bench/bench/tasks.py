@@ -238,7 +238,11 @@ def load_suite_file(path: Path | str) -> SuiteSpec:
     except FileNotFoundError as error:
         raise ConfigError(f"suite file {path} not found") from error
     except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML ({error})") from error
+        # PyYAML's own text spans several lines (with a caret drawing): keep the place and the problem.
+        mark = getattr(error, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise ConfigError(f"{where}: not valid YAML ({problem})") from error
     if not isinstance(data, dict) or "tasks" not in data or "suite" not in data:
         raise ConfigError(f"{path}: expected a mapping with 'suite' and 'tasks'")
     default_kind = data["suite"] if data["suite"] in ("hear", "superb") else None

@@ -184,7 +184,7 @@ class SpearEncoder(AudioEncoder):
         if fbank.dim() != 3 or fbank.shape[-1] != self.config.num_mel_bins:
             raise ConfigError(f"fbank must be (B, T, {self.config.num_mel_bins}), got {tuple(fbank.shape)}")
         if fbank.shape[1] < MIN_FBANK_FRAMES:
-            raise AudioError(f"input too short: {fbank.shape[1]} fbank frames, SPEAR's encoder needs at least {MIN_FBANK_FRAMES}")
+            raise AudioError(f"input too short: {fbank.shape[1]} fbank frames, the encoder needs {MIN_FBANK_FRAMES}")
         fbank_lens = fbank_lens.to(fbank.device)
         embed, embed_lens = self.encoder_embed(fbank, fbank_lens)
         embed_lens = embed_lens.clamp(min=0)

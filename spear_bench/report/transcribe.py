@@ -316,7 +316,9 @@ def main(argv: list[str] | None = None) -> int:
     from spear_bench.paths import reference_dir
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--paper", default=None, help="the paper markdown (default: $SPEAR_BENCH_PAPER, else ../shared/seeds/spear-paper.md)")
+    parser.add_argument(
+        "--paper", default=None, help="the paper (default: $SPEAR_BENCH_PAPER or ../shared/seeds/spear-paper.md)"
+    )
     parser.add_argument("--out", default=str(reference_dir()))
     parser.add_argument("--check", action="store_true", help="compare with the files in --out instead of writing")
     args = parser.parse_args(argv)
