@@ -264,14 +264,9 @@ class SpearEncoder(AudioEncoder):
         from spear_bench.audio.fbank import min_fbank_samples
 
         n = min_fbank_samples()
-        while self.num_frames(n) < 1 or self._edge_padded_fbank_frames(n) < MIN_FBANK_FRAMES:
+        while self.num_frames(n) < 1:  # i.e. fewer than MIN_FBANK_FRAMES with the replicated edge frames
             n += 1
         return n
-
-    def _edge_padded_fbank_frames(self, num_samples: int) -> int:
-        from spear_bench.audio import num_fbank_frames
-
-        return num_fbank_frames(num_samples) + sum(self.config.edge_pad_frames)
 
     @property
     def long_audio_threshold_frames(self) -> int:
