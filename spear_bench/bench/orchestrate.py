@@ -38,7 +38,7 @@ class RunConfig:
     cache: str = "work_dir/cache"
     layer: str = "last"
     seed: int = 42
-    device: str = "cpu"
+    device: str | None = None  # None: not asked for; the launcher decides (spear_bench.bench.launchers.resolve_device)
     quiet: bool = False
     cache_budget_gb: float = 8.0
 
@@ -187,6 +187,8 @@ def _progress_factory(config: RunConfig, model: str):
 def run_unit(unit: Unit, config: RunConfig) -> UnitOutcome:
     """Run one unit unless the store already has it; never raises for a failing unit (status=failed)."""
     start = time.perf_counter()
+    if config.device is None:  # called outside a launcher: nothing allocated, so the CPU
+        config = dataclasses.replace(config, device="cpu")
     try:
         return _run_unit(unit, config, start)
     except SpearBenchError as error:
