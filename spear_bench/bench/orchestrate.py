@@ -5,8 +5,11 @@ one atomic file (:class:`spear_bench.results.ResultsStore`) only when the unit h
 finished, after its predictions and details; so a killed run resumes where it stopped:
 finished units are skipped (same config hash), an interrupted unit is redone from the
 embedding cache, and no row is lost or written twice. The config hash covers the model
-(name, module, weights by content), the task definition, the task folder's metadata and
+(name, module, module kwargs, weights by content), the code (spear-bench's version and
+sources, the feature libraries' versions, the HEAR module's sources: see
+:mod:`spear_bench.bench.fingerprint`), the task definition, the task folder's metadata and
 the protocol, so changing any of them makes a new unit instead of reusing an old one.
+``RunConfig.force`` (``spear-bench run --force``) reruns finished units on purpose.
 """
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from spear_bench.bench.fingerprint import code_version, embedding_settings, module_source_hash
 from spear_bench.bench.tasks import HearTaskSpec, SuperbTaskSpec, TaskSpec, load_suite
 from spear_bench.errors import ConfigError, DatasetError, SpearBenchError
 from spear_bench.results.store import ResultRow, ResultsStore, atomic_write_text, config_hash
@@ -41,6 +45,7 @@ class RunConfig:
     device: str | None = None  # None: not asked for; the launcher decides (spear_bench.bench.launchers.resolve_device)
     quiet: bool = False
     cache_budget_gb: float = 8.0
+    force: bool = False  # rerun units the store already has (embeddings under the same key are still reused)
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self))
@@ -155,6 +160,8 @@ def unit_config(unit: Unit, spec: TaskSpec, config: RunConfig, data_root: Path) 
     model = resolve_model(unit.model, config.layer)
     protocol = ProbeConfig().protocol_dict() if isinstance(spec, HearTaskSpec) else dataclasses.asdict(spec.protocol)
     return {
+        "code": code_version(),
+        "module_source": module_source_hash(model.hear_module) if isinstance(spec, HearTaskSpec) else None,
         "model": model.identity(),
         "layer": config.layer if isinstance(spec, HearTaskSpec) else "weighted_sum",
         "task": dataclasses.asdict(spec),
@@ -205,7 +212,7 @@ def _run_unit(unit: Unit, config: RunConfig, start: float) -> UnitOutcome:
     model = resolve_model(unit.model, config.layer)
     chash = config_hash(unit_config(unit, spec, config, data_root))
     store = ResultsStore(config.results)
-    if store.is_done(model.name, config.suite, spec.name, chash, config.seed):
+    if not config.force and store.is_done(model.name, config.suite, spec.name, chash, config.seed):
         return UnitOutcome(unit, "skipped", 0.0, primary=spec.metric, path=str(store.unit_path(model.name, config.suite, spec.name, chash, config.seed)),
                            scores=_stored_scores(store.unit_path(model.name, config.suite, spec.name, chash, config.seed)))
     out_dir = Path(config.results) / PREDICTIONS_DIR / config.suite / model.name / f"{spec.name}__{chash}"
@@ -242,7 +249,9 @@ def _run_hear(spec: HearTaskSpec, unit: Unit, config: RunConfig, data_root: Path
     from spear_bench.bench.probe import ProbeConfig
 
     handle = hear_handle(unit.model, config)
-    cache = EmbeddingCache(Path(config.cache) / "hear", handle.spec.name, handle.weights_hash, config.layer)
+    _, loaded = handle.load()
+    cache = EmbeddingCache(Path(config.cache) / "hear", handle.spec.name, handle.weights_hash, config.layer,
+                           settings=embedding_settings(handle.spec, loaded, handle.spec.hear_module))
     cache.describe({"hear_module": handle.spec.hear_module, "hear_kwargs": handle.spec.hear_kwargs, "weights": handle.spec.weights})
     result = run_hear_task(spec, data_root, handle, cache, ProbeConfig(seed=config.seed, device=config.device), out_dir, progress)
     higher = {m: get_metric(m).higher_is_better for m in result.scores}

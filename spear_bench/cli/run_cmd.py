@@ -45,6 +45,7 @@ def run(
     slurm_gpus: int = typer.Option(0, "--slurm-gpus", help="GPUs per job."),
     wait: bool = typer.Option(True, "--wait/--no-wait", help="slurm: wait for the jobs and print their results."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
+    force: bool = typer.Option(False, "--force", help="Rerun units the results store already has (embeddings under the same key are reused)."),
 ) -> None:
     """Score models on a suite: one unit per (model, task), finished units skipped, results stored atomically."""
     import spear_bench  # noqa: F401
@@ -57,6 +58,7 @@ def run(
     config = RunConfig(
         suite=suite, models=_split(model), tasks=_split(tasks), data_root=str(data_root) if data_root else None,
         results=str(results), cache=str(cache or cache_dir()), layer=layer, seed=seed, device=device, quiet=quiet,
+        force=force,
     )
     if suite == "demo" and data_root is None:
         from spear_bench.bench.demo_data import generate_demo_data
