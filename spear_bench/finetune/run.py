@@ -43,9 +43,12 @@ def load_start_encoder(spec: RunSpec):
 
 
 def run_identity(kind: str, config, spec: RunSpec) -> dict:
-    """Everything that determines a run's outcome (hashed into the results' config_hash)."""
+    """Everything that determines a run's outcome (hashed into the results' config_hash), the code version included."""
+    from spear_bench.bench.fingerprint import code_version
+
     return {
         "kind": kind,
+        "code": code_version(),
         "config": dataclasses.asdict(config),
         "model": spec.model,
         "model_path": spec.model_path,
