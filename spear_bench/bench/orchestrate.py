@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Callable
 
 from spear_bench.bench.fingerprint import code_version, embedding_settings, module_source_hash
-from spear_bench.bench.tasks import HearTaskSpec, SuperbTaskSpec, TaskSpec, load_suite
+from spear_bench.bench.tasks import FinetuneTaskSpec, HearTaskSpec, SuperbTaskSpec, TaskSpec, load_suite
 from spear_bench.errors import ConfigError, DatasetError, SpearBenchError
 from spear_bench.results.store import ResultRow, ResultsStore, atomic_write_text, config_hash
 
@@ -105,6 +105,8 @@ def default_data_root(suite: str, data_root: str | None) -> Path:
 def plan(config: RunConfig) -> list[Unit]:
     suite = load_suite(config.suite)
     specs = suite.select(list(config.tasks))
+    if any(isinstance(spec, FinetuneTaskSpec) for spec in specs):
+        raise ConfigError(f"suite {config.suite!r} holds fine-tuning tasks: run them with spear-bench finetune asr|audioset")
     if not config.models:
         raise ConfigError("give at least one --model")
     return [Unit(model, spec.name) for model in config.models for spec in specs]
@@ -218,15 +220,17 @@ def _run_unit(unit: Unit, config: RunConfig, start: float) -> UnitOutcome:
     out_dir = Path(config.results) / PREDICTIONS_DIR / config.suite / model.name / f"{spec.name}__{chash}"
     progress = _progress_factory(config, model.name)
     if isinstance(spec, HearTaskSpec):
-        scores, higher, details, hits, misses = _run_hear(spec, unit, config, data_root, out_dir, progress)
+        scores, details, hits, misses = _run_hear(spec, unit, config, data_root, out_dir, progress)
     else:
-        scores, higher, details, hits, misses = _run_superb(spec, unit, config, data_root, progress)
+        scores, details, hits, misses = _run_superb(spec, unit, config, data_root, progress)
     rows = []
     for metric, value in scores.items():
         if metric != spec.metric and not math.isfinite(value):
             continue  # e.g. d_prime with a perfect class (infinite) or a class absent from a small test set
+        facts = spec.metric_facts(metric)  # the task registry's facts travel with the row
         rows.append(ResultRow(model=model.name, suite=config.suite, task=spec.name, metric=metric, value=float(value),
-                              seed=config.seed, config_hash=chash, split="test", higher_is_better=higher[metric]))
+                              seed=config.seed, config_hash=chash, split="test", higher_is_better=facts.higher_is_better,
+                              task_short=spec.short, unit=facts.unit))
     details.update({"unit": dataclasses.asdict(unit), "config_hash": chash, "seconds": time.perf_counter() - start,
                     "embeddings": {"hits": hits, "misses": misses}})
     atomic_write_text(out_dir / "details.json", json.dumps(details, indent=1, default=str))
@@ -245,7 +249,6 @@ def _stored_scores(path: Path) -> dict:
 def _run_hear(spec: HearTaskSpec, unit: Unit, config: RunConfig, data_root: Path, out_dir: Path, progress):
     from spear_bench.bench.cache import EmbeddingCache
     from spear_bench.bench.hear_runner import run_hear_task
-    from spear_bench.bench.metrics import get_metric
     from spear_bench.bench.probe import ProbeConfig
 
     handle = hear_handle(unit.model, config)
@@ -254,10 +257,9 @@ def _run_hear(spec: HearTaskSpec, unit: Unit, config: RunConfig, data_root: Path
                            settings=embedding_settings(handle.spec, loaded, handle.spec.hear_module))
     cache.describe({"hear_module": handle.spec.hear_module, "hear_kwargs": handle.spec.hear_kwargs, "weights": handle.spec.weights})
     result = run_hear_task(spec, data_root, handle, cache, ProbeConfig(seed=config.seed, device=config.device), out_dir, progress)
-    higher = {m: get_metric(m).higher_is_better for m in result.scores}
     details = {"suite": "hear", "scores": result.scores, "fold_scores": result.fold_scores, "best_point": result.best_point,
                "grid": result.grid, "probe_seconds": result.probe_seconds, "embedding_seconds": result.embed.seconds, **result.details}
-    return result.scores, higher, details, result.embed.hits, result.embed.misses
+    return result.scores, details, result.embed.hits, result.embed.misses
 
 
 def _run_superb(spec: SuperbTaskSpec, unit: Unit, config: RunConfig, data_root: Path, progress):
@@ -266,9 +268,8 @@ def _run_superb(spec: SuperbTaskSpec, unit: Unit, config: RunConfig, data_root: 
     upstream = superb_upstream(unit.model, config)
     result = run_superb_task(spec, data_root, upstream, Path(config.cache) / "superb", seed=config.seed,
                              cache_budget_bytes=config.cache_budget_gb * 1024**3, progress_factory=progress)
-    higher = {m: spec.higher_is_better(m) for m in result.scores}
     details = {"suite": "superb", "scores": result.scores, "fold_scores": result.fold_scores, **result.details}
-    return result.scores, higher, details, result.embed_hits, result.embed_misses
+    return result.scores, details, result.embed_hits, result.embed_misses
 
 
 # --- summaries ---------------------------------------------------------------------------------------
