@@ -12,7 +12,7 @@ from spear_bench.bench.models import resolve_model
 from spear_bench.bench.orchestrate import RunConfig, Unit, unit_config
 from spear_bench.bench.tasks import load_suite
 from spear_bench.cli import main
-from spear_bench.results.store import config_hash
+from spear_bench.results.store import ResultsStore, config_hash
 from test_bench_hear_runner import TINY_HEAR_MODULE
 from test_demo_data import demo_root
 
@@ -120,6 +120,8 @@ def test_changed_checkpoint_setting_recomputes_embeddings_and_reruns_the_unit(tm
     assert _run_words(tmp_path, model) == 0
     assert _summary(capsys.readouterr().out) == (1, 0, first[2])  # every embedding computed again, unit rerun
     assert len(list((tmp_path / "results" / "demo" / "spear_tiny").glob("demo_words__*.json"))) == 2
+    rows = {(r.metric, r.task_short, r.unit, r.higher_is_better) for r in ResultsStore(tmp_path / "results").rows()}
+    assert ("top1_acc", "Words", "fraction", True) in rows and ("d_prime", "Words", "", True) in rows  # facts of the registry
     model_dirs = sorted(p for p in (tmp_path / "cache" / "hear").iterdir())
     assert len(model_dirs) == 2  # the same weights hash, two settings
     edges = {tuple(json.loads((d / "model.json").read_text())["settings"]["module_settings"]["encoder"]["config"]["edge_pad_frames"])
