@@ -66,7 +66,8 @@ class EmbeddingCache:
 
     @property
     def model_dir(self) -> Path:
-        return Path(self.root) / f"{_safe(self.model)}__{self.weights_hash[:16]}__{_safe(self.layer)}__{self.settings_hash}"
+        name = f"{_safe(self.model)}__{self.weights_hash[:16]}__{_safe(self.layer)}__{self.settings_hash}"
+        return Path(self.root) / name
 
     def describe(self, info: dict) -> None:
         """Write a human-readable description of the model key (once), with the settings and the git commit."""

@@ -38,7 +38,9 @@ LIBRARIES = ("torch", "torchaudio", "numpy", "s3prl", "transformers")
 
 
 def sources_hash(root: Path, skip: tuple[str, ...] = ()) -> str:
-    """sha256 over (relative path, bytes) of every ``*.py`` under ``root``, in path order; ``skip``: top folders left out."""
+    """sha256 over (relative path, bytes) of every ``*.py`` under ``root``, in path order.
+
+    ``skip``: top-level folders left out."""
     h = hashlib.sha256()
     root = Path(root)
     for path in sorted(root.rglob("*.py")):
@@ -119,7 +121,8 @@ def module_settings(model) -> dict:
         if dataclasses.is_dataclass(config) and not isinstance(config, type):
             entry["config"] = _plain(config)
         elif callable(getattr(config, "to_dict", None)):  # transformers: where it was loaded from is no setting
-            entry["config"] = _plain({k: v for k, v in config.to_dict().items() if k not in ("_name_or_path", "_commit_hash")})
+            values = config.to_dict()
+            entry["config"] = _plain({k: v for k, v in values.items() if k not in ("_name_or_path", "_commit_hash")})
         for attribute in SETTING_ATTRIBUTES:
             value = sub.__dict__.get(attribute)
             if value is not None and not isinstance(value, (torch.nn.Module, torch.Tensor)):

@@ -107,7 +107,8 @@ def worker_main(plan_path: str) -> int:
     plan = json.loads(Path(plan_path).read_text())
     config = RunConfig.from_json(plan["config"])
     local_rank = int(os.environ.get("LOCAL_RANK", 0))
-    config = _replace_device(config, resolve_device(config.device, gpus=torch.cuda.is_available(), local_rank=local_rank))
+    device = resolve_device(config.device, gpus=torch.cuda.is_available(), local_rank=local_rank)
+    config = _replace_device(config, device)
     units = [Unit(**u) for u in plan["units"]][rank::world]
     outcomes: list[dict] = []
     atomic_write_text(rank_outcomes_path(plan_path, rank), "[]")
@@ -163,12 +164,14 @@ def collect_rank_outcomes(units: list[Unit], plan_path: str, nproc: int, returnc
         if unit in reported:
             outcomes.append(reported[unit])
             continue
-        missing = UnitOutcome(unit, "failed", message=f"torchrun rank {index % nproc} ended without reporting this unit "
-                                                      f"(torchrun exit status {returncode}, plan {plan_path})")
+        message = (f"torchrun rank {index % nproc} ended without reporting this unit "
+                   f"(torchrun exit status {returncode}, plan {plan_path})")
+        missing = UnitOutcome(unit, "failed", message=message)
         log(format_outcome(missing))
         outcomes.append(missing)
     if returncode != 0 and all(o.status != "failed" for o in outcomes):
-        raise SpearBenchError(f"torchrun exited with status {returncode} although every unit reported (plan {plan_path})")
+        raise SpearBenchError(f"torchrun exited with status {returncode} although every unit reported "
+                              f"(plan {plan_path})")
     return outcomes
 
 

@@ -106,7 +106,8 @@ def plan(config: RunConfig) -> list[Unit]:
     suite = load_suite(config.suite)
     specs = suite.select(list(config.tasks))
     if any(isinstance(spec, FinetuneTaskSpec) for spec in specs):
-        raise ConfigError(f"suite {config.suite!r} holds fine-tuning tasks: run them with spear-bench finetune asr|audioset")
+        raise ConfigError(f"suite {config.suite!r} holds fine-tuning tasks: "
+                          "run them with spear-bench finetune asr|audioset")
     if not config.models:
         raise ConfigError("give at least one --model")
     return [Unit(model, spec.name) for model in config.models for spec in specs]
@@ -229,8 +230,8 @@ def _run_unit(unit: Unit, config: RunConfig, start: float) -> UnitOutcome:
             continue  # e.g. d_prime with a perfect class (infinite) or a class absent from a small test set
         facts = spec.metric_facts(metric)  # the task registry's facts travel with the row
         rows.append(ResultRow(model=model.name, suite=config.suite, task=spec.name, metric=metric, value=float(value),
-                              seed=config.seed, config_hash=chash, split="test", higher_is_better=facts.higher_is_better,
-                              task_short=spec.short, unit=facts.unit))
+                              seed=config.seed, config_hash=chash, split="test",
+                              higher_is_better=facts.higher_is_better, task_short=spec.short, unit=facts.unit))
     details.update({"unit": dataclasses.asdict(unit), "config_hash": chash, "seconds": time.perf_counter() - start,
                     "embeddings": {"hits": hits, "misses": misses}})
     atomic_write_text(out_dir / "details.json", json.dumps(details, indent=1, default=str))

@@ -177,7 +177,8 @@ class FinetuneTaskSpec:
         for m in self.metrics:
             if base == m.name or (self.finetune == "asr" and base.startswith(m.name + "_")):
                 return MetricFacts(metric, m.unit, m.higher_is_better)
-        raise ConfigError(f"fine-tune task {self.name} has no metric {metric!r} (known: {', '.join(m.name for m in self.metrics)})")
+        known = ", ".join(m.name for m in self.metrics)
+        raise ConfigError(f"fine-tune task {self.name} has no metric {metric!r} (known: {known})")
 
 
 TaskSpec = Union[HearTaskSpec, SuperbTaskSpec, FinetuneTaskSpec]
@@ -248,8 +249,8 @@ def _finetune_spec(entry: dict, where: str) -> FinetuneTaskSpec:
     finetune = _require(entry, "finetune", where)
     if finetune not in ("asr", "audioset"):
         raise ConfigError(f"{where}: finetune must be asr or audioset, got {finetune!r}")
-    return FinetuneTaskSpec(_require(entry, "name", where), _require(entry, "short", where), _require(entry, "title", where),
-                            finetune, _metrics(entry, where))
+    name, short, title = (_require(entry, key, where) for key in ("name", "short", "title"))
+    return FinetuneTaskSpec(name, short, title, finetune, _metrics(entry, where))
 
 
 def _superb_spec(entry: dict, where: str) -> SuperbTaskSpec:
@@ -367,4 +368,5 @@ def finetune_task(name: str) -> FinetuneTaskSpec:
     for spec in suite.tasks:
         if spec.name == name:
             return spec
-    raise ConfigError(f"fine-tune task {name!r} is not in {suite.source}; known: {', '.join(t.name for t in suite.tasks)}")
+    known = ", ".join(t.name for t in suite.tasks)
+    raise ConfigError(f"fine-tune task {name!r} is not in {suite.source}; known: {known}")

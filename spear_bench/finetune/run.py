@@ -87,7 +87,8 @@ class FinetuneOutcome:
     extra: dict = dataclasses.field(default_factory=dict)
 
 
-def write_outcome(outcome: FinetuneOutcome, spec: RunSpec, identity: dict, seed: int, splits: dict[str, str]) -> FinetuneOutcome:
+def write_outcome(outcome: FinetuneOutcome, spec: RunSpec, identity: dict, seed: int,
+                  splits: dict[str, str]) -> FinetuneOutcome:
     """Store the metrics as one results unit and a summary ``results.json`` in the run folder.
 
     Each row carries its task's short name and its metric's unit and direction from the
@@ -99,9 +100,9 @@ def write_outcome(outcome: FinetuneOutcome, spec: RunSpec, identity: dict, seed:
     rows = []
     for metric, value in {**outcome.metrics, **{f"{k}_step0": v for k, v in outcome.metrics_before.items()}}.items():
         facts = task.metric_facts(metric)
-        rows.append(ResultRow(model=spec.model_label, suite=SUITE, task=outcome.task, metric=metric, value=float(value), seed=seed,
-                              config_hash=digest, split=splits.get(metric, "test"), higher_is_better=facts.higher_is_better,
-                              task_short=task.short, unit=facts.unit))
+        rows.append(ResultRow(model=spec.model_label, suite=SUITE, task=outcome.task, metric=metric, value=float(value),
+                              seed=seed, config_hash=digest, split=splits.get(metric, "test"),
+                              higher_is_better=facts.higher_is_better, task_short=task.short, unit=facts.unit))
     outcome.results_path = spec.store().write_unit(rows)
     summary = {
         "task": outcome.task,

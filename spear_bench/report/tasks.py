@@ -2,12 +2,11 @@
 
 Each :class:`TaskSpec` names a paper column by the paper's abbreviation (``PR``, ``ESC``,
 ``LS-100``) and lists its metrics (:class:`MetricSpec`, with direction and the decimals
-the paper prints). A measured row belongs to the column whose key is the row's own
-``task_short`` (written from the task registry, ``tasks/*.yaml``, when the row was
-stored); nothing is inferred from the stored task name. HEAR titles come from the task
-registry (``tasks/hear.yaml``). Metric names are matched after :func:`normalise_name`
-(lower case, runs of non-alphanumerics turned into ``_``) against the paper's header and
-the names the runners write.
+the paper prints); titles come from the task registry (``tasks/*.yaml``). A measured row
+belongs to the column whose key is the row's own ``task_short`` (written from the task
+registry when the row was stored); nothing is inferred from the stored task name. Metric
+names are matched after :func:`normalise_name` (lower case, runs of non-alphanumerics
+turned into ``_``) against the paper's header and the names the runners write.
 
 Units: the report shows every metric in the paper's units (percent for accuracies, error
 rates, mAP, F-measures, STOI). Each row says the unit of its value (``unit``): a
@@ -47,8 +46,10 @@ class TaskSpec:
         """The column metric a stored metric name is; with a named ``split``, ``<name>_<split>`` too
         (fine-tuned ASR stores ``wer_test_clean`` with split ``test-clean``)."""
         found = next((m for m in self.metrics if m.matches(metric)), None)
-        if found is None and split and normalise_name(metric).endswith("_" + normalise_name(split)):
-            found = next((m for m in self.metrics if m.matches(normalise_name(metric)[: -len(normalise_name(split)) - 1])), None)
+        suffix = "_" + normalise_name(split)
+        if found is None and split and normalise_name(metric).endswith(suffix):
+            base = normalise_name(metric)[: -len(suffix)]
+            found = next((m for m in self.metrics if m.matches(base)), None)
         return found
 
 
@@ -97,6 +98,13 @@ def _m(key: str, up: bool, decimals: int = 2, *aliases: str) -> MetricSpec:
     return MetricSpec(key, up, decimals, tuple(aliases))
 
 
+def _title(suite: str, short: str) -> str:
+    """A task's title from the task registry (tasks/<suite>.yaml), by its short name."""
+    from spear_bench.bench.tasks import load_suite
+
+    return next(spec.title for spec in load_suite(suite).tasks if spec.short == short)
+
+
 ACC = ("acc", "accuracy", "test_acc", "top1_acc")
 WER = ("wer", "word_error_rate")
 
@@ -104,21 +112,21 @@ SUPERB = Benchmark(
     "superb",
     ("superb",),
     [
-        TaskSpec("PR", "Phoneme recognition", "Understanding", (_m("PER", False, 2, "per", "phone_error_rate"),)),
-        TaskSpec("ASR", "Speech recognition", "Understanding", (_m("WER", False, 2, *WER),)),
-        TaskSpec("OOD-ASR", "Out-of-domain ASR", "Understanding", (_m("WER", False, 2, *WER, "cer"),)),
-        TaskSpec("KS", "Keyword spotting", "Understanding", (_m("Acc", True, 2, *ACC),)),
-        TaskSpec("QbE", "Query by example", "Understanding", (_m("MTWV", True, 4, "mtwv"),)),
-        TaskSpec("ST", "Speech translation", "Understanding", (_m("BLEU", True, 2, "bleu"),)),
-        TaskSpec("IC", "Intent classification", "Understanding", (_m("Acc", True, 2, *ACC),)),
-        TaskSpec("SF", "Slot filling", "Understanding", (_m("F1", True, 2, "f1", "slot_f1", "slot_type_f1"), _m("CER", False, 2, "cer", "slot_cer", "slot_value_cer"))),
-        TaskSpec("SID", "Speaker identification", "Paralinguistics", (_m("Acc", True, 2, *ACC),)),
-        TaskSpec("SV", "Speaker verification", "Paralinguistics", (_m("EER", False, 2, "eer"),)),
-        TaskSpec("SD", "Speaker diarisation", "Paralinguistics", (_m("DER", False, 2, "der"),)),
-        TaskSpec("ER", "Emotion recognition", "Paralinguistics", (_m("Acc", True, 2, *ACC),)),
-        TaskSpec("SE", "Speech enhancement", "Enhancement", (_m("PESQ", True, 2, "pesq"), _m("STOI", True, 1, "stoi"))),
-        TaskSpec("SS", "Speech separation", "Enhancement", (_m("SI-SDRi", True, 2, "si_sdri", "sisdri", "si_sdr_improvement"),)),
-        TaskSpec("VC", "Voice conversion", "Generation", (_m("MCD", False, 2, "mcd"), _m("WER", False, 1, *WER), _m("ASV", True, 2, "asv", "sv", "asv_accept"))),
+        TaskSpec("PR", _title("superb", "PR"), "Understanding", (_m("PER", False, 2, "per", "phone_error_rate"),)),
+        TaskSpec("ASR", _title("superb", "ASR"), "Understanding", (_m("WER", False, 2, *WER),)),
+        TaskSpec("OOD-ASR", _title("superb", "OOD-ASR"), "Understanding", (_m("WER", False, 2, *WER, "cer"),)),
+        TaskSpec("KS", _title("superb", "KS"), "Understanding", (_m("Acc", True, 2, *ACC),)),
+        TaskSpec("QbE", _title("superb", "QbE"), "Understanding", (_m("MTWV", True, 4, "mtwv"),)),
+        TaskSpec("ST", _title("superb", "ST"), "Understanding", (_m("BLEU", True, 2, "bleu"),)),
+        TaskSpec("IC", _title("superb", "IC"), "Understanding", (_m("Acc", True, 2, *ACC),)),
+        TaskSpec("SF", _title("superb", "SF"), "Understanding", (_m("F1", True, 2, "f1", "slot_f1", "slot_type_f1"), _m("CER", False, 2, "cer", "slot_cer", "slot_value_cer"))),
+        TaskSpec("SID", _title("superb", "SID"), "Paralinguistics", (_m("Acc", True, 2, *ACC),)),
+        TaskSpec("SV", _title("superb", "SV"), "Paralinguistics", (_m("EER", False, 2, "eer"),)),
+        TaskSpec("SD", _title("superb", "SD"), "Paralinguistics", (_m("DER", False, 2, "der"),)),
+        TaskSpec("ER", _title("superb", "ER"), "Paralinguistics", (_m("Acc", True, 2, *ACC),)),
+        TaskSpec("SE", _title("superb", "SE"), "Enhancement", (_m("PESQ", True, 2, "pesq"), _m("STOI", True, 1, "stoi"))),
+        TaskSpec("SS", _title("superb", "SS"), "Enhancement", (_m("SI-SDRi", True, 2, "si_sdri", "sisdri", "si_sdr_improvement"),)),
+        TaskSpec("VC", _title("superb", "VC"), "Generation", (_m("MCD", False, 2, "mcd"), _m("WER", False, 1, *WER), _m("ASV", True, 2, "asv", "sv", "asv_accept"))),
     ],
 )
 
@@ -147,7 +155,8 @@ def hear_benchmark(groups: dict[str, str]) -> Benchmark:
     from spear_bench.bench.tasks import load_suite
 
     registry = {spec.short: spec for spec in load_suite("hear").tasks}
-    tasks = [TaskSpec(key, registry[key].title, groups.get(key, ""), (HEAR_METRICS[HEAR_PRIMARY_HEADERS[registry[key].metric]],))
+    tasks = [TaskSpec(key, registry[key].title, groups.get(key, ""),
+                      (HEAR_METRICS[HEAR_PRIMARY_HEADERS[registry[key].metric]],))
              for key in HEAR_COLUMN_ORDER]
     return Benchmark("hear", ("hear",), tasks)
 
@@ -156,10 +165,10 @@ FINETUNE = Benchmark(
     "finetune",
     ("finetune",),
     [
-        TaskSpec("LS-100", "LibriSpeech 100 h (RNN-T)", "ASR", (_m("WER", False, 1, *WER),), ("test-clean", "test-other")),
-        TaskSpec("LS-960", "LibriSpeech 960 h (RNN-T)", "ASR", (_m("WER", False, 1, *WER),), ("test-clean", "test-other")),
-        TaskSpec("AS-20k", "AudioSet balanced", "AT", (_m("mAP", True, 1, "map", "m_ap"),)),
-        TaskSpec("AS-2M", "AudioSet full", "AT", (_m("mAP", True, 1, "map", "m_ap"),)),
+        TaskSpec("LS-100", _title("finetune", "LS-100"), "ASR", (_m("WER", False, 1, *WER),), ("test-clean", "test-other")),
+        TaskSpec("LS-960", _title("finetune", "LS-960"), "ASR", (_m("WER", False, 1, *WER),), ("test-clean", "test-other")),
+        TaskSpec("AS-20k", _title("finetune", "AS-20k"), "AT", (_m("mAP", True, 1, "map", "m_ap"),)),
+        TaskSpec("AS-2M", _title("finetune", "AS-2M"), "AT", (_m("mAP", True, 1, "map", "m_ap"),)),
     ],
 )
 

@@ -37,7 +37,7 @@ class ResultRow:
     time: str = ""  # ISO 8601, UTC
     split: str = "test"
     higher_is_better: bool = True  # the metric's direction, from the task registry (like the two below)
-    task_short: str = ""  # the task's short name (the paper's column: ESC, PR, AS-20k...); "" in rows written before it existed
+    task_short: str = ""  # the task's short name (the paper's column: ESC, PR, AS-20k...); "" in older rows
     unit: str = ""  # how ``value`` is expressed: fraction | percent | dB | "" (none, or not recorded)
 
 
