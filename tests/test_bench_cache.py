@@ -23,6 +23,15 @@ def test_changed_audio_weights_or_layer_is_a_miss(tmp_path):
     assert EmbeddingCache(tmp_path, "m", "abc123", "all").get("task", "train", "a.wav", "h1") is None
 
 
+def test_changed_settings_are_a_miss_and_the_same_settings_a_hit(tmp_path):
+    settings = {"code": {"sources": "aaa"}, "module_settings": {"encoder": {"config": {"edge_pad_frames": [3, 4]}}}}
+    EmbeddingCache(tmp_path, "m", "abc", "last", settings=settings).put("t", "s", "a.wav", "h", {"e": np.zeros(2, np.float32)})
+    assert EmbeddingCache(tmp_path, "m", "abc", "last", settings=dict(settings)).get("t", "s", "a.wav", "h") is not None
+    for changed in ({**settings, "code": {"sources": "bbb"}},
+                    {**settings, "module_settings": {"encoder": {"config": {"edge_pad_frames": [0, 0]}}}}):
+        assert EmbeddingCache(tmp_path, "m", "abc", "last", settings=changed).get("t", "s", "a.wav", "h") is None
+
+
 def test_corrupt_entry_is_recomputed_not_fatal(tmp_path):
     cache = EmbeddingCache(tmp_path, "m", "abc", "last")
     path = cache.put("t", "s", "a.wav", "h", {"embedding": np.zeros(2, np.float32)})

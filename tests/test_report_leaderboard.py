@@ -13,7 +13,21 @@ from spear_bench.report.render import html_page, to_html_table, to_latex, to_mar
 
 
 def m(model, suite, task, metric, value, split="test", higher=True, seeds=1):
-    return Measured(model, suite, task, metric, split, value, 0.0, seeds, "cfg", higher, "abc", "2025-01-01T00:00:00+00:00")
+    """A measured number with the facts its rows carry: the task registry's short name and unit (none for unknown tasks)."""
+    short, unit = registry_facts(suite, task, metric)
+    return Measured(model, suite, task, metric, split, value, 0.0, seeds, "cfg", higher, "abc", "2025-01-01T00:00:00+00:00",
+                    short, unit)
+
+
+def registry_facts(suite: str, task: str, metric: str) -> tuple[str, str]:
+    from spear_bench.bench.tasks import load_suite
+    from spear_bench.errors import ConfigError
+
+    try:
+        spec = load_suite(suite).task(task)
+        return spec.short, spec.metric_facts(metric).unit
+    except ConfigError:
+        return "", ""
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +58,7 @@ def test_best_value_is_bold_in_the_metric_direction(reference):
 
 
 def test_measured_hear_fractions_are_shown_in_percent_with_partial_averages(reference, groups):
-    board = hear_leaderboard(reference, groups, [m("spear_tiny", "hear", "esc50-v2.0.0-full", "top1_acc", 0.5)])
+    board = hear_leaderboard(reference, groups, [m("spear_tiny", "hear", "esc50", "top1_acc", 0.5)])
     row = board.rows[0]
     assert row.cells[("ESC", "Acc", "")].value == pytest.approx(50.0)
     env = row.cells[("HEAR-Env", "mean", "")]

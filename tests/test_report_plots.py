@@ -13,8 +13,8 @@ def reference():
     return load_reference()
 
 
-def m(model, task="mvq_prediction", metric="accuracy", value=0.5, suite="pretrain"):
-    return Measured(model, suite, task, metric, "test", value, 0.0, 1, "cfg", True, "abc", "2025-01-01T00:00:00+00:00")
+def m(model, task="mvq_prediction", metric="accuracy", value=0.5, suite="pretrain", short="", unit=""):
+    return Measured(model, suite, task, metric, "test", value, 0.0, 1, "cfg", True, "abc", "2025-01-01T00:00:00+00:00", short, unit)
 
 
 def test_ablation_model_names_carry_their_settings():
@@ -53,7 +53,8 @@ def test_measured_runs_group_by_base_model_and_other_settings():
 
 
 def test_measured_runs_of_a_paper_measure_overlay_its_panel():
-    series = measured_series([m("spear_tiny@lambda=0.1", "as20k", "mAP", 0.12, suite="finetune")], ABLATIONS["lambda"])
+    series = measured_series([m("spear_tiny@lambda=0.1", "audioset_20k", "mAP", 12.0, suite="finetune", short="AS-20k", unit="percent")],
+                             ABLATIONS["lambda"])
     assert list(series) == [("AS-20k", "mAP", "eval")]
     assert series[("AS-20k", "mAP", "eval")][0].points == {"0.1": pytest.approx(12.0)}
 

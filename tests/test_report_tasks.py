@@ -1,70 +1,60 @@
-"""Task and metric names the runners write map to the paper's columns."""
+"""The report's paper columns: found by the short name a row carries (from the task registry), units from the row."""
 from __future__ import annotations
 
 import pytest
 
+from spear_bench.bench.tasks import load_suite
 from spear_bench.report.reference import load_hear_groups
-from spear_bench.report.tasks import FINETUNE, SUPERB, canonical_split, hear_benchmark, to_paper_units
+from spear_bench.report.tasks import FINETUNE, SUPERB, canonical_split, display_value, hear_benchmark
 
 
-@pytest.mark.parametrize("store_name, key", [
-    ("esc50-v2.0.0-full", "ESC"), ("tfds_gtzan-1.0.0-full", "GZ-Gen"), ("tfds_gtzan_music_speech-1.0.0-full", "GZ-MS"),
-    ("nsynth_pitch-v2.2.3-5h", "NS-5"), ("nsynth_pitch-v2.2.3-50h", "NS-50"), ("speech_commands-v0.0.2-5h", "SC-5"),
-    ("speech_commands-v0.0.2-full", "SC-F"), ("dcase2016_task2-hear2021-full", "D16"), ("vox_lingua_top10-hear2021-full", "VL"),
-    ("mridangam_tonic-v0.1-full", "Mri-T"), ("beijing_opera-v1.0-hear2021-full", "BJ"), ("ESC", "ESC"),
-    # the names of tasks/hear.yaml
-    ("gtzan_genre", "GZ-Gen"), ("gtzan_music_speech", "GZ-MS"), ("nsynth_pitch_5h", "NS-5"), ("nsynth_pitch_50h", "NS-50"),
-    ("speech_commands_5h", "SC-5"), ("speech_commands_full", "SC-F"), ("maestro_5h", "MST"), ("vocal_imitation", "VI"),
-    ("vox_lingua_top10", "VL"), ("gunshot_triangulation", "Gun"), ("libricount", "LC"), ("crema_d", "CD"),
-])
-def test_heareval_task_names_map_to_the_paper_abbreviations(store_name, key):
-    spec = hear_benchmark(load_hear_groups()).find_task(store_name)
-    assert spec is not None and spec.key == key
+def test_every_hear_task_of_the_registry_is_a_column_with_its_title_and_primary_metric():
+    benchmark = hear_benchmark(load_hear_groups())
+    registry = load_suite("hear").tasks
+    assert sorted(t.key for t in benchmark.tasks) == sorted(t.short for t in registry)
+    for task in registry:
+        spec = benchmark.find_task(task.short)
+        assert spec.title == task.title  # titles come from tasks/hear.yaml
+        assert spec.metric(task.metric) is not None, (task.name, task.metric)
+        assert spec.group in ("Environment", "Speech", "Music")
 
 
-@pytest.mark.parametrize("store_name, key", [("sid", "SID"), ("speaker_identification", "SID"), ("asv", "SV"),
-                                             ("ks", "KS"), ("emotion", "ER"), ("pr", "PR"), ("ood_asr", "OOD-ASR")])
-def test_superb_task_names_map_to_the_paper_abbreviations(store_name, key):
-    assert SUPERB.find_task(store_name).key == key
+def test_every_superb_task_of_the_registry_is_a_column_with_its_metrics_in_the_same_direction():
+    for task in load_suite("superb").tasks:
+        spec = SUPERB.find_task(task.short)
+        assert spec is not None, task.name
+        assert spec.metric(task.metric) is not None, (task.name, task.metric)
+        for metric in task.metrics:
+            found = spec.metric(metric.name)
+            assert found is None or found.higher_is_better == metric.higher_is_better, (task.name, metric)
 
 
-def test_unknown_task_names_match_nothing():
-    assert SUPERB.find_task("demo_tone_pitch") is None
-    assert FINETUNE.find_task("ls100").key == "LS-100"
+def test_fine_tune_tasks_with_a_paper_column_share_its_short_name_and_direction():
+    shorts = {t.short: t for t in load_suite("finetune").tasks}
+    for key in ("LS-100", "LS-960", "AS-20k", "AS-2M"):
+        spec, task = FINETUNE.find_task(key), shorts[key]
+        assert spec.metrics[0].higher_is_better == task.metrics[0].higher_is_better
 
 
-def test_heareval_fractions_become_percent_and_percent_stays():
-    assert to_paper_units("top1_acc", 0.875) == pytest.approx(87.5)
-    assert to_paper_units("top1_acc", 87.5) == 87.5
-    assert to_paper_units("wer", 0.5) == 0.5  # not a fraction metric: already percent
+def test_tasks_are_found_by_short_name_only_never_by_a_stored_name():
+    assert SUPERB.find_task("SID").key == "SID"
+    for stored in ("sid", "speaker_identification", "esc50-v2.0.0-full", "ls100", ""):
+        assert SUPERB.find_task(stored) is None and FINETUNE.find_task(stored) is None
+        assert hear_benchmark({}).find_task(stored) is None
+
+
+def test_values_are_shown_by_the_unit_their_row_gives_never_by_their_size():
+    assert display_value(0.875, "fraction") == pytest.approx(87.5)
+    assert display_value(0.8, "percent") == 0.8  # an AudioSet mAP of 0.8 % stays 0.8
+    assert display_value(87.5, "percent") == 87.5
+    assert display_value(0.5, "") == 0.5 and display_value(-3.2, "dB") == -3.2
+
+
+def test_fine_tuned_asr_metrics_name_their_split():
+    spec = FINETUNE.find_task("LS-100")
+    assert spec.metric("wer_test_clean", "test-clean").key == "WER"
+    assert spec.metric("wer_test_clean", "test-other") is None
 
 
 def test_split_aliases():
     assert canonical_split("test_clean") == "test-clean" and canonical_split("test") == "" and canonical_split("valid") == "valid"
-
-
-def test_every_task_of_the_hear_task_file_maps_with_its_primary_metric():
-    import yaml
-
-    from spear_bench.paths import tasks_dir
-
-    benchmark = hear_benchmark(load_hear_groups())
-    for task in yaml.safe_load((tasks_dir() / "hear.yaml").read_text())["tasks"]:
-        for name in (task["name"], task["folder"]):
-            spec = benchmark.find_task(name)
-            assert spec is not None and spec.key == task["short"], name
-            assert spec.metric(task["metric"]) is not None, (name, task["metric"])
-
-
-def test_every_task_of_the_superb_task_file_maps_with_its_paper_metrics():
-    import yaml
-
-    from spear_bench.paths import tasks_dir
-
-    for task in yaml.safe_load((tasks_dir() / "superb.yaml").read_text())["tasks"]:
-        spec = SUPERB.find_task(task["name"])
-        assert spec is not None and spec.key == task["short"], task["name"]
-        assert spec.metric(task["metric"]) is not None, (task["name"], task["metric"])
-        for metric in task["metrics"]:
-            found = spec.metric(metric["name"])
-            assert found is None or found.higher_is_better == metric["higher_is_better"], (task["name"], metric)

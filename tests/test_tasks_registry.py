@@ -3,7 +3,7 @@ import csv
 
 import pytest
 
-from spear_bench.bench.tasks import HearTaskSpec, SuperbTaskSpec, load_suite, load_suite_file
+from spear_bench.bench.tasks import HearTaskSpec, MetricFacts, SuperbTaskSpec, load_suite, load_suite_file
 from spear_bench.errors import ConfigError, DatasetError
 from spear_bench.paths import reference_dir
 
@@ -71,3 +71,46 @@ def test_missing_superb_file_names_the_expected_path(tmp_path):
     with pytest.raises(DatasetError) as error:
         spec.check_data(tmp_path)
     assert str(tmp_path / "speech_commands" / "speech_commands_v0.01" / "validation_list.txt") in str(error.value)
+
+
+def test_every_metric_states_its_unit_and_direction(tmp_path):
+    from spear_bench.bench.tasks import load_suite_file
+
+    path = tmp_path / "bad.yaml"
+    path.write_text("suite: finetune\ntasks:\n  - {name: t, short: T, title: T, finetune: asr, metrics: [{name: wer, higher_is_better: false}]}\n")
+    with pytest.raises(ConfigError, match="each metric needs name, unit and higher_is_better"):
+        load_suite_file(path)
+    path.write_text("suite: finetune\ntasks:\n  - {name: t, short: T, title: T, finetune: asr, metrics: [{name: wer, unit: percnt, higher_is_better: false}]}\n")
+    with pytest.raises(ConfigError, match="unit must be one of"):
+        load_suite_file(path)
+
+
+def test_metric_facts_come_from_the_registry():
+    from spear_bench.bench.tasks import finetune_task, load_suite
+
+    assert load_suite("hear").task("ESC").metric_facts("top1_acc") == MetricFacts("top1_acc", "fraction", True)
+    assert load_suite("hear").task("D16").metric_facts("segment_1s_er") == MetricFacts("segment_1s_er", "fraction", False)
+    assert load_suite("superb").task("PR").metric_facts("per") == MetricFacts("per", "percent", False)
+    assert finetune_task("audioset_20k").metric_facts("mAP_step0") == MetricFacts("mAP_step0", "percent", True)
+    assert finetune_task("librispeech_100h_rnnt").metric_facts("wer_test_other").higher_is_better is False
+    with pytest.raises(ConfigError, match="has no metric"):
+        load_suite("hear").task("ESC").metric_facts("pitch_acc")
+    with pytest.raises(ConfigError, match="fine-tune task 'as20k' is not in"):
+        finetune_task("as20k")
+
+
+def test_every_fine_tune_config_names_a_registered_task():
+    import yaml
+
+    from spear_bench.bench.tasks import finetune_task
+    from spear_bench.paths import REPO_ROOT
+
+    for path in sorted((REPO_ROOT / "configs" / "finetune").glob("*.yaml")):
+        finetune_task(yaml.safe_load(path.read_text())["task"])
+
+
+def test_run_refuses_the_finetune_suite():
+    from spear_bench.bench.orchestrate import RunConfig, plan
+
+    with pytest.raises(ConfigError, match="spear-bench finetune"):
+        plan(RunConfig(suite="finetune", models=("spear_tiny",)))

@@ -1,10 +1,12 @@
 """On-disk embedding cache: computed once, reused by every later run.
 
 An entry is one audio file's arrays (``.npz``) at
-``<root>/<model>__<weights hash>__<layer>/<task>/<split>/<file>.<audio hash>.npz``: the key
-is the model name, a hash of its weights (every tensor of the state dict, so random
-weights built by different code never collide), the layer mode, the task, the split, the
-file name and a hash of the audio bytes (a changed file is a miss). Each entry is written
+``<root>/<model>__<weights hash>__<layer>__<settings hash>/<task>/<split>/<file>.<audio hash>.npz``:
+the key is the model name, a hash of its weights (every tensor of the state dict, so random
+weights built by different code never collide), the layer mode, a hash of ``settings``
+(code version, module, module kwargs and the loaded model's settings such as chunking and
+edge padding: :func:`spear_bench.bench.fingerprint.embedding_settings`), the task, the
+split, the file name and a hash of the audio bytes (a changed file is a miss). Each entry is written
 atomically (temporary file + rename), so a killed run leaves whole entries only and a rerun
 computes just the missing ones. ``hits``/``misses`` count lookups for the run summary.
 """
@@ -56,16 +58,26 @@ class EmbeddingCache:
     hits: int = 0
     misses: int = 0
     written: list = field(default_factory=list)
+    settings: dict = field(default_factory=dict)  # everything else that changes embeddings (see the module docstring)
+
+    @property
+    def settings_hash(self) -> str:
+        return hashlib.sha256(json.dumps(self.settings, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
     @property
     def model_dir(self) -> Path:
-        return Path(self.root) / f"{_safe(self.model)}__{self.weights_hash[:16]}__{_safe(self.layer)}"
+        name = f"{_safe(self.model)}__{self.weights_hash[:16]}__{_safe(self.layer)}__{self.settings_hash}"
+        return Path(self.root) / name
 
     def describe(self, info: dict) -> None:
-        """Write a human-readable description of the model key (once)."""
+        """Write a human-readable description of the model key (once), with the settings and the git commit."""
+        from spear_bench.results.store import git_commit
+
         path = self.model_dir / "model.json"
         if not path.exists():
-            atomic_write_text(path, json.dumps({"model": self.model, "weights_hash": self.weights_hash, "layer": self.layer, **info}, indent=1, default=str))
+            record = {"model": self.model, "weights_hash": self.weights_hash, "layer": self.layer, **info,
+                      "settings": self.settings, "git_commit": git_commit()}
+            atomic_write_text(path, json.dumps(record, indent=1, default=str))
 
     def path(self, task: str, split: str, file: str, audio_hash: str) -> Path:
         return self.model_dir / _safe(task) / _safe(split) / f"{_safe(file)}.{audio_hash}.npz"

@@ -2,13 +2,16 @@
 
 - ``local``: in this process, one unit after the other (models load once per process).
 - ``torchrun``: ``torch.distributed.run`` starts ``nproc`` workers on this node
-  (``python -m spear_bench.bench.worker``); worker ``RANK`` takes units ``RANK::WORLD_SIZE``
-  and uses ``cuda:LOCAL_RANK`` when GPUs are present.
+  (``python -m spear_bench.bench.worker``); worker ``RANK`` takes units ``RANK::WORLD_SIZE``.
 - ``slurm``: one submitit job per unit (``AutoExecutor``; ``cluster="local"`` or
   ``"debug"`` runs the same jobs on this machine, which is how it is tested).
 
-Every launcher returns the units' outcomes; units write their own results atomically, so
-launchers never merge rows, and a launcher that dies leaves a resumable store.
+Every launcher returns one outcome per unit; units write their own results atomically, so
+launchers never merge rows, and a launcher that dies leaves a resumable store. A unit whose
+worker or job died without reporting it is a ``failed`` outcome naming the rank or job, so
+the run exits non-zero. Devices (:func:`resolve_device`): the ``--device`` asked for is the
+device used; without one, units run on the GPU where GPUs are allocated (torchrun with CUDA,
+``--slurm-gpus N``) and on the CPU otherwise.
 """
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ from typing import Callable
 
 from spear_bench.bench.orchestrate import RunConfig, Unit, UnitOutcome, format_outcome, run_unit
 from spear_bench.errors import ConfigError, SpearBenchError
+from spear_bench.results.store import atomic_write_text
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,18 @@ def launcher(name: str):
     return register
 
 
+def resolve_device(requested: str | None, gpus: bool, local_rank: int | None = None) -> str:
+    """The device units run on: ``requested`` as given; without one, ``cuda`` when GPUs are allocated, else ``cpu``.
+
+    Under torchrun (``local_rank`` given) a bare ``cuda`` is this worker's own GPU, so that
+    N workers do not share GPU 0; an explicit ``cpu`` or ``cuda:N`` is never changed.
+    """
+    device = requested if requested else ("cuda" if gpus else "cpu")
+    if local_rank is not None and device == "cuda":
+        return f"cuda:{local_rank}"
+    return device
+
+
 def get_launcher(name: str) -> Launcher:
     if name not in LAUNCHERS:
         raise ConfigError(f"unknown launcher {name!r}; known: {', '.join(LAUNCHERS)}")
@@ -60,6 +76,7 @@ def get_launcher(name: str) -> Launcher:
 def launch_local(units: list[Unit], config: RunConfig, options: LaunchOptions, log: Callable[[str], None]) -> list[UnitOutcome]:
     from tqdm.auto import tqdm
 
+    config = _replace_device(config, resolve_device(config.device, gpus=False))
     outcomes = []
     bar = tqdm(total=len(units), desc="units", unit="unit", disable=config.quiet, dynamic_ncols=True)
     for unit in units:
@@ -74,23 +91,32 @@ def launch_local(units: list[Unit], config: RunConfig, options: LaunchOptions, l
 
 # --- torchrun ----------------------------------------------------------------------------------------
 
+def rank_outcomes_path(plan_path: str, rank: int) -> Path:
+    return Path(f"{plan_path}.rank{rank}.json")
+
+
 def worker_main(plan_path: str) -> int:
-    """Entry of one torchrun worker: run this rank's share of the plan, write its outcomes next to the plan."""
+    """Entry of one torchrun worker: run this rank's share of the plan, recording each outcome next to the plan.
+
+    The outcomes file is rewritten (atomically) after every unit, so a rank that dies
+    mid-way has reported exactly the units it finished.
+    """
+    import torch
+
     rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
     plan = json.loads(Path(plan_path).read_text())
     config = RunConfig.from_json(plan["config"])
     local_rank = int(os.environ.get("LOCAL_RANK", 0))
-    import torch
-
-    if config.device == "auto":
-        config = _replace_device(config, f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
+    device = resolve_device(config.device, gpus=torch.cuda.is_available(), local_rank=local_rank)
+    config = _replace_device(config, device)
     units = [Unit(**u) for u in plan["units"]][rank::world]
-    outcomes = []
+    outcomes: list[dict] = []
+    atomic_write_text(rank_outcomes_path(plan_path, rank), "[]")
     for unit in units:
         outcome = run_unit(unit, config)
         print(f"[rank {rank}] {format_outcome(outcome)}", flush=True)
         outcomes.append(outcome.to_dict())
-    Path(f"{plan_path}.rank{rank}.json").write_text(json.dumps(outcomes))
+        atomic_write_text(rank_outcomes_path(plan_path, rank), json.dumps(outcomes))
     return 0
 
 
@@ -108,7 +134,7 @@ def launch_torchrun(units: list[Unit], config: RunConfig, options: LaunchOptions
         raise ConfigError(f"--nproc must be >= 1, got {options.nproc}")
     folder = Path(config.results) / "_launch"
     folder.mkdir(parents=True, exist_ok=True)
-    worker_config = dataclasses.replace(config, device="auto" if config.device == "cpu" else config.device, quiet=True)
+    worker_config = dataclasses.replace(config, quiet=True)  # the device is resolved by each worker
     fd, plan_path = tempfile.mkstemp(dir=folder, prefix="plan-", suffix=".json")
     with os.fdopen(fd, "w") as f:
         json.dump({"config": worker_config.to_json(), "units": [dataclasses.asdict(u) for u in units]}, f)
@@ -116,13 +142,36 @@ def launch_torchrun(units: list[Unit], config: RunConfig, options: LaunchOptions
                "-m", "spear_bench.bench.worker", plan_path]
     log(f"torchrun: {' '.join(command)}")
     result = subprocess.run(command)
-    outcomes = []
-    for rank in range(options.nproc):
-        path = Path(f"{plan_path}.rank{rank}.json")
+    return collect_rank_outcomes(units, plan_path, options.nproc, result.returncode, log)
+
+
+def collect_rank_outcomes(units: list[Unit], plan_path: str, nproc: int, returncode: int,
+                          log: Callable[[str], None]) -> list[UnitOutcome]:
+    """One outcome per unit, in plan order: what each rank reported, ``failed`` for the units a rank never reported."""
+    reported: dict[Unit, UnitOutcome] = {}
+    for rank in range(nproc):
+        path = rank_outcomes_path(plan_path, rank)
         if path.is_file():
-            outcomes += [UnitOutcome.from_dict(o) for o in json.loads(path.read_text())]
-    if result.returncode != 0 and not outcomes:
-        raise SpearBenchError(f"torchrun exited with status {result.returncode} (plan {plan_path})")
+            try:
+                records = json.loads(path.read_text())
+            except ValueError:
+                records = []
+            for record in records:
+                outcome = UnitOutcome.from_dict(record)
+                reported[outcome.unit] = outcome
+    outcomes = []
+    for index, unit in enumerate(units):
+        if unit in reported:
+            outcomes.append(reported[unit])
+            continue
+        message = (f"torchrun rank {index % nproc} ended without reporting this unit "
+                   f"(torchrun exit status {returncode}, plan {plan_path})")
+        missing = UnitOutcome(unit, "failed", message=message)
+        log(format_outcome(missing))
+        outcomes.append(missing)
+    if returncode != 0 and all(o.status != "failed" for o in outcomes):
+        raise SpearBenchError(f"torchrun exited with status {returncode} although every unit reported "
+                              f"(plan {plan_path})")
     return outcomes
 
 
@@ -149,7 +198,8 @@ def launch_slurm(units: list[Unit], config: RunConfig, options: LaunchOptions, l
                       cpus_per_task=options.slurm_cpus_per_task, mem_gb=options.slurm_mem_gb)
         params = {k: v for k, v in params.items() if v is not None}
     executor.update_parameters(**params)
-    job_config = dataclasses.replace(config, quiet=True)
+    gpus = executor.cluster == "slurm" and options.slurm_gpus_per_node > 0
+    job_config = dataclasses.replace(config, quiet=True, device=resolve_device(config.device, gpus=gpus))
     jobs = []
     if executor.cluster == "debug":
         jobs = [executor.submit(slurm_job, unit, job_config) for unit in units]

@@ -30,6 +30,7 @@ class Metric:
     kind: str  # "label": (N, C) arrays | "event": file -> events
     higher_is_better: bool
     compute: Callable[..., float]  # (predictions, targets, labels) -> float
+    unit: str = "fraction"  # heareval's scores are fractions in [0, 1]; d' has no unit ("")
 
     def __call__(self, predictions, targets, labels: Sequence[str] = ()) -> float:
         return float(self.compute(predictions, targets, labels))
@@ -148,7 +149,7 @@ for _metric in (
     Metric("pitch_acc", "label", True, top1_accuracy),
     Metric("chroma_acc", "label", True, chroma_accuracy),
     Metric("mAP", "label", True, mean_average_precision),
-    Metric("d_prime", "label", True, d_prime),
+    Metric("d_prime", "label", True, d_prime, unit=""),
     Metric("aucroc", "label", True, roc_auc),
     Metric("event_onset_200ms_fms", "event", True,
            _event_metric("event", "f_measure", evaluate_onset=True, evaluate_offset=False, t_collar=0.2)),

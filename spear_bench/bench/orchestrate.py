@@ -5,8 +5,11 @@ one atomic file (:class:`spear_bench.results.ResultsStore`) only when the unit h
 finished, after its predictions and details; so a killed run resumes where it stopped:
 finished units are skipped (same config hash), an interrupted unit is redone from the
 embedding cache, and no row is lost or written twice. The config hash covers the model
-(name, module, weights by content), the task definition, the task folder's metadata and
+(name, module, module kwargs, weights by content), the code (spear-bench's version and
+sources, the feature libraries' versions, the HEAR module's sources: see
+:mod:`spear_bench.bench.fingerprint`), the task definition, the task folder's metadata and
 the protocol, so changing any of them makes a new unit instead of reusing an old one.
+``RunConfig.force`` (``spear-bench run --force``) reruns finished units on purpose.
 """
 from __future__ import annotations
 
@@ -19,7 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from spear_bench.bench.tasks import HearTaskSpec, SuperbTaskSpec, TaskSpec, load_suite
+from spear_bench.bench.fingerprint import code_version, embedding_settings, module_source_hash
+from spear_bench.bench.tasks import FinetuneTaskSpec, HearTaskSpec, SuperbTaskSpec, TaskSpec, load_suite
 from spear_bench.errors import ConfigError, DatasetError, SpearBenchError
 from spear_bench.results.store import ResultRow, ResultsStore, atomic_write_text, config_hash
 
@@ -38,9 +42,10 @@ class RunConfig:
     cache: str = "work_dir/cache"
     layer: str = "last"
     seed: int = 42
-    device: str = "cpu"
+    device: str | None = None  # None: not asked for; the launcher decides (spear_bench.bench.launchers.resolve_device)
     quiet: bool = False
     cache_budget_gb: float = 8.0
+    force: bool = False  # rerun units the store already has (embeddings under the same key are still reused)
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self))
@@ -100,6 +105,9 @@ def default_data_root(suite: str, data_root: str | None) -> Path:
 def plan(config: RunConfig) -> list[Unit]:
     suite = load_suite(config.suite)
     specs = suite.select(list(config.tasks))
+    if any(isinstance(spec, FinetuneTaskSpec) for spec in specs):
+        raise ConfigError(f"suite {config.suite!r} holds fine-tuning tasks: "
+                          "run them with spear-bench finetune asr|audioset")
     if not config.models:
         raise ConfigError("give at least one --model")
     return [Unit(model, spec.name) for model in config.models for spec in specs]
@@ -155,6 +163,8 @@ def unit_config(unit: Unit, spec: TaskSpec, config: RunConfig, data_root: Path) 
     model = resolve_model(unit.model, config.layer)
     protocol = ProbeConfig().protocol_dict() if isinstance(spec, HearTaskSpec) else dataclasses.asdict(spec.protocol)
     return {
+        "code": code_version(),
+        "module_source": module_source_hash(model.hear_module) if isinstance(spec, HearTaskSpec) else None,
         "model": model.identity(),
         "layer": config.layer if isinstance(spec, HearTaskSpec) else "weighted_sum",
         "task": dataclasses.asdict(spec),
@@ -187,6 +197,8 @@ def _progress_factory(config: RunConfig, model: str):
 def run_unit(unit: Unit, config: RunConfig) -> UnitOutcome:
     """Run one unit unless the store already has it; never raises for a failing unit (status=failed)."""
     start = time.perf_counter()
+    if config.device is None:  # called outside a launcher: nothing allocated, so the CPU
+        config = dataclasses.replace(config, device="cpu")
     try:
         return _run_unit(unit, config, start)
     except SpearBenchError as error:
@@ -203,21 +215,23 @@ def _run_unit(unit: Unit, config: RunConfig, start: float) -> UnitOutcome:
     model = resolve_model(unit.model, config.layer)
     chash = config_hash(unit_config(unit, spec, config, data_root))
     store = ResultsStore(config.results)
-    if store.is_done(model.name, config.suite, spec.name, chash, config.seed):
+    if not config.force and store.is_done(model.name, config.suite, spec.name, chash, config.seed):
         return UnitOutcome(unit, "skipped", 0.0, primary=spec.metric, path=str(store.unit_path(model.name, config.suite, spec.name, chash, config.seed)),
                            scores=_stored_scores(store.unit_path(model.name, config.suite, spec.name, chash, config.seed)))
     out_dir = Path(config.results) / PREDICTIONS_DIR / config.suite / model.name / f"{spec.name}__{chash}"
     progress = _progress_factory(config, model.name)
     if isinstance(spec, HearTaskSpec):
-        scores, higher, details, hits, misses = _run_hear(spec, unit, config, data_root, out_dir, progress)
+        scores, details, hits, misses = _run_hear(spec, unit, config, data_root, out_dir, progress)
     else:
-        scores, higher, details, hits, misses = _run_superb(spec, unit, config, data_root, progress)
+        scores, details, hits, misses = _run_superb(spec, unit, config, data_root, progress)
     rows = []
     for metric, value in scores.items():
         if metric != spec.metric and not math.isfinite(value):
             continue  # e.g. d_prime with a perfect class (infinite) or a class absent from a small test set
+        facts = spec.metric_facts(metric)  # the task registry's facts travel with the row
         rows.append(ResultRow(model=model.name, suite=config.suite, task=spec.name, metric=metric, value=float(value),
-                              seed=config.seed, config_hash=chash, split="test", higher_is_better=higher[metric]))
+                              seed=config.seed, config_hash=chash, split="test",
+                              higher_is_better=facts.higher_is_better, task_short=spec.short, unit=facts.unit))
     details.update({"unit": dataclasses.asdict(unit), "config_hash": chash, "seconds": time.perf_counter() - start,
                     "embeddings": {"hits": hits, "misses": misses}})
     atomic_write_text(out_dir / "details.json", json.dumps(details, indent=1, default=str))
@@ -236,17 +250,17 @@ def _stored_scores(path: Path) -> dict:
 def _run_hear(spec: HearTaskSpec, unit: Unit, config: RunConfig, data_root: Path, out_dir: Path, progress):
     from spear_bench.bench.cache import EmbeddingCache
     from spear_bench.bench.hear_runner import run_hear_task
-    from spear_bench.bench.metrics import get_metric
     from spear_bench.bench.probe import ProbeConfig
 
     handle = hear_handle(unit.model, config)
-    cache = EmbeddingCache(Path(config.cache) / "hear", handle.spec.name, handle.weights_hash, config.layer)
+    _, loaded = handle.load()
+    cache = EmbeddingCache(Path(config.cache) / "hear", handle.spec.name, handle.weights_hash, config.layer,
+                           settings=embedding_settings(handle.spec, loaded, handle.spec.hear_module))
     cache.describe({"hear_module": handle.spec.hear_module, "hear_kwargs": handle.spec.hear_kwargs, "weights": handle.spec.weights})
     result = run_hear_task(spec, data_root, handle, cache, ProbeConfig(seed=config.seed, device=config.device), out_dir, progress)
-    higher = {m: get_metric(m).higher_is_better for m in result.scores}
     details = {"suite": "hear", "scores": result.scores, "fold_scores": result.fold_scores, "best_point": result.best_point,
                "grid": result.grid, "probe_seconds": result.probe_seconds, "embedding_seconds": result.embed.seconds, **result.details}
-    return result.scores, higher, details, result.embed.hits, result.embed.misses
+    return result.scores, details, result.embed.hits, result.embed.misses
 
 
 def _run_superb(spec: SuperbTaskSpec, unit: Unit, config: RunConfig, data_root: Path, progress):
@@ -255,9 +269,8 @@ def _run_superb(spec: SuperbTaskSpec, unit: Unit, config: RunConfig, data_root: 
     upstream = superb_upstream(unit.model, config)
     result = run_superb_task(spec, data_root, upstream, Path(config.cache) / "superb", seed=config.seed,
                              cache_budget_bytes=config.cache_budget_gb * 1024**3, progress_factory=progress)
-    higher = {m: spec.higher_is_better(m) for m in result.scores}
     details = {"suite": "superb", "scores": result.scores, "fold_scores": result.fold_scores, **result.details}
-    return result.scores, higher, details, result.embed_hits, result.embed_misses
+    return result.scores, details, result.embed_hits, result.embed_misses
 
 
 # --- summaries ---------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ import torch.nn.functional as F
 
 from spear_bench.audio import load_audio
 from spear_bench.bench.cache import EmbeddingCache, file_hash, state_dict_hash
+from spear_bench.bench.fingerprint import embedding_settings
 from spear_bench.bench.models import BenchModel
 from spear_bench.bench.superb_data import SuperbData, SuperbItem, read_dataset
 from spear_bench.bench.tasks import SuperbProtocol, SuperbTaskSpec
@@ -354,7 +355,8 @@ def run_superb_task(
     data_list = read_dataset(spec.dataset, root)
     cache = None
     if cache_root is not None and estimated_cache_bytes(data_list, upstream) <= cache_budget_bytes:
-        cache = EmbeddingCache(Path(cache_root), upstream.model.name, upstream.weights_hash, "all_hidden_states")
+        cache = EmbeddingCache(Path(cache_root), upstream.model.name, upstream.weights_hash, "all_hidden_states",
+                               settings=embedding_settings(upstream.model, upstream.load()))
         cache.describe({"s3prl_upstream": upstream.model.s3prl_upstream, "ckpt": upstream.model.s3prl_ckpt})
     source = FeatureSource(upstream, cache, spec.layout.root, progress_factory)
     fold_scores, fold_details = {}, {}

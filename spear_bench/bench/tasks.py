@@ -2,9 +2,15 @@
 
 Tasks are data, not code (``tasks/hear.yaml``, ``tasks/superb.yaml``, ``tasks/demo.yaml``);
 this module only reads and checks them. A suite is a named list of tasks; a task is a
-:class:`HearTaskSpec` (a HEAR 2021 task folder scored with the heareval protocol) or a
-:class:`SuperbTaskSpec` (an s3prl downstream task). Where a task's data lives is decided
-by the user (``--data-root``): specs only name the folder expected under that root.
+:class:`HearTaskSpec` (a HEAR 2021 task folder scored with the heareval protocol), a
+:class:`SuperbTaskSpec` (an s3prl downstream task) or a :class:`FinetuneTaskSpec` (a
+``spear-bench finetune`` task, ``tasks/finetune.yaml``). Where a task's data lives is
+decided by the user (``--data-root``): specs only name the folder expected under that root.
+
+Every task answers :meth:`metric_facts` (unit and direction of each metric it scores):
+the facts each result row stores when it is written, so that reports read them from the
+rows instead of guessing. HEAR metrics take theirs from heareval's scorers
+(:mod:`spear_bench.bench.metrics`), SUPERB and fine-tune metrics from their task files.
 """
 from __future__ import annotations
 
@@ -20,9 +26,20 @@ from spear_bench.errors import ConfigError, DatasetError
 from spear_bench.paths import tasks_dir
 
 LEVELS = ("scene", "timestamp")
+# How a stored value is expressed: a fraction in [0, 1], percent, decibels, or no unit ("").
+UNITS = ("fraction", "percent", "dB", "")
 PREDICTION_TYPES = ("multiclass", "multilabel")
 SPLIT_MODES = ("trainvaltest", "new_split_kfold", "presplit_kfold")
 SUPERB_RUNNERS = ("utterance", "ctc")
+
+
+@dataclass(frozen=True)
+class MetricFacts:
+    """What a result row says about its metric: the unit its value is in and its direction."""
+
+    name: str
+    unit: str
+    higher_is_better: bool
 
 
 @dataclass(frozen=True)
@@ -56,11 +73,21 @@ class HearTaskSpec:
             )
         return folder
 
+    def metric_facts(self, metric: str) -> MetricFacts:
+        """Unit and direction of one of this task's metrics, from its heareval scorer."""
+        from spear_bench.bench.metrics import get_metric
+
+        if metric not in self.metrics:
+            raise ConfigError(f"HEAR task {self.name} has no metric {metric!r}")
+        scorer = get_metric(metric)
+        return MetricFacts(metric, scorer.unit, scorer.higher_is_better)
+
 
 @dataclass(frozen=True)
 class SuperbMetric:
     name: str
     higher_is_better: bool
+    unit: str = "percent"
 
 
 @dataclass(frozen=True)
@@ -120,13 +147,41 @@ class SuperbTaskSpec:
         return root
 
     def higher_is_better(self, metric: str) -> bool:
+        return self.metric_facts(metric).higher_is_better
+
+    def metric_facts(self, metric: str) -> MetricFacts:
         for m in self.metrics:
             if m.name == metric:
-                return m.higher_is_better
+                return MetricFacts(m.name, m.unit, m.higher_is_better)
         raise ConfigError(f"SUPERB task {self.name} has no metric {metric!r}")
 
 
-TaskSpec = Union[HearTaskSpec, SuperbTaskSpec]
+@dataclass(frozen=True)
+class FinetuneTaskSpec:
+    """A fine-tuning task (``spear-bench finetune asr|audioset``), named by its config's ``task``.
+
+    ``metrics`` are the base names: an ASR run stores ``wer_<split>`` per evaluation split
+    (``wer_test_clean``), and ``<metric>_step0`` for the score before fine-tuning; both
+    take the facts of their base metric.
+    """
+
+    name: str
+    short: str
+    title: str
+    finetune: str  # asr | audioset
+    metrics: tuple[SuperbMetric, ...]
+    kind: str = "finetune"
+
+    def metric_facts(self, metric: str) -> MetricFacts:
+        base = metric[: -len("_step0")] if metric.endswith("_step0") else metric
+        for m in self.metrics:
+            if base == m.name or (self.finetune == "asr" and base.startswith(m.name + "_")):
+                return MetricFacts(metric, m.unit, m.higher_is_better)
+        known = ", ".join(m.name for m in self.metrics)
+        raise ConfigError(f"fine-tune task {self.name} has no metric {metric!r} (known: {known})")
+
+
+TaskSpec = Union[HearTaskSpec, SuperbTaskSpec, FinetuneTaskSpec]
 
 
 @dataclass(frozen=True)
@@ -178,6 +233,26 @@ def _hear_spec(entry: dict, where: str) -> HearTaskSpec:
     return spec
 
 
+def _metrics(entry: dict, where: str) -> tuple[SuperbMetric, ...]:
+    """``metrics: [{name, unit, higher_is_better}, ...]``: every fact given, units from :data:`UNITS`."""
+    out = []
+    for m in _require(entry, "metrics", where):
+        if not isinstance(m, dict) or not {"name", "unit", "higher_is_better"} <= set(m):
+            raise ConfigError(f"{where}: each metric needs name, unit and higher_is_better, got {m!r}")
+        if m["unit"] not in UNITS:
+            raise ConfigError(f"{where}: metric {m['name']!r} unit must be one of {UNITS}, got {m['unit']!r}")
+        out.append(SuperbMetric(m["name"], bool(m["higher_is_better"]), m["unit"]))
+    return tuple(out)
+
+
+def _finetune_spec(entry: dict, where: str) -> FinetuneTaskSpec:
+    finetune = _require(entry, "finetune", where)
+    if finetune not in ("asr", "audioset"):
+        raise ConfigError(f"{where}: finetune must be asr or audioset, got {finetune!r}")
+    name, short, title = (_require(entry, key, where) for key in ("name", "short", "title"))
+    return FinetuneTaskSpec(name, short, title, finetune, _metrics(entry, where))
+
+
 def _superb_spec(entry: dict, where: str) -> SuperbTaskSpec:
     s3prl = _require(entry, "s3prl", where)
     layout = _require(entry, "layout", where)
@@ -188,7 +263,7 @@ def _superb_spec(entry: dict, where: str) -> SuperbTaskSpec:
     runner = entry.get("runner")
     if runner is not None and runner not in SUPERB_RUNNERS:
         raise ConfigError(f"{where}: runner must be one of {SUPERB_RUNNERS} or null, got {runner!r}")
-    metrics = tuple(SuperbMetric(m["name"], bool(m["higher_is_better"])) for m in _require(entry, "metrics", where))
+    metrics = _metrics(entry, where)
     spec = SuperbTaskSpec(
         name=_require(entry, "name", where),
         short=_require(entry, "short", where),
@@ -245,7 +320,7 @@ def load_suite_file(path: Path | str) -> SuiteSpec:
         raise ConfigError(f"{where}: not valid YAML ({problem})") from error
     if not isinstance(data, dict) or "tasks" not in data or "suite" not in data:
         raise ConfigError(f"{path}: expected a mapping with 'suite' and 'tasks'")
-    default_kind = data["suite"] if data["suite"] in ("hear", "superb") else None
+    default_kind = data["suite"] if data["suite"] in ("hear", "superb", "finetune") else None
     specs: list[TaskSpec] = []
     for i, entry in enumerate(data["tasks"]):
         where = f"{path}: task #{i + 1} ({entry.get('name', '?')})"
@@ -256,8 +331,10 @@ def load_suite_file(path: Path | str) -> SuiteSpec:
             specs.append(_demo_superb_spec(entry, where))
         elif kind == "superb":
             specs.append(_superb_spec(entry, where))
+        elif kind == "finetune":
+            specs.append(_finetune_spec(entry, where))
         else:
-            raise ConfigError(f"{where}: kind must be hear or superb, got {kind!r}")
+            raise ConfigError(f"{where}: kind must be hear, superb or finetune, got {kind!r}")
     names = [s.name for s in specs]
     if len(set(names)) != len(names):
         raise ConfigError(f"{path}: duplicate task names")
@@ -287,3 +364,13 @@ def superb_suite() -> SuiteSpec:
 
 def demo_suite() -> SuiteSpec:
     return load_suite("demo")
+
+
+def finetune_task(name: str) -> FinetuneTaskSpec:
+    """The fine-tune task a config's ``task`` names (ConfigError naming the known ones)."""
+    suite = load_suite("finetune")
+    for spec in suite.tasks:
+        if spec.name == name:
+            return spec
+    known = ", ".join(t.name for t in suite.tasks)
+    raise ConfigError(f"fine-tune task {name!r} is not in {suite.source}; known: {known}")

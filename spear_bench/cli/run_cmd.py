@@ -36,7 +36,7 @@ def run(
     results: Optional[Path] = typer.Option(None, "--results", help="Results store folder (default: results/)."),
     cache: Optional[Path] = typer.Option(None, "--cache", help="Embedding cache folder (default: work_dir/cache)."),
     layer: str = typer.Option("last", "--layer", help="HEAR embeddings: last | all (hidden states concatenated) | an index."),
-    device: str = typer.Option("cpu", "--device", help="cpu | cuda | cuda:N (torchrun: one GPU per worker when present)."),
+    device: Optional[str] = typer.Option(None, "--device", help="cpu | cuda | cuda:N, used as given (torchrun: cuda = each worker's GPU). Default: the GPU where GPUs are allocated (torchrun with CUDA, --slurm-gpus N), else cpu."),
     seed: int = typer.Option(42, "--seed", help="Probe seed (heareval uses 42)."),
     nproc: int = typer.Option(1, "--nproc", help="torchrun: workers on this node."),
     slurm_cluster: Optional[str] = typer.Option(None, "--slurm-cluster", help="slurm launcher: submitit cluster (default SLURM; 'local' or 'debug' run the jobs here)."),
@@ -45,6 +45,7 @@ def run(
     slurm_gpus: int = typer.Option(0, "--slurm-gpus", help="GPUs per job."),
     wait: bool = typer.Option(True, "--wait/--no-wait", help="slurm: wait for the jobs and print their results."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
+    force: bool = typer.Option(False, "--force", help="Rerun units the results store already has (embeddings under the same key are reused)."),
 ) -> None:
     """Score models on a suite: one unit per (model, task), finished units skipped, results stored atomically."""
     import spear_bench  # noqa: F401
@@ -57,6 +58,7 @@ def run(
     config = RunConfig(
         suite=suite, models=_split(model), tasks=_split(tasks), data_root=str(data_root) if data_root else None,
         results=str(results), cache=str(cache or cache_dir()), layer=layer, seed=seed, device=device, quiet=quiet,
+        force=force,
     )
     if suite == "demo" and data_root is None:
         from spear_bench.bench.demo_data import generate_demo_data
@@ -69,7 +71,13 @@ def run(
     _print_summary(outcomes, results, time.perf_counter() - start)
     failed = [o for o in outcomes if o.status == "failed"]
     if failed:
-        raise SpearBenchError(f"{len(failed)} unit(s) failed, first: {failed[0].unit.label}: {failed[0].message}")
+        raise SpearBenchError(_failed_message(failed))
+
+
+def _failed_message(failed) -> str:
+    """One line naming every failed unit (a dead torchrun rank or SLURM job included) and the first reason."""
+    names = ", ".join(o.unit.label for o in failed[:10]) + (f" and {len(failed) - 10} more" if len(failed) > 10 else "")
+    return f"{len(failed)} unit(s) failed: {names}; first: {failed[0].unit.label}: {failed[0].message}"
 
 
 def demo(

@@ -143,7 +143,7 @@ def finetune_asr(config: AsrConfig, spec: RunSpec) -> FinetuneOutcome:
         {"final_train_loss": result.last_loss, "resumed_from_step": result.resumed_from, "vocab_size": tokenizer.vocab_size},
     )
     names = {split_metric(s): s for s in config.eval_splits}
-    return write_outcome(outcome, spec, identity, seed, {m: False for m in names}, names)
+    return write_outcome(outcome, spec, identity, seed, names)
 
 
 def _batches_per_epoch(cuts, max_duration: float) -> int:

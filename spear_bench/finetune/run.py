@@ -43,9 +43,14 @@ def load_start_encoder(spec: RunSpec):
 
 
 def run_identity(kind: str, config, spec: RunSpec) -> dict:
-    """Everything that determines a run's outcome (hashed into the results' config_hash)."""
+    """Everything that determines a run's outcome (hashed into the results' config_hash), the code version included."""
+    from spear_bench.bench.fingerprint import code_version
+    from spear_bench.bench.tasks import finetune_task
+
+    finetune_task(config.task)  # a task the registry does not know fails here, before any training
     return {
         "kind": kind,
+        "code": code_version(),
         "config": dataclasses.asdict(config),
         "model": spec.model,
         "model_path": spec.model_path,
@@ -82,23 +87,22 @@ class FinetuneOutcome:
     extra: dict = dataclasses.field(default_factory=dict)
 
 
-def write_outcome(outcome: FinetuneOutcome, spec: RunSpec, identity: dict, seed: int, higher_is_better: dict[str, bool], splits: dict[str, str]) -> FinetuneOutcome:
-    """Store the metrics as one results unit and a summary ``results.json`` in the run folder."""
+def write_outcome(outcome: FinetuneOutcome, spec: RunSpec, identity: dict, seed: int,
+                  splits: dict[str, str]) -> FinetuneOutcome:
+    """Store the metrics as one results unit and a summary ``results.json`` in the run folder.
+
+    Each row carries its task's short name and its metric's unit and direction from the
+    task registry (tasks/finetune.yaml)."""
+    from spear_bench.bench.tasks import finetune_task
+
+    task = finetune_task(outcome.task)
     digest = config_hash(identity)
-    rows = [
-        ResultRow(
-            model=spec.model_label,
-            suite=SUITE,
-            task=outcome.task,
-            metric=metric,
-            value=float(value),
-            seed=seed,
-            config_hash=digest,
-            split=splits.get(metric, "test"),
-            higher_is_better=higher_is_better.get(metric, True),
-        )
-        for metric, value in {**outcome.metrics, **{f"{k}_step0": v for k, v in outcome.metrics_before.items()}}.items()
-    ]
+    rows = []
+    for metric, value in {**outcome.metrics, **{f"{k}_step0": v for k, v in outcome.metrics_before.items()}}.items():
+        facts = task.metric_facts(metric)
+        rows.append(ResultRow(model=spec.model_label, suite=SUITE, task=outcome.task, metric=metric, value=float(value),
+                              seed=seed, config_hash=digest, split=splits.get(metric, "test"),
+                              higher_is_better=facts.higher_is_better, task_short=task.short, unit=facts.unit))
     outcome.results_path = spec.store().write_unit(rows)
     summary = {
         "task": outcome.task,

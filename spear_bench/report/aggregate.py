@@ -126,6 +126,8 @@ class Measured:
     higher_is_better: bool
     git_commit: str
     time: str
+    task_short: str = ""  # from the rows (the task registry's short name when they were written)
+    unit: str = ""  # from the rows: fraction | percent | dB | ""
 
 
 def measured_values(rows: Iterable) -> list[Measured]:
@@ -149,5 +151,6 @@ def measured_values(rows: Iterable) -> list[Measured]:
         mean = sum(values) / len(values)
         std = math.sqrt(sum((v - mean) ** 2 for v in values) / len(values))
         latest = max(chosen, key=lambda r: r.time)
-        out.append(Measured(*key, mean, std, len(values), config, bool(latest.higher_is_better), latest.git_commit, latest.time))
+        out.append(Measured(*key, mean, std, len(values), config, bool(latest.higher_is_better), latest.git_commit,
+                            latest.time, getattr(latest, "task_short", ""), getattr(latest, "unit", "")))
     return out

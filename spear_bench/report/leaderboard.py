@@ -34,8 +34,8 @@ from spear_bench.report.tasks import (
     TaskSpec,
     MetricSpec,
     canonical_split,
+    display_value,
     hear_benchmark,
-    to_paper_units,
 )
 
 ColumnKey = tuple[str, str, str]  # task, metric, split
@@ -127,14 +127,15 @@ def _paper_rows(reference, tables: Sequence[str], columns: list[Column], paper_m
 
 
 def _match(benchmark: Benchmark, item: Measured) -> ColumnKey | None:
-    """The leaderboard column a measured number belongs to, or None."""
+    """The leaderboard column a measured number belongs to, or None: by the row's own ``task_short``
+    (a row without one, written before rows carried it, is shown in its suite's generic table)."""
     if item.suite not in benchmark.suites:
         return None
-    spec: TaskSpec | None = benchmark.find_task(item.task)
+    spec: TaskSpec | None = benchmark.find_task(item.task_short)
     if spec is None:
         return None
-    metric: MetricSpec | None = spec.metric(item.metric)
     split = canonical_split(item.split)
+    metric: MetricSpec | None = spec.metric(item.metric, split)
     if metric is None:
         return None
     if spec.splits == ("",):
@@ -152,7 +153,7 @@ def _measured_rows(benchmark: Benchmark, measured: Iterable[Measured], models, u
             continue
         used.add(id(item))
         row = rows.setdefault(item.model, Row(item.model, item.model, "", MEASURED))
-        row.cells[key] = Cell(to_paper_units(item.metric, item.value), to_paper_units(item.metric, item.std), item.seeds)
+        row.cells[key] = Cell(display_value(item.value, item.unit), display_value(item.std, item.unit), item.seeds)
     return list(rows.values())
 
 
@@ -229,7 +230,7 @@ def hear_leaderboard(reference, groups: dict[str, str], measured: list[Measured]
 
 FINETUNE_CTC = Benchmark("finetune_ctc", (), [
     FINETUNE.task("LS-100"),
-    TaskSpec("LS-10", "LibriSpeech 10 h (CTC)", "ASR", FINETUNE.task("LS-100").metrics, (), ("test-clean", "test-other")),
+    TaskSpec("LS-10", "LibriSpeech 10 h (CTC)", "ASR", FINETUNE.task("LS-100").metrics, ("test-clean", "test-other")),
 ])
 
 

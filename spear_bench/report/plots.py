@@ -24,7 +24,7 @@ from pathlib import Path
 from spear_bench.report.aggregate import Measured
 from spear_bench.report.leaderboard import _match
 from spear_bench.report.models import PAPER_COUNTERPART
-from spear_bench.report.tasks import FINETUNE, SUPERB, hear_benchmark, to_paper_units
+from spear_bench.report.tasks import FINETUNE, SUPERB, display_value, hear_benchmark
 
 SIZES = ("base", "large", "xlarge")
 _ABLATION_NAME = re.compile(r"^(?P<base>[^@]+)@(?P<knobs>[A-Za-z_]+=[^,]+(?:,[A-Za-z_]+=[^,]+)*)$")
@@ -185,7 +185,7 @@ def measured_series(measured: Iterable[Measured], spec: AblationSpec) -> dict[tu
         others = ",".join(f"{k}={v}" for k, v in sorted(knobs.items()) if k != spec.knob)
         label = f"{base} (measured{', ' + others if others else ''})"
         series = out.setdefault(_canonical(item), {}).setdefault(label, Series(label))
-        series.points[knobs[spec.knob]] = to_paper_units(item.metric, item.value)
+        series.points[knobs[spec.knob]] = display_value(item.value, item.unit)
     return {key: list(v.values()) for key, v in out.items()}
 
 

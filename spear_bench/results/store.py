@@ -36,7 +36,9 @@ class ResultRow:
     git_commit: str = ""
     time: str = ""  # ISO 8601, UTC
     split: str = "test"
-    higher_is_better: bool = True
+    higher_is_better: bool = True  # the metric's direction, from the task registry (like the two below)
+    task_short: str = ""  # the task's short name (the paper's column: ESC, PR, AS-20k...); "" in older rows
+    unit: str = ""  # how ``value`` is expressed: fraction | percent | dB | "" (none, or not recorded)
 
 
 COLUMNS = [f.name for f in dataclasses.fields(ResultRow)]
