@@ -108,7 +108,7 @@ def test_random_init_depends_only_on_the_seed(name):
 
 
 def test_load_encoder_builds_a_registered_baseline():
-    encoder = load_encoder("dasheng_base")
+    encoder = load_encoder("dasheng_base[random-init]")
     assert type(encoder).__name__ == "DashengEncoder" and not encoder.training
 
 

@@ -247,7 +247,7 @@ def embed(
     encoder = load_encoder(model, seed=seed)
     label = ModelRef.parse(model).label if _registered_part(model) else model
     if _registered_part(model) and ModelRef.parse(model).random_init:
-        typer.echo(random_init_warning(label), err=True)
+        typer.echo(random_init_warning(label))
     chosen = parse_layer(layer, encoder.num_hidden_states)
     todo = [(src, dst) for src, dst in pairs if overwrite or not dst.exists()]
     skipped = len(pairs) - len(todo)

@@ -14,11 +14,11 @@ SUITE = "finetune"
 
 @dataclass
 class RunSpec:
-    model: str  # registered name or SPEAR checkpoint path
+    model: str  # model name (models.catalogue.ModelRef: NAME, NAME@WEIGHTS, NAME[random-init]) or SPEAR checkpoint path
     data_dir: Path
     out_dir: Path
     model_path: str | None = None  # weights for a registered name
-    init_seed: int = 0  # random init of an encoder without weights
+    init_seed: int = 0  # seed of NAME[random-init]
     resume: bool = True
     force: bool = False  # run again even if the results store has this unit
     progress: bool = True
@@ -29,6 +29,17 @@ class RunSpec:
         """The model's name in the results table."""
         path = Path(self.model)
         return path.name if path.exists() else self.model
+
+    def weights_fingerprint(self) -> str:
+        """The weights the run starts from: sha256 of the file(s), or "random-init" (fetches a released name)."""
+        from spear_bench.models.catalogue import ModelRef, resolve_weights, weights_fingerprint
+
+        if Path(self.model).exists():
+            return weights_fingerprint(self.model)
+        ref = ModelRef.parse(self.model)
+        if self.model_path:
+            ref = dataclasses.replace(ref, weights=self.model_path)
+        return resolve_weights(ref).fingerprint
 
     def store(self) -> ResultsStore:
         from spear_bench.paths import results_dir
@@ -85,6 +96,7 @@ class FinetuneOutcome:
 def write_outcome(outcome: FinetuneOutcome, spec: RunSpec, identity: dict, seed: int, higher_is_better: dict[str, bool], splits: dict[str, str]) -> FinetuneOutcome:
     """Store the metrics as one results unit and a summary ``results.json`` in the run folder."""
     digest = config_hash(identity)
+    weights = spec.weights_fingerprint()
     rows = [
         ResultRow(
             model=spec.model_label,
@@ -96,6 +108,7 @@ def write_outcome(outcome: FinetuneOutcome, spec: RunSpec, identity: dict, seed:
             config_hash=digest,
             split=splits.get(metric, "test"),
             higher_is_better=higher_is_better.get(metric, True),
+            weights=weights,
         )
         for metric, value in {**outcome.metrics, **{f"{k}_step0": v for k, v in outcome.metrics_before.items()}}.items()
     ]
