@@ -208,7 +208,10 @@ def _fingerprint(files: tuple[Path, ...], root: Path, stamps: tuple, single: boo
 
 
 def _offline() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+    """HF_HUB_OFFLINE as huggingface_hub reads it (at import) or as set since."""
+    from huggingface_hub import constants
+
+    return bool(constants.HF_HUB_OFFLINE) or os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def _not_available(entry: CatalogueEntry, why: str) -> CheckpointError:
