@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
 
 from spear_bench.bench.cache import state_dict_hash
-from spear_bench.errors import CheckpointError, ConfigError
-from spear_bench.models.catalogue import HEAR_MODULE_PREFIX, ModelRef, resolve_weights, weights_fingerprint  # noqa: F401 - re-exported
-
+from spear_bench.errors import ConfigError
+from spear_bench.models.catalogue import ModelRef, resolve_weights, weights_fingerprint
 
 
 @dataclass(frozen=True)
@@ -69,7 +67,8 @@ def resolve_model(spec: str, layer: str = "last") -> BenchModel:
         upstream, ckpt = "spear_bench_" + bundle.name, weights
     return BenchModel(
         name=ref.label, hear_module="hear_spear", hear_kwargs={"model": bundle.name, "layer": layer},
-        weights=weights, s3prl_upstream=upstream, s3prl_ckpt=ckpt, family=bundle.family, fingerprint=resolved.fingerprint,
+        weights=weights, s3prl_upstream=upstream, s3prl_ckpt=ckpt, family=bundle.family,
+        fingerprint=resolved.fingerprint,
     )
 
 

@@ -281,11 +281,13 @@ def catalogue_rows() -> list[dict]:
     for name in model_names():
         entry = CATALOGUE.get(name)
         if entry is None:
-            rows.append({"name": name, "family": get_bundle(name).family, "source": "none (architecture: NAME@FOLDER or NAME[random-init])",
+            rows.append({"name": name, "family": get_bundle(name).family,
+                         "source": "none (architecture: NAME@FOLDER or NAME[random-init])",
                          "revision": "", "parameters": None, "paper_row": "", "cached": None})
             continue
         rows.append({"name": name, "family": entry.family, "source": entry.where, "revision": entry.revision or "main",
-                     "parameters": entry.parameters, "parameter_tolerance": entry.parameter_tolerance, "paper_row": entry.paper_row, "cached": cached_path(entry) is not None})
+                     "parameters": entry.parameters, "parameter_tolerance": entry.parameter_tolerance,
+                     "paper_row": entry.paper_row, "cached": cached_path(entry) is not None})
     return rows
 
 
@@ -297,12 +299,14 @@ def models(json_output: bool = typer.Option(False, "--json", help="Print JSON in
         return
     table = [["name", "source", "parameters", "cached", "paper row"]]
     for r in rows:
-        params = "" if r["parameters"] is None else ("~" if r.get("parameter_tolerance") else "") + f"{r['parameters']:,}"
+        approx = "~" if r.get("parameter_tolerance") else ""
+        params = "" if r["parameters"] is None else f"{approx}{r['parameters']:,}"
         cached = "" if r["cached"] is None else ("yes" if r["cached"] else "no")
         table.append([r["name"], r["source"], params, cached, r["paper_row"]])
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
     for row in table:
-        typer.echo("  ".join(cell.ljust(w) if i != 2 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths))).rstrip())
+        cells = (cell.rjust(w) if i == 2 else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths)))
+        typer.echo("  ".join(cells).rstrip())
 
 
 def fetch(names: list[str] = typer.Argument(..., help="Released model names (see spear-bench models).")) -> None:

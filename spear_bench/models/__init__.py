@@ -25,9 +25,8 @@ def load_encoder(name_or_path, *, seed: int = 0, path: str | None = None):
 
         return load_spear_checkpoint(text).eval()
     if not _is_registered(text.partition("@")[0].partition("[")[0].strip()):
-        raise ConfigError(
-            f"{text!r} is neither a known model ({', '.join(sorted(ALIASES) + model_names())}) nor an existing checkpoint path"
-        )
+        known = ", ".join(sorted(ALIASES) + model_names())
+        raise ConfigError(f"{text!r} is neither a known model ({known}) nor an existing checkpoint path")
     ref = ModelRef.parse(text)
     if path is not None:
         if ref.weights or ref.random_init:

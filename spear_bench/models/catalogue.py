@@ -64,7 +64,8 @@ class CatalogueEntry:
 _SPEAR_PARAMS = {"spear_base": 93_289_363, "spear_large": 326_951_346, "spear_xlarge": 596_973_236}
 
 
-def _spear(name: str, size: str, repo: str, paper_row: str, paper_id: str = "", revision: str | None = None) -> CatalogueEntry:
+def _spear(name: str, size: str, repo: str, paper_row: str, paper_id: str = "",
+           revision: str | None = None) -> CatalogueEntry:
     return CatalogueEntry(name, "spear", size, "hf", repo, revision, _SPEAR_PARAMS[size], paper_row, paper_id)
 
 
@@ -72,14 +73,16 @@ _DASHENG_URL = "https://zenodo.org/records/11511780/files/{}.pt?download=1"
 
 CATALOGUE: dict[str, CatalogueEntry] = {e.name: e for e in (
     _spear("spear_base_s", "spear_base", "marcoyang/spear-base-speech", "SPEAR-s Base, Speech-84k", "spear_s_base"),
-    _spear("spear_base_sa", "spear_base", "marcoyang/spear-base-speech-audio", "SPEAR-s+a Base, SA-97k", "spear_sa_base"),
+    _spear("spear_base_sa", "spear_base", "marcoyang/spear-base-speech-audio", "SPEAR-s+a Base, SA-97k",
+           "spear_sa_base"),
     _spear("spear_base_s_v2", "spear_base", "marcoyang/spear-base-speech-v2", "SPEAR-s Base, Speech-84k (v2 release)"),
     _spear("spear_base_sa_v2", "spear_base", "marcoyang/spear-base-speech-audio-v2",
            "SPEAR-s+a Base, SA-97k (v2 release: token mixing)"),
     # The commit that uploaded config.json + model.safetensors (the model card's history).
     _spear("spear_large_s", "spear_large", "marcoyang/spear-large-speech", "SPEAR-s Large, Speech-84k", "spear_s_large",
            revision="75d5f67c95b5f6de897e2137d438947c6e01e6fa"),
-    _spear("spear_large_sa", "spear_large", "marcoyang/spear-large-speech-audio", "SPEAR-s+a Large, SA-97k", "spear_sa_large"),
+    _spear("spear_large_sa", "spear_large", "marcoyang/spear-large-speech-audio", "SPEAR-s+a Large, SA-97k",
+           "spear_sa_large"),
     _spear("spear_xlarge_sa", "spear_xlarge", "marcoyang/spear-xlarge-speech-audio", "SPEAR-s+a XLarge, SA-197k",
            "spear_sa_xlarge"),
     CatalogueEntry("wavlm_base_plus", "wavlm", "wavlm_base_plus", "hf", "microsoft/wavlm-base-plus", None, 94_381_936,
@@ -211,13 +214,15 @@ def _offline() -> bool:
     """HF_HUB_OFFLINE as huggingface_hub reads it (at import) or as set since."""
     from huggingface_hub import constants
 
-    return bool(constants.HF_HUB_OFFLINE) or os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+    env = os.environ.get("HF_HUB_OFFLINE", "").strip().lower()
+    return bool(constants.HF_HUB_OFFLINE) or env in ("1", "true", "yes", "on")
 
 
 def _not_available(entry: CatalogueEntry, why: str) -> CheckpointError:
     return CheckpointError(
         f"{entry.name}: no cached copy of {entry.where} ({why}); run `spear-bench fetch {entry.name}` where there is "
-        f"network, or point at local weights with --model {entry.name}@FOLDER ({entry.name}{RANDOM_INIT_SUFFIX} for random weights)"
+        f"network, or point at local weights with --model {entry.name}@FOLDER "
+        f"({entry.name}{RANDOM_INIT_SUFFIX} for random weights)"
     )
 
 
@@ -324,7 +329,9 @@ def resolve_weights(ref: ModelRef) -> ResolvedWeights:
         return ResolvedWeights(None, RANDOM_INIT, RANDOM_INIT)
     if ref.weights:
         if not Path(ref.weights).expanduser().exists():
-            raise CheckpointError(f"model weights {ref.weights}: no such file or folder (from --model {ref.text or ref.name})")
+            raise CheckpointError(
+                f"model weights {ref.weights}: no such file or folder (from --model {ref.text or ref.name})"
+            )
         return ResolvedWeights(ref.weights, weights_fingerprint(ref.weights), "local")
     if ref.hear:
         return ResolvedWeights(None, "", "hear module")

@@ -146,7 +146,8 @@ def weights_labels(rows: Iterable) -> dict[tuple[str, str], str]:
     seen: dict[str, set[str]] = {}
     for row in rows:
         seen.setdefault(row.model, set()).add(getattr(row, "weights", "") or "")
-    return {(model, w): model if len(ws) == 1 else f"{model}@{_short_weights(w)}" for model, ws in seen.items() for w in ws}
+    return {(model, w): model if len(ws) == 1 else f"{model}@{_short_weights(w)}"
+            for model, ws in seen.items() for w in ws}
 
 
 def measured_values(rows: Iterable) -> list[Measured]:
@@ -174,6 +175,6 @@ def measured_values(rows: Iterable) -> list[Measured]:
         mean = sum(values) / len(values)
         std = math.sqrt(sum((v - mean) ** 2 for v in values) / len(values))
         latest = max(chosen, key=lambda r: r.time)
-        out.append(Measured(*key, mean, std, len(values), config, bool(latest.higher_is_better), latest.git_commit, latest.time,
-                            weights))
+        out.append(Measured(*key, mean, std, len(values), config, bool(latest.higher_is_better), latest.git_commit,
+                            latest.time, weights))
     return out

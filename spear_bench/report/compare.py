@@ -119,7 +119,8 @@ PAPER_MARK = "\u2021"  # a number taken from the paper, not measured
 def _fmt(value: Value | None, column: Column) -> str:
     if value is None:
         return "\u2013"
-    return _number(value.value, column.decimals) + ("\u2020" if value.partial else "") + (PAPER_MARK if value.from_paper else "")
+    marks = ("\u2020" if value.partial else "") + (PAPER_MARK if value.from_paper else "")
+    return _number(value.value, column.decimals) + marks
 
 
 def _fmt_delta(delta: float | None, column: Column) -> str:

@@ -37,7 +37,7 @@ class ResultRow:
     time: str = ""  # ISO 8601, UTC
     split: str = "test"
     higher_is_better: bool = True
-    weights: str = ""  # fingerprint of the weights scored: "sha256:..." or "random-init" ("" in rows from before it existed)
+    weights: str = ""  # fingerprint of the weights scored: "sha256:..." or "random-init" ("": rows from before)
 
 
 COLUMNS = [f.name for f in dataclasses.fields(ResultRow)]

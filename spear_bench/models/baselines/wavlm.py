@@ -132,7 +132,9 @@ def build_wavlm(name: str, path: str | None = None, seed: int = 0, **overrides) 
     _check_config(folder / "config.json", expected, name)
     try:
         # The architecture is ours (``config=``), not the folder's: a Large folder cannot become "Base+".
-        model, info = WavLMModel.from_pretrained(str(folder), config=expected, local_files_only=True, output_loading_info=True)
+        model, info = WavLMModel.from_pretrained(
+            str(folder), config=expected, local_files_only=True, output_loading_info=True
+        )
     except (OSError, ValueError, RuntimeError) as error:
         first = (str(error).strip().splitlines() or [type(error).__name__])[0]
         raise CheckpointError(f"{name}: cannot load WavLM weights from {str(path)!r}: {first[:300]}") from None
@@ -157,7 +159,9 @@ def _check_config(path: Path, expected, name: str) -> None:
     differ = [k for k in _ARCHITECTURE_FIELDS if k in theirs and _plain(theirs[k]) != _plain(ours[k])]
     if differ:
         k = differ[0]
-        raise CheckpointError(f"{path}: {k}={theirs[k]!r} but {name} expects {ours[k]!r} ({len(differ)} settings differ: {', '.join(differ)})")
+        raise CheckpointError(
+            f"{path}: {k}={theirs[k]!r} but {name} expects {ours[k]!r} ({len(differ)} settings differ: {', '.join(differ)})"
+        )
 
 
 def _plain(value):
