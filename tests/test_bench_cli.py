@@ -13,23 +13,23 @@ def _run(capsys, *args):
 
 
 def test_hear_suite_without_data_root_is_a_one_line_error(capsys):
-    code, _, err = _run(capsys, "run", "--suite", "hear", "--model", "spear_tiny")
+    code, _, err = _run(capsys, "run", "--suite", "hear", "--model", "spear_tiny[random-init]")
     assert code == 2 and "--data-root is required" in err and err.count("\n") == 1
 
 
 def test_missing_hear_task_folder_names_the_expected_path(capsys, tmp_path):
-    code, _, err = _run(capsys, "run", "--suite", "hear", "--model", "spear_tiny", "--tasks", "ESC", "--data-root", str(tmp_path))
+    code, _, err = _run(capsys, "run", "--suite", "hear", "--model", "spear_tiny[random-init]", "--tasks", "ESC", "--data-root", str(tmp_path))
     assert code == 2 and str(tmp_path / "esc50-v2.0.0-full" / "task_metadata.json") in err and err.count("\n") == 1
 
 
 def test_missing_superb_corpus_names_the_expected_path(capsys, tmp_path):
-    code, _, err = _run(capsys, "run", "--suite", "superb", "--model", "spear_tiny", "--tasks", "KS", "--data-root", str(tmp_path))
+    code, _, err = _run(capsys, "run", "--suite", "superb", "--model", "spear_tiny[random-init]", "--tasks", "KS", "--data-root", str(tmp_path))
     assert code == 2 and str(tmp_path / "speech_commands") in err
 
 
 def test_a_superb_task_spear_bench_does_not_train_names_the_s3prl_command(capsys, tmp_path):
     # no corpus needed to be told how to run it with s3prl
-    code, _, err = _run(capsys, "run", "--suite", "superb", "--model", "spear_tiny", "--tasks", "SD",
+    code, _, err = _run(capsys, "run", "--suite", "superb", "--model", "spear_tiny[random-init]", "--tasks", "SD",
                         "--data-root", str(tmp_path), "--results", str(tmp_path / "results"), "--quiet")
     assert code == 2 and "run_downstream.py -m train -u spear_tiny -d diarization" in err
 
@@ -37,7 +37,7 @@ def test_a_superb_task_spear_bench_does_not_train_names_the_s3prl_command(capsys
 def test_unknown_model_and_launcher_are_config_errors(capsys, tmp_path):
     code, _, err = _run(capsys, "run", "--suite", "demo", "--model", "nope", "--data-root", str(tmp_path))
     assert code == 2 and "unknown model 'nope'" in err
-    code, _, err = _run(capsys, "run", "--suite", "superb", "--model", "spear_tiny", "--tasks", "qbe", "--data-root", str(tmp_path), "--launcher", "ssh")
+    code, _, err = _run(capsys, "run", "--suite", "superb", "--model", "spear_tiny[random-init]", "--tasks", "qbe", "--data-root", str(tmp_path), "--launcher", "ssh")
     assert code == 2 and "unknown launcher 'ssh'" in err
 
 
@@ -49,11 +49,11 @@ def test_finished_units_are_skipped(capsys, tmp_path):
     from test_demo_data import demo_root
 
     root = demo_root()
-    config = RunConfig(suite="demo", models=("spear_tiny",), tasks=("demo_ks",), data_root=str(root), results=str(tmp_path))
+    config = RunConfig(suite="demo", models=("spear_tiny[random-init]",), tasks=("demo_ks",), data_root=str(root), results=str(tmp_path))
     spec = load_suite("demo").task("demo_ks")
-    chash = config_hash(unit_config(Unit("spear_tiny", "demo_ks"), spec, config, root))
-    ResultsStore(tmp_path).write_unit([ResultRow("spear_tiny", "demo", "demo_ks", "acc", 12.5, 42, chash)])
-    code, out, _ = _run(capsys, "run", "--suite", "demo", "--model", "spear_tiny", "--tasks", "demo_ks",
+    chash = config_hash(unit_config(Unit("spear_tiny[random-init]", "demo_ks"), spec, config, root))
+    ResultsStore(tmp_path).write_unit([ResultRow("spear_tiny[random-init]", "demo", "demo_ks", "acc", 12.5, 42, chash)])
+    code, out, _ = _run(capsys, "run", "--suite", "demo", "--model", "spear_tiny[random-init]", "--tasks", "demo_ks",
                         "--data-root", str(root), "--results", str(tmp_path), "--quiet")
-    assert code == 0 and "[skipped]  spear_tiny / demo_ks  acc=12.5" in out and "0 run, 1 already finished" in out
-    assert [r["value"] for r in json.loads(next((tmp_path / "demo" / "spear_tiny").glob("*.json")).read_text())] == [12.5]
+    assert code == 0 and "[skipped]  spear_tiny[random-init] / demo_ks  acc=12.5" in out and "0 run, 1 already finished" in out
+    assert [r["value"] for r in json.loads(next((tmp_path / "demo" / "spear_tiny_random-init_").glob("*.json")).read_text())] == [12.5]

@@ -88,7 +88,7 @@ def test_event_task_scores_with_sed_eval_and_saves_events(tmp_path, tiny_hear):
 
 @pytest.mark.slow
 def test_spear_tiny_through_hear_spear(tmp_path):
-    handle = HearModelHandle(resolve_model("spear_tiny"))
+    handle = HearModelHandle(resolve_model("spear_tiny[random-init]"))
     spec = load_suite("demo").task("demo_pitch")
     result = run_hear_task(spec, demo_root(), handle, _cache(tmp_path, handle), SMALL_PROBE)
     assert set(result.scores) == {"pitch_acc", "chroma_acc"} and result.scores["chroma_acc"] >= result.scores["pitch_acc"]

@@ -17,7 +17,7 @@ TASKS = ("demo_ks", "demo_ic", "demo_sid")  # suite order: units run in this ord
 
 
 def _command(results: Path, cache: Path) -> list[str]:
-    return [sys.executable, "-m", "spear_bench", "run", "--suite", "demo", "--model", "spear_tiny", "--tasks", ",".join(TASKS),
+    return [sys.executable, "-m", "spear_bench", "run", "--suite", "demo", "--model", "spear_tiny[random-init]", "--tasks", ",".join(TASKS),
             "--data-root", str(demo_root()), "--results", str(results), "--cache", str(cache), "--quiet"]
 
 
@@ -26,7 +26,7 @@ def test_kill_mid_run_then_rerun_loses_and_duplicates_nothing(tmp_path):
     results, cache = tmp_path / "results", tmp_path / "cache"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     process = subprocess.Popen(_command(results, cache), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
-    units = results / "demo" / "spear_tiny"
+    units = results / "demo" / "spear_tiny_random-init_"
     second_corpus = cache / "superb"
     deadline = time.time() + 300
     # Kill once the first unit is stored and the second unit has cached some hidden states.
@@ -45,14 +45,14 @@ def test_kill_mid_run_then_rerun_loses_and_duplicates_nothing(tmp_path):
 
     rerun = subprocess.run(_command(results, cache), env=env, capture_output=True, text=True, timeout=600)
     assert rerun.returncode == 0, rerun.stdout[-2000:] + rerun.stderr[-2000:]
-    assert "[skipped]  spear_tiny / demo_ks" in rerun.stdout
+    assert "[skipped]  spear_tiny[random-init] / demo_ks" in rerun.stdout
     hits = int(rerun.stdout.split("embedding cache: ")[1].split(" hits")[0])
     assert hits > 0  # the killed unit's cached hidden states were reused
     assert first_unit.read_bytes() == first_bytes and first_unit.stat().st_mtime_ns == first_mtime
 
     rows = ResultsStore(results).rows()
     counts = collections.Counter((r.model, r.task, r.metric) for r in rows)
-    assert set(counts) == {("spear_tiny", t, "acc") for t in TASKS}
+    assert set(counts) == {("spear_tiny[random-init]", t, "acc") for t in TASKS}
     assert set(counts.values()) == {1}
     assert len(list(units.glob("*.json"))) == len(TASKS)
     for path in units.glob("*.json"):

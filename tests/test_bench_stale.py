@@ -28,13 +28,13 @@ def test_code_version_names_the_package_its_sources_and_libraries():
 
 
 def test_unit_key_changes_with_the_code_the_protocol_and_the_layer(monkeypatch):
-    config = RunConfig(suite="demo", models=("spear_tiny",), data_root=str(demo_root()))
-    base = _hash("spear_tiny", config)
-    assert _hash("spear_tiny", config) == base  # stable
-    assert _hash("spear_tiny", RunConfig(suite="demo", models=("spear_tiny",), layer="all")) != base
-    assert _hash("spear_tiny", RunConfig(suite="demo", models=("spear_tiny",), seed=1)) != base
+    config = RunConfig(suite="demo", models=("spear_tiny[random-init]",), data_root=str(demo_root()))
+    base = _hash("spear_tiny[random-init]", config)
+    assert _hash("spear_tiny[random-init]", config) == base  # stable
+    assert _hash("spear_tiny[random-init]", RunConfig(suite="demo", models=("spear_tiny[random-init]",), layer="all")) != base
+    assert _hash("spear_tiny[random-init]", RunConfig(suite="demo", models=("spear_tiny[random-init]",), seed=1)) != base
     monkeypatch.setattr(orchestrate, "code_version", lambda: {**fingerprint.code_version(), "sources": "0" * 16})
-    assert _hash("spear_tiny", config) != base  # a fix to the encoder, probe or readers reruns the unit
+    assert _hash("spear_tiny[random-init]", config) != base  # a fix to the encoder, probe or readers reruns the unit
 
 
 def test_sources_hash_sees_an_edit_and_a_new_file(tmp_path):
@@ -63,7 +63,7 @@ def _cache_dir(tmp_path, **kwargs) -> str:
     import hear_spear
 
     loaded = hear_spear.load_model(model="tiny", **kwargs)
-    model = resolve_model("spear_tiny")
+    model = resolve_model("spear_tiny[random-init]")
     return EmbeddingCache(tmp_path, model.name, "w" * 16, "last", settings=embedding_settings(model, loaded, "hear_spear")).model_dir.name
 
 

@@ -20,7 +20,7 @@ def _short(name, **protocol):
 
 @pytest.fixture(scope="module")
 def tiny_upstream():
-    return Upstream(resolve_model("spear_tiny"))
+    return Upstream(resolve_model("spear_tiny[random-init]"))
 
 
 def test_utterance_task_trains_weighted_sum_and_caches_hidden_states(tmp_path, tiny_upstream):

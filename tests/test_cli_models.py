@@ -52,7 +52,7 @@ def test_info_of_an_unknown_model_is_a_one_line_error(capsys):
 
 def test_embed_writes_one_file_per_input_keeping_folder_structure(audio_dir, tmp_path):
     out = tmp_path / "emb"
-    assert main(["embed", "spear_tiny", str(audio_dir), "--out", str(out)]) == 0
+    assert main(["embed", "spear_tiny[random-init]", str(audio_dir), "--out", str(out)]) == 0
     tone = np.load(out / "tone.npy")
     chirp = np.load(out / "sub" / "chirp.npy")
     assert tone.shape == (50, 96)  # 1 s -> 100 fbank frames (+ 7 edge frames) -> 50 frames at 50 Hz
@@ -61,7 +61,7 @@ def test_embed_writes_one_file_per_input_keeping_folder_structure(audio_dir, tmp
 
 def test_embed_all_layers_stacks_every_hidden_state(audio_dir, tmp_path):
     out = tmp_path / "emb"
-    assert main(["embed", "spear_tiny", str(audio_dir / "tone.wav"), "--out", str(out), "--layer", "all"]) == 0
+    assert main(["embed", "spear_tiny[random-init]", str(audio_dir / "tone.wav"), "--out", str(out), "--layer", "all"]) == 0
     assert np.load(out / "tone.npy").shape == (10, 50, 96)
 
 
@@ -72,7 +72,7 @@ def test_embed_single_layer_matches_that_hidden_state(audio_dir, tmp_path):
     from spear_bench.models import load_encoder
 
     out = tmp_path / "emb"
-    assert main(["embed", "spear_tiny", str(audio_dir / "tone.wav"), "--out", str(out), "--layer", "3", "--format", "safetensors"]) == 0
+    assert main(["embed", "spear_tiny[random-init]", str(audio_dir / "tone.wav"), "--out", str(out), "--layer", "3", "--format", "safetensors"]) == 0
     from safetensors import safe_open
 
     with safe_open(str(out / "tone.safetensors"), "pt") as f:
@@ -80,14 +80,14 @@ def test_embed_single_layer_matches_that_hidden_state(audio_dir, tmp_path):
         assert f.metadata()["layer"] == "3"
     wave = load_audio(audio_dir / "tone.wav")
     with torch.no_grad():
-        expected = load_encoder("spear_tiny")(wave[None]).hidden_states[3][0]
+        expected = load_encoder("spear_tiny[random-init]")(wave[None]).hidden_states[3][0]
     assert torch.allclose(saved, expected, atol=1e-6)
 
 
 def test_embed_stops_at_bad_audio_with_one_line_error_and_keeps_written_files(audio_dir, tmp_path, capsys):
     (audio_dir / "zz_broken.wav").write_bytes(b"not audio at all")
     out = tmp_path / "emb"
-    assert main(["embed", "spear_tiny", str(audio_dir), "--out", str(out)]) == 2
+    assert main(["embed", "spear_tiny[random-init]", str(audio_dir), "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "zz_broken.wav" in err
     assert (out / "tone.npy").exists() and (out / "sub" / "chirp.npy").exists()
@@ -97,14 +97,14 @@ def test_embed_stops_at_bad_audio_with_one_line_error_and_keeps_written_files(au
 def test_embed_skip_errors_goes_on_and_resumes_without_recomputing(audio_dir, tmp_path, capsys):
     (audio_dir / "a_broken.wav").write_bytes(b"")
     out = tmp_path / "emb"
-    assert main(["embed", "spear_tiny", str(audio_dir), "--out", str(out), "--skip-errors"]) == 0
+    assert main(["embed", "spear_tiny[random-init]", str(audio_dir), "--out", str(out), "--skip-errors"]) == 0
     assert (out / "tone.npy").exists()
     stamp = (out / "tone.npy").stat().st_mtime_ns
-    assert main(["embed", "spear_tiny", str(audio_dir), "--out", str(out), "--skip-errors"]) == 0
+    assert main(["embed", "spear_tiny[random-init]", str(audio_dir), "--out", str(out), "--skip-errors"]) == 0
     assert (out / "tone.npy").stat().st_mtime_ns == stamp
     assert "2 already there" in capsys.readouterr().out
 
 
 def test_embed_rejects_a_layer_out_of_range(audio_dir, tmp_path, capsys):
-    assert main(["embed", "spear_tiny", str(audio_dir), "--out", str(tmp_path / "e"), "--layer", "10"]) == 2
+    assert main(["embed", "spear_tiny[random-init]", str(audio_dir), "--out", str(tmp_path / "e"), "--layer", "10"]) == 2
     assert "10 hidden states" in capsys.readouterr().err

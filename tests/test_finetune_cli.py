@@ -21,7 +21,7 @@ def _cli(args, tmp_path):
 )
 def test_missing_dataset_folder_is_one_line_naming_the_path(kind, expected, tmp_path):
     missing = tmp_path / "no_such_data"
-    result = _cli(["finetune", kind, "--model", "spear_tiny", "--data", str(missing), "--quiet"], tmp_path)
+    result = _cli(["finetune", kind, "--model", "spear_tiny[random-init]", "--data", str(missing), "--quiet"], tmp_path)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and expected in lines[0] and str(missing) in lines[0]
@@ -29,12 +29,12 @@ def test_missing_dataset_folder_is_one_line_naming_the_path(kind, expected, tmp_
 
 def test_missing_librispeech_split_names_the_expected_folder(tmp_path):
     (tmp_path / "data" / "dev-clean").mkdir(parents=True)
-    code = main(["finetune", "asr", "--model", "spear_tiny", "--data", str(tmp_path / "data"), "--out", str(tmp_path / "o"), "--quiet"])
+    code = main(["finetune", "asr", "--model", "spear_tiny[random-init]", "--data", str(tmp_path / "data"), "--out", str(tmp_path / "o"), "--quiet"])
     assert code == 2
 
 
 def test_asr_without_data_or_demo_says_what_is_missing(capsys, tmp_path):
-    assert main(["finetune", "asr", "--model", "spear_tiny", "--out", str(tmp_path)]) == 2
+    assert main(["finetune", "asr", "--model", "spear_tiny[random-init]", "--out", str(tmp_path)]) == 2
     assert "--data is required" in capsys.readouterr().err
 
 

@@ -129,7 +129,8 @@ def test_hear_spear_loads_a_baseline_checkpoint_into_the_named_baseline(tmp_path
     tiny = build_encoder("wavlm_large", overrides=TINY_OVERRIDES["wavlm_large"], seed=1)
     tiny.model.save_pretrained(tmp_path)
     (tmp_path / "preprocessor_config.json").write_text(json.dumps({"do_normalize": True}))
-    model = hear_spear.load_model(str(tmp_path), model="wavlm_large")
+    # strict loading: the named architecture decides, here shrunk as the saved one was
+    model = hear_spear.load_model(str(tmp_path), model="wavlm_large", overrides=TINY_OVERRIDES["wavlm_large"])
     assert model.encoder.__class__ is tiny.__class__ and model.timestamp_embedding_size == 32
     audio = 0.1 * torch.randn(1, 16000)
     with torch.no_grad():

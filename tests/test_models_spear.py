@@ -33,7 +33,7 @@ def test_number_of_hidden_states_is_one_per_layer(size):
 def test_four_seconds_of_audio_give_200_frames_in_every_hidden_state():
     from spear_bench.models import load_encoder
 
-    model = load_encoder("base")
+    model = load_encoder("base[random-init]")
     wave = 0.1 * torch.randn(1, 64000, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         out = model(wave, torch.tensor([64000]))
@@ -55,7 +55,7 @@ def test_four_seconds_of_audio_give_200_frames_in_every_hidden_state():
 def test_spear_tiny_is_registered_and_seeded():
     from spear_bench.models import load_encoder
 
-    a, b, c = load_encoder("spear_tiny", seed=1), load_encoder("spear_tiny", seed=1), load_encoder("spear_tiny", seed=2)
+    a, b, c = load_encoder("spear_tiny[random-init]", seed=1), load_encoder("spear_tiny[random-init]", seed=1), load_encoder("spear_tiny[random-init]", seed=2)
     assert not a.training
     pa, pb, pc = (torch.cat([p.flatten() for p in m.parameters()]) for m in (a, b, c))
     assert torch.equal(pa, pb) and not torch.equal(pa, pc)

@@ -14,7 +14,7 @@ TINY = {"hidden_size": 32, "num_hidden_layers": 3, "num_attention_heads": 2, "in
 
 
 def test_wavlm_large_layer_is_the_layer_output_before_the_final_layer_norm():
-    teacher = Teacher(TeacherConfig("wavlm_large", layer=3, overrides=TINY))
+    teacher = Teacher(TeacherConfig("wavlm_large", layer=3, overrides=TINY, random_init=True))
     outputs = []
     layers = teacher.encoder.model.encoder.layers
     handle = layers[2].register_forward_hook(lambda _m, _a, out: outputs.append(out[0]))
@@ -22,7 +22,7 @@ def test_wavlm_large_layer_is_the_layer_output_before_the_final_layer_norm():
     (layer3,) = teacher.features([wave])
     handle.remove()
     assert torch.allclose(layer3, outputs[0][0, : layer3.shape[0]], atol=1e-6)
-    (final,) = Teacher(TeacherConfig("wavlm_large", layer=LAST, overrides=TINY)).features([wave])
+    (final,) = Teacher(TeacherConfig("wavlm_large", layer=LAST, overrides=TINY, random_init=True)).features([wave])
     assert not torch.allclose(layer3, final)  # last_hidden_state has the final LayerNorm
     assert layer3.shape == (49, 32)  # 50 Hz: (16000 - 400) // 320 + 1
 
@@ -34,12 +34,12 @@ def test_default_layers_follow_the_paper():
 
 
 def test_hubert_large_teacher_builds_from_transformers():
-    (feats,) = Teacher(TeacherConfig("hubert_large", layer=2, overrides=TINY)).features([torch.randn(8000)])
+    (feats,) = Teacher(TeacherConfig("hubert_large", layer=2, overrides=TINY, random_init=True)).features([torch.randn(8000)])
     assert feats.shape == (24, 32) and torch.isfinite(feats).all()
 
 
 def test_dasheng_teacher_gives_25_hz_features_and_tokens_repeat_to_50_hz():
-    teacher = Teacher(TeacherConfig("dasheng_1_2b", overrides={"embed_dim": 32, "depth": 2, "num_heads": 2}))
+    teacher = Teacher(TeacherConfig("dasheng_1_2b", overrides={"embed_dim": 32, "depth": 2, "num_heads": 2}, random_init=True))
     (feats,) = teacher.features([torch.randn(32000)])
     assert teacher.frame_rate == 25.0 and feats.shape == (50, 32)
     tokens = torch.tensor([[1, 2], [3, 4]])
@@ -48,7 +48,22 @@ def test_dasheng_teacher_gives_25_hz_features_and_tokens_repeat_to_50_hz():
 
 def test_layer_out_of_range_is_a_config_error():
     with pytest.raises(ConfigError, match="layer 9 out of range"):
-        Teacher(TeacherConfig("wavlm_large", layer=9, overrides=TINY))
+        Teacher(TeacherConfig("wavlm_large", layer=9, overrides=TINY, random_init=True))
+
+
+def test_teacher_without_weights_is_random_only_on_request(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", "/nonexistent-spear-bench-hf-home")
+    monkeypatch.setenv("TORCH_HOME", "/nonexistent-spear-bench-torch-home")
+    with pytest.raises(ConfigError, match=r"hubert_large has no published weights.*random_init: true"):
+        Teacher(TeacherConfig("hubert_large", layer=2, overrides=TINY))
+    from spear_bench.errors import CheckpointError
+    from spear_bench.models import catalogue
+
+    catalogue._fetched.cache_clear()
+    with pytest.raises(CheckpointError, match=r"wavlm_large: no cached copy of hf:microsoft/wavlm-large .*spear-bench fetch wavlm_large"):
+        Teacher(TeacherConfig("wavlm_large", layer=2))
+    assert TeacherConfig("wavlm_large", random_init=True).label == "wavlm_large[random-init]"
 
 
 def test_unknown_teacher_is_a_config_error():
@@ -57,7 +72,7 @@ def test_unknown_teacher_is_a_config_error():
 
 
 def test_feature_cache_is_written_once_and_reused(tmp_path, monkeypatch):
-    config = TeacherConfig("wavlm_large", layer=1, overrides=TINY)
+    config = TeacherConfig("wavlm_large", layer=1, overrides=TINY, random_init=True)
     waves = {"a": torch.randn(8000), "b": torch.randn(12000)}
     utterances = [(k, w.numel() / 16000, (lambda w=w: w)) for k, w in waves.items()]
     folder = extract_features(config, utterances, tmp_path, progress=False)
@@ -70,7 +85,7 @@ def test_feature_cache_is_written_once_and_reused(tmp_path, monkeypatch):
     monkeypatch.setattr(teachers_module, "Teacher", fail)
     assert extract_features(config, utterances, tmp_path, progress=False) == folder
     # another layer is another cache folder
-    assert TeacherConfig("wavlm_large", layer=2, overrides=TINY).cache_key() != config.cache_key()
+    assert TeacherConfig("wavlm_large", layer=2, overrides=TINY, random_init=True).cache_key() != config.cache_key()
 
 
 def test_mvq_tokens_are_uint8_and_reconstruct_structured_features():

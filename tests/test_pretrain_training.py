@@ -27,9 +27,9 @@ def _config_dict(work_dir: Path) -> dict:
         "work_dir": str(work_dir),
         "data": {"demo": {"num_speech": 5, "num_audio": 3, "num_noises": 1, "seed": 1}},
         "token_sets": [
-            {"name": "speech", "teacher": {"name": "wavlm_large", "layer": 1, "overrides": TINY_WAVLM},
+            {"name": "speech", "teacher": {"name": "wavlm_large", "layer": 1, "overrides": TINY_WAVLM, "random_init": True},
              "mvq": {"num_codebooks": 2, "phase_one_iters": 20, "phase_two_iters": 20, "batch_frames": 256}},
-            {"name": "audio", "teacher": {"name": "dasheng_1_2b", "overrides": {"embed_dim": 32, "depth": 1, "num_heads": 2}},
+            {"name": "audio", "teacher": {"name": "dasheng_1_2b", "overrides": {"embed_dim": 32, "depth": 1, "num_heads": 2}, "random_init": True},
              "mvq": {"num_codebooks": 2, "phase_one_iters": 20, "phase_two_iters": 20, "batch_frames": 256}},
         ],
         "model": {"size": "tiny", "overrides": TINY_SPEAR, "seed": 0},
@@ -76,7 +76,7 @@ def test_tokens_are_uint8_beside_the_cuts_with_their_frame_rate(prepared):
 def test_quantizer_file_carries_normalisation_and_teacher_facts(prepared):
     _, config, _ = prepared
     q = TrainedQuantizer.load(layout(config).quantizer(config.token_set("speech")))
-    assert q.meta["teacher"] == "wavlm_large" and q.meta["layer"] == 1 and q.meta["frame_rate"] == 50.0
+    assert q.meta["teacher"] == "wavlm_large[random-init]" and q.meta["layer"] == 1 and q.meta["frame_rate"] == 50.0
     assert q.mean.shape == (32,) and q.std.shape == (32,) and bool((q.std > 0).all())
     assert q.num_codebooks == 2 and q.quantizer.codebook_size == 256
     feats = torch.randn(7, 32) * q.std + q.mean

@@ -95,7 +95,7 @@ def test_fine_tuned_audioset_map_of_0_8_percent_is_rendered_as_0_8(tmp_path):
 
     from spear_bench.finetune.run import FinetuneOutcome, RunSpec, write_outcome
 
-    spec = RunSpec(model="spear_tiny", data_dir=tmp_path, out_dir=tmp_path / "run", results_root=tmp_path / "results")
+    spec = RunSpec(model="spear_tiny[random-init]", data_dir=tmp_path, out_dir=tmp_path / "run", results_root=tmp_path / "results")
     write_outcome(FinetuneOutcome("audioset_20k", {"mAP": 0.8, "chance_mAP": 0.5}, {}, 10, tmp_path / "run", None), spec,
                   {"kind": "audioset"}, seed=0, splits={})
     rows = [r for r in ResultsStore(tmp_path / "results").rows() if r.metric == "mAP"]
@@ -103,9 +103,9 @@ def test_fine_tuned_audioset_map_of_0_8_percent_is_rendered_as_0_8(tmp_path):
     assert main(["report", "--results", str(tmp_path / "results"), "--out", str(tmp_path / "out")]) == 0
     text = (tmp_path / "out" / "finetune.md").read_text()
     header = next(line for line in text.splitlines() if "AS-20k" in line)
-    measured = next(line for line in text.splitlines() if line.startswith("| *spear_tiny*"))
+    measured = next(line for line in text.splitlines() if line.startswith("| *spear_tiny[random-init]*"))
     cells = dict(zip([c.strip() for c in header.split("|")], [c.strip() for c in measured.split("|")]))
     column = next(name for name in cells if name.startswith("AS-20k"))
     assert cells[column] == "0.8", (column, cells[column])
     assert "80.0" not in measured
-    assert json.loads(next((tmp_path / "results" / "finetune" / "spear_tiny").glob("*.json")).read_text())[0]["unit"] == "percent"
+    assert json.loads(next((tmp_path / "results" / "finetune" / "spear_tiny_random-init_").glob("*.json")).read_text())[0]["unit"] == "percent"

@@ -49,7 +49,7 @@ def test_spear_large_and_xlarge_entries_at_real_size(entry, layers, dim):
 
 
 def test_spear_local_and_a_size_entry_load_a_checkpoint_folder(tmp_path):
-    original = load_encoder("spear_tiny", seed=7)
+    original = load_encoder("spear_tiny[random-init]", seed=7)
     save_spear_checkpoint(original, tmp_path / "ckpt")
     waves = three_waves()
     with torch.no_grad():
@@ -81,7 +81,7 @@ def test_hear_spear_layer_all_is_the_papers_concatenation_of_every_layer():
 
 
 def test_hear_spear_model_file_uses_the_checkpoints_own_size(tmp_path):
-    save_spear_checkpoint(load_encoder("spear_tiny", seed=3), tmp_path / "ckpt")
+    save_spear_checkpoint(load_encoder("spear_tiny[random-init]", seed=3), tmp_path / "ckpt")
     model = hear_spear.load_model(str(tmp_path / "ckpt"))  # model="base" by default: the checkpoint decides
     assert model.timestamp_embedding_size == 96
 

@@ -1,9 +1,10 @@
 """Which model a benchmark run scores, and how each suite reaches it.
 
-``--model`` takes a registered model name (``spear_base``, ``spear_tiny``,
-``wavlm_base_plus`` ...; aliases ``base|large|xlarge``), optionally with local weights as
-``NAME@PATH``, or any HEAR module as ``hear:MODULE[@PATH]`` (the way heareval takes a
-module name). HEAR tasks load it through a HEAR module (``hear_spear`` for every
+``--model`` takes a model name as parsed by :class:`spear_bench.models.catalogue.ModelRef`:
+a catalogued name (``spear_base_sa``, ``wavlm_large`` ...: its published weights, fetched and
+verified once), ``NAME@PATH`` (local weights), ``NAME[random-init]`` (random weights, only on
+request, stored under that label), or any HEAR module as ``hear:MODULE[@PATH]`` (the way
+heareval takes a module name). HEAR tasks load it through a HEAR module (``hear_spear`` for every
 registered model); SUPERB tasks through its s3prl hub entry (``spear_bench.upstreams``:
 ``spear_<size>``, ``spear_local`` for a SPEAR checkpoint, ``spear_bench_<baseline>``).
 """
@@ -11,25 +12,28 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
 
-from spear_bench.bench.cache import file_hash, state_dict_hash
-from spear_bench.errors import CheckpointError, ConfigError
-
-HEAR_MODULE_PREFIX = "hear:"
+from spear_bench.bench.cache import state_dict_hash
+from spear_bench.errors import ConfigError
+from spear_bench.models.catalogue import ModelRef, resolve_weights, weights_fingerprint
 
 
 @dataclass(frozen=True)
 class BenchModel:
-    name: str  # the model's name in the results store
+    name: str  # the model's name in the results store (NAME[random-init] for random weights)
     hear_module: str
     hear_kwargs: dict = field(default_factory=dict)
     weights: str | None = None  # local weights (file or folder)
     s3prl_upstream: str | None = None  # s3prl hub name
     s3prl_ckpt: str | None = None
     family: str = ""
+    fingerprint: str = ""  # the weights' sha256 (models.catalogue.weights_fingerprint) or "random-init"
+
+    @property
+    def random_init(self) -> bool:
+        return self.fingerprint == "random-init"
 
     def identity(self) -> dict:
         """What identifies the model for the results' config hash (weights by content, without loading the model)."""
@@ -38,42 +42,33 @@ class BenchModel:
             "hear_module": self.hear_module,
             "hear_kwargs": self.hear_kwargs,
             "s3prl_upstream": self.s3prl_upstream,
-            "weights": _weights_fingerprint(self.weights) if self.weights else None,
+            "weights": self.fingerprint or (weights_fingerprint(self.weights) if self.weights else None),
         }
 
 
-def _weights_fingerprint(path: str) -> str:
-    p = Path(path)
-    if p.is_file():
-        return file_hash(p)
-    if p.is_dir():
-        files = sorted(f for f in p.rglob("*") if f.is_file())
-        return ",".join(f"{f.relative_to(p)}:{file_hash(f)}" for f in files)
-    raise CheckpointError(f"model weights {path}: no such file or folder")
-
-
 def resolve_model(spec: str, layer: str = "last") -> BenchModel:
-    """``NAME``, ``NAME@PATH`` or ``hear:MODULE[@PATH]`` -> BenchModel."""
+    """``NAME``, ``NAME@PATH``, ``NAME[random-init]`` or ``hear:MODULE[@PATH]`` -> BenchModel.
+
+    A catalogued name is fetched (or found in the cache) and verified here, so a run fails
+    in one line before any work when its weights cannot be had.
+    """
     from spear_bench.models.registry import get_bundle
 
-    spec = spec.strip()
-    target, _, path = spec.partition("@")
-    weights = path or None
-    if weights is not None and not Path(weights).exists():
-        raise CheckpointError(f"model weights {weights}: no such file or folder (from --model {spec})")
-    if target.startswith(HEAR_MODULE_PREFIX):
-        module = target[len(HEAR_MODULE_PREFIX):]
-        if not module:
-            raise ConfigError(f"--model {spec}: give a module after 'hear:'")
-        return BenchModel(name=module, hear_module=module, hear_kwargs={}, weights=weights, family="hear")
-    bundle = get_bundle(target)  # ConfigError naming the known models
+    ref = ModelRef.parse(spec)
+    resolved = resolve_weights(ref)  # one-line errors: no such path, nothing cached offline, no published weights
+    weights = resolved.path
+    if ref.hear:
+        return BenchModel(name=ref.name, hear_module=ref.name, hear_kwargs={}, weights=weights, family="hear",
+                          fingerprint=resolved.fingerprint)
+    bundle = get_bundle(ref.name)
     if bundle.family == "spear":
         upstream, ckpt = ("spear_local", weights) if weights else (bundle.name, None)
     else:
         upstream, ckpt = "spear_bench_" + bundle.name, weights
     return BenchModel(
-        name=bundle.name, hear_module="hear_spear", hear_kwargs={"model": bundle.name, "layer": layer},
+        name=ref.label, hear_module="hear_spear", hear_kwargs={"model": bundle.name, "layer": layer},
         weights=weights, s3prl_upstream=upstream, s3prl_ckpt=ckpt, family=bundle.family,
+        fingerprint=resolved.fingerprint,
     )
 
 
@@ -114,7 +109,7 @@ class HearModelHandle:
             if isinstance(model, torch.nn.Module):
                 self._weights_hash = state_dict_hash(model)
             elif self.spec.weights:
-                self._weights_hash = _weights_fingerprint(self.spec.weights)
+                self._weights_hash = weights_fingerprint(self.spec.weights)
             else:
                 raise ConfigError(f"HEAR module {self.spec.hear_module!r}: model is not a torch module and has no weights file to hash")
         return self._weights_hash

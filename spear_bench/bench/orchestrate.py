@@ -25,6 +25,7 @@ from typing import Callable
 from spear_bench.bench.fingerprint import code_version, embedding_settings, module_source_hash
 from spear_bench.bench.tasks import FinetuneTaskSpec, HearTaskSpec, SuperbTaskSpec, TaskSpec, load_suite
 from spear_bench.errors import ConfigError, DatasetError, SpearBenchError
+from spear_bench.models.catalogue import random_init_warning
 from spear_bench.results.store import ResultRow, ResultsStore, atomic_write_text, config_hash
 
 PREDICTIONS_DIR = "_predictions"
@@ -231,7 +232,8 @@ def _run_unit(unit: Unit, config: RunConfig, start: float) -> UnitOutcome:
         facts = spec.metric_facts(metric)  # the task registry's facts travel with the row
         rows.append(ResultRow(model=model.name, suite=config.suite, task=spec.name, metric=metric, value=float(value),
                               seed=config.seed, config_hash=chash, split="test",
-                              higher_is_better=facts.higher_is_better, task_short=spec.short, unit=facts.unit))
+                              higher_is_better=facts.higher_is_better, task_short=spec.short, unit=facts.unit,
+                              weights=model.fingerprint))
     details.update({"unit": dataclasses.asdict(unit), "config_hash": chash, "seconds": time.perf_counter() - start,
                     "embeddings": {"hits": hits, "misses": misses}})
     atomic_write_text(out_dir / "details.json", json.dumps(details, indent=1, default=str))
@@ -315,7 +317,9 @@ def execute(config: RunConfig, launcher: str = "local", options=None, log: Calla
 
     run = get_launcher(launcher)
     for model in config.models:
-        resolve_model(model, config.layer)  # unknown names and missing weights fail here, before any work
+        resolved = resolve_model(model, config.layer)  # unknown names and missing weights fail here, before any work
+        if resolved.random_init:
+            log(random_init_warning(resolved.name))  # once per run, here in the parent process
     units = plan(config)
     check_datasets(config)
     return run(units, config, options or LaunchOptions(), log)

@@ -18,7 +18,7 @@ finetune_app = typer.Typer(
 )
 
 DEMO_PRESETS = {"asr": "demo_asr", "audioset": "demo_audioset"}
-DEMO_MODEL = "spear_tiny"
+DEMO_MODEL = "spear_tiny[random-init]"  # the demo stays offline: random weights, asked for and labelled
 
 
 def _make_demo_data(kind: str, folder: Path) -> Path:
@@ -57,7 +57,8 @@ def _run(
         model = model or DEMO_MODEL
         config = config or DEMO_PRESETS[kind]
     if model is None:
-        raise ConfigError("--model is required (a registered name such as spear_base, or a SPEAR checkpoint path)")
+        raise ConfigError("--model is required (a released name such as spear_base_sa, NAME@WEIGHTS, NAME[random-init], "
+                          "or a SPEAR checkpoint path)")
     all_overrides = list(extra_overrides) + list(overrides)
     if steps is not None:
         all_overrides.append(f"train.max_steps={steps}")
@@ -73,6 +74,10 @@ def _run(
     spec = RunSpec(
         model=model, data_dir=data, out_dir=out, model_path=model_path, init_seed=init_seed, resume=resume, force=force, progress=not quiet
     )
+    if spec.weights_fingerprint() == "random-init":
+        from spear_bench.models.catalogue import random_init_warning
+
+        typer.echo(random_init_warning(spec.model_label))
     if kind == "asr":
         from spear_bench.finetune.asr import finetune_asr as run
     else:
@@ -86,14 +91,14 @@ def _run(
     typer.echo(f"run folder: {outcome.out_dir}; results: {outcome.results_path}")
 
 
-_MODEL = typer.Option(None, "--model", help="registered model name (spear_base, spear_tiny, wavlm_base_plus ...) or a SPEAR checkpoint")
+_MODEL = typer.Option(None, "--model", help="model name (a released name such as spear_base_sa, NAME@WEIGHTS, NAME[random-init]) or a SPEAR checkpoint")
 _DATA = typer.Option(None, "--data", help="dataset folder (see docs/finetuning.md for the layout)")
 _OUT = typer.Option(None, "--out", help="run folder (checkpoints, decodes, results.json); default work_dir/finetune/<task>__<model>")
 _CONFIG = typer.Option(None, "--config", help="preset name in configs/finetune/ or a YAML path")
 _STEPS = typer.Option(None, "--steps", help="training steps (train.max_steps)")
 _DEVICE = typer.Option(None, "--device", help="auto | cpu | cuda | cuda:N")
 _MODEL_PATH = typer.Option(None, "--model-path", help="weights for a registered model name")
-_SEED = typer.Option(0, "--init-seed", help="seed of the random init when the model has no weights")
+_SEED = typer.Option(0, "--init-seed", help="seed of the random init (NAME[random-init])")
 _SET = typer.Option([], "--set", help="override any setting, e.g. --set train.optim.lr=0.01 (repeatable)")
 _RESUME = typer.Option(True, "--resume/--no-resume", help="continue from the run folder's checkpoint")
 _FORCE = typer.Option(False, "--force", help="run even if the results store already has this run")

@@ -1,8 +1,10 @@
-"""``spear-bench info`` and ``spear-bench embed``: what a model is, and its embeddings of audio files.
+"""``spear-bench models``, ``fetch``, ``info`` and ``embed``: the catalogue, its downloads, what a model is,
+and its embeddings of audio files.
 
-MODEL is a registered name (base | large | xlarge | spear_tiny | a baseline; random init
-seeded with --seed) or a SPEAR checkpoint (folder with config.json + model.safetensors,
-or a weights file).
+MODEL is a model name (``spear_bench.models.catalogue.ModelRef``): a released name
+(``spear_base_sa``, ``wavlm_large`` ...: its published weights, fetched once), NAME@WEIGHTS,
+NAME[random-init] (random init seeded with --seed, only on request), or a SPEAR checkpoint
+(folder with config.json + model.safetensors, or a weights file).
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from typing import Optional
 import typer
 
 from spear_bench.errors import AudioError, ConfigError, SpearBenchError
+from spear_bench.models.catalogue import ModelRef, random_init_warning
 
 LAYER_HELP = "last (encoder output), all (every hidden state, stacked: L x T x D) or N (hidden state N, 0-based)"
 
@@ -27,13 +30,16 @@ def _spear_config_for(model: str):
     """(SpearConfig, source) for a SPEAR name or checkpoint path; None for other models."""
     from spear_bench.models.registry import ALIASES, get_bundle, model_names
 
-    if model in ALIASES or model in model_names():
-        bundle = get_bundle(model)
-        if bundle.family != "spear":
+    name = _registered_part(model)
+    if name is not None:
+        ref = ModelRef.parse(model)
+        if get_bundle(ref.name).family != "spear":
             return None
+        if ref.weights:
+            return _spear_config_for(ref.weights)[0], ref.weights
         from spear_bench.models.spear import spear_config
 
-        return spear_config(bundle.name.removeprefix("spear_")), None
+        return spear_config(get_bundle(ref.name).builder.rsplit("_", 1)[-1]), None
     path = Path(model)
     if not path.exists():
         known = ", ".join(sorted(ALIASES) + model_names())
@@ -45,21 +51,42 @@ def _spear_config_for(model: str):
     return config, str(path)
 
 
+def _registered_part(model: str) -> str | None:
+    """The registered name ``model`` starts with (before @ or [), or None (a checkpoint path)."""
+    from spear_bench.models.registry import ALIASES, model_names
+
+    head = model.partition("@")[0].partition("[")[0].strip()
+    return head if head in ALIASES or head in model_names() else None
+
+
+def _source(model: str, seed: int) -> str:
+    """What weights MODEL names, without fetching them."""
+    from spear_bench.models.catalogue import CATALOGUE
+
+    ref = ModelRef.parse(model)
+    if ref.random_init:
+        return f"random init (seed {seed})"
+    if ref.weights:
+        return ref.weights
+    entry = CATALOGUE.get(ref.name)
+    return entry.where if entry else "architecture only (no published weights)"
+
+
 def model_info(model: str, seed: int = 0) -> dict:
     """Facts about MODEL; SPEAR models are counted on the meta device (nothing is allocated)."""
     import torch
 
     resolved = _spear_config_for(model)
     if resolved is None:
-        from spear_bench.models import load_encoder
         from spear_bench.models.registry import get_bundle
 
-        bundle = get_bundle(model)
-        encoder = load_encoder(model, seed=seed)
+        ref = ModelRef.parse(model)
+        bundle = get_bundle(ref.name)
+        encoder = bundle.build(None, seed)  # the architecture's facts; the weights are not needed to count them
         return {
-            "name": bundle.name,
+            "name": ref.label,
             "family": bundle.family,
-            "source": f"random init (seed {seed})",
+            "source": _source(model, seed),
             "parameters": sum(p.numel() for p in encoder.parameters()),
             "hidden_size": encoder.hidden_size,
             "num_hidden_states": encoder.num_hidden_states,
@@ -73,10 +100,11 @@ def model_info(model: str, seed: int = 0) -> dict:
     with torch.device("meta"):
         encoder = SpearEncoder(config)
     n = encoder.num_parameters()
+    registered = _registered_part(model) is not None
     return {
-        "name": config.name if source is None else Path(source).name,
+        "name": ModelRef.parse(model).label if registered else Path(source).name,
         "family": "spear",
-        "source": source or f"random init (seed {seed})",
+        "source": _source(model, seed) if registered else source,
         "parameters": n,
         "parameters_millions": round(n / 1e6, 1),
         "hidden_size": encoder.hidden_size,
@@ -96,7 +124,7 @@ def model_info(model: str, seed: int = 0) -> dict:
 
 
 def info(
-    model: str = typer.Argument(..., help="base | large | xlarge | spear_tiny | a baseline name | a checkpoint path"),
+    model: str = typer.Argument(..., help="A model name (spear_base_sa, base[random-init], NAME@WEIGHTS ...) or a checkpoint path"),
     json_output: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
     seed: int = typer.Option(0, help="Seed of the random init (named models)."),
 ) -> None:
@@ -206,12 +234,12 @@ def _write(path: Path, array, fmt: str, metadata: dict) -> None:
 
 
 def embed(
-    model: str = typer.Argument(..., help="base | large | xlarge | spear_tiny | a baseline name | a checkpoint path"),
+    model: str = typer.Argument(..., help="A released name (spear_base_sa ...), NAME@WEIGHTS, NAME[random-init] or a checkpoint path"),
     audio: list[str] = typer.Argument(..., help="Audio files and/or folders (searched recursively)."),
     out: Path = typer.Option(..., "--out", help="Output folder (one embedding file per input file)."),
     layer: str = typer.Option("last", "--layer", help=LAYER_HELP),
     fmt: str = typer.Option("npy", "--format", help="npy or safetensors (tensor 'embedding' + metadata)."),
-    seed: int = typer.Option(0, help="Seed of the random init (named models)."),
+    seed: int = typer.Option(0, help="Seed of the random init (NAME[random-init])."),
     overwrite: bool = typer.Option(False, help="Recompute files that already exist (default: skip them, so a killed run resumes)."),
     skip_errors: bool = typer.Option(False, "--skip-errors", help="Report unreadable audio and go on instead of stopping."),
 ) -> None:
@@ -225,6 +253,9 @@ def embed(
         raise ConfigError(f"--format {fmt!r}: expected npy or safetensors")
     pairs = output_paths(audio, out, "." + fmt)
     encoder = load_encoder(model, seed=seed)
+    label = ModelRef.parse(model).label if _registered_part(model) else model
+    if _registered_part(model) and ModelRef.parse(model).random_init:
+        typer.echo(random_init_warning(label))
     chosen = parse_layer(layer, encoder.num_hidden_states)
     todo = [(src, dst) for src, dst in pairs if overwrite or not dst.exists()]
     skipped = len(pairs) - len(todo)
@@ -239,11 +270,65 @@ def embed(
             failures.append(str(error))
             tqdm.write(f"skipped: {error}")
             continue
-        _write(dst, array, fmt, {"model": model, "layer": chosen, "frame_rate": rate, "source": str(src)})
+        _write(dst, array, fmt, {"model": label, "layer": chosen, "frame_rate": rate, "source": str(src)})
     done = len(todo) - len(failures)
     typer.echo(f"wrote {done} embedding file(s) to {out}" + (f", {skipped} already there" if skipped else "") + (f", {len(failures)} skipped (bad audio)" if failures else ""))
 
 
+# ---------------------------------------------------------------------------------------
+# models, fetch
+# ---------------------------------------------------------------------------------------
+
+
+def catalogue_rows() -> list[dict]:
+    """One row per registered name: its published source, expected parameters, paper row and whether it is cached."""
+    from spear_bench.models.catalogue import CATALOGUE, cached_path
+    from spear_bench.models.registry import get_bundle, model_names
+
+    rows = []
+    for name in model_names():
+        entry = CATALOGUE.get(name)
+        if entry is None:
+            rows.append({"name": name, "family": get_bundle(name).family,
+                         "source": "none (architecture: NAME@FOLDER or NAME[random-init])",
+                         "revision": "", "parameters": None, "paper_row": "", "cached": None})
+            continue
+        rows.append({"name": name, "family": entry.family, "source": entry.where, "revision": entry.revision or "main",
+                     "parameters": entry.parameters, "parameter_tolerance": entry.parameter_tolerance,
+                     "paper_row": entry.paper_row, "cached": cached_path(entry) is not None})
+    return rows
+
+
+def models(json_output: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")) -> None:
+    """The model catalogue: every registered name, where its published weights live, their size, cached or not."""
+    rows = catalogue_rows()
+    if json_output:
+        typer.echo(json.dumps(rows, indent=1))
+        return
+    table = [["name", "source", "parameters", "cached", "paper row"]]
+    for r in rows:
+        approx = "~" if r.get("parameter_tolerance") else ""
+        params = "" if r["parameters"] is None else f"{approx}{r['parameters']:,}"
+        cached = "" if r["cached"] is None else ("yes" if r["cached"] else "no")
+        table.append([r["name"], r["source"], params, cached, r["paper_row"]])
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    for row in table:
+        cells = (cell.rjust(w) if i == 2 else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths)))
+        typer.echo("  ".join(cells).rstrip())
+
+
+def fetch(names: list[str] = typer.Argument(..., help="Released model names (see spear-bench models).")) -> None:
+    """Download (resumable, into the Hugging Face / torch hub cache) and verify the published weights of NAMEs."""
+    from spear_bench.models.catalogue import fetch as fetch_weights
+    from spear_bench.models.catalogue import weights_fingerprint
+
+    for name in names:
+        path = fetch_weights(ModelRef.parse(name).name)
+        typer.echo(f"{name}: verified {path} ({weights_fingerprint(path)})")
+
+
 def register(app: typer.Typer) -> None:
+    app.command("models")(models)
+    app.command("fetch")(fetch)
     app.command("info")(info)
     app.command("embed")(embed)

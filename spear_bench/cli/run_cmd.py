@@ -1,13 +1,15 @@
 """``spear-bench run`` (HEAR / SUPERB / demo suites) and ``spear-bench demo`` (generate + run + report)."""
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 
-DEMO_MODELS = ("spear_base", "wavlm_base_plus")
+# The demo stays offline: random weights, asked for by name (and labelled so in every output).
+DEMO_MODELS = ("spear_base[random-init]", "wavlm_base_plus[random-init]")
 
 
 def _split(values: Optional[List[str]]) -> tuple[str, ...]:
@@ -27,9 +29,17 @@ def _print_summary(outcomes, results: Path, seconds: float) -> None:
     typer.echo(f"results: {results}")
 
 
+def _check_models(config) -> None:
+    """Names, weights and downloads fail in one line before any data is generated or loaded."""
+    from spear_bench.bench.models import resolve_model
+
+    for model in config.models:
+        resolve_model(model, config.layer)
+
+
 def run(
     suite: str = typer.Option(..., "--suite", help="hear | superb | demo (task files in tasks/)."),
-    model: List[str] = typer.Option(..., "--model", help="Model to score (repeatable): a registered name (spear_base, wavlm_base_plus ...), NAME@WEIGHTS, or hear:MODULE or hear:MODULE@WEIGHTS."),
+    model: List[str] = typer.Option(..., "--model", help="Model to score (repeatable): a released name (spear_base_sa, wavlm_large ...; fetched once, see spear-bench models), NAME@WEIGHTS, NAME[random-init], or hear:MODULE or hear:MODULE@WEIGHTS."),
     tasks: Optional[List[str]] = typer.Option(None, "--tasks", help="Tasks to run (names or paper abbreviations, comma-separated or repeated; default: all)."),
     data_root: Optional[Path] = typer.Option(None, "--data-root", help="Folder holding the suite's datasets (HEAR task folders / SUPERB corpora). Demo: generated under work_dir/demo_data when absent."),
     launcher: str = typer.Option("local", "--launcher", help="local | torchrun | slurm."),
@@ -60,6 +70,7 @@ def run(
         results=str(results), cache=str(cache or cache_dir()), layer=layer, seed=seed, device=device, quiet=quiet,
         force=force,
     )
+    _check_models(config)
     if suite == "demo" and data_root is None:
         from spear_bench.bench.demo_data import generate_demo_data
 
@@ -83,11 +94,11 @@ def _failed_message(failed) -> str:
 def demo(
     results: Optional[Path] = typer.Option(None, "--results", help="Results store folder (default: results/)."),
     data_root: Optional[Path] = typer.Option(None, "--data-root", help="Where the demo data is generated (default: work_dir/demo_data)."),
-    models: str = typer.Option(",".join(DEMO_MODELS), "--models", help="Models to score, comma-separated (random weights unless NAME@WEIGHTS)."),
+    models: str = typer.Option(",".join(DEMO_MODELS), "--models", help="Models to score, comma-separated (NAME[random-init], NAME@WEIGHTS or a released name)."),
     report: bool = typer.Option(True, "--report/--no-report", help="Render the report afterwards (spear-bench report)."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
 ) -> None:
-    """Generate the demo datasets, score SPEAR Base and WavLM Base+ (random weights) on them, render the report."""
+    """Generate the demo datasets, score SPEAR Base and WavLM Base+ ([random-init] weights) on them, render the report."""
     import spear_bench  # noqa: F401
     from spear_bench.bench.demo_data import generate_demo_data
     from spear_bench.bench.orchestrate import RunConfig, execute
@@ -96,9 +107,11 @@ def demo(
 
     start = time.perf_counter()
     results = results or results_dir()
+    config = RunConfig(suite="demo", models=_split([models]), results=str(results), cache=str(cache_dir()), quiet=quiet)
+    _check_models(config)
     root = generate_demo_data(data_root, log=typer.echo)
-    config = RunConfig(suite="demo", models=_split([models]), data_root=str(root), results=str(results), cache=str(cache_dir()), quiet=quiet)
-    typer.echo(f"demo: scoring {', '.join(config.models)} on the demo suite (HEAR- and SUPERB-format tasks, random weights)")
+    config = dataclasses.replace(config, data_root=str(root))
+    typer.echo(f"demo: scoring {', '.join(config.models)} on the demo suite (HEAR- and SUPERB-format tasks)")
     outcomes = execute(config, "local", log=typer.echo)
     _print_summary(outcomes, results, time.perf_counter() - start)
     if report:

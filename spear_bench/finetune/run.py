@@ -14,11 +14,11 @@ SUITE = "finetune"
 
 @dataclass
 class RunSpec:
-    model: str  # registered name or SPEAR checkpoint path
+    model: str  # model name (models.catalogue.ModelRef: NAME, NAME@WEIGHTS, NAME[random-init]) or SPEAR checkpoint path
     data_dir: Path
     out_dir: Path
     model_path: str | None = None  # weights for a registered name
-    init_seed: int = 0  # random init of an encoder without weights
+    init_seed: int = 0  # seed of NAME[random-init]
     resume: bool = True
     force: bool = False  # run again even if the results store has this unit
     progress: bool = True
@@ -29,6 +29,17 @@ class RunSpec:
         """The model's name in the results table."""
         path = Path(self.model)
         return path.name if path.exists() else self.model
+
+    def weights_fingerprint(self) -> str:
+        """The weights the run starts from: sha256 of the file(s), or "random-init" (fetches a released name)."""
+        from spear_bench.models.catalogue import ModelRef, resolve_weights, weights_fingerprint
+
+        if Path(self.model).exists():
+            return weights_fingerprint(self.model)
+        ref = ModelRef.parse(self.model)
+        if self.model_path:
+            ref = dataclasses.replace(ref, weights=self.model_path)
+        return resolve_weights(ref).fingerprint
 
     def store(self) -> ResultsStore:
         from spear_bench.paths import results_dir
@@ -97,12 +108,14 @@ def write_outcome(outcome: FinetuneOutcome, spec: RunSpec, identity: dict, seed:
 
     task = finetune_task(outcome.task)
     digest = config_hash(identity)
+    weights = spec.weights_fingerprint()
     rows = []
     for metric, value in {**outcome.metrics, **{f"{k}_step0": v for k, v in outcome.metrics_before.items()}}.items():
         facts = task.metric_facts(metric)
         rows.append(ResultRow(model=spec.model_label, suite=SUITE, task=outcome.task, metric=metric, value=float(value),
                               seed=seed, config_hash=digest, split=splits.get(metric, "test"),
-                              higher_is_better=facts.higher_is_better, task_short=task.short, unit=facts.unit))
+                              higher_is_better=facts.higher_is_better, task_short=task.short, unit=facts.unit,
+                              weights=weights))
     outcome.results_path = spec.store().write_unit(rows)
     summary = {
         "task": outcome.task,

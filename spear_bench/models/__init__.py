@@ -1,30 +1,43 @@
 """Encoders: SPEAR (Zipformer2) and the baselines, behind one interface (models/base.py)."""
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from spear_bench.errors import ConfigError
 from spear_bench.models.base import AudioEncoder, EncoderOutput
+from spear_bench.models.catalogue import CATALOGUE, ModelRef, fetch, resolve_weights
 from spear_bench.models.registry import ALIASES, ModelBundle, get_bundle, model_names
 
 
 def load_encoder(name_or_path, *, seed: int = 0, path: str | None = None):
-    """A SPEAR encoder (or a baseline) in eval mode.
+    """An encoder (SPEAR or a baseline) in eval mode.
 
-    ``name_or_path`` is a registered name (``base``, ``spear_large``, ``wavlm_base_plus`` ...;
-    random init seeded with ``seed`` unless ``path`` gives weights) or a SPEAR checkpoint
+    ``name_or_path`` is a model name as everywhere in spear-bench (:class:`ModelRef`):
+    ``NAME`` (the published weights of a catalogued name, fetched and verified once),
+    ``NAME@WEIGHTS`` (local weights; ``path=`` says the same), ``NAME[random-init]``
+    (random init seeded with ``seed``, only on request), or a SPEAR checkpoint path
     (a folder with config.json + model.safetensors / pytorch_model.bin, or the weights file).
     """
-    name = str(name_or_path)
-    if name in ALIASES or name in model_names():
-        return get_bundle(name).build(path, seed)
-    if Path(name).exists():
+    text = str(name_or_path)
+    if "@" not in text and "[" not in text and not _is_registered(text) and Path(text).exists():
         from spear_bench.models.checkpoint import load_spear_checkpoint
 
-        return load_spear_checkpoint(name).eval()
-    raise ConfigError(
-        f"{name!r} is neither a known model ({', '.join(sorted(ALIASES) + model_names())}) nor an existing checkpoint path"
-    )
+        return load_spear_checkpoint(text).eval()
+    if not _is_registered(text.partition("@")[0].partition("[")[0].strip()):
+        known = ", ".join(sorted(ALIASES) + model_names())
+        raise ConfigError(f"{text!r} is neither a known model ({known}) nor an existing checkpoint path")
+    ref = ModelRef.parse(text)
+    if path is not None:
+        if ref.weights or ref.random_init:
+            raise ConfigError(f"model {text!r}: weights given twice (in the name and as path={path!r})")
+        ref = dataclasses.replace(ref, weights=str(path))
+    weights = resolve_weights(ref)
+    return get_bundle(ref.name).build(weights.path, seed)
 
 
-__all__ = ["AudioEncoder", "EncoderOutput", "ModelBundle", "get_bundle", "load_encoder", "model_names"]
+def _is_registered(name: str) -> bool:
+    return name in ALIASES or name in model_names()
+
+
+__all__ = ["CATALOGUE", "ModelRef", "fetch", "resolve_weights", "AudioEncoder", "EncoderOutput", "ModelBundle", "get_bundle", "load_encoder", "model_names"]

@@ -60,6 +60,25 @@ for _size in ("base", "large", "xlarge"):
             builder=f"spear_bench.models.spear:build_spear_{_size}",
         )
     )
+# The released SPEAR checkpoints (spear_bench/models/catalogue.py): one name per published variant;
+# spear_base / spear_large / spear_xlarge name the architectures (no weights of their own).
+for _name, _size, _what in (
+    ("spear_base_s", "base", "speech (Speech-84k)"),
+    ("spear_base_sa", "base", "speech + audio (SA-97k)"),
+    ("spear_base_s_v2", "base", "speech, v2 release"),
+    ("spear_base_sa_v2", "base", "speech + audio, v2 release (token mixing)"),
+    ("spear_large_s", "large", "speech (Speech-84k)"),
+    ("spear_large_sa", "large", "speech + audio (SA-97k)"),
+    ("spear_xlarge_sa", "xlarge", "speech + audio (SA-197k)"),
+):
+    register(
+        ModelBundle(
+            name=_name,
+            family="spear",
+            description=f"SPEAR {_size.capitalize()} released checkpoint, {_what}",
+            builder=f"spear_bench.models.spear:build_spear_{_size}",
+        )
+    )
 register(
     ModelBundle(
         name="spear_tiny",

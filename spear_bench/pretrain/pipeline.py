@@ -105,7 +105,7 @@ def train_mvq(config: PretrainConfig, cuts, names: list[str] | None = None, forc
         folder = teacher_features(config, token_set, cuts, progress)
         arrays = list(load_features(folder, [c.id for c in cuts]).values())
         frames = sample_training_frames(arrays, token_set.mvq.max_train_frames, token_set.mvq.seed)
-        meta = {"token_set": token_set.name, "teacher": token_set.teacher.name, "layer": token_set.teacher.resolved_layer,
+        meta = {"token_set": token_set.name, "teacher": token_set.teacher.label, "layer": token_set.teacher.resolved_layer,
                 "frame_rate": token_set.teacher.spec.frame_rate, "teacher_cache_key": token_set.teacher.cache_key()}
         quantizer = train_quantizer(frames, token_set.mvq, meta, progress)
         error = quantizer.relative_reconstruction_error(frames[: 20000])

@@ -4,8 +4,10 @@ One registry entry per teacher (paper Sec. 4 and Appendix F.1/G): WavLM Large (s
 layer 21), Dasheng 1.2B (audio, last layer, 25 Hz), and the ablation teachers HuBERT
 Large (layer 21) and WavLM Base+. WavLM and Dasheng are the baseline encoders of
 spear_bench.models.baselines; HuBERT Large is built here on ``transformers.HubertModel``.
-Without a ``path`` a teacher is randomly initialised (seeded); ``overrides`` shrink it
-for tests and demos.
+A teacher's weights are its ``path``, else the published checkpoint of its name
+(spear_bench/models/catalogue.py: fetched once, verified), else an error; random init
+(seeded; ``overrides`` shrink it for tests and demos) only with ``random_init: true``,
+and the teacher is then labelled ``NAME[random-init]`` in its quantisers and logs.
 
 Layer convention (``TeacherConfig.layer``):
 - WavLM / HuBERT: ``hidden_states`` as transformers returns them: index 0 is the
@@ -36,6 +38,7 @@ import torch
 
 from spear_bench.errors import ConfigError
 from spear_bench.models.base import AudioEncoder
+from spear_bench.models.catalogue import CATALOGUE, RANDOM_INIT_SUFFIX, fetch
 
 LAST = -1
 
@@ -139,10 +142,28 @@ def build_hubert_large(path: str | None = None, seed: int = 0, **overrides) -> A
 class TeacherConfig:
     name: str = "wavlm_large"
     layer: int | None = None  # None: the teacher's default; -1: last_hidden_state
-    path: str | None = None  # released weights; None: random init with ``seed``
+    path: str | None = None  # released weights; None: the name's published weights (or random_init)
     seed: int = 0
     overrides: dict = field(default_factory=dict)  # size overrides for random init (tests, demos)
     batch_seconds: float = 120.0  # padded audio per extraction batch
+    random_init: bool = False  # random weights (seeded), only on request
+
+    @property
+    def label(self) -> str:
+        return self.name + (RANDOM_INIT_SUFFIX if self.random_init else "")
+
+    def weights_path(self) -> str | None:
+        """The teacher's weights: ``path``, the published checkpoint of its name, or None for random init."""
+        if self.random_init:
+            if self.path:
+                raise ConfigError(f"teacher {self.name}: give either path or random_init, not both")
+            return None
+        if self.path:
+            return self.path
+        if self.name in CATALOGUE:
+            return str(fetch(self.name))
+        raise ConfigError(f"teacher {self.name} has no published weights in the catalogue: give teacher.path "
+                          "(its weights folder), or teacher.random_init: true for random weights")
 
     @property
     def spec(self) -> TeacherSpec:
@@ -156,6 +177,8 @@ class TeacherConfig:
         """Folder name for this teacher's cached features (changes with anything that changes them)."""
         identity = {"name": self.name, "layer": self.resolved_layer, "path": self.path, "seed": self.seed,
                     "overrides": dict(sorted(self.overrides.items()))}
+        if not self.random_init:  # random-init folders keep their names; released weights get their own
+            identity["weights"] = self.path or (CATALOGUE[self.name].where if self.name in CATALOGUE else None)
         digest = hashlib.sha1(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:10]
         layer = "last" if self.resolved_layer == LAST else f"L{self.resolved_layer}"
         return f"{self.name}-{layer}-{digest}"
@@ -170,7 +193,10 @@ class Teacher:
         build: Callable[..., AudioEncoder] = getattr(importlib.import_module(module_name), function_name)
         self.config = config
         self.frame_rate = spec.frame_rate
-        self.encoder = build(config.path, config.seed, **config.overrides).eval()
+        path = config.weights_path()
+        if path is not None and config.overrides:
+            raise ConfigError(f"teacher {config.label}: size overrides apply to random init only (random_init: true)")
+        self.encoder = build(path, config.seed, **config.overrides).eval()
         self.layer = config.resolved_layer
         if self.layer != LAST and not 0 <= self.layer < self.encoder.num_hidden_states:
             raise ConfigError(

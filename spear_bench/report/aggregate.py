@@ -128,21 +128,47 @@ class Measured:
     time: str
     task_short: str = ""  # from the rows (the task registry's short name when they were written)
     unit: str = ""  # from the rows: fraction | percent | dB | ""
+    weights: str = ""  # fingerprint of the weights scored (ResultRow.weights)
+
+
+def _short_weights(fingerprint: str) -> str:
+    if not fingerprint:
+        return "unrecorded-weights"
+    return fingerprint.split(":", 1)[-1][:8] if fingerprint.startswith("sha256:") else fingerprint
+
+
+def weights_labels(rows: Iterable) -> dict[tuple[str, str], str]:
+    """(model, weights fingerprint) -> the model's name in the report.
+
+    A name scored with one set of weights keeps its name; a name scored with several
+    (``spear_base@ckpt-a`` and ``spear_base@ckpt-b``, or rows from before fingerprints were
+    stored) becomes ``NAME@<fingerprint>`` per weights, so rows of different weights are
+    never merged, and never replace each other, under one name.
+    """
+    seen: dict[str, set[str]] = {}
+    for row in rows:
+        seen.setdefault(row.model, set()).add(getattr(row, "weights", "") or "")
+    return {(model, w): model if len(ws) == 1 else f"{model}@{_short_weights(w)}"
+            for model, ws in seen.items() for w in ws}
 
 
 def measured_values(rows: Iterable) -> list[Measured]:
-    """Collapse store rows (ResultRow) into one number per (model, suite, task, metric, split).
+    """Collapse store rows (ResultRow) into one number per (model, weights, suite, task, metric, split).
 
-    When a task was run under several configs, the config with the most recent row wins
-    (an older config is an earlier attempt); the seeds of that config are averaged
-    (std is the population standard deviation over seeds, 0 for one seed).
+    Rows of different weights under one model name are kept apart (:func:`weights_labels`).
+    When a task was run under several configs with the same weights, the config with the
+    most recent row wins (an older config is an earlier attempt); the seeds of that config
+    are averaged (std is the population standard deviation over seeds, 0 for one seed).
     """
+    rows = list(rows)
+    labels = weights_labels(rows)
     groups: dict[tuple, dict[str, list]] = {}
     for row in rows:
-        key = (row.model, row.suite, row.task, row.metric, row.split)
-        groups.setdefault(key, {}).setdefault(row.config_hash, []).append(row)
+        weights = getattr(row, "weights", "") or ""
+        key = (labels[(row.model, weights)], row.suite, row.task, row.metric, row.split)
+        groups.setdefault((key, weights), {}).setdefault(row.config_hash, []).append(row)
     out = []
-    for key, by_config in sorted(groups.items()):
+    for (key, weights), by_config in sorted(groups.items()):
         config, chosen = max(by_config.items(), key=lambda item: (max(r.time for r in item[1]), item[0]))
         per_seed: dict[int, float] = {}
         for row in sorted(chosen, key=lambda r: r.time):
@@ -152,5 +178,5 @@ def measured_values(rows: Iterable) -> list[Measured]:
         std = math.sqrt(sum((v - mean) ** 2 for v in values) / len(values))
         latest = max(chosen, key=lambda r: r.time)
         out.append(Measured(*key, mean, std, len(values), config, bool(latest.higher_is_better), latest.git_commit,
-                            latest.time, getattr(latest, "task_short", ""), getattr(latest, "unit", "")))
+                            latest.time, getattr(latest, "task_short", ""), getattr(latest, "unit", ""), weights))
     return out

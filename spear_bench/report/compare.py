@@ -29,6 +29,7 @@ class Value:
     value: float
     source: str  # "measured" | "paper T16 [features=concat]"
     partial: bool = False
+    from_paper: bool = False  # the paper's number, not a measurement (marked with PAPER_MARK)
 
 
 @dataclass
@@ -88,7 +89,7 @@ def _value(requested: str, measured: Row | None, paper: Row | None, column: Colu
             source = row.source + (f" [{row.variant}]" if row.variant else "")
             if row is paper and not row.measured and requested != row.model:
                 source += f" as {display_name(row.model)}"
-            return Value(float(cell.value), source, cell.partial)
+            return Value(float(cell.value), source, cell.partial, from_paper=not row.measured)
     return None
 
 
@@ -112,10 +113,14 @@ _BOARD_TITLES = {"superb": "SUPERB", "hear": "HEAR", "finetune": "Fine-tuning"}
 _SYMBOL = {"win": "win", "loss": "loss", "tie": "tie", None: ""}
 
 
+PAPER_MARK = "\u2021"  # a number taken from the paper, not measured
+
+
 def _fmt(value: Value | None, column: Column) -> str:
     if value is None:
         return "\u2013"
-    return _number(value.value, column.decimals) + ("\u2020" if value.partial else "")
+    marks = ("\u2020" if value.partial else "") + (PAPER_MARK if value.from_paper else "")
+    return _number(value.value, column.decimals) + marks
 
 
 def _fmt_delta(delta: float | None, column: Column) -> str:
@@ -169,7 +174,8 @@ def _sources(comparison: Comparison) -> list[str]:
 
 
 _INTRO = ("Delta = model minus baseline, in the metric's units; 'win' = better in the metric's direction at the printed precision. "
-          "\u2020 marks an average over part of its tasks (not compared).")
+          "\u2020 marks an average over part of its tasks (not compared); "
+          f"{PAPER_MARK} marks a number taken from the paper, not measured here.")
 
 
 def to_markdown(comparison: Comparison) -> str:
@@ -198,7 +204,7 @@ def to_html(comparison: Comparison) -> str:
                 value = ""
                 if i >= numeric_from:
                     try:
-                        value = repr(float(cell.replace("\u2020", "")))
+                        value = repr(float(cell.replace("\u2020", "").replace(PAPER_MARK, "")))
                     except ValueError:
                         value = ""
                 cls = ' class="delta-win"' if cell == "win" else ' class="delta-loss"' if cell == "loss" else ""

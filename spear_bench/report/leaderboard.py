@@ -103,7 +103,9 @@ class Leaderboard:
 
 
 def _matches(name: str, patterns: Sequence[str] | None) -> bool:
-    return patterns is None or any(fnmatch.fnmatchcase(name, p) for p in patterns)
+    """A name matches a pattern it equals (``spear_base[random-init]``, whose brackets a glob would read as a
+    character class) or a glob pattern (``spear_*``)."""
+    return patterns is None or any(name == p or fnmatch.fnmatchcase(name, p) for p in patterns)
 
 
 def _paper_rows(reference, tables: Sequence[str], columns: list[Column], paper_models, exclude=()) -> list[Row]:

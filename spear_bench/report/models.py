@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from spear_bench.errors import SpearBenchError
+from spear_bench.models.catalogue import CATALOGUE
 
 # (pattern over the normalised label, id); first match wins, so specific patterns come first.
 _LABEL_PATTERNS: list[tuple[str, str]] = [
@@ -46,8 +47,11 @@ DISPLAY_NAMES = {
     "large_h_1": "LARGE-H-1", "large_h_2": "LARGE-H-2", "base_audio_1": "BASE-AUDIO-1", "base_audio_2": "BASE-AUDIO-2",
 }
 
-# The released checkpoints of our model registry are the dual-domain models of the paper.
-PAPER_COUNTERPART = {"spear_base": "spear_sa_base", "spear_large": "spear_sa_large", "spear_xlarge": "spear_sa_xlarge"}
+# Which paper model a measured name is: the architecture names (their own weights, NAME@FOLDER) are
+# compared with the paper's dual-domain models; every released checkpoint with its own paper row
+# (spear_bench/models/catalogue.py). A NAME[random-init] has no paper counterpart.
+PAPER_COUNTERPART = {"spear_base": "spear_sa_base", "spear_large": "spear_sa_large", "spear_xlarge": "spear_sa_xlarge",
+                     **{e.name: e.paper_id for e in CATALOGUE.values() if e.paper_id and e.paper_id != e.name}}
 
 
 def normalise_label(label: str) -> str:

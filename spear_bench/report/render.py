@@ -235,7 +235,7 @@ def html_page(title: str, sections: list[str], intro: str = "") -> str:
 
 _LATEX_SPECIALS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
                    "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
-                   "\u2191": r"$\uparrow$", "\u2193": r"$\downarrow$", "\u00b1": r"$\pm$", "\u2020": r"$^\dagger$",
+                   "\u2191": r"$\uparrow$", "\u2193": r"$\downarrow$", "\u00b1": r"$\pm$", "\u2020": r"$^\dagger$", "\u2021": r"$^\ddagger$",
                    "\u2013": "--", "\u2014": "---", "\u0394": r"$\Delta$"}
 
 

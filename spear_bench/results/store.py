@@ -39,6 +39,7 @@ class ResultRow:
     higher_is_better: bool = True  # the metric's direction, from the task registry (like the two below)
     task_short: str = ""  # the task's short name (the paper's column: ESC, PR, AS-20k...); "" in older rows
     unit: str = ""  # how ``value`` is expressed: fraction | percent | dB | "" (none, or not recorded)
+    weights: str = ""  # fingerprint of the weights scored: "sha256:..." or "random-init" ("": rows from before)
 
 
 COLUMNS = [f.name for f in dataclasses.fields(ResultRow)]

@@ -110,9 +110,12 @@ def _normalize_from_preprocessor(folder: Path, default: bool) -> bool:
 
 
 def build_wavlm(name: str, path: str | None = None, seed: int = 0, **overrides) -> WavLMEncoder:
-    """WavLM ``name`` (a key of WAVLM_SIZES): random init (seeded) or ``from_pretrained(path)``.
+    """WavLM ``name`` (a key of WAVLM_SIZES): random init (seeded) or the weights of ``path``, loaded strictly.
 
     ``path`` is a local Hugging Face folder (config.json + model.safetensors/pytorch_model.bin).
+    Its config.json must describe ``name``'s architecture and its weights must fill every
+    parameter with none left over (transformers' ``from_pretrained`` with our config and its
+    loading report); otherwise a one-line CheckpointError names the folder and the first keys.
     ``overrides`` change WavLMSize fields for random init (tests use tiny sizes).
     """
     from transformers import WavLMModel
@@ -125,11 +128,55 @@ def build_wavlm(name: str, path: str | None = None, seed: int = 0, **overrides) 
     folder = existing_path(path, name)
     if not folder.is_dir() or not (folder / "config.json").is_file():
         raise CheckpointError(f"{name}: {str(path)!r} is not a Hugging Face WavLM folder (config.json + weights)")
+    expected = wavlm_config(size)
+    _check_config(folder / "config.json", expected, name)
     try:
-        model = WavLMModel.from_pretrained(str(folder), local_files_only=True)
+        # The architecture is ours (``config=``), not the folder's: a Large folder cannot become "Base+".
+        model, info = WavLMModel.from_pretrained(
+            str(folder), config=expected, local_files_only=True, output_loading_info=True
+        )
     except (OSError, ValueError, RuntimeError) as error:
-        raise CheckpointError(f"{name}: cannot load WavLM weights from {str(path)!r}: {error}") from error
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise CheckpointError(f"{name}: cannot load WavLM weights from {str(path)!r}: {first[:300]}") from None
+    problems = _loading_problems(info)
+    if problems:
+        raise CheckpointError(f"{folder}: weights do not match {name} (strict loading): {problems}")
     return WavLMEncoder(model, _normalize_from_preprocessor(folder, size.normalize_waveform)).eval()
+
+
+# The config.json fields that decide the architecture (and so which weights exist).
+_ARCHITECTURE_FIELDS = ("hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
+                        "feat_extract_norm", "do_stable_layer_norm", "conv_dim", "num_conv_pos_embeddings")
+_SHOW = 4  # keys named per kind of problem
+
+
+def _check_config(path: Path, expected, name: str) -> None:
+    try:
+        theirs = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise CheckpointError(f"{path}: unreadable config ({error})") from None
+    ours = expected.to_dict()
+    differ = [k for k in _ARCHITECTURE_FIELDS if k in theirs and _plain(theirs[k]) != _plain(ours[k])]
+    if differ:
+        k = differ[0]
+        raise CheckpointError(
+            f"{path}: {k}={theirs[k]!r} but {name} expects {ours[k]!r} ({len(differ)} settings differ: {', '.join(differ)})"
+        )
+
+
+def _plain(value):
+    return list(value) if isinstance(value, (list, tuple)) else value
+
+
+def _loading_problems(info: dict) -> str:
+    """'' when every weight was loaded and none was left over; else the first keys of each kind."""
+    parts = []
+    for kind in ("missing_keys", "unexpected_keys", "mismatched_keys"):
+        keys = sorted(str(k if isinstance(k, str) else k[0]) for k in (info.get(kind) or ()))
+        if keys:
+            more = f", ... ({len(keys) - _SHOW} more)" if len(keys) > _SHOW else ""
+            parts.append(f"{len(keys)} {kind.replace('_keys', '')}: " + ", ".join(keys[:_SHOW]) + more)
+    return "; ".join(parts)
 
 
 def build_wavlm_base_plus(path: str | None = None, seed: int = 0, **overrides) -> WavLMEncoder:
