@@ -1,4 +1,4 @@
-"""K-means targets (Table 21) against the MVQ path on the same features: token shapes, storage, and training on either."""
+"""K-means targets (Table 21) against the MVQ path on the same features: token shapes, storage, training on either."""
 import numpy as np
 import pytest
 import torch
@@ -30,8 +30,8 @@ def features():
 def test_kmeans_and_mvq_tokens_have_their_declared_shapes_on_the_same_features(features):
     meta = {"frame_rate": 50.0}
     kmeans = train_kmeans(features, KMeansConfig(num_clusters=12, batch_size=256, n_init=3), meta)
-    mvq = train_quantizer(features, MVQConfig(num_codebooks=4, phase_one_iters=30, phase_two_iters=30, batch_frames=256),
-                          meta, progress=False)
+    mvq_config = MVQConfig(num_codebooks=4, phase_one_iters=30, phase_two_iters=30, batch_frames=256)
+    mvq = train_quantizer(features, mvq_config, meta, progress=False)
     k_tokens, m_tokens = kmeans.encode(features), mvq.encode(features)
     assert k_tokens.shape == (600, kmeans.num_codebooks) == (600, 1) and k_tokens.dtype == torch.uint8
     assert m_tokens.shape == (600, mvq.num_codebooks) == (600, 4) and m_tokens.dtype == torch.uint8
@@ -44,13 +44,15 @@ def test_kmeans_and_mvq_tokens_have_their_declared_shapes_on_the_same_features(f
 def test_kmeans_tokens_are_the_nearest_centroids(features):
     from sklearn.metrics import pairwise_distances_argmin
 
-    kmeans = train_kmeans(features, KMeansConfig(num_clusters=8, batch_size=128, n_init=2, seed=3), {"frame_rate": 50.0})
+    config = KMeansConfig(num_clusters=8, batch_size=128, n_init=2, seed=3)
+    kmeans = train_kmeans(features, config, {"frame_rate": 50.0})
     expected = pairwise_distances_argmin(features.double().numpy(), kmeans.centers.double().numpy())
     np.testing.assert_array_equal(kmeans.encode(features)[:, 0].numpy(), expected)
 
 
 def test_more_than_256_clusters_are_stored_as_uint16_and_reload(tmp_path, features):
-    kmeans = train_kmeans(features, KMeansConfig(num_clusters=300, batch_size=600, n_init=1, max_iter=5), {"frame_rate": 25.0})
+    config = KMeansConfig(num_clusters=300, batch_size=600, n_init=1, max_iter=5)
+    kmeans = train_kmeans(features, config, {"frame_rate": 25.0})
     codes = kmeans.encode(features).numpy().astype(storage_dtype(kmeans.codebook_size))
     assert codes.dtype == np.uint16 and codes.shape == (600, 1) and codes.max() < 300
     loaded = load_quantizer(kmeans.save(tmp_path / "speech.pt"))
@@ -71,10 +73,12 @@ def test_unknown_target_kind_is_a_config_error(tmp_path):
 
 
 def _config(tmp_path, target: str):
-    speech = {"name": "speech", "teacher": {"name": "wavlm_large", "layer": 1, "overrides": TINY_WAVLM}, "target": target,
+    speech = {"name": "speech", "target": target,
+              "teacher": {"name": "wavlm_large", "layer": 1, "overrides": TINY_WAVLM},
               "mvq": {"num_codebooks": 2, "phase_one_iters": 20, "phase_two_iters": 20, "batch_frames": 256},
               "kmeans": {"num_clusters": 16, "batch_size": 256, "n_init": 2}}
-    values = {"work_dir": str(tmp_path / target), "data": {"demo": {"num_speech": 4, "num_audio": 2, "num_noises": 1, "seed": 1}},
+    values = {"work_dir": str(tmp_path / target),
+              "data": {"demo": {"num_speech": 4, "num_audio": 2, "num_noises": 1, "seed": 1}},
               "token_sets": [speech], "model": {"size": "tiny", "overrides": TINY_SPEAR},
               "schedule": {"lr_steps": 50, "lr_epochs": 5, "warmup_steps": 2}, "optim": {"clipping_update_period": 2},
               "train": {"max_steps": 2, "batch_duration": 8.0, "save_every": 2, "log_every": 1, "tensorboard": False}}

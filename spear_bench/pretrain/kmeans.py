@@ -122,6 +122,7 @@ def train_kmeans(features: torch.Tensor, config: KMeansConfig, meta: dict) -> KM
     )
     model.fit(features.double().numpy())
     centers = torch.from_numpy(model.cluster_centers_.astype(np.float32))
-    meta = {**meta, "kind": KIND, "dim": int(features.shape[1]), "num_codebooks": 1, "codebook_size": config.num_clusters,
-            "kmeans": asdict(config), "train_frames": int(features.shape[0]), "inertia": float(model.inertia_)}
+    meta = {**meta, "kind": KIND, "dim": int(features.shape[1]), "num_codebooks": 1,
+            "codebook_size": config.num_clusters, "kmeans": asdict(config), "train_frames": int(features.shape[0]),
+            "inertia": float(model.inertia_)}
     return KMeansQuantizer(centers, meta)
