@@ -159,3 +159,49 @@ def test_a_killed_sweep_resumes_without_redoing_finished_variants(tmp_path):
 
     again = subprocess.run(_command(sweep_file), env=env, capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert again.returncode == 0 and "units: 0 run" in again.stdout, again.stdout[-2000:]
+
+
+def test_pretraining_units_go_to_slurm_jobs_and_torchrun(tmp_path, monkeypatch):
+    """The launchers' plumbing (the training itself is the slow test's): one submitit job per unfinished
+    variant (submitit's debug cluster runs them here), and one torchrun pre-training per variant."""
+    from spear_bench.bench import ablate
+    from spear_bench.bench.launchers import LaunchOptions
+
+    sweep = load_sweep(_sweep(tmp_path))
+    trained = []
+    monkeypatch.setattr(ablate, "run_pretrain", lambda s, v, nproc=1, progress=True: trained.append(v.name) or "done")
+    options = LaunchOptions(slurm_cluster="debug", slurm_folder=str(tmp_path / "slurm"))
+    outcomes = ablate._pretrain_all(sweep, variants(sweep), "slurm", options, log=lambda _: None, quiet=True)
+    assert [o.status for o in outcomes] == ["done", "done"] and trained == ["spear_tiny@alpha=0", "spear_tiny@alpha=1"]
+
+    commands = []
+    monkeypatch.setattr(ablate.subprocess, "run",
+                        lambda command: commands.append(command) or subprocess.CompletedProcess(command, 0))
+    monkeypatch.setattr(ablate, "_mark_pretrained", lambda config, values, step: None)
+    outcomes = ablate._pretrain_all(sweep, variants(sweep), "torchrun", LaunchOptions(nproc=2), log=lambda _: None,
+                                    quiet=True)
+    assert [o.status for o in outcomes] == ["done", "done"]
+    assert all("--nproc_per_node=2" in c and c[-4:-2] == ["pretrain", "--config"] for c in commands)
+    assert commands[1][-2].endswith(str(Path("alpha=1") / "seed0" / "pretrain.yaml"))
+
+
+@pytest.mark.slow
+def test_the_demo_sweep_writes_three_variants_and_the_alpha_figure(tmp_path):
+    """configs/ablate/demo_alpha.yaml as shipped (a few minutes on 2 cores), into temporary folders."""
+    from spear_bench.report.aggregate import measured_values
+    from spear_bench.report.plots import ABLATIONS, measured_series
+
+    results, plots = tmp_path / "results", tmp_path / "plots"
+    command = _command(REPO_ROOT / "configs" / "ablate" / "demo_alpha.yaml") + [
+        "--work-dir", str(tmp_path / "work"), "--results", str(results), "--plots", str(plots)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO_ROOT),
+           "SPEAR_BENCH_CACHE": str(tmp_path / "cache")}
+    run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=1800, cwd=REPO_ROOT)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    series = measured_series(measured_values(ResultsStore(results).rows()), ABLATIONS["alpha"], load_scales(results))
+    tasks = {measure[0]: s for measure, s in series.items()}
+    assert {"demo_words", "demo_ks"} <= set(tasks)
+    for task in ("demo_words", "demo_ks"):
+        (line,) = tasks[task]
+        assert set(line.points) == {"0", "0.5", "1"} and "30 steps" in line.label and "demo scale" in line.label
+    assert (plots / "ablation_alpha.png").stat().st_size > 1000

@@ -39,7 +39,7 @@ from typing import Callable
 import yaml
 
 from spear_bench.errors import ConfigError, SpearBenchError
-from spear_bench.results.store import ResultRow, ResultsStore, atomic_write_text, config_hash
+from spear_bench.results.store import COLUMNS, ResultRow, ResultsStore, atomic_write_text, config_hash
 
 SIDECAR_DIR = "_ablations"
 DONE_FILE = "done.json"
@@ -416,7 +416,7 @@ def store_variant(sweep: SweepConfig, variant: Variant, unit_files: list[Path], 
     store = ResultsStore(results)
     status = "skipped"
     for path in unit_files:
-        rows = [ResultRow(**row) for row in json.loads(Path(path).read_text())]
+        rows = [ResultRow(**{k: row[k] for k in COLUMNS if k in row}) for row in json.loads(Path(path).read_text())]
         if not rows:
             continue
         first = rows[0]
@@ -592,6 +592,12 @@ def render_figure(sweep: SweepConfig, results: Path, out_dir: Path) -> list[Path
     from spear_bench.report.plots import ablation_spec, plot_ablation
     from spear_bench.report.reference import load_reference
 
+    from spear_bench.bench.tasks import load_suite
+
     knob = plot_knob(sweep)
-    measured = measured_values(ResultsStore(results).rows())
+    # The sweep's tasks are drawn with their primary metric (one panel each, not one per secondary metric).
+    suite = load_suite(sweep.score.suite)
+    primary = {spec.name: spec.metric for spec in suite.select(list(sweep.score.tasks))}
+    measured = [m for m in measured_values(ResultsStore(results).rows())
+                if not (m.suite == sweep.score.suite and m.task in primary and m.metric != primary[m.task])]
     return plot_ablation(ablation_spec(knob), load_reference(), measured, out_dir, scales=load_scales(results))

@@ -13,6 +13,7 @@ def ablate(
     launcher: str = typer.Option("local", "--launcher", help="local | torchrun | slurm (pre-training, scoring)."),
     nproc: int = typer.Option(1, "--nproc", help="processes per pre-training (local: DDP, gloo; torchrun: ranks) "
                                                  "and torchrun scoring workers."),
+    work_dir: Optional[Path] = typer.Option(None, "--work-dir", help="override the sweep's work_dir."),
     results: Optional[Path] = typer.Option(None, "--results", help="results store (default: the sweep's, results/)."),
     plots: Optional[Path] = typer.Option(None, "--plots", help="figure folder (default: the sweep's, reports/plots)."),
     slurm_cluster: Optional[str] = typer.Option(None, "--slurm-cluster",
@@ -33,6 +34,8 @@ def ablate(
     logging.basicConfig(level=logging.WARNING if quiet else logging.INFO,
                         format="%(asctime)s %(levelname)s %(message)s")
     sweep = load_sweep(config)
+    if work_dir is not None:
+        sweep = dataclasses.replace(sweep, work_dir=str(work_dir))
     if results is not None:
         sweep = dataclasses.replace(sweep, results=str(results))
     if plots is not None:
