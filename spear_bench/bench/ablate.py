@@ -402,11 +402,11 @@ def _numel(shape) -> int:
     return total
 
 
-def scale_text(scale: dict, model: str) -> str:
-    """'spear_tiny 5.1M, 30 steps x 16 s, 36 clips (0.02 h), demo scale'."""
+def scale_text(scale: dict) -> str:
+    """'tiny 5.57M params, 30 steps x 16 s batches, 36 demo clips (0.037 h), demo scale'."""
     data = f"{scale['cuts']} {'demo ' if scale['demo'] else ''}clips ({scale['hours']:.2g} h)"
-    return (f"{model} {scale['params_m']:g}M, {scale['steps']} steps x {scale['batch_seconds']:g} s, {data}"
-            + (", demo scale" if scale["demo"] else ""))
+    return (f"{scale['size']} {scale['params_m']:g}M params, {scale['steps']} steps x {scale['batch_seconds']:g} s "
+            f"batches, {data}" + (", demo scale" if scale["demo"] else ""))
 
 
 # --- store ----------------------------------------------------------------------------------------
@@ -527,7 +527,7 @@ def execute_sweep(sweep: SweepConfig, launcher: str = "local", options=None, log
     for variant in ready:
         if variant not in unit_files:
             continue
-        text = sweep.scale or scale_text(run_scale(sweep, variant), variant.model)
+        text = sweep.scale or scale_text(run_scale(sweep, variant))
         scales[variant.name] = text
         store = functools.partial(store_variant, sweep, variant, unit_files[variant], results, text)
         record(_stage(StageUnit("store", variant), store))

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import re
+import textwrap
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -344,7 +345,10 @@ def plot_ablation(spec: AblationSpec, reference, measured: list[Measured], out_d
         elif overlay:
             _draw(ax, overlay, spec, measured=True)
             ax.set_ylabel(panel.ylabel + " (measured)", fontsize=8)
-            ax.legend(fontsize=6, loc="best")
+            # Under the panel: the labels carry the runs' scale and would cover the points inside it.
+            handles, labels = ax.get_legend_handles_labels()
+            ax.legend(handles, [textwrap.fill(label, 48) for label in labels], fontsize=6, loc="upper center",
+                      bbox_to_anchor=(0.5, -0.2), frameon=False)
         _format_x(ax, spec, panel, values)
         ax.grid(alpha=0.3)
     bottom = 0.03
