@@ -27,8 +27,6 @@ from test_demo_data import demo_root  # tests/ is on sys.path (pytest rootdir-re
 
 TINY_WAVLM = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64,
               "conv_dim": 32, "num_conv_pos_embeddings": 16, "num_conv_pos_embedding_groups": 2}
-TINY_SPEAR = {"encoder_dim": 48, "feedforward_dim": 96, "num_encoder_layers": [1, 1, 1, 1, 1, 1, 1],
-              "encoder_unmasked_dim": 32, "num_heads": 2, "cnn_module_kernel": [7, 7, 5, 5, 5, 7, 7]}
 
 
 def _base(tmp_path: Path) -> Path:
@@ -43,7 +41,7 @@ def _base(tmp_path: Path) -> Path:
              "teacher": {"name": "dasheng_1_2b", "overrides": {"embed_dim": 32, "depth": 1, "num_heads": 2}},
              "mvq": {"num_codebooks": 2, "phase_one_iters": 20, "phase_two_iters": 20, "batch_frames": 256}},
         ],
-        "model": {"size": "tiny", "overrides": TINY_SPEAR, "seed": 0},
+        "model": {"size": "tiny", "seed": 0},  # scored as the registered spear_tiny: no architecture overrides
         "schedule": {"lr_steps": 50, "lr_epochs": 5, "warmup_steps": 2},
         "optim": {"clipping_update_period": 2},
         "train": {"max_steps": 6, "batch_duration": 8.0, "save_every": 2, "log_every": 1, "tensorboard": False,
@@ -98,6 +96,16 @@ def test_bad_sweep_files_are_one_line_errors_naming_the_file(tmp_path, change, m
     with pytest.raises(ConfigError, match=message) as error:
         load_sweep(path)
     assert str(path) in str(error.value) and "\n" not in str(error.value)
+
+
+def test_scoring_needs_the_registered_model_of_the_pretrained_architecture(tmp_path):
+    from spear_bench.bench.ablate import check_scored_model
+
+    check_scored_model(load_sweep(_sweep(tmp_path)))
+    with pytest.raises(ConfigError, match="pre-train a tiny SPEAR, but are scored as 'spear_base'"):
+        check_scored_model(load_sweep(_sweep(tmp_path, model="spear_base")))
+    with pytest.raises(ConfigError, match="with model.overrides"):
+        check_scored_model(load_sweep(_sweep(tmp_path, overrides={"model": {"overrides": {"encoder_dim": 48}}})))
 
 
 def test_a_knob_on_a_missing_token_set_is_a_config_error(tmp_path):

@@ -471,6 +471,7 @@ def execute_sweep(sweep: SweepConfig, launcher: str = "local", options=None, log
     from spear_bench.paths import cache_dir, reports_dir, results_dir
 
     get_launcher(launcher)  # unknown launcher: fail before any work
+    check_scored_model(sweep)
     options = options or LaunchOptions()
     start = time.perf_counter()
     results = Path(sweep.results) if sweep.results else results_dir()
@@ -535,6 +536,20 @@ def execute_sweep(sweep: SweepConfig, launcher: str = "local", options=None, log
     # 5. the figure
     figure = render_figure(sweep, results, Path(sweep.plots) if sweep.plots else reports_dir() / "plots")
     return SweepResult(outcomes, figure, all_variants, time.perf_counter() - start)
+
+
+def check_scored_model(sweep: SweepConfig) -> None:
+    """The encoders are scored as ``sweep.model`` (its registered architecture loads their weights): they must match."""
+    from spear_bench.models.registry import get_bundle
+
+    get_bundle(sweep.model)  # unknown name: ConfigError listing the known ones
+    for variant in variants(sweep)[:1]:
+        model = derive_config(sweep, variant).get("model") or {}
+        size, overrides = model.get("size", "base"), model.get("overrides") or {}
+        if overrides or get_bundle(sweep.model).name != f"spear_{size}":
+            raise ConfigError(f"{sweep.source or sweep.name}: the variants pre-train a {size} SPEAR"
+                              f"{' with model.overrides' if overrides else ''}, but are scored as {sweep.model!r} "
+                              f"(set model: spear_{size}; overridden architectures have no registered model)")
 
 
 def _pretrain_all(sweep: SweepConfig, all_variants: list[Variant], launcher: str, options, log,
