@@ -211,5 +211,5 @@ def test_the_demo_sweep_writes_three_variants_and_the_alpha_figure(tmp_path):
     assert {"demo_words", "demo_ks"} <= set(tasks)
     for task in ("demo_words", "demo_ks"):
         (line,) = tasks[task]
-        assert set(line.points) == {"0", "0.5", "1"} and "30 steps" in line.label and "demo scale" in line.label
+        assert set(line.points) == {"0", "0.5", "1"} and "20 steps" in line.label and "demo scale" in line.label
     assert (plots / "ablation_alpha.png").stat().st_size > 1000

@@ -487,9 +487,9 @@ def execute_sweep(sweep: SweepConfig, launcher: str = "local", options=None, log
     seen: set[str] = set()
     for variant in all_variants:
         key = targets_key(derive_config(sweep, variant))
-        outcome = record(_stage(StageUnit("targets", variant, key), lambda v=variant: run_targets(sweep, v, not quiet)))
-        if key in seen and outcome.status == "skipped":
-            outcomes.pop()  # a shared key's later variants only link: not a unit of their own
+        outcome = _stage(StageUnit("targets", variant, key), lambda v=variant: run_targets(sweep, v, not quiet))
+        if key not in seen or outcome.status != "skipped":  # a shared key's later variants only link to it
+            record(outcome)
         seen.add(key)
     if any(o.status == "failed" for o in outcomes):
         raise SpearBenchError(f"targets failed: {next(o.message for o in outcomes if o.status == 'failed')}")

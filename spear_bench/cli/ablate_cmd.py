@@ -44,7 +44,7 @@ def ablate(
                             slurm_timeout_min=slurm_timeout_min, slurm_gpus_per_node=slurm_gpus)
     typer.echo(f"ablate {sweep.name}: knobs {sweep.knobs}, seeds {list(sweep.seeds)}, scored on {sweep.score.suite} "
                f"{', '.join(sweep.score.tasks) or '(all tasks)'}")
-    result = execute_sweep(sweep, launcher, options, log=typer.echo, quiet=quiet)
+    result = execute_sweep(sweep, launcher, options, log=lambda line: print(line, flush=True), quiet=quiet)
     counts = {status: sum(o.status == status for o in result.outcomes) for status in ("done", "skipped", "failed")}
     typer.echo(f"units: {counts['done']} run, {counts['skipped']} already finished, {counts['failed']} failed "
                f"({result.seconds:.0f} s)")
