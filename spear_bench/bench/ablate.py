@@ -495,9 +495,7 @@ def execute_sweep(sweep: SweepConfig, launcher: str = "local", options=None, log
         raise SpearBenchError(f"targets failed: {next(o.message for o in outcomes if o.status == 'failed')}")
 
     # 2. pre-training
-    pretrained = _pretrain_all(sweep, all_variants, launcher, options, log, quiet)
-    for outcome in pretrained:
-        record(outcome)
+    pretrained = _pretrain_all(sweep, all_variants, launcher, options, log, quiet, on_outcome=record)
     ready = [o.unit.variant for o in pretrained if o.status != "failed"]
 
     # 3. scoring through the orchestrator, one run per seed (the probe seed follows the variant's)
@@ -552,15 +550,24 @@ def check_scored_model(sweep: SweepConfig) -> None:
                               f"(set model: spear_{size}; overridden architectures have no registered model)")
 
 
-def _pretrain_all(sweep: SweepConfig, all_variants: list[Variant], launcher: str, options, log,
-                  quiet: bool) -> list[StageOutcome]:
+def _pretrain_all(sweep: SweepConfig, all_variants: list[Variant], launcher: str, options, log, quiet: bool,
+                  on_outcome: Callable[[StageOutcome], object] = lambda outcome: None) -> list[StageOutcome]:
+    """Every variant's pre-training unit with ``launcher``; ``on_outcome`` sees each outcome as it comes."""
     units = [StageUnit("pretrain", v) for v in all_variants]
-    if launcher == "torchrun":
-        return [_stage(u, lambda v=u.variant: _pretrain_torchrun(sweep, v, options.nproc, log)) for u in units]
     if launcher == "slurm":
-        return _pretrain_slurm(sweep, units, options, log)
-    return [_stage(u, lambda v=u.variant: run_pretrain(sweep, v, nproc=options.nproc, progress=not quiet))
-            for u in units]
+        outcomes = _pretrain_slurm(sweep, units, options, log)
+        for outcome in outcomes:
+            on_outcome(outcome)
+        return outcomes
+    outcomes = []
+    for unit in units:
+        if launcher == "torchrun":
+            action = functools.partial(_pretrain_torchrun, sweep, unit.variant, options.nproc, log)
+        else:
+            action = functools.partial(run_pretrain, sweep, unit.variant, nproc=options.nproc, progress=not quiet)
+        outcomes.append(_stage(unit, action))
+        on_outcome(outcomes[-1])
+    return outcomes
 
 
 def _pretrain_slurm(sweep: SweepConfig, units: list[StageUnit], options, log) -> list[StageOutcome]:
