@@ -208,8 +208,8 @@ def test_the_demo_sweep_writes_three_variants_and_the_alpha_figure(tmp_path):
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     series = measured_series(measured_values(ResultsStore(results).rows()), ABLATIONS["alpha"], load_scales(results))
     tasks = {measure[0]: s for measure, s in series.items()}
-    assert {"demo_words", "demo_ks"} <= set(tasks)
-    for task in ("demo_words", "demo_ks"):
+    assert {"demo_words", "demo_pitch"} <= set(tasks)
+    for task in ("demo_words", "demo_pitch"):
         (line,) = tasks[task]
         assert set(line.points) == {"0", "0.5", "1"} and "20 steps" in line.label and "demo scale" in line.label
     assert (plots / "ablation_alpha.png").stat().st_size > 1000
