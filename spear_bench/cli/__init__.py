@@ -32,6 +32,7 @@ _COMMAND_MODULES = [
     "spear_bench.cli.models_cmd",  # info, embed
     "spear_bench.cli.run_cmd",  # run, demo
     "spear_bench.cli.pretrain_cmd",  # mvq, pretrain
+    "spear_bench.cli.ablate_cmd",  # ablate
     "spear_bench.cli.finetune_cmd",  # finetune
     "spear_bench.cli.report_cmd",  # report
 ]

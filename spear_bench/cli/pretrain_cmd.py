@@ -35,8 +35,7 @@ def mvq_train(
     work_dir: Optional[Path] = typer.Option(None, "--work-dir", help="override the config's work_dir"),
 ) -> None:
     """Extract teacher features (cached) and train one MVQ quantiser per token set."""
-    from spear_bench.pretrain.mvq import TrainedQuantizer
-    from spear_bench.pretrain.pipeline import prepare_cuts, train_mvq
+    from spear_bench.pretrain.pipeline import load_quantizer, prepare_cuts, train_mvq
 
     cfg = _load(config, work_dir)
     known = {t.name for t in cfg.token_sets}
@@ -47,10 +46,11 @@ def mvq_train(
             raise ConfigError(f"--token-set {name!r}: {config} has token sets {sorted(known)}")
     cuts = prepare_cuts(cfg)
     for name, path in train_mvq(cfg, cuts, list(token_set or []), force=force).items():
-        q = TrainedQuantizer.load(path)
+        q = load_quantizer(path)
         error = q.meta.get("relative_reconstruction_error")
         typer.echo(
-            f"{name}: {q.meta['teacher']} layer {q.meta['layer']} -> {q.num_codebooks} x 256 codebooks"
+            f"{name}: {q.meta['teacher']} layer {q.meta['layer']} -> {q.num_codebooks} x {q.codebook_size} "
+            f"{q.meta.get('kind', 'mvq')} codebooks"
             + (f", relative reconstruction error {error:.4f}" if error is not None else "")
             + f"  [{path}]"
         )

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from spear_bench.errors import ConfigError
+from spear_bench.pretrain.kmeans import KMeansConfig
 from spear_bench.pretrain.masking import MaskingConfig
 from spear_bench.pretrain.mixing import NoiseMixingConfig, TokenMixingConfig
 from spear_bench.pretrain.mvq import MVQConfig
@@ -21,6 +22,9 @@ from spear_bench.pretrain.optim import EdenConfig, ScaledAdamConfig
 from spear_bench.pretrain.data import DemoDataConfig
 from spear_bench.pretrain.strategies import strategy_names
 from spear_bench.pretrain.teachers import TeacherConfig
+
+
+TARGET_KINDS = ("mvq", "kmeans")
 
 
 @dataclass(frozen=True)
@@ -36,12 +40,18 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class TokenSetConfig:
-    """One set of targets: a teacher, its layer and the MVQ quantiser of its features."""
+    """One set of targets: a teacher, its layer and the quantiser of its features (MVQ, or k-means for Table 21)."""
 
     name: str = "speech"  # "speech" or "audio" (the dual-domain strategies use these names)
     teacher: TeacherConfig = field(default_factory=TeacherConfig)
+    target: str = "mvq"  # mvq | kmeans
     mvq: MVQConfig = field(default_factory=MVQConfig)
+    kmeans: KMeansConfig = field(default_factory=KMeansConfig)
     quantizer: str | None = None  # an existing quantiser file; None: train one into work_dir/mvq
+
+    def __post_init__(self):
+        if self.target not in TARGET_KINDS:
+            raise ConfigError(f"token_sets.{self.name}.target={self.target!r}: must be one of {list(TARGET_KINDS)}")
 
 
 @dataclass(frozen=True)

@@ -13,14 +13,16 @@ from spear_bench.pretrain.masking import apply_masks
 
 
 class SpearPretrainModel(nn.Module):
-    def __init__(self, encoder: nn.Module, num_codebooks: dict[str, int], codebook_size: int = 256):
+    def __init__(self, encoder: nn.Module, num_codebooks: dict[str, int], codebook_size: int = 256,
+                 codebook_sizes: dict[str, int] | None = None):
         super().__init__()
         self.encoder = encoder
         num_mel_bins = encoder.config.num_mel_bins
         # Standard-normal init, as the release's mask embedding.
         self.mask_embedding = nn.Parameter(torch.randn(num_mel_bins))
         self.heads = nn.ModuleDict(
-            {name: CodebookHeads(encoder.hidden_size, n, codebook_size) for name, n in num_codebooks.items()}
+            {name: CodebookHeads(encoder.hidden_size, n, (codebook_sizes or {}).get(name, codebook_size))
+             for name, n in num_codebooks.items()}
         )
 
     def forward(
@@ -33,8 +35,11 @@ class SpearPretrainModel(nn.Module):
         return {name: head(hidden) for name, head in self.heads.items()}, out.lengths
 
 
-def build_pretrain_model(model_config, num_codebooks: dict[str, int]) -> SpearPretrainModel:
-    """Encoder of ``model_config.size`` (+ overrides; from ``init`` weights if given) with fresh heads, seeded."""
+def build_pretrain_model(model_config, num_codebooks: dict[str, int],
+                         codebook_sizes: dict[str, int] | None = None) -> SpearPretrainModel:
+    """Encoder of ``model_config.size`` (+ overrides; from ``init`` weights if given) with fresh heads, seeded.
+
+    ``codebook_sizes``: entries per codebook of each token set (default 256, MVQ's; k-means: its clusters)."""
     from spear_bench.models.spear import build_spear, spear_config
 
     config = spear_config(model_config.size, **model_config.overrides)
@@ -45,5 +50,5 @@ def build_pretrain_model(model_config, num_codebooks: dict[str, int]) -> SpearPr
     encoder = build_spear(config, model_config.init, model_config.seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(model_config.seed + 1)
-        model = SpearPretrainModel(encoder, num_codebooks)
+        model = SpearPretrainModel(encoder, num_codebooks, codebook_sizes=codebook_sizes)
     return model

@@ -53,8 +53,16 @@ class TrainedQuantizer:
         return self.quantizer.num_codebooks
 
     @property
+    def codebook_size(self) -> int:
+        return CODEBOOK_SIZE
+
+    @property
     def frame_rate(self) -> float:
         return float(self.meta["frame_rate"])
+
+    @property
+    def quantizer_id(self) -> str:
+        return self.quantizer.get_id()
 
     def normalise(self, feats: torch.Tensor) -> torch.Tensor:
         return (feats.float() - self.mean) / (self.std + NORMALISATION_EPS)

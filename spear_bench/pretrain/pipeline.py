@@ -25,6 +25,7 @@ from spear_bench.pretrain.data import (
     load_cuts,
     token_field,
 )
+from spear_bench.pretrain.kmeans import KIND as KMEANS, KMeansQuantizer, storage_dtype, train_kmeans
 from spear_bench.pretrain.mvq import TrainedQuantizer, sample_training_frames, train_quantizer
 from spear_bench.pretrain.teachers import extract_features, feature_dir, load_features
 
@@ -90,24 +91,45 @@ def teacher_features(config: PretrainConfig, token_set: TokenSetConfig, cuts, pr
     return extract_features(token_set.teacher, _utterances(cuts), layout(config).features, progress)
 
 
+def load_quantizer(path: str | Path) -> TrainedQuantizer | KMeansQuantizer:
+    """A saved quantiser of either kind (``meta.kind`` is ``kmeans`` for k-means, absent for MVQ)."""
+    path = Path(path)
+    if path.is_file():
+        try:
+            meta = torch.load(path, map_location="cpu", weights_only=True).get("meta", {})
+        except (RuntimeError, ValueError, OSError, AttributeError):
+            meta = {}
+        if meta.get("kind") == KMEANS:
+            return KMeansQuantizer.load(path)
+    return TrainedQuantizer.load(path)
+
+
 def train_mvq(config: PretrainConfig, cuts, names: list[str] | None = None, force: bool = False, progress: bool = True) -> dict[str, Path]:
-    """Train (or reuse) one quantiser per token set on its teacher's features of ``cuts``."""
+    """Train (or reuse) one quantiser per token set (MVQ or k-means, its ``target``) on its teacher's features."""
     out = {}
     for token_set in config.token_sets:
         if names and token_set.name not in names:
             continue
         path = layout(config).quantizer(token_set)
         if path.is_file() and not force:
+            kind = load_quantizer(path).meta.get("kind", "mvq")
+            if kind != token_set.target:
+                raise ConfigError(f"{path} holds {kind} targets but token set {token_set.name!r} asks for "
+                                  f"{token_set.target} (use another work_dir or `mvq train --force`)")
             out[token_set.name] = path
             continue
         if token_set.quantizer and not force:
             raise ConfigError(f"token_sets.{token_set.name}.quantizer: {path} does not exist")
         folder = teacher_features(config, token_set, cuts, progress)
         arrays = list(load_features(folder, [c.id for c in cuts]).values())
-        frames = sample_training_frames(arrays, token_set.mvq.max_train_frames, token_set.mvq.seed)
+        settings = token_set.kmeans if token_set.target == KMEANS else token_set.mvq
+        frames = sample_training_frames(arrays, settings.max_train_frames, settings.seed)
         meta = {"token_set": token_set.name, "teacher": token_set.teacher.label, "layer": token_set.teacher.resolved_layer,
                 "frame_rate": token_set.teacher.spec.frame_rate, "teacher_cache_key": token_set.teacher.cache_key()}
-        quantizer = train_quantizer(frames, token_set.mvq, meta, progress)
+        if token_set.target == KMEANS:
+            quantizer = train_kmeans(frames, token_set.kmeans, meta)
+        else:
+            quantizer = train_quantizer(frames, token_set.mvq, meta, progress)
         error = quantizer.relative_reconstruction_error(frames[: 20000])
         quantizer.meta["relative_reconstruction_error"] = error
         quantizer.save(path)
@@ -123,8 +145,8 @@ def encode_tokens(config: PretrainConfig, cuts, progress: bool = True):
     from tqdm import tqdm
 
     work = layout(config)
-    quantizers = {t.name: TrainedQuantizer.load(work.quantizer(t)) for t in config.token_sets}
-    stamp = {name: q.quantizer.get_id() for name, q in quantizers.items()}
+    quantizers = {t.name: load_quantizer(work.quantizer(t)) for t in config.token_sets}
+    stamp = {name: q.quantizer_id for name, q in quantizers.items()}
     stamp_file = work.tokens / "quantizers.json"
     cut_ids = sorted(c.id for c in cuts)
     if work.tokens_manifest.is_file() and stamp_file.is_file():
@@ -144,6 +166,7 @@ def encode_tokens(config: PretrainConfig, cuts, progress: bool = True):
             for cut in tqdm(cuts, desc=f"tokens {token_set.name}", unit="utt", disable=not progress):
                 feats = torch.from_numpy(load_features(folder, [cut.id])[cut.id]).float()
                 codes = quantizer.encode(feats, token_set.mvq.refine_iters).numpy()
+                codes = codes.astype(storage_dtype(quantizer.codebook_size))
                 array = writer.store_array(cut.id, codes, frame_shift=1.0 / quantizer.frame_rate, temporal_dim=0, start=0)
                 with_tokens[cut.id] = with_tokens[cut.id].with_custom(token_field(token_set.name), array)
     result = CutSet.from_cuts(with_tokens[c.id] for c in cuts)

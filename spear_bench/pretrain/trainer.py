@@ -131,7 +131,7 @@ def _device(rank: int) -> torch.device:
 
 class PretrainTrainer:
     def __init__(self, config: PretrainConfig, cuts, num_codebooks: dict[str, int], rank: int = 0, world_size: int = 1,
-                 noise_folders: list[Path] | None = None, progress: bool = True):
+                 noise_folders: list[Path] | None = None, progress: bool = True, codebook_sizes: dict[str, int] | None = None):
         self.config = config
         self.rank, self.world_size = rank, world_size
         self.progress = progress and rank == 0
@@ -152,7 +152,7 @@ class PretrainTrainer:
             self.dataset = PretrainDataset(cuts, self.token_sets)
             self.sampler = EpochBatchSampler(self.dataset.durations, train.batch_duration, train.seed, world_size, rank)
         self.noises = load_noises(noise_folders or [])
-        self.model: SpearPretrainModel = build_pretrain_model(config.model, self.num_codebooks).to(self.device)
+        self.model: SpearPretrainModel = build_pretrain_model(config.model, self.num_codebooks, codebook_sizes).to(self.device)
         self.model.train()
         self.net = self.model
         if _is_distributed():
@@ -398,11 +398,18 @@ class PretrainTrainer:
 
 
 def _num_codebooks(config: PretrainConfig) -> dict[str, int]:
-    from spear_bench.pretrain.mvq import TrainedQuantizer
-    from spear_bench.pretrain.pipeline import layout
+    from spear_bench.pretrain.pipeline import layout, load_quantizer
 
     work = layout(config)
-    return {t.name: TrainedQuantizer.load(work.quantizer(t)).num_codebooks for t in config.token_sets}
+    return {t.name: load_quantizer(work.quantizer(t)).num_codebooks for t in config.token_sets}
+
+
+def _codebook_sizes(config: PretrainConfig) -> dict[str, int]:
+    """Entries per codebook of each token set: 256 for MVQ, the number of clusters for k-means."""
+    from spear_bench.pretrain.pipeline import layout, load_quantizer
+
+    work = layout(config)
+    return {t.name: load_quantizer(work.quantizer(t)).codebook_size for t in config.token_sets}
 
 
 def train_worker(config: PretrainConfig, rank: int, world_size: int, max_steps: int | None = None, progress: bool = True) -> RunResult:
@@ -411,7 +418,8 @@ def train_worker(config: PretrainConfig, rank: int, world_size: int, max_steps: 
     from spear_bench.pretrain.pipeline import layout, noise_folders
 
     cuts = load_cuts(layout(config).tokens_manifest)
-    trainer = PretrainTrainer(config, cuts, _num_codebooks(config), rank, world_size, noise_folders(config), progress)
+    trainer = PretrainTrainer(config, cuts, _num_codebooks(config), rank, world_size, noise_folders(config), progress,
+                              codebook_sizes=_codebook_sizes(config))
     return trainer.run(max_steps)
 
 

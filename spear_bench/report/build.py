@@ -101,8 +101,10 @@ def write_report(settings: ReportSettings) -> Report:
         write(f"compare_{_safe(target)}.html", comparison.to_html(result))
         write(f"compare_{_safe(target)}.tex", comparison.to_latex(result))
     if settings.plots:
+        from spear_bench.bench.ablate import load_scales
         from spear_bench.report.plots import plot_all
 
-        files += plot_all(load_reference(settings.reference), report.measured, out / "plots")
+        scales = load_scales(settings.results)  # the scale each ablation run was measured at (legend, caption)
+        files += plot_all(load_reference(settings.reference), report.measured, out / "plots", scales)
     report.files = files
     return report

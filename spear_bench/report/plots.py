@@ -7,17 +7,21 @@ ablation setting; the paper's adopted setting is a dotted vertical line.
 Measured runs. A run belongs to an ablation when its model name in the results store
 has the form ``<model>@<knob>=<value>[,<knob>=<value>...]`` (any suite; e.g. model
 ``spear_tiny@codebooks=8``, suite ``pretrain``, task ``ls100_wer_proxy``). Its numbers
-are drawn in orange, dashed, one series per base model (and per other knob setting):
-on a twin right-hand axis of the paper panel that shows the same task and metric, or in
-a panel of their own otherwise. The right-hand axis keeps tiny-scale numbers from
-squashing the paper's scale. For the model-scale figure the released checkpoints
-``spear_base|large|xlarge`` (and ``...@scale=base|large|xlarge``) are the measured points.
+are drawn in orange, dashed, one series per base model (and per other knob setting), in a
+panel of their own next to the paper panel of the same task and metric: measured runs are
+usually at another scale (model size, steps, data) than the paper's, so they never share
+the paper's y axis. Their legend carries that scale (``spear-bench ablate`` records it in
+``<results>/_ablations/<model>.json``; see :func:`spear_bench.bench.ablate.load_scales`),
+the caption lists it, and seeds (when several) are error bars (population std). For the
+model-scale figure the released checkpoints ``spear_base|large|xlarge`` (and
+``...@scale=base|large|xlarge``) are the measured points.
 """
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable
+import textwrap
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -117,6 +121,7 @@ class Series:
     label: str
     points: dict[str, float] = field(default_factory=dict)  # x (as the knob's string value) -> y
     texts: dict[str, str] = field(default_factory=dict)  # x -> the value as the paper prints it
+    errors: dict[str, float] = field(default_factory=dict)  # x -> std over seeds (measured, several seeds)
 
 
 def _x_value(text: str, spec: AblationSpec) -> float:
@@ -173,8 +178,11 @@ def _canonical(item: Measured) -> tuple[str, str, str]:
     return (item.task, item.metric, item.split)
 
 
-def measured_series(measured: Iterable[Measured], spec: AblationSpec) -> dict[tuple[str, str, str], list[Series]]:
-    """Measured runs of one ablation: measure -> series (one per base model and other knob settings)."""
+def measured_series(measured: Iterable[Measured], spec: AblationSpec,
+                    scales: Mapping[str, str] | None = None) -> dict[tuple[str, str, str], list[Series]]:
+    """Measured runs of one ablation: measure -> series (one per base model, other knob settings and scale).
+
+    ``scales``: model name -> the run's scale (model size, steps, data), shown in the series' label."""
     out: dict[tuple[str, str, str], dict[str, Series]] = {}
     for item in measured:
         base, knobs = parse_ablation_model(item.model)
@@ -183,10 +191,36 @@ def measured_series(measured: Iterable[Measured], spec: AblationSpec) -> dict[tu
         if spec.knob not in knobs:
             continue
         others = ",".join(f"{k}={v}" for k, v in sorted(knobs.items()) if k != spec.knob)
-        label = f"{base} (measured{', ' + others if others else ''})"
+        scale = (scales or {}).get(item.model) or ("released weights" if base == "released checkpoints" else "scale not recorded")
+        label = f"{base} (measured{', ' + others if others else ''}): {scale}"
         series = out.setdefault(_canonical(item), {}).setdefault(label, Series(label))
         series.points[knobs[spec.knob]] = display_value(item.value, item.unit)
+        if item.seeds > 1:
+            series.errors[knobs[spec.knob]] = display_value(item.std, item.unit)
     return {key: list(v.values()) for key, v in out.items()}
+
+
+# Figures for sweep knobs the paper draws no figure of (measured panels only).
+EXTRA_ABLATIONS: dict[str, AblationSpec] = {
+    spec.knob: spec for spec in [
+        AblationSpec("strategy", "Dual-domain strategy (Table 7)", "strategy", (), categorical=True,
+                     order=("joint", "disjoint", "asymmetrical"), adopted=("asymmetrical",)),
+        AblationSpec("target", "Pre-training targets: MVQ vs k-means (Table 21)", "targets", (), categorical=True,
+                     order=("mvq", "kmeans"), adopted=("mvq",)),
+        AblationSpec("token_mixing", "Token-mixing probability (Table 6)", "token-mixing probability", (), adopted=("0.1",)),
+        AblationSpec("audio_codebooks", "Number of audio MVQ codebooks (Table 23)", "N audio codebooks", (),
+                     adopted=("8",), log2_x=True),
+        AblationSpec("audio_teacher_layer", "Audio teacher layer (Table 19b)", "audio teacher layer", ()),
+    ]
+}
+
+
+def ablation_spec(knob: str) -> AblationSpec:
+    """The figure of a knob: the paper's (ABLATIONS) or a measured-only one."""
+    spec = ABLATIONS.get(knob) or EXTRA_ABLATIONS.get(knob)
+    if spec is None:
+        raise KeyError(f"no ablation figure for knob {knob!r}")
+    return spec
 
 
 def _label_below(series_list: list[Series], spec: AblationSpec) -> set[tuple[int, str]]:
@@ -212,7 +246,15 @@ def _draw(ax, series_list: list[Series], spec: AblationSpec, measured: bool) -> 
         xs = [_x_value(k, spec) for k in keys]
         ys = [series.points[k] for k in keys]
         if measured:
-            ax.plot(xs, ys, linestyle="--", marker="x", color=["#ff7f0e", "#d62728", "#e377c2"][index % 3], label=series.label)
+            color = ["#ff7f0e", "#d62728", "#e377c2"][index % 3]
+            if series.errors:
+                yerr = [series.errors.get(k, 0.0) for k in keys]
+                ax.errorbar(xs, ys, yerr=yerr, linestyle="--", marker="x", capsize=3, color=color, label=series.label)
+            else:
+                ax.plot(xs, ys, linestyle="--", marker="x", color=color, label=series.label)
+            for x, y in zip(xs, ys):
+                ax.annotate(f"{y:.3g}", (x, y), textcoords="offset points", xytext=(0, 5), ha="center", va="bottom",
+                            fontsize=7, color=color)
             continue
         color = FAMILY_COLOURS.get(series.label, palette[index % len(palette)])
         # Categories are not ordered quantities: markers only, nudged apart per series.
@@ -243,20 +285,35 @@ def _format_x(ax, spec: AblationSpec, panel: PanelSpec, values: set[str]) -> Non
             ax.axvline(_x_value(value, spec), color="grey", linestyle=":", linewidth=1)
 
 
-def plot_ablation(spec: AblationSpec, reference, measured: list[Measured], out_dir: Path) -> list[Path]:
-    """Draw one ablation figure; returns the PNG and SVG paths."""
+def _caption(spec: AblationSpec, series: list[Series]) -> str:
+    """The figure's note plus what the measured series are (their scales), one line each."""
+    lines = [spec.note] if spec.note else []
+    scales = sorted({s.label.split("): ", 1)[-1] for s in series})
+    if scales:
+        lines.append("Measured (orange, own panels and axes; paper numbers are at full scale): " + "; ".join(scales) + ".")
+        if any("demo scale" in text for text in scales):
+            lines.append("Demo-scale runs show that the sweep runs end to end; they do not reproduce the paper's effect.")
+    return "\n".join(lines)
+
+
+def plot_ablation(spec: AblationSpec, reference, measured: list[Measured], out_dir: Path,
+                  scales: Mapping[str, str] | None = None) -> list[Path]:
+    """Draw one ablation figure; returns the PNG and SVG paths. ``scales``: see :func:`measured_series`."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    measured_by_measure = measured_series(measured, spec)
+    measured_by_measure = measured_series(measured, spec, scales)
     panels: list[tuple[PanelSpec | None, list[Series], list[Series]]] = []
     claimed: set[tuple[str, str, str]] = set()
     for panel in spec.panels:
         overlay = [s for measure in panel.measures for s in measured_by_measure.get(measure, [])]
         claimed.update(m for m in panel.measures if m in measured_by_measure)
-        panels.append((panel, reference_series(reference, spec, panel), overlay))
+        panels.append((panel, reference_series(reference, spec, panel), []))
+        if overlay:  # beside the paper's panel, on an axis of its own (another scale)
+            panels.append((PanelSpec(f"measured: {panel.title}", (), panel.measures, panel.ylabel, adopted=panel.adopted),
+                           [], overlay))
     for measure, series in sorted(measured_by_measure.items()):
         # The scale figure takes only measures the paper panels show: the released checkpoints'
         # every benchmark number would otherwise each get a panel.
@@ -266,7 +323,10 @@ def plot_ablation(spec: AblationSpec, reference, measured: list[Measured], out_d
         panels.append((None, [], []))
     columns = min(3, len(panels))
     rows = math.ceil(len(panels) / columns)
-    figure, axes = plt.subplots(rows, columns, figsize=(max(4.4 * columns, 7.0), 3.5 * rows + 0.8), squeeze=False)
+    caption = _caption(spec, [s for _, _, overlay in panels for s in overlay]) if panels[0][0] is not None else ""
+    caption_inches = 0.18 * (caption.count("\n") + 1) if caption else 0.0
+    figure, axes = plt.subplots(rows, columns, figsize=(max(4.4 * columns, 7.0), 3.5 * rows + 0.8 + caption_inches),
+                                squeeze=False)
     for ax in axes.flat[len(panels):]:
         ax.set_visible(False)
     for ax, (panel, paper, overlay) in zip(axes.flat, panels):
@@ -281,26 +341,22 @@ def plot_ablation(spec: AblationSpec, reference, measured: list[Measured], out_d
         if paper:
             _draw(ax, paper, spec, measured=False)
             ax.set_ylabel(panel.ylabel + " (paper)", fontsize=8)
-            if overlay:
-                twin = ax.twinx()
-                _draw(twin, overlay, spec, measured=True)
-                twin.set_ylabel("measured", fontsize=8, color="#ff7f0e")
-                twin.tick_params(labelsize=8, colors="#ff7f0e")
-                handles = ax.get_legend_handles_labels()
-                extra = twin.get_legend_handles_labels()
-                ax.legend(handles[0] + extra[0], handles[1] + extra[1], fontsize=7, loc="best")
-            else:
-                ax.legend(fontsize=7, loc="best")
+            ax.legend(fontsize=7, loc="best")
         elif overlay:
             _draw(ax, overlay, spec, measured=True)
             ax.set_ylabel(panel.ylabel + " (measured)", fontsize=8)
-            ax.legend(fontsize=7, loc="best")
+            # Under the panel: the labels carry the runs' scale and would cover the points inside it.
+            handles, labels = ax.get_legend_handles_labels()
+            ax.legend(handles, [textwrap.fill(label, 48) for label in labels], fontsize=6, loc="upper center",
+                      bbox_to_anchor=(0.5, -0.2), frameon=False)
         _format_x(ax, spec, panel, values)
         ax.grid(alpha=0.3)
-    if spec.note and panels[0][0] is not None:
-        figure.text(0.5, 0.005, spec.note, ha="center", va="bottom", fontsize=8, color="#444")
+    bottom = 0.03
+    if caption:
+        figure.text(0.5, 0.005, caption, ha="center", va="bottom", fontsize=8, color="#444")
+        bottom = (caption_inches + 0.1) / figure.get_size_inches()[1]
     figure.suptitle(spec.title, fontsize=11)
-    figure.tight_layout(rect=(0, 0.03, 1, 0.97))
+    figure.tight_layout(rect=(0, bottom, 1, 0.97))
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
     for extension in ("png", "svg"):
@@ -311,8 +367,8 @@ def plot_ablation(spec: AblationSpec, reference, measured: list[Measured], out_d
     return paths
 
 
-def plot_all(reference, measured: list[Measured], out_dir: Path) -> list[Path]:
+def plot_all(reference, measured: list[Measured], out_dir: Path, scales: Mapping[str, str] | None = None) -> list[Path]:
     paths = []
     for spec in ABLATIONS.values():
-        paths += plot_ablation(spec, reference, measured, out_dir)
+        paths += plot_ablation(spec, reference, measured, out_dir, scales)
     return paths

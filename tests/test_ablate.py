@@ -1,0 +1,215 @@
+"""``spear-bench ablate``: sweep files, derived configs, shared targets, and a killed sweep that resumes."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from spear_bench.bench.ablate import (
+    derive_config,
+    load_scales,
+    load_sweep,
+    targets_key,
+    value_text,
+    variant_dir,
+    variants,
+)
+from spear_bench.errors import ConfigError
+from spear_bench.paths import REPO_ROOT
+from spear_bench.pretrain.config import build_dataclass, PretrainConfig
+from spear_bench.results.store import ResultsStore
+from test_demo_data import demo_root  # tests/ is on sys.path (pytest rootdir-relative import)
+
+TINY_WAVLM = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64,
+              "conv_dim": 32, "num_conv_pos_embeddings": 16, "num_conv_pos_embedding_groups": 2}
+
+
+def _base(tmp_path: Path) -> Path:
+    values = {
+        "work_dir": "ignored",
+        "data": {"demo": {"num_speech": 4, "num_audio": 2, "num_noises": 1, "seed": 1}},
+        "token_sets": [
+            {"name": "speech", "teacher": {"name": "wavlm_large", "layer": 1, "overrides": TINY_WAVLM},
+             "mvq": {"num_codebooks": 2, "phase_one_iters": 20, "phase_two_iters": 20, "batch_frames": 256},
+             "kmeans": {"num_clusters": 16, "batch_size": 256, "n_init": 2}},
+            {"name": "audio",
+             "teacher": {"name": "dasheng_1_2b", "overrides": {"embed_dim": 32, "depth": 1, "num_heads": 2}},
+             "mvq": {"num_codebooks": 2, "phase_one_iters": 20, "phase_two_iters": 20, "batch_frames": 256}},
+        ],
+        "model": {"size": "tiny", "seed": 0},  # scored as the registered spear_tiny: no architecture overrides
+        "schedule": {"lr_steps": 50, "lr_epochs": 5, "warmup_steps": 2},
+        "optim": {"clipping_update_period": 2},
+        "train": {"max_steps": 6, "batch_duration": 8.0, "save_every": 2, "log_every": 1, "tensorboard": False,
+                  "seed": 3},
+    }
+    path = tmp_path / "base.yaml"
+    path.write_text(yaml.safe_dump(values))
+    return path
+
+
+def _sweep(tmp_path: Path, **extra) -> Path:
+    values = {"name": "t", "base": str(_base(tmp_path)), "knobs": {"alpha": [0.0, 1.0]}, "seeds": [0],
+              "score": {"suite": "demo", "tasks": ["demo_pitch"]}, "work_dir": str(tmp_path / "work"),
+              "results": str(tmp_path / "results"), "plots": str(tmp_path / "plots"), **extra}
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(values))
+    return path
+
+
+def test_variants_are_named_by_their_knobs_and_derive_their_configs(tmp_path):
+    sweep = load_sweep(_sweep(tmp_path, knobs={"alpha": [0.0, 0.5], "codebooks": [4]}, seeds=[0, 1],
+                              overrides={"train": {"max_steps": 3}}))
+    found = variants(sweep)
+    assert [v.name for v in found] == ["spear_tiny@alpha=0,codebooks=4"] * 2 + ["spear_tiny@alpha=0.5,codebooks=4"] * 2
+    values = derive_config(sweep, found[3])
+    config = build_dataclass(PretrainConfig, values, "derived")
+    assert config.loss.alpha == 0.5 and config.token_set("speech").mvq.num_codebooks == 4
+    assert config.token_set("audio").mvq.num_codebooks == 2  # only the speech token set is the `codebooks` knob
+    assert config.train.max_steps == 3 and config.model.seed == 1 and config.train.seed == 4  # base seeds + 1
+    assert Path(config.work_dir) == variant_dir(sweep, found[3]) and "alpha=0.5,codebooks=4" in config.work_dir
+
+
+def test_targets_are_shared_unless_a_knob_changes_them(tmp_path):
+    sweep = load_sweep(_sweep(tmp_path, knobs={"alpha": [0.0, 1.0], "target": ["mvq", "kmeans"]}))
+    keys = {(dict(v.knobs)["alpha"], dict(v.knobs)["target"]): targets_key(derive_config(sweep, v))
+            for v in variants(sweep)}
+    assert keys[(0.0, "mvq")] == keys[(1.0, "mvq")] != keys[(0.0, "kmeans")] == keys[(1.0, "kmeans")]
+
+
+def test_value_text_matches_the_plot_convention():
+    assert [value_text(v) for v in (0.0, 0.5, 1.0, 16, "kmeans")] == ["0", "0.5", "1", "16", "kmeans"]
+
+
+@pytest.mark.parametrize("change,message", [
+    ({"knobs": {"beta": [1]}}, "unknown knob 'beta'"),
+    ({"knobs": {"alpha": 0.5}}, "knobs.alpha: expected a non-empty list"),
+    ({"base": "nope.yaml"}, "base pre-training config nope.yaml does not exist"),
+    ({"colour": "red"}, "unknown key"),
+])
+def test_bad_sweep_files_are_one_line_errors_naming_the_file(tmp_path, change, message):
+    path = _sweep(tmp_path, **change)
+    with pytest.raises(ConfigError, match=message) as error:
+        load_sweep(path)
+    assert str(path) in str(error.value) and "\n" not in str(error.value)
+
+
+def test_scoring_needs_the_registered_model_of_the_pretrained_architecture(tmp_path):
+    from spear_bench.bench.ablate import check_scored_model
+
+    check_scored_model(load_sweep(_sweep(tmp_path)))
+    with pytest.raises(ConfigError, match="pre-train a tiny SPEAR, but are scored as 'spear_base'"):
+        check_scored_model(load_sweep(_sweep(tmp_path, model="spear_base")))
+    with pytest.raises(ConfigError, match="with model.overrides"):
+        check_scored_model(load_sweep(_sweep(tmp_path, overrides={"model": {"overrides": {"encoder_dim": 48}}})))
+
+
+def test_a_knob_on_a_missing_token_set_is_a_config_error(tmp_path):
+    sweep = load_sweep(_sweep(tmp_path, knobs={"audio_codebooks": [4]}))
+    base = yaml.safe_load(Path(sweep.base).read_text())
+    base["token_sets"] = base["token_sets"][:1]
+    Path(sweep.base).write_text(yaml.safe_dump(base))
+    with pytest.raises(ConfigError, match="token set named 'audio'"):
+        derive_config(sweep, variants(sweep)[0])
+
+
+def test_the_demo_sweep_file_loads_with_three_alpha_variants():
+    sweep = load_sweep(REPO_ROOT / "configs" / "ablate" / "demo_alpha.yaml")
+    assert [v.name for v in variants(sweep)] == ["spear_tiny@alpha=0", "spear_tiny@alpha=0.5", "spear_tiny@alpha=1"]
+    assert len(sweep.score.tasks) == 2 and sweep.score.suite == "demo"
+    assert len({targets_key(derive_config(sweep, v)) for v in variants(sweep)}) == 1
+
+
+def _command(sweep: Path) -> list[str]:
+    return [sys.executable, "-m", "spear_bench", "ablate", "--config", str(sweep), "--quiet"]
+
+
+@pytest.mark.slow
+def test_a_killed_sweep_resumes_without_redoing_finished_variants(tmp_path):
+    sweep_file = _sweep(tmp_path, score={"suite": "demo", "tasks": ["demo_pitch"], "data_root": str(demo_root())})
+    sweep = load_sweep(sweep_file)
+    first, second = variants(sweep)
+    first_done = variant_dir(sweep, first) / "done.json"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO_ROOT),
+           "SPEAR_BENCH_CACHE": str(tmp_path / "cache")}
+    process = subprocess.Popen(_command(sweep_file), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               start_new_session=True, cwd=tmp_path)
+    deadline = time.time() + 600
+    while time.time() < deadline and process.poll() is None and not first_done.is_file():
+        time.sleep(0.05)
+    assert process.poll() is None, "finished before it could be killed: " + process.stdout.read().decode()[-2000:]
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert not (variant_dir(sweep, second) / "done.json").is_file()
+    first_log = variant_dir(sweep, first) / "exp" / "log.jsonl"
+    stamps = {p: p.stat().st_mtime_ns for p in (first_done, first_log)}
+
+    rerun = subprocess.run(_command(sweep_file), env=env, capture_output=True, text=True, timeout=900, cwd=tmp_path)
+    assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
+    assert "[skipped]  targets spear_tiny@alpha=0 seed 0" in rerun.stdout
+    assert "[skipped]  pretrain spear_tiny@alpha=0 seed 0" in rerun.stdout
+    assert "[done]  pretrain spear_tiny@alpha=1 seed 0" in rerun.stdout
+    assert all(p.stat().st_mtime_ns == stamp for p, stamp in stamps.items())  # the finished variant was not retrained
+    steps = [json.loads(line)["step"] for line in first_log.read_text().splitlines()]
+    assert steps == list(range(1, 7))
+
+    rows = ResultsStore(sweep.results).rows()
+    assert {(r.model, r.task) for r in rows if r.metric == "pitch_acc"} == {
+        ("spear_tiny@alpha=0", "demo_pitch"), ("spear_tiny@alpha=1", "demo_pitch")}
+    scales = load_scales(sweep.results)
+    assert set(scales) == {"spear_tiny@alpha=0", "spear_tiny@alpha=1"} and "6 steps" in scales["spear_tiny@alpha=0"]
+    assert "demo scale" in scales["spear_tiny@alpha=0"]
+    assert (Path(sweep.plots) / "ablation_alpha.png").stat().st_size > 1000
+
+    again = subprocess.run(_command(sweep_file), env=env, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert again.returncode == 0 and "units: 0 run" in again.stdout, again.stdout[-2000:]
+
+
+def test_pretraining_units_go_to_slurm_jobs_and_torchrun(tmp_path, monkeypatch):
+    """The launchers' plumbing (the training itself is the slow test's): one submitit job per unfinished
+    variant (submitit's debug cluster runs them here), and one torchrun pre-training per variant."""
+    from spear_bench.bench import ablate
+    from spear_bench.bench.launchers import LaunchOptions
+
+    sweep = load_sweep(_sweep(tmp_path))
+    trained = []
+    monkeypatch.setattr(ablate, "run_pretrain", lambda s, v, nproc=1, progress=True: trained.append(v.name) or "done")
+    options = LaunchOptions(slurm_cluster="debug", slurm_folder=str(tmp_path / "slurm"))
+    outcomes = ablate._pretrain_all(sweep, variants(sweep), "slurm", options, log=lambda _: None, quiet=True)
+    assert [o.status for o in outcomes] == ["done", "done"] and trained == ["spear_tiny@alpha=0", "spear_tiny@alpha=1"]
+
+    commands = []
+    monkeypatch.setattr(ablate.subprocess, "run",
+                        lambda command: commands.append(command) or subprocess.CompletedProcess(command, 0))
+    monkeypatch.setattr(ablate, "_mark_pretrained", lambda config, values, step: None)
+    outcomes = ablate._pretrain_all(sweep, variants(sweep), "torchrun", LaunchOptions(nproc=2), log=lambda _: None,
+                                    quiet=True)
+    assert [o.status for o in outcomes] == ["done", "done"]
+    assert all("--nproc_per_node=2" in c and c[-4:-2] == ["pretrain", "--config"] for c in commands)
+    assert commands[1][-2].endswith(str(Path("alpha=1") / "seed0" / "pretrain.yaml"))
+
+
+@pytest.mark.slow
+def test_the_demo_sweep_writes_three_variants_and_the_alpha_figure(tmp_path):
+    """configs/ablate/demo_alpha.yaml as shipped (a few minutes on 2 cores), into temporary folders."""
+    from spear_bench.report.aggregate import measured_values
+    from spear_bench.report.plots import ABLATIONS, measured_series
+
+    results, plots = tmp_path / "results", tmp_path / "plots"
+    command = _command(REPO_ROOT / "configs" / "ablate" / "demo_alpha.yaml") + [
+        "--work-dir", str(tmp_path / "work"), "--results", str(results), "--plots", str(plots)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO_ROOT),
+           "SPEAR_BENCH_CACHE": str(tmp_path / "cache")}
+    run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=1800, cwd=REPO_ROOT)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    series = measured_series(measured_values(ResultsStore(results).rows()), ABLATIONS["alpha"], load_scales(results))
+    tasks = {measure[0]: s for measure, s in series.items() if measure[1] in ("top1_acc", "pitch_acc")}
+    assert {"demo_words", "demo_pitch"} <= set(tasks)
+    for task in ("demo_words", "demo_pitch"):
+        (line,) = tasks[task]
+        assert set(line.points) == {"0", "0.5", "1"} and "20 steps" in line.label and "demo scale" in line.label
+    assert (plots / "ablation_alpha.png").stat().st_size > 1000
