@@ -34,11 +34,11 @@ def _base(tmp_path: Path) -> Path:
         "work_dir": "ignored",
         "data": {"demo": {"num_speech": 4, "num_audio": 2, "num_noises": 1, "seed": 1}},
         "token_sets": [
-            {"name": "speech", "teacher": {"name": "wavlm_large", "layer": 1, "overrides": TINY_WAVLM},
+            {"name": "speech", "teacher": {"name": "wavlm_large", "layer": 1, "random_init": True, "overrides": TINY_WAVLM},
              "mvq": {"num_codebooks": 2, "phase_one_iters": 20, "phase_two_iters": 20, "batch_frames": 256},
              "kmeans": {"num_clusters": 16, "batch_size": 256, "n_init": 2}},
             {"name": "audio",
-             "teacher": {"name": "dasheng_1_2b", "overrides": {"embed_dim": 32, "depth": 1, "num_heads": 2}},
+             "teacher": {"name": "dasheng_1_2b", "random_init": True, "overrides": {"embed_dim": 32, "depth": 1, "num_heads": 2}},
              "mvq": {"num_codebooks": 2, "phase_one_iters": 20, "phase_two_iters": 20, "batch_frames": 256}},
         ],
         "model": {"size": "tiny", "seed": 0},  # scored as the registered spear_tiny: no architecture overrides

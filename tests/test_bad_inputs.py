@@ -155,7 +155,7 @@ JSON_PROBLEM = "Expecting property name enclosed in double quotes: line 1 column
 
 def _embed(prepare, path: str, *options: str):
     """``spear-bench embed spear_tiny {tmp}/<path> --out {tmp}/out [options]`` after ``prepare(tmp)``."""
-    return _cli_after(prepare, "embed", "spear_tiny", "{tmp}/" + path, "--out", "{tmp}/out", *options)
+    return _cli_after(prepare, "embed", "spear_tiny[random-init]", "{tmp}/" + path, "--out", "{tmp}/out", *options)
 
 
 def _bad_checkpoint(tmp: Path, name: str, content: bytes):
@@ -170,10 +170,10 @@ def _hear(**changes):
 
 CASES = [
     # CLI usage (exit 2, usage line + error)
-    Case("cli-unknown-command", _cli("models"), "Error: No such command 'models'."),
+    Case("cli-unknown-command", _cli("xyzzy"), "Error: No such command 'xyzzy'."),
     Case("cli-option-without-value", _cli("run", "--suite"), "Error: Option '--suite' requires an argument."),
     Case("cli-unknown-option", _cli("run", "--bogus"), "Error: No such option: --bogus"),
-    Case("cli-missing-required-option", _cli("embed", "spear_tiny", "{tmp}/a.wav"), "Error: Missing option '--out'."),
+    Case("cli-missing-required-option", _cli("embed", "spear_tiny[random-init]", "{tmp}/a.wav"), "Error: Missing option '--out'."),
     Case("cli-option-wrong-type", _cli("run", "--seed", "abc"),
          "Error: Invalid value for '--seed': Input should be a valid integer, unable to parse string as an integer"),
     # spear-bench embed
@@ -251,8 +251,8 @@ CASES = [
     Case("tasks-unknown-field",
          lambda t: load_suite_file(_suite_file(t, HEAR_ENTRY.format(level="scene") + "        colour: red\n")),
          "{tmp}/suite.yaml: task #1 (bad_task): unknown fields ['colour']", ConfigError),
-    Case("tasks-unknown-suite-cli", _cli("run", "--suite", "nosuch", "--model", "spear_tiny"),
-         "error: unknown suite 'nosuch': no {repo}/tasks/nosuch.yaml (known: demo, hear, superb)"),
+    Case("tasks-unknown-suite-cli", _cli("run", "--suite", "nosuch", "--model", "spear_tiny[random-init]"),
+         "error: unknown suite 'nosuch': no {repo}/tasks/nosuch.yaml (known: demo, finetune, hear, superb)"),
 ]
 
 

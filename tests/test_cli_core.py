@@ -23,7 +23,7 @@ def test_user_error_is_one_line_without_traceback():
 
 def test_usage_errors_print_the_usage_line_and_the_error_and_exit_2():
     for argv, usage, message in [
-        (["models"], "Usage: spear-bench [OPTIONS] COMMAND [ARGS]...", "Error: No such command 'models'."),
+        (["xyzzy"], "Usage: spear-bench [OPTIONS] COMMAND [ARGS]...", "Error: No such command 'xyzzy'."),
         (["run", "--suite"], "Usage: spear-bench run [OPTIONS]", "Error: Option '--suite' requires an argument."),
     ]:
         result = subprocess.run([sys.executable, "-m", "spear_bench", *argv], capture_output=True, text=True)

@@ -74,7 +74,7 @@ def test_unknown_target_kind_is_a_config_error(tmp_path):
 
 def _config(tmp_path, target: str):
     speech = {"name": "speech", "target": target,
-              "teacher": {"name": "wavlm_large", "layer": 1, "overrides": TINY_WAVLM},
+              "teacher": {"name": "wavlm_large", "layer": 1, "random_init": True, "overrides": TINY_WAVLM},
               "mvq": {"num_codebooks": 2, "phase_one_iters": 20, "phase_two_iters": 20, "batch_frames": 256},
               "kmeans": {"num_clusters": 16, "batch_size": 256, "n_init": 2}}
     values = {"work_dir": str(tmp_path / target),

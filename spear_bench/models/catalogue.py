@@ -311,8 +311,8 @@ def fetch(name: str) -> Path:
 
 def no_published_weights(name: str) -> str:
     variants = released_variants(name)
-    also = f"a released variant ({', '.join(variants)}), " if variants else ""
-    return (f"{name} has no published weights of its own: name {also}give local weights as {name}@FOLDER, "
+    also = f"name a released variant ({', '.join(variants)}), " if variants else ""
+    return (f"{name} has no published weights of its own: {also}give local weights as {name}@FOLDER, "
             f"or ask for random weights with {name}{RANDOM_INIT_SUFFIX}")
 
 
