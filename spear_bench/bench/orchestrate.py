@@ -41,6 +41,7 @@ class RunConfig:
     device: str = "cpu"
     quiet: bool = False
     cache_budget_gb: float = 8.0
+    dtype: str = "float32"  # inference precision of the embeddings (spear_bench.bench.extract)
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self))
@@ -113,9 +114,9 @@ _HANDLES: dict[tuple, object] = {}
 def hear_handle(model_spec: str, config: RunConfig):
     from spear_bench.bench.models import HearModelHandle, resolve_model
 
-    key = ("hear", model_spec, config.layer, config.device)
+    key = ("hear", model_spec, config.layer, config.device, config.dtype)
     if key not in _HANDLES:
-        _HANDLES[key] = HearModelHandle(resolve_model(model_spec, config.layer), config.device)
+        _HANDLES[key] = HearModelHandle(resolve_model(model_spec, config.layer), config.device, config.dtype)
     return _HANDLES[key]
 
 
@@ -123,9 +124,9 @@ def superb_upstream(model_spec: str, config: RunConfig):
     from spear_bench.bench.models import resolve_model
     from spear_bench.bench.superb_runner import Upstream
 
-    key = ("superb", model_spec, config.device)
+    key = ("superb", model_spec, config.device, config.dtype)
     if key not in _HANDLES:
-        _HANDLES[key] = Upstream(resolve_model(model_spec, config.layer), config.device)
+        _HANDLES[key] = Upstream(resolve_model(model_spec, config.layer), config.device, config.dtype)
     return _HANDLES[key]
 
 
@@ -154,7 +155,9 @@ def unit_config(unit: Unit, spec: TaskSpec, config: RunConfig, data_root: Path) 
 
     model = resolve_model(unit.model, config.layer)
     protocol = ProbeConfig().protocol_dict() if isinstance(spec, HearTaskSpec) else dataclasses.asdict(spec.protocol)
+    precision = {} if config.dtype == "float32" else {"dtype": config.dtype}  # float32 hashes unchanged
     return {
+        **precision,
         "model": model.identity(),
         "layer": config.layer if isinstance(spec, HearTaskSpec) else "weighted_sum",
         "task": dataclasses.asdict(spec),
@@ -233,6 +236,11 @@ def _stored_scores(path: Path) -> dict:
         return {}
 
 
+def _cache_layer(layer: str, dtype: str) -> str:
+    """The cache's layer key; lower-precision embeddings never mix with float32 ones."""
+    return layer if dtype == "float32" else f"{layer}@{dtype}"
+
+
 def _run_hear(spec: HearTaskSpec, unit: Unit, config: RunConfig, data_root: Path, out_dir: Path, progress):
     from spear_bench.bench.cache import EmbeddingCache
     from spear_bench.bench.hear_runner import run_hear_task
@@ -240,7 +248,7 @@ def _run_hear(spec: HearTaskSpec, unit: Unit, config: RunConfig, data_root: Path
     from spear_bench.bench.probe import ProbeConfig
 
     handle = hear_handle(unit.model, config)
-    cache = EmbeddingCache(Path(config.cache) / "hear", handle.spec.name, handle.weights_hash, config.layer)
+    cache = EmbeddingCache(Path(config.cache) / "hear", handle.spec.name, handle.weights_hash, _cache_layer(config.layer, config.dtype))
     cache.describe({"hear_module": handle.spec.hear_module, "hear_kwargs": handle.spec.hear_kwargs, "weights": handle.spec.weights})
     result = run_hear_task(spec, data_root, handle, cache, ProbeConfig(seed=config.seed, device=config.device), out_dir, progress)
     higher = {m: get_metric(m).higher_is_better for m in result.scores}
@@ -253,7 +261,8 @@ def _run_superb(spec: SuperbTaskSpec, unit: Unit, config: RunConfig, data_root: 
     from spear_bench.bench.superb_runner import run_superb_task
 
     upstream = superb_upstream(unit.model, config)
-    result = run_superb_task(spec, data_root, upstream, Path(config.cache) / "superb", seed=config.seed,
+    cache_root = Path(config.cache) / "superb" / ("" if config.dtype == "float32" else config.dtype)
+    result = run_superb_task(spec, data_root, upstream, cache_root, seed=config.seed,
                              cache_budget_bytes=config.cache_budget_gb * 1024**3, progress_factory=progress)
     higher = {m: spec.higher_is_better(m) for m in result.scores}
     details = {"suite": "superb", "scores": result.scores, "fold_scores": result.fold_scores, **result.details}
