@@ -361,6 +361,8 @@ class RelPositionMultiheadAttentionWeights(nn.Module):
         k = k.reshape(b, t, h, dq).permute(0, 2, 3, 1)  # (B, H, dq, T)
         p = p.reshape(b, t, h, dp).permute(0, 2, 1, 3)  # (B, H, T, dp)
         scores = torch.matmul(q, k)
+        if not scores.requires_grad:
+            return self._inference_weights(scores, p, pos_emb, key_padding_mask)
 
         skip_pos = self.training and torch.rand(()).item() < float_value(self.pos_emb_skip_rate, True)
         if not skip_pos:
@@ -370,7 +372,7 @@ class RelPositionMultiheadAttentionWeights(nn.Module):
             # Relative -> absolute: entry (i, j) reads column (T - 1) - i + j, i.e. offset j - i.
             s0, s1, s2, s3 = pos_scores.stride()
             pos_scores = pos_scores.as_strided((b, h, t, t), (s0, s1, s2 - s3, s3), storage_offset=s3 * (t - 1))
-            scores = scores.add_(pos_scores) if not scores.requires_grad else scores + pos_scores
+            scores = scores + pos_scores
 
         if self.training and torch.is_grad_enabled() and torch.rand(()).item() < 0.1:
             scores = _penalize_abs_values_gt(scores, limit=25.0, penalty=1.0e-4)
@@ -379,6 +381,23 @@ class RelPositionMultiheadAttentionWeights(nn.Module):
             scores = scores.masked_fill(key_padding_mask[:, None, None, :], -1000.0)
         weights = scores.softmax(dim=-1)
         return nn.functional.dropout(weights, p=self.dropout, training=self.training)
+
+
+    def _inference_weights(self, scores: Tensor, p: Tensor, pos_emb: Tensor, key_padding_mask: Tensor | None) -> Tensor:
+        """The same weights without autograd, one sequence at a time and in place: the
+        (H, T, 2T - 1) position scores and the softmax exist for one sequence at a time, so
+        a batch of 30 s chunks needs one (B, H, T, T) tensor instead of about four."""
+        b, h, t, _ = scores.shape
+        pos = self.linear_pos(pos_emb).reshape(-1, 2 * t - 1, h, self.pos_head_dim).permute(0, 2, 3, 1)  # (1, H, dp, 2T - 1)
+        for i in range(b):
+            pos_scores = torch.matmul(p[i], pos[0]).contiguous()  # (H, T, 2T - 1)
+            s1, s2 = pos_scores.stride()[1:]
+            row = scores[i].add_(pos_scores.as_strided((h, t, t), (pos_scores.stride(0), s1 - s2, s2), storage_offset=s2 * (t - 1)))
+            del pos_scores
+            if key_padding_mask is not None:
+                row.masked_fill_(key_padding_mask[i, None, None, :], -1000.0)
+            row.copy_(row.softmax(dim=-1))
+        return scores
 
 
 class _WithLoss(torch.autograd.Function):
