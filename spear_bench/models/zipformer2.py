@@ -384,19 +384,24 @@ class RelPositionMultiheadAttentionWeights(nn.Module):
 
 
     def _inference_weights(self, scores: Tensor, p: Tensor, pos_emb: Tensor, key_padding_mask: Tensor | None) -> Tensor:
-        """The same weights without autograd, one sequence at a time and in place: the
-        (H, T, 2T - 1) position scores and the softmax exist for one sequence at a time, so
-        a batch of 30 s chunks needs one (B, H, T, T) tensor instead of about four."""
+        """The same weights without autograd, in place: the (T, 2T - 1) position scores
+        exist for one head of one sequence at a time and the softmax overwrites the scores,
+        so a batch of 30 s chunks needs one (B, H, T, T) tensor instead of about four."""
         b, h, t, _ = scores.shape
         pos = self.linear_pos(pos_emb).reshape(-1, 2 * t - 1, h, self.pos_head_dim).permute(0, 2, 3, 1)  # (1, H, dp, 2T - 1)
         for i in range(b):
-            pos_scores = torch.matmul(p[i], pos[0]).contiguous()  # (H, T, 2T - 1)
-            s1, s2 = pos_scores.stride()[1:]
-            row = scores[i].add_(pos_scores.as_strided((h, t, t), (pos_scores.stride(0), s1 - s2, s2), storage_offset=s2 * (t - 1)))
-            del pos_scores
+            row = scores[i]
+            for head in range(h):  # (T, 2T - 1) position scores of one head at a time
+                pos_scores = torch.matmul(p[i, head], pos[0, head]).contiguous()
+                s1, s2 = pos_scores.stride()
+                row[head].add_(pos_scores.as_strided((t, t), (s1 - s2, s2), storage_offset=s2 * (t - 1)))
+                del pos_scores
             if key_padding_mask is not None:
                 row.masked_fill_(key_padding_mask[i, None, None, :], -1000.0)
-            row.copy_(row.softmax(dim=-1))
+            if row.device.type == "cpu":
+                torch.softmax(row, dim=-1, out=row)  # the CPU kernel reads each row before writing it
+            else:
+                row.copy_(row.softmax(dim=-1))
         return scores
 
 
