@@ -326,7 +326,7 @@ def rms_module(tmp_path, monkeypatch):
     sys.modules.pop("rms_hear_module", None)
 
 
-def test_a_bad_clip_in_the_middle_of_a_hear_task_keeps_the_embeddings_already_computed(tmp_path, rms_module):
+def test_a_bad_clip_in_the_middle_of_a_hear_task_keeps_every_readable_clips_embedding(tmp_path, rms_module):
     train = {"a.wav": ["dog"], "b.wav": ["cat"], "c.wav": ["dog"], "d.wav": ["cat"]}
     root = _hear_task(tmp_path / "task", **{"train.json": json.dumps(train)})
     _wav(root / "16000" / "train" / "d.wav")
@@ -338,12 +338,13 @@ def test_a_bad_clip_in_the_middle_of_a_hear_task_keeps_the_embeddings_already_co
     message = str(raised.value)
     assert "\n" not in message and message.startswith(f"{root}/16000/train/c.wav: unreadable or corrupt audio")
     assert message.endswith(f"(listed in {root}/train.json; embeddings done so far are cached)")
-    assert sorted(p.name.split(".")[0] for p in (cache.model_dir / "bad" / "train").iterdir()) == ["a", "b"]
+    # every readable clip is embedded before the error is raised, the ones after the bad clip too
+    assert sorted(p.name.split(".")[0] for p in (cache.model_dir / "bad" / "train").iterdir()) == ["a", "b", "d"]
 
     _wav(root / "16000" / "train" / "c.wav")  # the user fixes the clip and runs again
     rerun = EmbeddingCache(tmp_path / "cache", "rms", rms_module.weights_hash, "last")
     _, stats = compute_embeddings(task, "bad", rms_module, rerun)
-    assert (stats.hits, stats.misses) == (2, 6)  # a, b reused; c, d and the 4 valid/test clips computed
+    assert (stats.hits, stats.misses) == (7, 1)  # a, b, d and the 4 valid/test clips reused; only c computed
 
 
 def test_short_audio_errors_are_audio_errors_at_the_api_too():

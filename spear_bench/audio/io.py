@@ -62,7 +62,8 @@ def load_audio(path: str | Path, target_sr: int = SAMPLE_RATE) -> torch.Tensor:
         raise AudioError(f"{path}: unreadable or corrupt audio ({reason})") from error
     if data.shape[0] == 0:
         raise AudioError(f"{path}: empty audio (0 samples)")
-    wave = torch.from_numpy(np.ascontiguousarray(data.mean(axis=1)))
+    mono = data[:, 0] if data.shape[1] == 1 else data.mean(axis=1)  # no copy of a mono file (hours: GBs)
+    wave = torch.from_numpy(np.ascontiguousarray(mono))
     wave = validate_waveform(wave, str(path))
     return resample(wave, int(sr), target_sr)
 

@@ -15,6 +15,7 @@ Follows heareval 2021.1.3 (``heareval.embeddings`` + ``heareval.predictions``):
 """
 from __future__ import annotations
 
+import functools
 import json
 import math
 import time
@@ -29,6 +30,7 @@ from sklearn.model_selection import ParameterGrid
 
 from spear_bench.audio import load_audio
 from spear_bench.bench.cache import EmbeddingCache, file_hash
+from spear_bench.bench.extract import ExtractConfig, audio_length, load_batches, timed
 from spear_bench.bench.hear_data import HearTaskData, frame_labels, read_task
 from spear_bench.bench.metrics import event_metric_details, events_from_frame_predictions, get_metric
 from spear_bench.bench.models import HearModelHandle
@@ -45,9 +47,6 @@ from spear_bench.bench.probe import (
 from spear_bench.bench.tasks import HearTaskSpec
 from spear_bench.errors import AudioError, DatasetError
 from spear_bench.results.store import atomic_write_bytes, atomic_write_text
-
-MAX_EMBED_BATCH = 32
-
 
 @dataclass
 class EmbedStats:
@@ -74,11 +73,13 @@ class HearTaskResult:
 
 # --- embeddings -----------------------------------------------------------------------------------
 
-def embedding_batch_size(sample_duration: float | None) -> int:
-    """heareval's estimate (0.7 * 120 s / clip length, 1 for variable length), capped for CPU memory."""
-    if not sample_duration:
-        return 1
-    return max(1, min(MAX_EMBED_BATCH, int(0.7 * 120 / float(sample_duration))))
+def _load_clip(item: tuple[str, str, Path, str], sample_rate: int) -> torch.Tensor | AudioError:
+    # A bad clip is returned, not raised: a DataLoader worker would wrap the one-line error in a
+    # multi-line traceback, and the good clips of its batch must still be embedded and cached.
+    try:
+        return load_audio(item[2], target_sr=sample_rate)
+    except AudioError as error:
+        return error
 
 
 def compute_embeddings(
@@ -87,16 +88,22 @@ def compute_embeddings(
     handle: HearModelHandle,
     cache: EmbeddingCache,
     progress: Callable[[int], None] | None = None,
+    extract: ExtractConfig | None = None,
 ) -> tuple[dict[str, dict[str, dict[str, np.ndarray]]], EmbedStats]:
-    """split -> file -> arrays ("embedding", and "timestamps" for event tasks), from the cache or the model."""
+    """split -> file -> arrays ("embedding", and "timestamps" for event tasks), from the cache or the model.
+
+    The misses of every split are embedded together (:mod:`spear_bench.bench.extract`):
+    batches of equal-length clips (a HEAR module takes unpadded batches) within the frame
+    budget, decoded by DataLoader workers while the model runs.
+    """
     start = time.perf_counter()
+    extract = extract or ExtractConfig(dtype=handle.dtype)
     hits0, misses0 = cache.hits, cache.misses
     event = task.embedding_type == "event"
     sample_rate = handle.sample_rate
-    out: dict[str, dict[str, dict[str, np.ndarray]]] = {}
+    found: dict[tuple[str, str], dict[str, np.ndarray]] = {}
+    missing: list[tuple[str, str, Path, str]] = []  # (file, audio hash, path, split)
     for split in task.splits:
-        found: dict[str, dict[str, np.ndarray]] = {}
-        missing: list[tuple[str, str, Path]] = []
         for file in task.split_items[split]:
             path = task.audio_path(split, file, sample_rate)
             if not path.is_file():
@@ -104,53 +111,49 @@ def compute_embeddings(
             audio_hash = file_hash(path)
             arrays = cache.get(task_name, split, file, audio_hash)
             if arrays is None:
-                missing.append((file, audio_hash, path))
+                missing.append((file, audio_hash, path, split))
             else:
-                found[file] = arrays
+                found[(split, file)] = arrays
                 if progress:
                     progress(1)
-        # Group clips of equal length so each model call takes a full (n, samples) batch.
-        by_length: dict[int, list[tuple[str, str, torch.Tensor]]] = defaultdict(list)
-        batch_size = embedding_batch_size(task.sample_duration)
-        pending = 0
-
-        def flush(items: list[tuple[str, str, torch.Tensor]]) -> None:
-            audio = torch.stack([wave for _, _, wave in items])
-            if event:
-                embeddings, timestamps = handle.timestamp_embeddings(audio)
-                for i, (file, audio_hash, _) in enumerate(items):
-                    arrays = {"embedding": embeddings[i].numpy().astype(np.float32), "timestamps": timestamps[i].numpy().astype(np.float64)}
+    bad: list[tuple[AudioError, str]] = []  # (error, split): reported once every good clip is cached
+    readable, lengths = [], []
+    for item in missing:
+        try:
+            lengths.append(audio_length(item[2], sample_rate))
+            readable.append(item)
+        except AudioError as error:
+            bad.append((error, item[3]))
+    load = functools.partial(_load_clip, sample_rate=sample_rate)
+    with timed("hear"):
+        for items, waves in load_batches(readable, lengths, load, extract, equal_lengths=True):
+            by_length: dict[int, list[int]] = defaultdict(list)  # headers and decoded lengths may disagree
+            for i, wave in enumerate(waves):
+                if isinstance(wave, AudioError):
+                    bad.append((wave, items[i][3]))
+                else:
+                    by_length[wave.numel()].append(i)
+            for group in by_length.values():
+                audio = torch.stack([waves[i] for i in group])
+                if event:
+                    embeddings, timestamps = handle.timestamp_embeddings(audio)
+                else:
+                    embeddings, timestamps = handle.scene_embeddings(audio), None
+                for j, i in enumerate(group):
+                    file, audio_hash, _, split = items[i]
+                    arrays = {"embedding": embeddings[j].numpy().astype(np.float32)}
+                    if timestamps is not None:
+                        arrays["timestamps"] = timestamps[j].numpy().astype(np.float64)
                     cache.put(task_name, split, file, audio_hash, arrays)
-                    found[file] = arrays
-            else:
-                embeddings = handle.scene_embeddings(audio)
-                for i, (file, audio_hash, _) in enumerate(items):
-                    arrays = {"embedding": embeddings[i].numpy().astype(np.float32)}
-                    cache.put(task_name, split, file, audio_hash, arrays)
-                    found[file] = arrays
+                    found[(split, file)] = arrays
             if progress:
                 progress(len(items))
-
-        for file, audio_hash, path in missing:
-            try:
-                wave = load_audio(path, target_sr=sample_rate)
-            except AudioError as error:
-                # Keep the work done: embed the clips already read, then stop at the bad one.
-                for group in by_length.values():
-                    if group:
-                        flush(group)
-                listed = task.root / f"{split}.json"
-                raise DatasetError(f"{error} (listed in {listed}; embeddings done so far are cached)") from None
-            group = by_length[wave.numel()]
-            group.append((file, audio_hash, wave))
-            pending += 1
-            if len(group) >= batch_size:
-                flush(group)
-                by_length[wave.numel()] = []
-        for group in by_length.values():
-            if group:
-                flush(group)
-        out[split] = {file: found[file] for file in task.split_items[split]}
+    if bad:  # the work done is kept: every readable clip is embedded and cached above
+        error, split = bad[0]
+        more = f"; {len(bad) - 1} more unreadable clip(s)" if len(bad) > 1 else ""
+        raise DatasetError(f"{error} (listed in {task.root / (split + '.json')}{more}; "
+                           "embeddings done so far are cached)")
+    out = {split: {file: found[(split, file)] for file in task.split_items[split]} for split in task.splits}
     stats = EmbedStats(cache.hits - hits0, cache.misses - misses0, time.perf_counter() - start)
     return out, stats
 
@@ -300,11 +303,12 @@ def run_hear_task(
     config: ProbeConfig,
     predictions_dir: Path | None = None,
     progress_factory: Callable[[str, int], Callable[[int], None]] | None = None,
+    extract: ExtractConfig | None = None,
 ) -> HearTaskResult:
     task = read_task(spec, data_root, sample_rate=16000)
     n_files = sum(len(items) for items in task.split_items.values())
     embed_progress = progress_factory(f"{spec.name}: embeddings", n_files) if progress_factory else None
-    embeddings, embed_stats = compute_embeddings(task, spec.name, handle, cache, embed_progress)
+    embeddings, embed_stats = compute_embeddings(task, spec.name, handle, cache, embed_progress, extract)
     config = config.with_task_overrides(task.metadata)
     scorer, mode = make_scorer(task, config)
     data_splits = task.data_splits()

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import torch
 
 from spear_bench.bench.cache import state_dict_hash
+from spear_bench.bench.extract import precision
 from spear_bench.errors import ConfigError
 from spear_bench.models.catalogue import ModelRef, resolve_weights, weights_fingerprint
 
@@ -75,9 +76,10 @@ def resolve_model(spec: str, layer: str = "last") -> BenchModel:
 class HearModelHandle:
     """A HEAR module and its loaded model (loaded on first use), with the weights hash for the cache."""
 
-    def __init__(self, model: BenchModel, device: str = "cpu"):
+    def __init__(self, model: BenchModel, device: str = "cpu", dtype: str = "float32"):
         self.spec = model
         self.device = device
+        self.dtype = dtype  # float32 | bfloat16 | float16 (autocast, spear_bench.bench.extract)
         self._module = None
         self._model = None
         self._weights_hash: str | None = None
@@ -117,10 +119,12 @@ class HearModelHandle:
     @torch.no_grad()
     def scene_embeddings(self, audio: torch.Tensor) -> torch.Tensor:
         module, model = self.load()
-        return module.get_scene_embeddings(audio.to(self.device), model).detach().float().cpu()
+        with precision(self.dtype, self.device):
+            return module.get_scene_embeddings(audio.to(self.device), model).detach().float().cpu()
 
     @torch.no_grad()
     def timestamp_embeddings(self, audio: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         module, model = self.load()
-        embeddings, timestamps = module.get_timestamp_embeddings(audio.to(self.device), model)
+        with precision(self.dtype, self.device):
+            embeddings, timestamps = module.get_timestamp_embeddings(audio.to(self.device), model)
         return embeddings.detach().float().cpu(), timestamps.detach().float().cpu()

@@ -47,6 +47,7 @@ class RunConfig:
     quiet: bool = False
     cache_budget_gb: float = 8.0
     force: bool = False  # rerun units the store already has (embeddings under the same key are still reused)
+    dtype: str = "float32"  # inference precision of the embeddings (spear_bench.bench.extract)
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self))
@@ -122,9 +123,9 @@ _HANDLES: dict[tuple, object] = {}
 def hear_handle(model_spec: str, config: RunConfig):
     from spear_bench.bench.models import HearModelHandle, resolve_model
 
-    key = ("hear", model_spec, config.layer, config.device)
+    key = ("hear", model_spec, config.layer, config.device, config.dtype)
     if key not in _HANDLES:
-        _HANDLES[key] = HearModelHandle(resolve_model(model_spec, config.layer), config.device)
+        _HANDLES[key] = HearModelHandle(resolve_model(model_spec, config.layer), config.device, config.dtype)
     return _HANDLES[key]
 
 
@@ -132,9 +133,9 @@ def superb_upstream(model_spec: str, config: RunConfig):
     from spear_bench.bench.models import resolve_model
     from spear_bench.bench.superb_runner import Upstream
 
-    key = ("superb", model_spec, config.device)
+    key = ("superb", model_spec, config.device, config.dtype)
     if key not in _HANDLES:
-        _HANDLES[key] = Upstream(resolve_model(model_spec, config.layer), config.device)
+        _HANDLES[key] = Upstream(resolve_model(model_spec, config.layer), config.device, config.dtype)
     return _HANDLES[key]
 
 
@@ -163,9 +164,11 @@ def unit_config(unit: Unit, spec: TaskSpec, config: RunConfig, data_root: Path) 
 
     model = resolve_model(unit.model, config.layer)
     protocol = ProbeConfig().protocol_dict() if isinstance(spec, HearTaskSpec) else dataclasses.asdict(spec.protocol)
+    precision = {} if config.dtype == "float32" else {"dtype": config.dtype}  # float32 hashes unchanged
     return {
         "code": code_version(),
         "module_source": module_source_hash(model.hear_module) if isinstance(spec, HearTaskSpec) else None,
+        **precision,
         "model": model.identity(),
         "layer": config.layer if isinstance(spec, HearTaskSpec) else "weighted_sum",
         "task": dataclasses.asdict(spec),
@@ -249,6 +252,11 @@ def _stored_scores(path: Path) -> dict:
         return {}
 
 
+def _cache_layer(layer: str, dtype: str) -> str:
+    """The cache's layer key; lower-precision embeddings never mix with float32 ones."""
+    return layer if dtype == "float32" else f"{layer}@{dtype}"
+
+
 def _run_hear(spec: HearTaskSpec, unit: Unit, config: RunConfig, data_root: Path, out_dir: Path, progress):
     from spear_bench.bench.cache import EmbeddingCache
     from spear_bench.bench.hear_runner import run_hear_task
@@ -256,7 +264,8 @@ def _run_hear(spec: HearTaskSpec, unit: Unit, config: RunConfig, data_root: Path
 
     handle = hear_handle(unit.model, config)
     _, loaded = handle.load()
-    cache = EmbeddingCache(Path(config.cache) / "hear", handle.spec.name, handle.weights_hash, config.layer,
+    cache = EmbeddingCache(Path(config.cache) / "hear", handle.spec.name, handle.weights_hash,
+                           _cache_layer(config.layer, config.dtype),
                            settings=embedding_settings(handle.spec, loaded, handle.spec.hear_module))
     cache.describe({"hear_module": handle.spec.hear_module, "hear_kwargs": handle.spec.hear_kwargs, "weights": handle.spec.weights})
     result = run_hear_task(spec, data_root, handle, cache, ProbeConfig(seed=config.seed, device=config.device), out_dir, progress)
@@ -269,7 +278,8 @@ def _run_superb(spec: SuperbTaskSpec, unit: Unit, config: RunConfig, data_root: 
     from spear_bench.bench.superb_runner import run_superb_task
 
     upstream = superb_upstream(unit.model, config)
-    result = run_superb_task(spec, data_root, upstream, Path(config.cache) / "superb", seed=config.seed,
+    cache_root = Path(config.cache) / "superb" / ("" if config.dtype == "float32" else config.dtype)
+    result = run_superb_task(spec, data_root, upstream, cache_root, seed=config.seed,
                              cache_budget_bytes=config.cache_budget_gb * 1024**3, progress_factory=progress)
     details = {"suite": "superb", "scores": result.scores, "fold_scores": result.fold_scores, **result.details}
     return result.scores, details, result.embed_hits, result.embed_misses

@@ -29,6 +29,7 @@ import torch.nn.functional as F
 
 from spear_bench.audio import load_audio
 from spear_bench.bench.cache import EmbeddingCache, file_hash, state_dict_hash
+from spear_bench.bench.extract import ExtractConfig, audio_length, load_batches, pad, precision, timed
 from spear_bench.bench.fingerprint import embedding_settings
 from spear_bench.bench.models import BenchModel
 from spear_bench.bench.superb_data import SuperbData, SuperbItem, read_dataset
@@ -36,7 +37,6 @@ from spear_bench.bench.tasks import SuperbProtocol, SuperbTaskSpec
 from spear_bench.errors import ConfigError
 
 DEFAULT_CACHE_BUDGET_BYTES = 8 * 1024**3
-EXTRACT_BATCH = 8
 
 
 @dataclass
@@ -53,11 +53,12 @@ class SuperbTaskResult:
 class Upstream:
     """The model as an s3prl upstream (S3PRLUpstream), loaded on first use."""
 
-    def __init__(self, model: BenchModel, device: str = "cpu"):
+    def __init__(self, model: BenchModel, device: str = "cpu", dtype: str = "float32"):
         if model.s3prl_upstream is None:
             raise ConfigError(f"model {model.name!r} has no s3prl upstream (HEAR-only module); SUPERB needs a registered model")
         self.model = model
         self.device = device
+        self.dtype = dtype  # float32 | bfloat16 | float16 (autocast, spear_bench.bench.extract)
         self._upstream = None
         self._hash: str | None = None
 
@@ -82,9 +83,9 @@ class Upstream:
     def hidden_states(self, waves: list[torch.Tensor]) -> list[torch.Tensor]:
         """Per item: (L, T_i, D) hidden states of all layers."""
         upstream = self.load()
-        lengths = torch.tensor([w.numel() for w in waves])
-        padded = torch.nn.utils.rnn.pad_sequence(waves, batch_first=True).to(self.device)
-        all_hs, all_lens = upstream(padded, lengths.to(self.device))
+        padded, lengths = pad(waves)
+        with precision(self.dtype, self.device):
+            all_hs, all_lens = upstream(padded.to(self.device), lengths.to(self.device))
         out = []
         for i in range(len(waves)):
             out.append(torch.stack([h[i, : int(l[i])] for h, l in zip(all_hs, all_lens)]).float().cpu())
@@ -104,6 +105,16 @@ def load_item_audio(item: SuperbItem) -> torch.Tensor:
     return wave
 
 
+def _item_length(item: SuperbItem) -> int:
+    if item.duration is not None:
+        return int(round(item.duration * 16000))
+    return audio_length(item.path)
+
+
+def _load_missing(entry: tuple[SuperbItem, str, str]) -> torch.Tensor:
+    return load_item_audio(entry[0])
+
+
 class FeatureSource:
     """Hidden states for items: from the on-disk cache (computed once), or per batch when the corpus is too big."""
 
@@ -118,8 +129,10 @@ class FeatureSource:
         segment = f"@{item.start:g}+{item.duration:g}" if item.duration is not None else ""
         return item.key + segment, file_hash(item.path)
 
-    def prepare(self, items: list[SuperbItem]) -> None:
-        """Load every item's hidden states into memory (cache hits) and compute the misses, in length-sorted batches."""
+    def prepare(self, items: list[SuperbItem], extract: ExtractConfig | None = None) -> None:
+        """Load every item's hidden states into memory (cache hits) and compute the misses
+        (:mod:`spear_bench.bench.extract`: length-sorted batches within a frame budget, audio
+        decoded by DataLoader workers)."""
         if self.cache is None:
             return
         missing = []
@@ -135,17 +148,17 @@ class FeatureSource:
         if not missing:
             return
         progress = self.progress_factory(f"{self.corpus}: hidden states", len(missing)) if self.progress_factory else None
-        waves = [(load_item_audio(item), item, name, h) for item, name, h in missing]
-        waves.sort(key=lambda w: w[0].numel())
-        for lo in range(0, len(waves), EXTRACT_BATCH):
-            batch = waves[lo : lo + EXTRACT_BATCH]
-            states = self.upstream.hidden_states([w for w, *_ in batch])
-            for state, (_, item, name, audio_hash) in zip(states, batch):
-                half = state.to(torch.float16)
-                self.cache.put(self.corpus, "all", name, audio_hash, {"hidden_states": half.numpy()})
-                self.memory[item.key] = half
-            if progress:
-                progress(len(batch))
+        extract = extract or ExtractConfig(dtype=self.upstream.dtype)
+        lengths = [_item_length(item) for item, _, _ in missing]
+        with timed("superb"):
+            for batch, waves in load_batches(missing, lengths, _load_missing, extract):
+                states = self.upstream.hidden_states(waves)
+                for state, (item, name, audio_hash) in zip(states, batch):
+                    half = state.to(torch.float16)
+                    self.cache.put(self.corpus, "all", name, audio_hash, {"hidden_states": half.numpy()})
+                    self.memory[item.key] = half
+                if progress:
+                    progress(len(batch))
 
     def batch(self, items: list[SuperbItem]) -> tuple[list[torch.Tensor], torch.Tensor]:
         """Per layer (B, T_max, D) float32, and lengths (B,)."""

@@ -181,33 +181,40 @@ def output_paths(inputs: list[str], out_dir: Path, suffix: str) -> list[tuple[Pa
     return pairs
 
 
-def _embedding(encoder, wave, layer: str | int):
-    """(array, frame_rate) of one waveform."""
+def _embeddings(encoder, waves, layer: str | int, dtype: str = "float32", device: str = "cpu"):
+    """[(array, frame_rate)] of a (B, S) batch of equal-length waveforms."""
     import torch
 
-    with torch.inference_mode():
+    from spear_bench.bench.extract import precision
+
+    waves = waves.to(device)
+    lengths = torch.full((waves.shape[0],), waves.shape[1], device=device)
+    with torch.inference_mode(), precision(dtype, device):
         if layer == "last":
-            out = encoder(wave.unsqueeze(0), torch.tensor([wave.numel()]), output_hidden_states=False) if _is_spear(encoder) else encoder(
-                wave.unsqueeze(0), torch.tensor([wave.numel()])
-            )
-            n = int(out.lengths[0])
-            return out.last_hidden_state[0, :n].float().numpy(), encoder.frame_rate
+            out = encoder(waves, lengths, output_hidden_states=False) if _is_spear(encoder) else encoder(waves, lengths)
+            return [(out.last_hidden_state[i, : int(n)].float().cpu().numpy(), encoder.frame_rate) for i, n in enumerate(out.lengths)]
         kwargs = {"layers": [layer]} if _is_spear(encoder) and layer != "all" else {}
-        out = encoder(wave.unsqueeze(0), torch.tensor([wave.numel()]), **kwargs)
-        n = int(out.hidden_lengths[0])
+        out = encoder(waves, lengths, **kwargs)
         rate = getattr(encoder, "hidden_frame_rate", encoder.frame_rate)
-        if layer == "all":
-            return torch.stack([h[0, :n] for h in out.hidden_states]).float().numpy(), rate
-        state = out.hidden_states[0] if _is_spear(encoder) else out.hidden_states[layer]
-        return state[0, :n].float().numpy(), rate
+        arrays = []
+        for i, n in enumerate(out.hidden_lengths):
+            if layer == "all":
+                arrays.append(torch.stack([h[i, : int(n)] for h in out.hidden_states]).float().cpu().numpy())
+            else:
+                state = out.hidden_states[0] if _is_spear(encoder) else out.hidden_states[layer]
+                arrays.append(state[i, : int(n)].float().cpu().numpy())
+        return [(a, rate) for a in arrays]
 
 
-def _embedding_of_file(encoder, wave, layer: str | int, src: Path):
-    """``_embedding`` whose audio errors (e.g. a clip too short for the model) name the file."""
+def _load_pair(pair: tuple[Path, Path]):
+    """(waveform, None) or (None, the one-line error) for (audio file, embedding file): a
+    DataLoader worker returns the error instead of raising it (it would re-raise with a traceback)."""
+    from spear_bench.audio import load_audio
+
     try:
-        return _embedding(encoder, wave, layer)
+        return load_audio(pair[0]), None
     except AudioError as error:
-        raise AudioError(f"{src}: {error}") from None
+        return None, str(error)
 
 
 def _is_spear(encoder) -> bool:
@@ -242,17 +249,28 @@ def embed(
     seed: int = typer.Option(0, help="Seed of the random init (NAME[random-init])."),
     overwrite: bool = typer.Option(False, help="Recompute files that already exist (default: skip them, so a killed run resumes)."),
     skip_errors: bool = typer.Option(False, "--skip-errors", help="Report unreadable audio and go on instead of stopping."),
+    dtype: str = typer.Option("float32", "--dtype", help="Inference precision: float32 | bfloat16 | float16 (autocast; for GPUs)."),
+    device: str = typer.Option("cpu", "--device", help="cpu | cuda | cuda:N."),
+    batch_s: float = typer.Option(160.0, "--batch-s", help="Audio per batch in seconds (files of equal length are batched)."),
+    workers: int = typer.Option(2, "--workers", help="Processes decoding audio while the model runs (0: none)."),
 ) -> None:
-    """Write MODEL's embeddings of AUDIO files to --out: (T, D) per file, or (L, T, D) with --layer all."""
+    """Write MODEL's embeddings of AUDIO files to --out: (T, D) per file, or (L, T, D) with --layer all.
+
+    Files are sorted by length and files of equal length embedded together, up to --batch-s
+    seconds of audio per batch (no padding, so each file's embedding is the one it gets
+    alone), while --workers processes decode the next batches.
+    """
+    import torch
     from tqdm import tqdm
 
-    from spear_bench.audio import load_audio
+    from spear_bench.bench.extract import ExtractConfig, audio_length, load_batches
     from spear_bench.models import load_encoder
 
     if fmt not in ("npy", "safetensors"):
         raise ConfigError(f"--format {fmt!r}: expected npy or safetensors")
+    extract = ExtractConfig(max_batch_s=batch_s, workers=workers, dtype=dtype)
     pairs = output_paths(audio, out, "." + fmt)
-    encoder = load_encoder(model, seed=seed)
+    encoder = load_encoder(model, seed=seed).to(device)
     label = ModelRef.parse(model).label if _registered_part(model) else model
     if _registered_part(model) and ModelRef.parse(model).random_init:
         typer.echo(random_init_warning(label))
@@ -260,17 +278,42 @@ def embed(
     todo = [(src, dst) for src, dst in pairs if overwrite or not dst.exists()]
     skipped = len(pairs) - len(todo)
     failures: list[str] = []
-    for src, dst in tqdm(todo, desc=f"embed {model}", unit="file", disable=None):
+
+    def fail(message: str) -> None:
+        if not skip_errors:
+            raise AudioError(f"{message} (embeddings already written in {out} are kept)")
+        failures.append(message)
+        tqdm.write(f"skipped: {message}")
+
+    sized, unreadable = [], []
+    for src, dst in todo:
         try:
-            wave = load_audio(src)
-            array, rate = _embedding_of_file(encoder, wave, chosen, src)
+            sized.append(((src, dst), audio_length(src)))
         except AudioError as error:
-            if not skip_errors:
-                raise AudioError(f"{error} (embeddings already written in {out} are kept)") from None
-            failures.append(str(error))
-            tqdm.write(f"skipped: {error}")
-            continue
-        _write(dst, array, fmt, {"model": label, "layer": chosen, "frame_rate": rate, "source": str(src)})
+            unreadable.append(str(error))  # reported after the readable files are written
+    bar = tqdm(total=len(sized), desc=f"embed {model}", unit="file", disable=None)
+    batches = load_batches([p for p, _ in sized], [n for _, n in sized], _load_pair, extract, equal_lengths=True)
+    for pairs_batch, loaded in batches:
+        groups: dict[int, list[int]] = {}
+        for i, (wave, error) in enumerate(loaded):
+            if error is not None:
+                fail(error)
+            else:
+                groups.setdefault(wave.numel(), []).append(i)
+        for group in groups.values():
+            try:
+                results = _embeddings(encoder, torch.stack([loaded[i][0] for i in group]), chosen, extract.dtype, device)
+            except AudioError as error:  # e.g. files too short for the model: all of this group are (equal lengths)
+                for i in group:
+                    fail(f"{pairs_batch[i][0]}: {error}")
+                continue
+            for i, (array, rate) in zip(group, results):
+                src, dst = pairs_batch[i]
+                _write(dst, array, fmt, {"model": label, "layer": chosen, "frame_rate": rate, "source": str(src)})
+        bar.update(len(pairs_batch))
+    bar.close()
+    for message in unreadable:
+        fail(message)
     done = len(todo) - len(failures)
     typer.echo(f"wrote {done} embedding file(s) to {out}" + (f", {skipped} already there" if skipped else "") + (f", {len(failures)} skipped (bad audio)" if failures else ""))
 

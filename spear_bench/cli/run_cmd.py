@@ -37,6 +37,33 @@ def _check_models(config) -> None:
         resolve_model(model, config.layer)
 
 
+def _scoring_stages(outcomes, seconds: float, clock_before: dict, clock_after: dict) -> dict[str, float]:
+    """Split the scoring time into embeddings (model passes, from spear_bench.bench.extract's clock),
+    HEAR probes and SUPERB training (each unit's time less its embeddings), and the rest (model loading)."""
+    from spear_bench.bench.tasks import HearTaskSpec, demo_suite
+
+    hear_tasks = {t.name for t in demo_suite().tasks if isinstance(t, HearTaskSpec)}
+    embed = {k: clock_after.get(k, 0.0) - clock_before.get(k, 0.0) for k in ("hear", "superb")}
+    units = {"hear": 0.0, "superb": 0.0}
+    for o in outcomes:
+        units["hear" if o.unit.task in hear_tasks else "superb"] += o.seconds
+    out = {
+        "embeddings, HEAR tasks": embed["hear"],
+        "HEAR probes": max(0.0, units["hear"] - embed["hear"]),
+        "hidden states, SUPERB tasks": embed["superb"],
+        "SUPERB training": max(0.0, units["superb"] - embed["superb"]),
+    }
+    out["model loading, other"] = max(0.0, seconds - sum(out.values()))
+    return out
+
+
+def _print_stages(stages: dict[str, float]) -> None:
+    typer.echo("demo stages (seconds):")
+    for name, seconds in stages.items():
+        typer.echo(f"  {name:<30}{seconds:>7.1f}")
+    typer.echo(f"  {'total':<30}{sum(stages.values()):>7.1f}")
+
+
 def run(
     suite: str = typer.Option(..., "--suite", help="hear | superb | demo (task files in tasks/)."),
     model: List[str] = typer.Option(..., "--model", help="Model to score (repeatable): a released name (spear_base_sa, wavlm_large ...; fetched once, see spear-bench models), NAME@WEIGHTS, NAME[random-init], or hear:MODULE or hear:MODULE@WEIGHTS."),
@@ -47,6 +74,7 @@ def run(
     cache: Optional[Path] = typer.Option(None, "--cache", help="Embedding cache folder (default: work_dir/cache)."),
     layer: str = typer.Option("last", "--layer", help="HEAR embeddings: last | all (hidden states concatenated) | an index."),
     device: Optional[str] = typer.Option(None, "--device", help="cpu | cuda | cuda:N, used as given (torchrun: cuda = each worker's GPU). Default: the GPU where GPUs are allocated (torchrun with CUDA, --slurm-gpus N), else cpu."),
+    dtype: str = typer.Option("float32", "--dtype", help="Embedding inference precision: float32 | bfloat16 | float16 (autocast; for GPUs)."),
     seed: int = typer.Option(42, "--seed", help="Probe seed (heareval uses 42)."),
     nproc: int = typer.Option(1, "--nproc", help="torchrun: workers on this node."),
     slurm_cluster: Optional[str] = typer.Option(None, "--slurm-cluster", help="slurm launcher: submitit cluster (default SLURM; 'local' or 'debug' run the jobs here)."),
@@ -59,6 +87,7 @@ def run(
 ) -> None:
     """Score models on a suite: one unit per (model, task), finished units skipped, results stored atomically."""
     import spear_bench  # noqa: F401
+    from spear_bench.bench.extract import ExtractConfig
     from spear_bench.bench.launchers import LaunchOptions
     from spear_bench.bench.orchestrate import RunConfig, execute
     from spear_bench.errors import SpearBenchError
@@ -69,6 +98,7 @@ def run(
         suite=suite, models=_split(model), tasks=_split(tasks), data_root=str(data_root) if data_root else None,
         results=str(results), cache=str(cache or cache_dir()), layer=layer, seed=seed, device=device, quiet=quiet,
         force=force,
+        dtype=ExtractConfig(dtype=dtype).dtype,  # a bad value fails here, in one line
     )
     _check_models(config)
     if suite == "demo" and data_root is None:
@@ -101,19 +131,26 @@ def demo(
     """Generate the demo datasets, score SPEAR Base and WavLM Base+ ([random-init] weights) on them, render the report."""
     import spear_bench  # noqa: F401
     from spear_bench.bench.demo_data import generate_demo_data
+    from spear_bench.bench.extract import CLOCK
     from spear_bench.bench.orchestrate import RunConfig, execute
     from spear_bench.errors import SpearBenchError
     from spear_bench.paths import cache_dir, reports_dir, results_dir
 
     start = time.perf_counter()
+    stages: dict[str, float] = {}
     results = results or results_dir()
     config = RunConfig(suite="demo", models=_split([models]), results=str(results), cache=str(cache_dir()), quiet=quiet)
     _check_models(config)
     root = generate_demo_data(data_root, log=typer.echo)
+    stages["data generation"] = time.perf_counter() - start
     config = dataclasses.replace(config, data_root=str(root))
     typer.echo(f"demo: scoring {', '.join(config.models)} on the demo suite (HEAR- and SUPERB-format tasks)")
+    scoring = time.perf_counter()
+    clock_before = dict(CLOCK.seconds)
     outcomes = execute(config, "local", log=typer.echo)
+    stages.update(_scoring_stages(outcomes, time.perf_counter() - scoring, clock_before, CLOCK.seconds))
     _print_summary(outcomes, results, time.perf_counter() - start)
+    report_start = time.perf_counter()
     if report:
         try:
             from spear_bench.report.build import ReportSettings, write_report
@@ -122,6 +159,8 @@ def demo(
         else:
             written = write_report(ReportSettings(results=results, out=reports_dir()))
             typer.echo(f"report: wrote {len(written.files)} files under {reports_dir()}")
+    stages["report"] = time.perf_counter() - report_start
+    _print_stages(stages)
     typer.echo(f"demo: finished in {time.perf_counter() - start:.0f} s; data {root}, results {results}")
     failed = [o for o in outcomes if o.status == "failed"]
     if failed:

@@ -36,7 +36,7 @@ def _fbank_blockwise(wave: Tensor, block_frames: int = FBANK_BLOCK_FRAMES) -> Te
     from spear_bench.audio import fbank_batch, num_fbank_frames
 
     total = num_fbank_frames(int(wave.shape[0]))
-    pieces = []
+    out = None  # filled block by block: a list of blocks joined by torch.cat would hold the fbank twice
     for f0 in range(0, total, block_frames):
         f1 = min(total, f0 + block_frames)
         m = max(0, f0 - _BLOCK_MARGIN)
@@ -44,8 +44,10 @@ def _fbank_blockwise(wave: Tensor, block_frames: int = FBANK_BLOCK_FRAMES) -> Te
         s1 = min(int(wave.shape[0]), HOP * (f1 + _BLOCK_MARGIN) + 280)
         seg = wave[s0:s1].unsqueeze(0)
         feats, _ = fbank_batch(seg, torch.tensor([seg.shape[1]]))
-        pieces.append(feats[0, f0 - m : f1 - m])
-    return torch.cat(pieces, dim=0)
+        if out is None:
+            out = torch.empty(total, feats.shape[2], dtype=feats.dtype, device=feats.device)
+        out[f0:f1] = feats[0, f0 - m : f1 - m]
+    return out
 
 
 def waveform_fbank(waveforms: Tensor, lengths: Tensor, block_frames: int = FBANK_BLOCK_FRAMES) -> tuple[Tensor, Tensor]:
@@ -60,6 +62,8 @@ def waveform_fbank(waveforms: Tensor, lengths: Tensor, block_frames: int = FBANK
 
     pad_value = FbankConfig().padding_value
     feats = [_fbank_blockwise(waveforms[i, : int(n)], block_frames) for i, n in enumerate(lengths)]
+    if len(feats) == 1:  # one long recording: no padded copy
+        return feats[0].unsqueeze(0).to(waveforms.device), torch.tensor([feats[0].shape[0]], device=waveforms.device)
     out = torch.full((len(feats), max(f.shape[0] for f in feats), feats[0].shape[1]), pad_value, dtype=torch.float32)
     for i, f in enumerate(feats):
         out[i, : f.shape[0]] = f
@@ -124,27 +128,36 @@ def chunked_forward_fbank(
             t50s.append(t50)
             continue
         chunks = plan_chunks(t50, centre, context, align)
-        out_pieces, hidden_pieces = [], []
+        out_buffer, filled, hidden_pieces = None, 0, []
         for g in range(0, len(chunks), cfg.chunk_batch_size):
             group = chunks[g : g + cfg.chunk_batch_size]
             slices = [feats[0, 2 * c.start : min(length, 2 * c.end + 7)] for c in group]
             lens = torch.tensor([s.shape[0] for s in slices])
             batch = torch.nn.utils.rnn.pad_sequence(slices, batch_first=True, padding_value=_padding_value())
-            result = model.run(batch, lens.to(fbank.device), return_layer_outputs=output_hidden_states)
-            states = model.hidden_states_50hz(result, layers) if output_hidden_states else ()
             for i, c in enumerate(group):
+                # Each row of the padded group on its own: the same padding, masks and
+                # therefore outputs as the whole group, with a quarter of its activations
+                # (a group of 30 s chunks held about 1 GB of attention and front-end tensors).
+                result = model.run(batch[i : i + 1], lens[i : i + 1].to(fbank.device), return_layer_outputs=output_hidden_states)
+                states = model.hidden_states_50hz(result, layers) if output_hidden_states else ()
                 lo, hi = c.keep_start - c.start, c.keep_end - c.start
-                # Copies, so the chunk batch's tensors are freed before the next group.
-                out_pieces.append(result.encoder.encoder_out[i, lo // od : -(-hi // od)].clone())
-                hidden_pieces.append([h[i, lo:hi].clone() for h in states])
-            del result, states
-        outs.append(torch.cat(out_pieces, dim=0))
+                # Copies, so the chunk batch's tensors are freed before the next group; the
+                # output goes straight into one buffer (pieces joined by torch.cat would hold it twice).
+                piece = result.encoder.encoder_out[0, lo // od : -(-hi // od)]
+                if out_buffer is None:
+                    out_buffer = piece.new_empty((-(-t50 // od), piece.shape[-1]))
+                out_buffer[filled : filled + piece.shape[0]] = piece
+                filled += piece.shape[0]
+                hidden_pieces.append([h[0, lo:hi].clone() for h in states])
+                del result, states
+        outs.append(out_buffer[:filled])
         hiddens.append([torch.cat([p[k] for p in hidden_pieces], dim=0) for k in range(len(hidden_pieces[0]))])
         t50s.append(t50)
 
     lengths = torch.tensor([o.shape[0] for o in outs], device=fbank.device)
     hidden_lengths = torch.tensor(t50s, device=fbank.device)
-    last = torch.nn.utils.rnn.pad_sequence(outs, batch_first=True)
+    # One utterance (a long recording): a view, not a padded copy of hours of frames.
+    last = outs[0].unsqueeze(0) if len(outs) == 1 else torch.nn.utils.rnn.pad_sequence(outs, batch_first=True)
     hidden_states = tuple(
         torch.nn.utils.rnn.pad_sequence([h[k] for h in hiddens], batch_first=True) for k in range(len(hiddens[0]))
     )

@@ -189,6 +189,8 @@ class SpearEncoder(AudioEncoder):
         embed, embed_lens = self.encoder_embed(fbank, fbank_lens)
         embed_lens = embed_lens.clamp(min=0)
         mask = make_pad_mask(embed_lens, embed.shape[1])
+        if not bool(mask.any()):
+            mask = None  # equal lengths: masking nothing would only cost masked_fill passes
         out = self.encoder(embed, embed_lens, key_padding_mask=mask, return_layer_outputs=return_layer_outputs)
         return SpearForward(embed_out=embed, embed_lens=embed_lens, encoder=out)
 

@@ -195,6 +195,8 @@ class ConvNeXt(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """x: (B, C, T, F)."""
+        if not self.training:
+            return self._forward_channels_last(x)
         bypass = x
         x = self.depthwise_conv(x)
         x = self.pointwise_conv1(x)
@@ -210,6 +212,17 @@ class ConvNeXt(nn.Module):
         if self.training and x.requires_grad:
             x = self.out_whiten(x.transpose(1, 3)).transpose(1, 3)
         return x
+
+    def _forward_channels_last(self, x: Tensor) -> Tensor:
+        """Eval: the same function with the 1x1 convolutions as matrix products over channels-last
+        activations (mkldnn's 1x1 convolution on (B, 384, T, F) was the largest single cost of
+        the whole encoder on CPU); the regularisers are identities in eval mode."""
+        hidden = self.depthwise_conv(x).permute(0, 2, 3, 1)  # (B, T, F, C)
+        w1, w2 = self.pointwise_conv1.weight, self.pointwise_conv2.weight
+        hidden = nn.functional.linear(hidden, w1.reshape(w1.shape[0], -1), self.pointwise_conv1.bias)
+        hidden = self.activation(hidden)
+        hidden = nn.functional.linear(hidden, w2.reshape(w2.shape[0], -1), self.pointwise_conv2.bias)
+        return x + hidden.permute(0, 3, 1, 2)
 
 
 class Conv2dSubsampling(nn.Module):
@@ -348,6 +361,8 @@ class RelPositionMultiheadAttentionWeights(nn.Module):
         k = k.reshape(b, t, h, dq).permute(0, 2, 3, 1)  # (B, H, dq, T)
         p = p.reshape(b, t, h, dp).permute(0, 2, 1, 3)  # (B, H, T, dp)
         scores = torch.matmul(q, k)
+        if not scores.requires_grad:
+            return self._inference_weights(scores, p, pos_emb, key_padding_mask)
 
         skip_pos = self.training and torch.rand(()).item() < float_value(self.pos_emb_skip_rate, True)
         if not skip_pos:
@@ -366,6 +381,28 @@ class RelPositionMultiheadAttentionWeights(nn.Module):
             scores = scores.masked_fill(key_padding_mask[:, None, None, :], -1000.0)
         weights = scores.softmax(dim=-1)
         return nn.functional.dropout(weights, p=self.dropout, training=self.training)
+
+
+    def _inference_weights(self, scores: Tensor, p: Tensor, pos_emb: Tensor, key_padding_mask: Tensor | None) -> Tensor:
+        """The same weights without autograd, in place: the (T, 2T - 1) position scores
+        exist for one head of one sequence at a time and the softmax overwrites the scores,
+        so a batch of 30 s chunks needs one (B, H, T, T) tensor instead of about four."""
+        b, h, t, _ = scores.shape
+        pos = self.linear_pos(pos_emb).reshape(-1, 2 * t - 1, h, self.pos_head_dim).permute(0, 2, 3, 1)  # (1, H, dp, 2T - 1)
+        for i in range(b):
+            row = scores[i]
+            for head in range(h):  # (T, 2T - 1) position scores of one head at a time
+                pos_scores = torch.matmul(p[i, head], pos[0, head]).contiguous()
+                s1, s2 = pos_scores.stride()
+                row[head].add_(pos_scores.as_strided((t, t), (s1 - s2, s2), storage_offset=s2 * (t - 1)))
+                del pos_scores
+            if key_padding_mask is not None:
+                row.masked_fill_(key_padding_mask[i, None, None, :], -1000.0)
+            if row.device.type == "cpu":
+                torch.softmax(row, dim=-1, out=row)  # the CPU kernel reads each row before writing it
+            else:
+                row.copy_(row.softmax(dim=-1))
+        return scores
 
 
 class _WithLoss(torch.autograd.Function):
@@ -461,6 +498,8 @@ class ConvolutionModule(nn.Module):
         self.out_proj = ActivationDropoutAndLinear(channels, channels, activation="SwooshR", dropout_p=0.0, initial_scale=0.05)
 
     def forward(self, x: Tensor, key_padding_mask: Tensor | None = None) -> Tensor:
+        if not self.training:
+            return self._forward_time_major(x, key_padding_mask)
         x, s = self.in_proj(x).chunk(2, dim=-1)
         x = x * torch.sigmoid(self.balancer1(s))
         x = x.transpose(1, 2)  # (B, C, T)
@@ -470,6 +509,20 @@ class ConvolutionModule(nn.Module):
         x = self.balancer2(self.depthwise_conv(x))
         x = x.transpose(1, 2)
         return self.out_proj(self.whiten(x))
+
+    def _forward_time_major(self, x: Tensor, key_padding_mask: Tensor | None) -> Tensor:
+        """Eval: the same function without leaving (B, T, C) memory order. (B, T, C) viewed as
+        (B, C, 1, T) is channels-last, which mkldnn's depthwise conv2d reads and writes
+        directly; the conv1d path copied to (B, C, T) and back and ran several times slower."""
+        x, s = self.in_proj(x).chunk(2, dim=-1)
+        x = x * torch.sigmoid(s)
+        if key_padding_mask is not None:
+            x = x.masked_fill(key_padding_mask[:, :, None], 0.0)
+        conv = self.depthwise_conv
+        x = nn.functional.conv2d(
+            x.transpose(1, 2).unsqueeze(2), conv.weight.unsqueeze(2), conv.bias, padding=(0, conv.padding[0]), groups=conv.groups
+        )
+        return self.out_proj(x.squeeze(2).transpose(1, 2))
 
 
 class FeedforwardModule(nn.Module):
@@ -516,6 +569,8 @@ class BypassModule(nn.Module):
 
     def forward(self, src_orig: Tensor, src: Tensor) -> Tensor:
         scale = self._scale(src.shape[0])
+        if not self.training:
+            return torch.lerp(src_orig, src, scale)  # the same formula in one kernel
         if scale.ndim == 2:
             scale = scale.unsqueeze(1)  # (B, 1, C) per-sequence scales
         return src_orig + (src - src_orig) * scale
