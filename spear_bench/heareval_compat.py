@@ -10,8 +10,9 @@ fixes is imported):
 - ``heareval.embeddings`` imports ``tensorflow`` at module level, but uses it only for
   TensorFlow models (``isinstance(model, tf.Module)``) and, on a CUDA machine, to ask
   ``tf.test.is_gpu_available``. When real TensorFlow is not importable, a stand-in
-  (:class:`_TensorflowStandIn`) is bound to heareval's ``tf`` while its two modules execute
-  and removed from ``sys.modules`` afterwards, so no other library sees a fake TensorFlow.
+  (:class:`_TensorflowStandIn`) is bound to the ``tf`` name of heareval's two modules (their
+  ``import tensorflow as tf`` line is rewritten at load), and never put in ``sys.modules``,
+  so no other library sees a fake TensorFlow.
   No torch model is a ``tf.Module``; the GPU question answers True (there is no TensorFlow
   model whose GPU could be missing), and any other use raises.
 - ``python-slugify`` (heareval's embeddings runner): a pinned dependency of this project.
@@ -76,20 +77,26 @@ def _tensorflow_importable() -> bool:
         return False
 
 
-def _exec_with_tensorflow_standin(exec_module: Callable, module: types.ModuleType) -> None:
-    if _tensorflow_importable():
-        exec_module(module)
-        return
-    standin = sys.modules.get("tensorflow")
-    ours = standin is None
-    if ours:
-        standin = _TensorflowStandIn("tensorflow")
-        sys.modules["tensorflow"] = standin
-    try:
-        exec_module(module)  # `import tensorflow as tf` binds the stand-in in heareval's module
-    finally:
-        if ours and sys.modules.get("tensorflow") is standin:
-            del sys.modules["tensorflow"]  # other libraries must not take it for TensorFlow
+TENSORFLOW_STANDIN = _TensorflowStandIn("tensorflow")
+_TF_IMPORT = "import tensorflow as tf\n"
+# Same line count, so heareval's tracebacks keep their line numbers.
+_TF_STANDIN_IMPORT = 'tf = __import__("spear_bench.heareval_compat", fromlist=["_"]).TENSORFLOW_STANDIN\n'
+
+
+def _heareval_code(fullname: str, loader) -> types.CodeType:
+    """The module's code, its ``import tensorflow as tf`` bound to the stand-in when TensorFlow is absent.
+
+    Only heareval's own ``tf`` name sees the stand-in: ``sys.modules`` gets no fake TensorFlow
+    (other libraries, einops for one, ask it about their tensors). Rewriting the import rather
+    than wrapping the module's execution also covers ``python -m heareval.embeddings.runner``,
+    which runpy runs from ``get_code`` as ``__main__``.
+    """
+    source = loader.get_source(fullname)
+    if not _tensorflow_importable():
+        if _TF_IMPORT not in source:
+            raise ImportError(f"{fullname}: spear-bench's heareval shim expected {_TF_IMPORT.strip()!r} (heareval 2021.1.3)")
+        source = source.replace(_TF_IMPORT, _TF_STANDIN_IMPORT, 1)
+    return compile(source, loader.get_filename(fullname), "exec", dont_inherit=True)
 
 
 class _NumpyWithInf(types.ModuleType):
@@ -119,9 +126,6 @@ def _fix_predictions(module: types.ModuleType) -> None:
 
 
 def _patch(fullname: str, exec_module: Callable, module: types.ModuleType) -> None:
-    if fullname in _TF_USERS:
-        _exec_with_tensorflow_standin(exec_module, module)
-        return
     exec_module(module)
     if fullname in _NP_INF_USERS:
         module.np = _NumpyWithInf()
@@ -140,8 +144,19 @@ class _PatchingLoader(importlib.abc.Loader):
     def create_module(self, spec):
         return self._wrapped.create_module(spec)
 
+    def get_code(self, fullname):
+        if fullname in _TF_USERS:
+            return _heareval_code(fullname, self._wrapped)
+        return self._wrapped.get_code(fullname)
+
     def exec_module(self, module):
+        if self._fullname in _TF_USERS:
+            exec(self.get_code(self._fullname), module.__dict__)
+            return
         _patch(self._fullname, self._wrapped.exec_module, module)
+
+    def __getattr__(self, name):  # is_package, get_source, get_filename ... (runpy asks for them)
+        return getattr(self._wrapped, name)
 
 
 class _HearevalFinder(importlib.abc.MetaPathFinder):
