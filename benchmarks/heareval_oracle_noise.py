@@ -23,7 +23,13 @@ import torch
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from spear_bench.bench.heareval_oracle import ORACLE_MAX_EPOCHS, ORACLE_TASKS, make_task, run_heareval, run_spear_bench  # noqa: E402
+from spear_bench.bench.heareval_oracle import (  # noqa: E402
+    ORACLE_MAX_EPOCHS,
+    ORACLE_TASKS,
+    make_task,
+    run_heareval,
+    run_spear_bench,
+)
 
 
 def describe(point: dict) -> str:
@@ -33,7 +39,7 @@ def describe(point: dict) -> str:
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, default=5, help="spear-bench probe seeds 0..N-1 (default 5)")
-    parser.add_argument("--tasks", nargs="*", default=list(ORACLE_TASKS), help=f"tasks (default all: {list(ORACLE_TASKS)})")
+    parser.add_argument("--tasks", nargs="*", default=list(ORACLE_TASKS), help=f"tasks (default: {list(ORACLE_TASKS)})")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
@@ -52,14 +58,17 @@ def main(argv=None) -> dict:
                 "heareval": {"best_point": theirs["best_point"], "scores": theirs["scores"]},
                 "spear_bench_seed42": {"best_point": runs[42]["best_point"], "scores": runs[42]["scores"]},
                 "spear_bench_seeds": [{"best_point": r["best_point"], "scores": r["scores"]} for r in seeds],
-                "range": {m: max(r["scores"][m] for r in seeds) - min(r["scores"][m] for r in seeds) for m in task.evaluation},
+                "range": {m: max(r["scores"][m] for r in seeds) - min(r["scores"][m] for r in seeds)
+                          for m in task.evaluation},
             }
-            print(f"{name}: heareval {describe(theirs['best_point'])} | spear-bench seed 42 {describe(runs[42]['best_point'])} | "
+            print(f"{name}: heareval {describe(theirs['best_point'])} | "
+                  f"spear-bench seed 42 {describe(runs[42]['best_point'])} | "
                   f"seeds 0-{args.seeds - 1}: {', '.join(describe(r['best_point']) for r in seeds)}", flush=True)
             for m in task.evaluation:
                 values = [r["scores"][m] for r in seeds]
                 print(f"  {m:<24} heareval {theirs['scores'][m]:.4f}  spear-bench {runs[42]['scores'][m]:.4f}  "
-                      f"seeds min {min(values):.4f} max {max(values):.4f} range {max(values) - min(values):.4f}", flush=True)
+                      f"seeds min {min(values):.4f} max {max(values):.4f} range {max(values) - min(values):.4f}",
+                      flush=True)
     if args.json:
         print(json.dumps(out, indent=1))
     return out

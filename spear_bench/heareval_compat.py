@@ -94,7 +94,8 @@ def _heareval_code(fullname: str, loader) -> types.CodeType:
     source = loader.get_source(fullname)
     if not _tensorflow_importable():
         if _TF_IMPORT not in source:
-            raise ImportError(f"{fullname}: spear-bench's heareval shim expected {_TF_IMPORT.strip()!r} (heareval 2021.1.3)")
+            raise ImportError(f"{fullname}: spear-bench's heareval shim expected the line {_TF_IMPORT.strip()!r} "
+                              "(heareval 2021.1.3)")
         source = source.replace(_TF_IMPORT, _TF_STANDIN_IMPORT, 1)
     return compile(source, loader.get_filename(fullname), "exec", dont_inherit=True)
 

@@ -23,9 +23,10 @@ import torch
 from spear_bench.bench.hear_data import read_task
 from spear_bench.bench.hear_runner import build_probe_split, compute_embeddings, heareval_file_order
 from spear_bench.bench.heareval_oracle import (
-    ORACLE_TASKS,
     ORACLE_MAX_EPOCHS,
+    ORACLE_TASKS,
     SEED_TOLERANCE,
+    OracleTask,
     heareval_embeddings,
     heareval_session,
     make_task,
@@ -34,6 +35,8 @@ from spear_bench.bench.heareval_oracle import (
     vector_handle,
 )
 from spear_bench.bench.cache import EmbeddingCache
+from spear_bench.bench.probe import ProbeConfig, select_grid_points
+from spear_bench.errors import DatasetError
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +53,15 @@ def _heareval_loader(embedding_dir, task, splits):
 
     vocab = pd.read_csv(embedding_dir / "labelvocabulary.csv")
     label_to_idx = label_vocab_as_dict(vocab, key="label", value="idx")
-    return dataloader_from_split_name(splits, embedding_dir, label_to_idx, len(vocab), "event" if task.kind == "event" else "scene",
+    embedding_type = "event" if task.kind == "event" else "scene"
+    return dataloader_from_split_name(splits, embedding_dir, label_to_idx, len(vocab), embedding_type,
                                       in_memory=True, metadata=False, batch_size=1024)
+
+
+def _spear_bench_embeddings(data, task, tmp_path) -> dict:
+    handle = vector_handle(task.dim)
+    cache = EmbeddingCache(tmp_path / "cache", "oracle", handle.weights_hash, "last")
+    return compute_embeddings(data, task.name, handle, cache)[0]
 
 
 @pytest.mark.slow
@@ -63,8 +73,7 @@ def test_probe_data_equal_heareval_memmap_order(folders, name, tmp_path):
     with heareval_session(tmp_path):
         embedding_dir = heareval_embeddings(task_dirs[name], tmp_path / "embeddings", task.dim)
     data = read_task(task.spec(), root / "tasks")
-    handle = vector_handle(task.dim)
-    embeddings, _ = compute_embeddings(data, task.name, handle, EmbeddingCache(tmp_path / "cache", "oracle", handle.weights_hash, "last"))
+    embeddings = _spear_bench_embeddings(data, task, tmp_path)
     for split in data.data_splits():
         for role in ("train", "valid", "test"):
             ours = build_probe_split(data, split[role], embeddings)
@@ -88,8 +97,7 @@ def test_first_training_batch_holds_heareval_labels_on_a_label_sorted_task(folde
     with heareval_session(tmp_path):
         embedding_dir = heareval_embeddings(task_dirs["scene"], tmp_path / "embeddings", task.dim)
         _, theirs, _ = next(iter(_heareval_loader(embedding_dir, task, ["train"])))
-    handle = vector_handle(task.dim)
-    embeddings, _ = compute_embeddings(data, task.name, handle, EmbeddingCache(tmp_path / "cache", "oracle", handle.weights_hash, "last"))
+    embeddings = _spear_bench_embeddings(data, task, tmp_path)
     ours = build_probe_split(data, ["train"], embeddings).y[:1024]
     assert theirs.shape[0] == 1024
     assert ours.argmax(1).tolist() == theirs.argmax(1).tolist()
@@ -103,7 +111,8 @@ def test_file_order_replays_one_generator_across_splits():
 
     from spear_bench.bench.hear_data import HearTaskData
 
-    items = {"train": {f"a{i}": ["x"] for i in range(5)}, "valid": {f"b{i}": ["x"] for i in range(4)}, "test": {"c0": ["x"]}}
+    items = {"train": {f"a{i}": ["x"] for i in range(5)}, "valid": {f"b{i}": ["x"] for i in range(4)},
+             "test": {"c0": ["x"]}}
     task = HearTaskData(root=None, metadata={"splits": ["train", "valid", "test"]}, labels=["x"], split_items=items)
     prng = random.Random(0)
     expected = {}
@@ -122,9 +131,29 @@ def test_heareval_and_spear_bench_select_the_same_grid_point_and_agree_on_test(f
     task = ORACLE_TASKS[name]
     theirs = run_heareval(task_dirs[name], tmp_path / "heareval", task.dim, ORACLE_MAX_EPOCHS, task.evaluation)
     ours = run_spear_bench(task, root / "tasks", tmp_path / "cache", ORACLE_MAX_EPOCHS)
-    print(f"{name}: heareval {theirs['best_point']} {theirs['scores']} | spear-bench {ours['best_point']} {ours['scores']}")
+    print(f"{name}: heareval {theirs['best_point']} {theirs['scores']}")
+    print(f"{name}: spear-bench {ours['best_point']} {ours['scores']}")
     assert ours["best_point"] == theirs["best_point"]
     for metric in task.evaluation:
         a, b = theirs["scores"][metric], ours["scores"][metric]
         assert math.isfinite(a) and math.isfinite(b), metric
         assert abs(a - b) <= SEED_TOLERANCE[name], (metric, a, b, SEED_TOLERANCE[name])
+
+
+def test_seed_changes_the_probe_not_the_grid():
+    """heareval draws the grid with 42 whatever the run; --seed is the probe's own randomness."""
+    assert select_grid_points(ProbeConfig(seed=7)) == select_grid_points(ProbeConfig(seed=42))
+    assert select_grid_points(ProbeConfig(grid_seed=7)) != select_grid_points(ProbeConfig())
+
+
+def test_primary_metric_must_be_the_metadata_evaluation_first(tmp_path):
+    import dataclasses
+
+    task = OracleTask("tiny_metric_task", "scene", {"train": 4, "valid": 2, "test": 2}, classes=2)
+    make_task(tmp_path, task)
+    assert read_task(task.spec(), tmp_path).evaluation[0] == "top1_acc"
+    wrong = dataclasses.replace(task.spec(), metric="mAP")
+    with pytest.raises(DatasetError) as error:
+        read_task(wrong, tmp_path)
+    message = str(error.value)
+    assert "\n" not in message and "'top1_acc'" in message and "'mAP'" in message and "task_metadata.json" in message

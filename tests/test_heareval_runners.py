@@ -36,7 +36,8 @@ def _site_packages_have_pth() -> bool:
 
 def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in ("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD",)}
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), str(REPO_ROOT / "upstreams")])  # this checkout, not the installed one
+    # this checkout, not the installed one
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), str(REPO_ROOT / "upstreams")])
     result = subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, f"{' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}"
     return result
@@ -59,7 +60,8 @@ def test_built_wheels_carry_the_startup_pth(tmp_path):
         shutil.copytree(REPO_ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
     for hook in ("build_wheel", "build_editable"):
         code = f"import sys; from setuptools import build_meta as b; b.{hook}(sys.argv[1])"
-        build = subprocess.run([sys.executable, "-c", code, str(tmp_path / hook)], cwd=source, capture_output=True, text=True, timeout=600)
+        build = subprocess.run([sys.executable, "-c", code, str(tmp_path / hook)], cwd=source, capture_output=True,
+                               text=True, timeout=600)
         assert build.returncode == 0, build.stderr[-4000:]
         (wheel,) = (tmp_path / hook).glob("*.whl")
         assert PTH in zipfile.ZipFile(wheel).namelist(), wheel.name
@@ -71,7 +73,8 @@ def test_tensorflow_standin_is_scoped_to_heareval(tmp_path):
             "print(type(t.tf).__name__, 'tensorflow' in sys.modules, t.tf.test.is_gpu_available()); "
             "t.tf.convert_to_tensor")
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
+                            timeout=300)
     assert result.stdout.split() == ["_TensorflowStandIn", "False", "True"], result.stderr[-3000:]
     # a TensorFlow model's path fails loudly, in one line naming the missing name
     assert "AttributeError: tensorflow is not installed" in result.stderr and "'convert_to_tensor'" in result.stderr
@@ -79,7 +82,8 @@ def test_tensorflow_standin_is_scoped_to_heareval(tmp_path):
 
 @pytest.mark.slow
 def test_both_heareval_runners_run_and_embeddings_equal_spear_bench_cache(tmp_path):
-    task = OracleTask("tiny_runner_task", "scene", {"train": 16, "valid": 8, "test": 8}, classes=2, dim=8000)  # 0.5 s clips
+    # 0.5 s clips of noise around two class means
+    task = OracleTask("tiny_runner_task", "scene", {"train": 16, "valid": 8, "test": 8}, classes=2, dim=8000)
     tasks_dir = tmp_path / "tasks"
     task_dir = make_task(tasks_dir, task)
     # The embeddings runner, as the HEAR docs give it, with hear_spear's tiny model.
@@ -88,8 +92,9 @@ def test_both_heareval_runners_run_and_embeddings_equal_spear_bench_cache(tmp_pa
     embed_dir = tmp_path / "embeddings" / "hear_spear-model=tiny" / task.name
     assert (embed_dir / ".done.embeddings").is_file()
     # A baseline module runs in it unchanged (a tiny size through its own load_model options).
-    wavlm_options = {"model": "base_plus", "overrides": {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2,
-                                                         "intermediate_size": 64, "conv_dim": 16}}
+    tiny_wavlm = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64,
+                  "conv_dim": 16}
+    wavlm_options = {"model": "base_plus", "overrides": tiny_wavlm}
     _run(["-m", "heareval.embeddings.runner", "hear_spear.wavlm", "--model-options", json.dumps(wavlm_options),
           "--tasks-dir", str(tasks_dir), "--embeddings-dir", str(tmp_path / "embeddings")], cwd=tmp_path)
     assert len(list((tmp_path / "embeddings").glob(f"hear_spear.wavlm-*/{task.name}/.done.embeddings"))) == 1

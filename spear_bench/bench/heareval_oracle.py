@@ -239,9 +239,9 @@ def heareval_summary(results: dict, evaluation: list[str]) -> dict:
     scores = {m: float(np.nanmean([float(v[f"test_{m}"]) for v in folds.values()])) for m in evaluation}
     hparams = results["hparams"]
     first = next(iter(folds.values()))
-    return {"best_point": {"hidden_layers": int(hparams["hidden_layers"]), "initialization": init_name(hparams["initialization"]),
-                           "lr": float(hparams["lr"])},
-            "scores": scores, "validation_score": float(first["validation_score"]),
+    point = {"hidden_layers": int(hparams["hidden_layers"]), "initialization": init_name(hparams["initialization"]),
+             "lr": float(hparams["lr"])}
+    return {"best_point": point, "scores": scores, "validation_score": float(first["validation_score"]),
             "postprocessing": [list(p) for p in results.get("postprocessing") or []]}
 
 
@@ -269,7 +269,8 @@ def vector_handle(dim: int, device: str = "cpu"):
     """This module as a spear-bench HEAR model (``hear:spear_bench.bench.heareval_oracle`` with its ``dim``)."""
     from spear_bench.bench.models import BenchModel, HearModelHandle
 
-    return HearModelHandle(BenchModel(name="heareval_oracle", hear_module=MODULE, hear_kwargs={"dim": dim}, family="hear"), device)
+    model = BenchModel(name="heareval_oracle", hear_module=MODULE, hear_kwargs={"dim": dim}, family="hear")
+    return HearModelHandle(model, device)
 
 
 def run_spear_bench(task: OracleTask, data_root: Path, cache_dir: Path, max_epochs: int, grid_points: int = 8,
@@ -284,7 +285,8 @@ def run_spear_bench(task: OracleTask, data_root: Path, cache_dir: Path, max_epoc
     config = ProbeConfig(max_epochs=max_epochs, grid_points=grid_points, seed=seed)
     result = run_hear_task(task.spec(), data_root, handle, cache, config)
     best = next(g for g in result.grid if {k: g[k] for k in result.best_point} == result.best_point)
-    return {"best_point": result.best_point, "scores": result.scores, "validation_score": float(best["validation_score"]),
+    return {"best_point": result.best_point, "scores": result.scores,
+            "validation_score": float(best["validation_score"]),
             "postprocessing": sorted((best.get("postprocessing") or {}).items()), "grid": result.grid}
 
 
@@ -294,8 +296,10 @@ ORACLE_MAX_EPOCHS = 9  # three validation checks (every 3 epochs); heareval's ot
 ORACLE_TASKS = {
     # > 1024 training clips, names (and so the split JSON) sorted by label, as Speech Commands
     "scene": OracleTask("oracle_scene", "scene", {"train": 1100, "valid": 200, "test": 200}, classes=8, separation=1.5),
-    "kfold": OracleTask("oracle_kfold", "kfold", {"fold00": 100, "fold01": 100, "fold02": 100}, classes=6, separation=1.5),
-    "event": OracleTask("oracle_event", "event", {"train": 24, "valid": 8, "test": 8}, classes=3, frames=30, separation=2.0),
+    "kfold": OracleTask("oracle_kfold", "kfold", {"fold00": 100, "fold01": 100, "fold02": 100}, classes=6,
+                        separation=1.5),
+    "event": OracleTask("oracle_event", "event", {"train": 24, "valid": 8, "test": 8}, classes=3, frames=30,
+                        separation=2.0),
 }
 # Largest spread (max - min) of a test score of spear-bench's probe over seeds 0-4 on each task,
 # measured with benchmarks/heareval_oracle_noise.py (docs/orchestration.md): the most two

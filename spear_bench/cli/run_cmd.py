@@ -37,7 +37,7 @@ def run(
     cache: Optional[Path] = typer.Option(None, "--cache", help="Embedding cache folder (default: work_dir/cache)."),
     layer: str = typer.Option("last", "--layer", help="HEAR embeddings: last | all (hidden states concatenated) | an index."),
     device: str = typer.Option("cpu", "--device", help="cpu | cuda | cuda:N (torchrun: one GPU per worker when present)."),
-    seed: int = typer.Option(42, "--seed", help="Probe seed (heareval uses 42)."),
+    seed: int = typer.Option(42, "--seed", help="Probe seed: init and dropout of the HEAR probe (heareval uses 42); the grid points are drawn with 42 whatever the seed, as heareval draws them."),
     nproc: int = typer.Option(1, "--nproc", help="torchrun: workers on this node."),
     slurm_cluster: Optional[str] = typer.Option(None, "--slurm-cluster", help="slurm launcher: submitit cluster (default SLURM; 'local' or 'debug' run the jobs here)."),
     slurm_partition: Optional[str] = typer.Option(None, "--slurm-partition"),
