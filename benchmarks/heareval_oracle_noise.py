@@ -5,10 +5,10 @@
 
 For each task of :data:`spear_bench.bench.heareval_oracle.ORACLE_TASKS` (the ones
 tests/test_heareval_oracle.py runs), spear-bench's ``run_hear_task`` is run with probe seeds
-0..N-1 (the grid is drawn with seed 42 every time, as heareval draws it) and heareval's own
+0..N-1 and 42 (the grid is drawn with seed 42 every time, as heareval draws it) and heareval's own
 ``task_embeddings`` + ``task_predictions`` once (its seed is fixed at 42). Printed per task and
-metric: heareval's score, spear-bench's seed-42 score, spear-bench's min / max over the seeds and
-their range (the tolerance the parity test allows), and the grid points each selected.
+metric: heareval's score, spear-bench's seed-42 score, spear-bench's min / max over the N + 1 seeds
+and their range (the tolerance the parity test allows), and the grid points each selected.
 """
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ def main(argv=None) -> dict:
             theirs = run_heareval(folder, root / "heareval" / name, task.dim, ORACLE_MAX_EPOCHS, task.evaluation)
             runs = {seed: run_spear_bench(task, root / "tasks", root / "cache", ORACLE_MAX_EPOCHS, seed=seed)
                     for seed in sorted({42, *range(args.seeds)})}
-            seeds = [runs[s] for s in range(args.seeds)]
+            seeds = list(runs.values())  # seeds 0..N-1 and 42 (the default one the tests run)
             out[name] = {
                 "heareval": {"best_point": theirs["best_point"], "scores": theirs["scores"]},
                 "spear_bench_seed42": {"best_point": runs[42]["best_point"], "scores": runs[42]["scores"]},
@@ -63,7 +63,7 @@ def main(argv=None) -> dict:
             }
             print(f"{name}: heareval {describe(theirs['best_point'])} | "
                   f"spear-bench seed 42 {describe(runs[42]['best_point'])} | "
-                  f"seeds 0-{args.seeds - 1}: {', '.join(describe(r['best_point']) for r in seeds)}", flush=True)
+                  f"seeds 0-{args.seeds - 1} and 42: {', '.join(describe(r['best_point']) for r in seeds)}", flush=True)
             for m in task.evaluation:
                 values = [r["scores"][m] for r in seeds]
                 print(f"  {m:<24} heareval {theirs['scores'][m]:.4f}  spear-bench {runs[42]['scores'][m]:.4f}  "

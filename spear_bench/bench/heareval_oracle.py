@@ -235,7 +235,8 @@ def heareval_predictions(embedding_dir: Path, dim: int, max_epochs: int, grid_po
 
 def heareval_summary(results: dict, evaluation: list[str]) -> dict:
     """heareval's results JSON as {"best_point", "scores" (mean over folds), "validation_score"}."""
-    folds = {k: v for k, v in results.items() if isinstance(v, dict) and any(key.startswith("test_") for key in v)}
+    # one entry per test fold ("test", or "fold00" ...), each with its validation_score; not "aggregated_scores"
+    folds = {k: v for k, v in results.items() if isinstance(v, dict) and "validation_score" in v}
     scores = {m: float(np.nanmean([float(v[f"test_{m}"]) for v in folds.values()])) for m in evaluation}
     hparams = results["hparams"]
     first = next(iter(folds.values()))
