@@ -297,7 +297,7 @@ ORACLE_MAX_EPOCHS = 9  # three validation checks (every 3 epochs); heareval's ot
 ORACLE_TASKS = {
     # > 1024 training clips, names (and so the split JSON) sorted by label, as Speech Commands
     "scene": OracleTask("oracle_scene", "scene", {"train": 1100, "valid": 200, "test": 200}, classes=8, separation=1.5),
-    "kfold": OracleTask("oracle_kfold", "kfold", {"fold00": 100, "fold01": 100, "fold02": 100}, classes=6,
+    "kfold": OracleTask("oracle_kfold", "kfold", {"fold00": 400, "fold01": 400, "fold02": 400}, classes=6,
                         separation=1.5),
     "event": OracleTask("oracle_event", "event", {"train": 24, "valid": 8, "test": 8}, classes=3, frames=30,
                         separation=2.0),
