@@ -302,7 +302,11 @@ ORACLE_TASKS = {
     "event": OracleTask("oracle_event", "event", {"train": 24, "valid": 8, "test": 8}, classes=3, frames=30,
                         separation=2.0),
 }
-# Largest spread (max - min) of a test score of spear-bench's probe over seeds 0-4 on each task,
-# measured with benchmarks/heareval_oracle_noise.py (docs/orchestration.md): the most two
-# correct implementations with different random streams can be expected to differ by.
-SEED_TOLERANCE = {"scene": 0.0, "kfold": 0.0, "event": 0.0}
+# Largest spread (max - min) of a test score of spear-bench's probe over seeds 0-4 and 42 on each task,
+# measured with benchmarks/heareval_oracle_noise.py (docs/orchestration.md): the most two correct
+# implementations with different random streams can be expected to differ by. scene: top1_acc
+# 0.895-0.940 (range 0.045), mAP 0.9496-0.9635 (0.014).
+SEED_TOLERANCE = {"scene": 0.045}
+# Tasks whose grid point and test scores are compared with heareval's (tests/test_heareval_oracle.py):
+# those where spear-bench picks the same grid point whatever its seed (scene: 6 of 6 seeds).
+PARITY_TASKS = ("scene",)
