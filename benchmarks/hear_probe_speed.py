@@ -4,15 +4,20 @@
     python benchmarks/hear_probe_speed.py --quick  # 120/40/40 clips, 64-d, 2 grid points, 6 epochs: checks that it runs
 
 A synthetic scene-level multiclass task (one Gaussian cluster per class, seeded) is written
-once to a temporary folder in heareval's on-disk *embedding* layout, the one that
-``heareval.predictions.task_predictions`` reads:
+once to a temporary folder, as heareval's ``task_embeddings`` leaves it for
+``heareval.predictions.task_predictions``. The files are named by label and listed sorted, as
+hearpreprocess writes a split JSON (Speech Commands' names start with the word), so both probes
+go through their real path, file shuffle included:
 
 * ``task_metadata.json`` (split_mode ``trainvaltest``, embedding_type ``scene``,
-  prediction_type ``multiclass``, evaluation ``["top1_acc"]``);
-* ``labelvocabulary.csv`` (columns ``idx,label``);
-* per split: ``<split>.embedding-dimensions.json`` ([N, D]), ``<split>.embeddings.npy``
-  (a *raw* float32 ``np.memmap`` of shape (N, D), no .npy header, despite the name) and
-  ``<split>.target-labels.pkl`` (a pickled list with one list of label strings per instance).
+  prediction_type ``multiclass``, evaluation ``["top1_acc"]``), ``labelvocabulary.csv``
+  (columns ``idx,label``), ``<split>.json`` (file -> labels, sorted by file name);
+* per file ``<split>/<file>.embedding.npy`` and ``.target-labels.json``, then heareval's own
+  ``memmap_embeddings`` (one ``random.Random(0)`` for the task, each split's file list shuffled
+  in turn): ``<split>.embedding-dimensions.json``, ``<split>.embeddings.npy`` (a raw float32
+  memmap) and ``<split>.target-labels.pkl``. heareval's probe reads the memmaps unshuffled;
+  spear-bench reads the per-file embeddings in split-JSON order, as its cache gives them, and
+  ``build_probe_split`` replays heareval's shuffle (inside the timed region).
 
 Then both probes are timed (``time.perf_counter``, the same ``torch.set_num_threads``) on it:
 
@@ -20,10 +25,11 @@ Then both probes are timed (``time.perf_counter``, the same ``torch.set_num_thre
   ``in_memory=True`` as its runner's defaults), its checkpoints and logs kept in the
   temporary folder; the only change is ``PARAM_GRID["max_epochs"]`` (``--max-epochs``), and
   the number of grid points is its own ``grid_points`` argument;
-* spear-bench: the folder read back into :class:`~spear_bench.bench.probe.ProbeSplit` s, then
-  ``select_grid_points`` + ``train_grid`` + ``best_probe`` with a ``ProbeConfig`` that has the
-  same ``grid_points`` and ``max_epochs`` (heareval's defaults otherwise), scored with
-  ``hear_runner``'s scorer and test helper, as ``spear-bench run`` does.
+* spear-bench: the split JSONs and per-file embeddings read back into ``build_probe_split``
+  (heareval's file order replayed there), then ``select_grid_points`` + ``train_grid`` +
+  ``best_probe`` with a ``ProbeConfig`` that has the same ``grid_points`` and ``max_epochs``
+  (heareval's defaults otherwise), scored with ``hear_runner``'s scorer and test helper, as
+  ``spear-bench run`` does.
 
 Both times include reading the embeddings from the folder, training the grid and scoring
 the best grid point on the test split. spear-bench runs first, so any cold-start cost
@@ -37,8 +43,6 @@ import csv
 import io
 import json
 import logging
-import os
-import pickle
 import sys
 import tempfile
 import time
@@ -55,8 +59,11 @@ sys.path.insert(0, str(REPO_ROOT))
 import spear_bench  # noqa: E402,F401  (torchaudio hook first)
 from spear_bench.bench.hear_data import HearTaskData  # noqa: E402
 from spear_bench.bench.hear_runner import build_probe_split, make_scorer, test_scores  # noqa: E402
+from spear_bench.bench.heareval_oracle import heareval_session, init_name  # noqa: E402
 from spear_bench.bench.probe import ProbeConfig, best_probe, select_grid_points, train_grid  # noqa: E402
+from spear_bench.heareval_compat import install_heareval_hook  # noqa: E402
 
+install_heareval_hook()  # already installed by the package's .pth; kept for a process started without it
 with warnings.catch_warnings():  # imported here, outside the timed region (Lightning takes seconds to import)
     warnings.simplefilter("ignore")
     from heareval.predictions import task_predictions as heareval_predictions  # noqa: E402
@@ -72,13 +79,14 @@ def make_task(sizes: dict[str, int], dim: int, classes: int, separation: float, 
     """split -> (embeddings (N, dim) float32, class indices (N,)): one Gaussian cluster per class.
 
     Class means are drawn so that two of them lie ``separation`` noise standard deviations
-    apart on average; classes are balanced and shuffled.
+    apart on average; classes are balanced and the instances sorted by class (the order of
+    a split JSON whose file names start with the label).
     """
     rng = np.random.default_rng(seed)
     means = rng.normal(size=(classes, dim)) * separation / np.sqrt(2 * dim)
     out = {}
     for split, n in sizes.items():
-        y = rng.permutation(np.arange(n) % classes)
+        y = np.sort(rng.permutation(np.arange(n) % classes))
         x = means[y] + rng.normal(size=(n, dim))
         out[split] = (x.astype(np.float32), y)
     return out
@@ -88,8 +96,16 @@ def label_name(index: int) -> str:
     return f"class_{index:02d}"  # not numeric-looking: heareval compares labels as strings
 
 
+def file_name(split: str, i: int, label: str) -> str:
+    return f"{label}_{split}_{i:06d}.wav"  # the label first: sorted names are sorted labels
+
+
 def write_heareval_embeddings(folder: Path, data: dict[str, tuple[np.ndarray, np.ndarray]], classes: int) -> None:
-    """What ``heareval.embeddings.task_embeddings`` leaves for ``task_predictions`` (scene task)."""
+    """What ``heareval.embeddings.task_embeddings`` leaves for ``task_predictions`` (scene task), via its own memmap code."""
+    import random
+
+    from heareval.embeddings.task_embeddings import memmap_embeddings
+
     metadata = {
         "task_name": "synthetic_scene",
         "version": "benchmark",
@@ -105,21 +121,25 @@ def write_heareval_embeddings(folder: Path, data: dict[str, tuple[np.ndarray, np
         writer = csv.writer(f)
         writer.writerow(["idx", "label"])
         writer.writerows([i, label_name(i)] for i in range(classes))
-    for split, (x, y) in data.items():
-        (folder / f"{split}.embedding-dimensions.json").write_text(json.dumps(list(x.shape)))
-        memmap = np.memmap(folder / f"{split}.embeddings.npy", dtype=np.float32, mode="w+", shape=x.shape)
-        memmap[:] = x
-        memmap.flush()
-        del memmap
-        with (folder / f"{split}.target-labels.pkl").open("wb") as f:
-            pickle.dump([[label_name(int(c))] for c in y], f)
+    prng = random.Random(0)  # heareval's task_embeddings: one generator for the task, splits in metadata order
+    for split in SPLITS:
+        x, y = data[split]
+        outdir = folder / split
+        outdir.mkdir()
+        split_data = {}
+        for i, (row, c) in enumerate(zip(x, y)):
+            name = file_name(split, i, label_name(int(c)))
+            split_data[name] = [label_name(int(c))]
+            np.save(outdir / f"{name}.embedding.npy", row)
+            (outdir / f"{name}.target-labels.json").write_text(json.dumps(split_data[name]))
+        split_data = dict(sorted(split_data.items()))
+        (folder / f"{split}.json").write_text(json.dumps(split_data))
+        with contextlib.redirect_stderr(io.StringIO()):  # its tqdm bars
+            memmap_embeddings(outdir, prng, metadata, split, folder, split_data)
 
 
-def read_heareval_embeddings(folder: Path) -> tuple[HearTaskData, dict]:
-    """The folder as hear_runner's inputs: a HearTaskData and split -> file -> {"embedding": (D,)}.
-
-    heareval's scene layout has no file names, so instance i of a split is named ``<split>/<i>``.
-    """
+def read_task_embeddings(folder: Path) -> tuple[HearTaskData, dict]:
+    """The folder as hear_runner's inputs: a HearTaskData (split JSONs) and split -> file -> {"embedding": (D,)}."""
     metadata = json.loads((folder / "task_metadata.json").read_text())
     with (folder / "labelvocabulary.csv").open(newline="") as f:
         rows = sorted(csv.DictReader(f), key=lambda r: int(r["idx"]))
@@ -127,13 +147,8 @@ def read_heareval_embeddings(folder: Path) -> tuple[HearTaskData, dict]:
     split_items: dict[str, dict] = {}
     embeddings: dict[str, dict] = {}
     for split in metadata["splits"]:
-        shape = tuple(json.loads((folder / f"{split}.embedding-dimensions.json").read_text()))
-        x = np.array(np.memmap(folder / f"{split}.embeddings.npy", dtype=np.float32, mode="r", shape=shape))
-        with (folder / f"{split}.target-labels.pkl").open("rb") as f:
-            labels = pickle.load(f)
-        names = [f"{split}/{i:06d}" for i in range(shape[0])]
-        split_items[split] = {name: [str(v) for v in value] for name, value in zip(names, labels)}
-        embeddings[split] = {name: {"embedding": row} for name, row in zip(names, x)}
+        split_items[split] = json.loads((folder / f"{split}.json").read_text())
+        embeddings[split] = {name: {"embedding": np.load(folder / split / f"{name}.embedding.npy")} for name in split_items[split]}
     return HearTaskData(folder, metadata, vocabulary, split_items), embeddings
 
 
@@ -141,7 +156,7 @@ def read_heareval_embeddings(folder: Path) -> tuple[HearTaskData, dict]:
 
 def run_spear_bench(folder: Path, grid_points: int, max_epochs: int) -> dict:
     """spear-bench's probe grid on the folder's first (only) data split, as hear_runner.run_hear_task."""
-    task, embeddings = read_heareval_embeddings(folder)
+    task, embeddings = read_task_embeddings(folder)
     config = ProbeConfig(grid_points=grid_points, max_epochs=max_epochs).with_task_overrides(task.metadata)
     scorer, mode = make_scorer(task, config)
     split = task.data_splits()[0]
@@ -152,48 +167,6 @@ def run_spear_bench(folder: Path, grid_points: int, max_epochs: int) -> dict:
     best = best_probe(grid)
     scores, _, _ = test_scores(task, best, test, config)
     return {"test_score": float(scores["top1_acc"]), "validation_score": best.validation_score, "best_point": best.point.as_dict()}
-
-
-@contextlib.contextmanager
-def heareval_session(workdir: Path, verbose: bool):
-    """Run heareval quietly in ``workdir``, and put back the process state it changes.
-
-    * ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1``: heareval (and Lightning 1.9's ``trainer.test``)
-      call ``torch.load`` on checkpoints that pickle hparams (torch classes and functions);
-      current torch defaults to ``weights_only=True`` and refuses them;
-    * ``np.Inf``: pytorch-lightning 1.9.5's ModelCheckpoint and EarlyStopping use it, and
-      NumPy 2 removed it; it is put back as ``np.inf`` for the run only;
-    * Lightning's ``deterministic=True`` switches on ``torch.use_deterministic_algorithms``
-      and sets environment variables; ``seed_everything`` sets ``PL_GLOBAL_SEED``;
-    * heareval prints a lot (torchinfo summaries, tqdm bars, the profiler report): captured,
-      and shown only if it fails (or with ``--verbose``).
-    """
-    saved_env = dict(os.environ)
-    saved_deterministic = torch.are_deterministic_algorithms_enabled()
-    loggers = [logging.getLogger(name) for name in ("pytorch_lightning", "lightning_fabric", "lightning")]
-    saved_levels = [lg.level for lg in loggers]
-    os.environ["TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"] = "1"
-    captured = io.StringIO()
-    try:
-        with contextlib.chdir(workdir), warnings.catch_warnings(), mock.patch.object(np, "Inf", np.inf, create=True):
-            if verbose:
-                yield
-                return
-            warnings.simplefilter("ignore")
-            for lg in loggers:
-                lg.setLevel(logging.ERROR)
-            try:
-                with contextlib.redirect_stdout(captured), contextlib.redirect_stderr(captured):
-                    yield
-            except BaseException:
-                sys.stderr.write(captured.getvalue()[-20000:])
-                raise
-    finally:
-        os.environ.clear()
-        os.environ.update(saved_env)
-        torch.use_deterministic_algorithms(saved_deterministic)
-        for lg, level in zip(loggers, saved_levels):
-            lg.setLevel(level)
 
 
 def run_heareval(folder: Path, dim: int, grid_points: int, max_epochs: int) -> dict:
@@ -221,14 +194,6 @@ def run_heareval(folder: Path, dim: int, grid_points: int, max_epochs: int) -> d
         "validation_score": float(results["test"]["validation_score"]),
         "best_point": {"hidden_layers": int(hparams["hidden_layers"]), "initialization": init_name(hparams["initialization"]), "lr": float(hparams["lr"])},
     }
-
-
-def init_name(serialized: str) -> str:
-    """heareval stores the init function as str(function): '<function xavier_uniform_ at 0x...>'."""
-    for name in ("xavier_normal", "xavier_uniform"):
-        if name in serialized:
-            return name
-    return serialized
 
 
 def describe(point: dict) -> str:

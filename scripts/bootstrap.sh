@@ -33,7 +33,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   fi
 fi
 
-stamp_src=$(cat pyproject.toml constraints.txt requirements-nodeps.txt scripts/bootstrap.sh | sha256sum | cut -c1-16)
+stamp_src=$(cat pyproject.toml setup.py spear_bench_heareval_compat.pth constraints.txt requirements-nodeps.txt scripts/bootstrap.sh | sha256sum | cut -c1-16)
 stamp="$VENV/.installed-$stamp_src"
 if [ -f "$stamp" ]; then
   exit 0

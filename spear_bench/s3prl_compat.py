@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import spear_bench  # noqa: F401  (installs the torchaudio import hook before torchaudio loads)
+from spear_bench.compat import trust_torch_load_from
 from spear_bench.errors import AudioError, SpearBenchError
 
 import torch  # noqa: E402
@@ -161,21 +162,7 @@ def _sox_effects_module() -> types.ModuleType:
 # ----------------------------------------------------------------------------- torch.load
 
 
-def _caller_is_s3prl(depth: int = 2) -> bool:
-    frame = sys._getframe(depth)
-    return str(frame.f_globals.get("__name__", "")).split(".")[0] == "s3prl"
-
-
-def _wrap_torch_load(original):
-    def load(*args, **kwargs):
-        if "weights_only" not in kwargs and _caller_is_s3prl():
-            kwargs["weights_only"] = False  # s3prl's own checkpoints pickle configs (trusted local files)
-        return original(*args, **kwargs)
-
-    load.__wrapped__ = original
-    load.__doc__ = original.__doc__
-    load._spear_bench_s3prl_compat = True
-    return load
+# One wrapper for every library that reloads its own pickled checkpoints: spear_bench.compat.trust_torch_load_from.
 
 
 # ----------------------------------------------------------------------------- huggingface_hub
@@ -253,8 +240,8 @@ def apply_s3prl_compat() -> list[str]:
     if not hasattr(huggingface_hub, "Repository"):
         huggingface_hub.Repository = Repository
         _APPLIED.append("hf_repository")
-    if not getattr(torch.load, "_spear_bench_s3prl_compat", False):
-        torch.load = _wrap_torch_load(torch.load)
+    if "torch_load_weights_only" not in _APPLIED:
+        trust_torch_load_from("s3prl")  # s3prl's own checkpoints pickle configs (trusted local files)
         _APPLIED.append("torch_load_weights_only")
     return list(_APPLIED)
 

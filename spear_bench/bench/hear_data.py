@@ -101,6 +101,12 @@ def read_task(spec_or_root: HearTaskSpec | Path, data_root: Path | None = None, 
         expected_type = "event" if spec.level == "timestamp" else "scene"
         if metadata["embedding_type"] != expected_type:
             raise DatasetError(f"{root / 'task_metadata.json'}: embedding_type {metadata['embedding_type']!r}, but task {spec.name} is {expected_type}")
+        evaluation = list(metadata["evaluation"] or [])
+        # heareval selects grid points on evaluation[0]: that is the primary score reported.
+        if not evaluation or evaluation[0] != spec.metric:
+            first = evaluation[0] if evaluation else None
+            raise DatasetError(f"{root / 'task_metadata.json'}: evaluation[0] is {first!r}, but the task definition of "
+                               f"{spec.name} (tasks/*.yaml) names {spec.metric!r} as its primary metric; they must agree")
         if spec.folds is not None and len(split_names) != spec.folds:
             raise DatasetError(f"{root / 'task_metadata.json'}: {len(split_names)} folds, but task {spec.name} has {spec.folds}")
     labels = _read_vocabulary(root / "labelvocabulary.csv")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import random
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -47,6 +48,10 @@ from spear_bench.bench.probe import (
 from spear_bench.bench.tasks import HearTaskSpec
 from spear_bench.errors import AudioError, DatasetError
 from spear_bench.results.store import atomic_write_bytes, atomic_write_text
+
+# heareval's task_embeddings seeds one random.Random with 0 per task for its file shuffle.
+HEAREVAL_FILE_SHUFFLE_SEED = 0
+
 
 @dataclass
 class EmbedStats:
@@ -158,13 +163,38 @@ def compute_embeddings(
     return out, stats
 
 
+def heareval_file_order(task: HearTaskData) -> dict[str, list[str]]:
+    """split -> its files in the order of heareval's embeddings memmap, which its probe reads unshuffled.
+
+    heareval's ``task_embeddings`` seeds one ``random.Random(0)`` per task and, split after split
+    in ``task_metadata.json``'s ``splits`` order, shuffles that split's file list (its split
+    JSON's key order) before writing the memmap. The generator's state carries over from one
+    split to the next, so every split of the task is replayed here, in that order.
+    hearpreprocess writes the split JSONs sorted by file name, which on some tasks (Speech
+    Commands, NSynth) sorts them by label: without this shuffle a batch holds one or two classes.
+    """
+    names = list(task.metadata.get("splits") or task.splits)
+    if sorted(names) != sorted(task.splits):
+        raise DatasetError(f"{task.root / 'task_metadata.json'}: splits {names} do not match the split files {task.splits}")
+    prng = random.Random(HEAREVAL_FILE_SHUFFLE_SEED)
+    order = {}
+    for split in names:
+        files = list(task.split_items[split])
+        prng.shuffle(files)
+        order[split] = files
+    return order
+
+
 def build_probe_split(task: HearTaskData, splits: list[str], embeddings: dict) -> ProbeSplit:
-    """Instances of the given splits (concatenated): clips for scene tasks, frames for event tasks."""
+    """Instances of the given splits (concatenated in the order given, as heareval's ConcatDataset of
+    folds), each split in heareval's memmap order: clips for scene tasks, frames for event tasks."""
     index = {label: i for i, label in enumerate(task.labels)}
     xs, ys, files, stamps, clip_files = [], [], [], [], []
     target_events: dict = {}
+    order = heareval_file_order(task)
     for split in splits:
-        for file, value in task.split_items[split].items():
+        for file in order[split]:
+            value = task.split_items[split][file]
             arrays = embeddings[split][file]
             if task.embedding_type == "event":
                 emb, ts = arrays["embedding"], arrays["timestamps"]

@@ -57,8 +57,15 @@ class ProbeConfig:
     patience: int = 20  # validation checks without a strictly better score
     check_val_every_n_epoch: int = 3
     grid_points: int = 8
+    # Two seeds, as two things are random. heareval draws its grid points with seed 42
+    # (``seed_everything(42)`` then ``random.shuffle``) whatever the run: ``grid_seed`` keeps that.
+    # ``seed`` is the probe's own randomness (weight init, dropout), the one ``--seed`` changes
+    # for multi-seed runs.
+    grid_seed: int = 42
     seed: int = 42
-    # heareval's training loader never shuffles (it tests ``split_name == "train"`` on a list).
+    # heareval's training loader never shuffles (it tests ``split_name == "train"`` on a list):
+    # its only batch mixing is the one-off file shuffle of its embeddings memmap, which
+    # hear_runner.build_probe_split reproduces.
     shuffle_train: bool = False
     event_postprocessing_grid: dict = field(default_factory=lambda: {"median_filter_ms": [250], "min_duration": [125, 250]})
     use_scoring_for_early_stopping: bool = True
@@ -107,13 +114,14 @@ def select_grid_points(config: ProbeConfig) -> list[GridPoint]:
 
     heareval lists ``sklearn.model_selection.ParameterGrid(PARAM_GRID)`` (keys sorted, so
     hidden_layers varies slowest, then initialization, then lr), seeds Python's ``random``
-    with 42 and shuffles the list, then takes the first ``grid_points``.
+    with 42 and shuffles the list, then takes the first ``grid_points``. The shuffle uses
+    ``config.grid_seed`` (42), not the probe's ``seed``: another ``--seed`` trains the same points.
     """
     for init in config.initializations:
         if init not in INITIALIZATIONS:
             raise ConfigError(f"unknown initialization {init!r} (known: {INITIALIZATIONS})")
     points = [GridPoint(h, init, lr) for h in config.hidden_layers for init in config.initializations for lr in config.lrs]
-    random.Random(config.seed).shuffle(points)
+    random.Random(config.grid_seed).shuffle(points)
     return points[: config.grid_points]
 
 

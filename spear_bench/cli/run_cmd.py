@@ -75,7 +75,7 @@ def run(
     layer: str = typer.Option("last", "--layer", help="HEAR embeddings: last | all (hidden states concatenated) | an index."),
     device: Optional[str] = typer.Option(None, "--device", help="cpu | cuda | cuda:N, used as given (torchrun: cuda = each worker's GPU). Default: the GPU where GPUs are allocated (torchrun with CUDA, --slurm-gpus N), else cpu."),
     dtype: str = typer.Option("float32", "--dtype", help="Embedding inference precision: float32 | bfloat16 | float16 (autocast; for GPUs)."),
-    seed: int = typer.Option(42, "--seed", help="Probe seed (heareval uses 42)."),
+    seed: int = typer.Option(42, "--seed", help="Probe seed: init and dropout of the HEAR probe (heareval uses 42); the grid points are drawn with 42 whatever the seed, as heareval draws them."),
     nproc: int = typer.Option(1, "--nproc", help="torchrun: workers on this node."),
     slurm_cluster: Optional[str] = typer.Option(None, "--slurm-cluster", help="slurm launcher: submitit cluster (default SLURM; 'local' or 'debug' run the jobs here)."),
     slurm_partition: Optional[str] = typer.Option(None, "--slurm-partition"),
