@@ -99,9 +99,9 @@ def test_both_heareval_runners_run_and_embeddings_equal_spear_bench_cache(tmp_pa
           "--tasks-dir", str(tasks_dir), "--embeddings-dir", str(tmp_path / "embeddings")], cwd=tmp_path)
     assert len(list((tmp_path / "embeddings").glob(f"hear_spear.wavlm-*/{task.name}/.done.embeddings"))) == 1
 
-    # The same model and layer through spear-bench's cache (what `spear-bench run --model spear_tiny` stores).
+    # The same model and layer through spear-bench's cache (what `spear-bench run --model spear_tiny[random-init]` stores).
     spec = task.spec()
-    handle = HearModelHandle(resolve_model("spear_tiny", "last"))
+    handle = HearModelHandle(resolve_model("spear_tiny[random-init]", "last"))
     cache = EmbeddingCache(tmp_path / "cache", handle.spec.name, handle.weights_hash, "last")
     data = read_task(spec, tasks_dir)
     compute_embeddings(data, spec.name, handle, cache)

@@ -48,7 +48,7 @@ def test_the_demo_commands_ask_for_random_weights_by_name():
 
 
 def _row(model, value, weights, time):
-    return ResultRow(model, "hear", "esc50", "top1_acc", value, 0, "cfg", "abc", time, "test", True, weights)
+    return ResultRow(model, "hear", "esc50", "top1_acc", value, 0, "cfg", "abc", time, "test", True, weights=weights)
 
 
 def test_rows_of_different_weights_under_one_name_are_never_merged():
@@ -71,7 +71,8 @@ def test_same_weights_keep_the_newest_config():
 def test_comparison_marks_every_number_from_the_paper(tmp_path):
     """A measured model's missing cells and the baselines' cells come from the paper: each is marked."""
     store = ResultsStore(tmp_path / "results")
-    store.write_unit([ResultRow("spear_base_sa", "superb", "ks", "acc", 96.0, 0, "cfg", weights="sha256:ab")])
+    store.write_unit([ResultRow("spear_base_sa", "superb", "ks", "acc", 96.0, 0, "cfg", task_short="KS", unit="percent",
+                                  weights="sha256:ab")])
     assert main(["report", "--results", str(tmp_path / "results"), "--out", str(tmp_path / "out"), "--no-plots",
                  "--compare", "spear_base_sa", "--baselines", "wavlm_large"]) == 0
     text = (tmp_path / "out" / "compare_spear_base_sa.md").read_text()
