@@ -28,11 +28,17 @@ s3prl was written for torchaudio < 2.2 and torch < 2.6. What breaks, and the shi
   exist with the same call signature; no shim is needed (tests/test_upstreams_compat.py
   runs s3prl's ``hf_wav2vec2_custom`` on a local random model to keep it that way).
 
-Not shimmed: ``s3prl.problem`` / ``s3prl.metric`` import ``editdistance``, which is not a
-dependency of this project (see docs/upstreams.md).
+- pandas 2 removed ``Series.iteritems``; s3prl's corpus base class (Fluent Speech Commands,
+  SNIPS ...) iterates rows with it. Shim: ``Series.iteritems = Series.items`` (the same
+  generator under its new name).
+- Offline: s3prl's SUPERB recipes fetch small metadata files at run time (g2p lexicon,
+  VoxCeleb1 split list); :func:`s3prl_local_files` points them at the corpus's own copies.
+
+``s3prl.problem`` / ``s3prl.metric`` import ``editdistance``: a pinned dependency, no shim.
 """
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
 import sys
@@ -253,6 +259,11 @@ def apply_s3prl_compat() -> list[str]:
     if not hasattr(huggingface_hub, "Repository"):
         huggingface_hub.Repository = Repository
         _APPLIED.append("hf_repository")
+    import pandas
+
+    if not hasattr(pandas.Series, "iteritems"):
+        pandas.Series.iteritems = pandas.Series.items
+        _APPLIED.append("pandas_iteritems")
     if not getattr(torch.load, "_spear_bench_s3prl_compat", False):
         torch.load = _wrap_torch_load(torch.load)
         _APPLIED.append("torch_load_weights_only")
@@ -267,3 +278,44 @@ def import_s3prl_hub():
     import s3prl.hub
 
     return s3prl.hub
+
+
+# ----------------------------------------------------------------------------- offline recipe files
+
+
+@contextlib.contextmanager
+def s3prl_local_files(url_files: dict[str, Path], voxceleb1_cache: Path | None = None):
+    """s3prl's recipes download small metadata files at run time; here they come from the corpus folder.
+
+    Two named shims, undone on exit:
+
+    - ``url_files``: ``s3prl.util.download._urls_to_filepaths`` (also bound by name in
+      ``s3prl.dataio.encoder.g2p``, SuperbPR's lexicon) returns the given local file for a
+      listed URL and defers to s3prl for any other;
+    - ``voxceleb1_cache``: ``VoxCeleb1SID`` looks for ``iden_split.txt`` in its cache root
+      (default ``~/.cache/s3prl``, fetched with wget when absent); the run's own cache folder,
+      where spear-bench copied the corpus's split file, replaces that default.
+    """
+    apply_s3prl_compat()
+    import s3prl.dataio.corpus.voxceleb1sid as voxceleb1sid
+    import s3prl.dataio.encoder.g2p as g2p
+    import s3prl.util.download as download
+
+    original = download._urls_to_filepaths
+    local = {url: str(Path(path).resolve()) for url, path in url_files.items()}
+
+    def urls_to_filepaths(*urls, refresh=False, download: bool = True):
+        if all(url in local for url in urls):
+            paths = [local[url] for url in urls]
+            return paths if len(paths) > 1 else paths[0]
+        return original(*urls, refresh=refresh, download=download)
+
+    init_defaults = voxceleb1sid.VoxCeleb1SID.__init__.__defaults__
+    download._urls_to_filepaths = download.urls_to_filepaths = g2p._urls_to_filepaths = urls_to_filepaths
+    if voxceleb1_cache is not None:
+        voxceleb1sid.VoxCeleb1SID.__init__.__defaults__ = (init_defaults[0], Path(voxceleb1_cache))
+    try:
+        yield
+    finally:
+        download._urls_to_filepaths = download.urls_to_filepaths = g2p._urls_to_filepaths = original
+        voxceleb1sid.VoxCeleb1SID.__init__.__defaults__ = init_defaults

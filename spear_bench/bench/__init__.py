@@ -3,6 +3,6 @@
 - ``tasks``: the task registry (``tasks/*.yaml``)
 - ``demo_data``: the generated demo datasets (HEAR and SUPERB formats)
 - ``hear_data``, ``cache``, ``probe``, ``metrics``, ``hear_runner``: the HEAR protocol
-- ``superb_data``, ``superb_runner``: SUPERB through s3prl's upstream/Featurizer/heads
+- ``superb_recipes``, ``superb_runner``: SUPERB through s3prl's own recipes (``s3prl.problem`` classes)
 - ``orchestrate``, ``launchers``: units, resume, local / torchrun / SLURM execution
 """

@@ -16,9 +16,11 @@ SUPERB corpora in their original layouts, read by the same code as the real ones
 
 - ``speech_commands/`` (Speech Commands v0.01 + test set folder, _background_noise_);
 - ``fluent_speech_commands_dataset/`` (Fluent Speech Commands csv + wavs);
-- ``VoxCeleb1/`` (wav/id1xxxx/<video>/<n>.wav + iden_split.txt, voices as speakers);
-- ``LibriSpeech/`` (train-clean-100, dev-clean, test-clean with .trans.txt, and a
-  ``librispeech-lexicon.txt`` made with espeak-ng's IPA for phoneme recognition).
+- ``VoxCeleb1/`` (dev/wav + test/wav: id1xxxx/<video>/<n>.wav, iden_split.txt, voices as speakers);
+- ``LibriSpeech/`` (train-clean-100, dev-clean, test-clean with .trans.txt, and the
+  ``librispeech-lexicon.txt`` (CMU ARPAbet with stress) that s3prl's phoneme recognition reads);
+- ``IEMOCAP_full_release/`` (5 sessions, acted emotions as espeak-ng speed/pitch, label files,
+  and s3prl's per-fold split lists).
 
 The whole tree is built in a temporary folder and renamed into place, with a stamp that
 names the generator version; an existing complete tree is reused.
@@ -30,7 +32,6 @@ import hashlib
 import json
 import random
 import shutil
-import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -42,7 +43,7 @@ from spear_bench.audio import SAMPLE_RATE
 from spear_bench.audio.synth import VOICES, chirp, clicks, noise, place, speak, tone, write_wav
 from spear_bench.bench.tasks import HearTaskSpec, demo_suite
 
-GENERATOR_VERSION = "demo-data-v2"
+GENERATOR_VERSION = "demo-data-v3-s3prl"
 STAMP = f".complete-{GENERATOR_VERSION}"
 
 WORDS = ("yes", "no", "up", "down", "left", "right")
@@ -215,22 +216,43 @@ def make_demo_pitch(folder: Path, spec: HearTaskSpec) -> None:
 
 # --- SUPERB corpora ------------------------------------------------------------------------------
 
+def _speech_commands_bucket(speaker: str) -> str:
+    """Where s3prl's SpeechCommandsV1 (after the dataset's README) puts a speaker: hash of the name."""
+    max_per_class = 2**27 - 1
+    hashed = int(hashlib.sha1(speaker.encode("utf-8")).hexdigest(), 16)
+    percentage = (hashed % (max_per_class + 1)) * (100.0 / max_per_class)
+    return "valid" if percentage < 10 else ("test" if percentage < 20 else "train")
+
+
+def _speaker_name(voice: str, bucket: str) -> str:
+    """The first 8-hex-digit speaker name for ``voice`` that s3prl's hash split puts in ``bucket``."""
+    for k in range(10_000):
+        name = _hex_id(voice, "gsc", k)
+        if _speech_commands_bucket(name) == bucket:
+            return name
+    raise RuntimeError(f"no speaker name in bucket {bucket}")
+
+
 def make_speech_commands(root: Path, speaker: Speaker) -> None:
-    """Speech Commands v0.01 layout: train pool with validation/testing lists + separate test set."""
+    """Speech Commands v0.01 layout: train pool with validation/testing lists + separate test set.
+
+    s3prl splits the pool by a hash of the speaker name (validation_list.txt is not read), so
+    speaker names are picked to land 2 voices in its valid split and 1 in its discarded test
+    part; the list files name the same files, as in the released corpus.
+    """
     train_dir, test_dir = root / "speech_commands_v0.01", root / "speech_commands_test_set_v0.01"
     words = WORDS + UNKNOWN_WORDS
     pool_voices, test_voices = VOICES[:10], VOICES[10:14]
     utterances = [Utterance(w, v) for w in words for v in pool_voices + test_voices]
     speaker.say_all(utterances)
+    buckets = ["train"] * 7 + ["valid", "valid", "test"]
+    names = [_speaker_name(voice, bucket) for voice, bucket in zip(pool_voices, buckets)]
     validation, testing = [], []
     for w in words:
-        for i, voice in enumerate(pool_voices):
-            name = f"{w}/{_hex_id(voice)}_nohash_0.wav"
-            write_wav(train_dir / name, fit(speaker(Utterance(w, voice)), 1.0))
-            if i == 8:
-                validation.append(name)
-            elif i == 9:
-                testing.append(name)
+        for voice, name, bucket in zip(pool_voices, names, buckets):
+            rel = f"{w}/{name}_nohash_0.wav"
+            write_wav(train_dir / rel, fit(speaker(Utterance(w, voice)), 1.0))
+            {"valid": validation, "test": testing}.get(bucket, []).append(rel)
         for voice in test_voices:
             write_wav(test_dir / w / f"{_hex_id(voice, 'test')}_nohash_0.wav", fit(speaker(Utterance(w, voice)), 1.0))
     (train_dir / "validation_list.txt").write_text("\n".join(validation) + "\n")
@@ -279,17 +301,21 @@ SENTENCES = (
 
 
 def make_voxceleb1(root: Path, speaker: Speaker) -> None:
-    voices = VOICES[:6]
+    """VoxCeleb1: dev/wav/<id>/<video>/<n>.wav for 6 speakers (identification, iden_split.txt),
+    test/wav for 2 more; ids from id10001 (s3prl labels speaker_<id - 10001>)."""
+    voices = VOICES[:8]
     speaker.say_all([Utterance(s, v) for v in voices for s in SENTENCES])
     lines = []
     for s_i, voice in enumerate(voices):
-        spk = f"id1{s_i:04d}"
+        spk = f"id1{s_i + 1:04d}"
+        part = "dev" if s_i < 6 else "test"
         for u_i, sentence in enumerate(SENTENCES):
             video = _hex_id(voice, u_i // 4)[:8] + "abc"
             rel = f"{spk}/{video}/{u_i + 1:05d}.wav"
-            write_wav(root / "wav" / rel, speaker(Utterance(sentence, voice)))
-            split = 1 if u_i < 5 else (2 if u_i == 5 else 3)
-            lines.append(f"{split} {rel}")
+            write_wav(root / part / "wav" / rel, speaker(Utterance(sentence, voice)))
+            if part == "dev":
+                split = 1 if u_i < 5 else (2 if u_i == 5 else 3)
+                lines.append(f"{split} {rel}")
     (root / "iden_split.txt").write_text("\n".join(lines) + "\n")
 
 
@@ -315,13 +341,62 @@ def make_librispeech(root: Path, speaker: Speaker) -> None:
         transcripts.setdefault(folder / f"{spk}-{chapter}.trans.txt", []).append(f"{utt} {text.upper()}")
     for path, lines in transcripts.items():
         path.write_text("\n".join(lines) + "\n")
-    # A word -> phones lexicon for phoneme recognition, from espeak-ng's IPA (stress marks dropped).
-    lines = []
-    for word in sorted({w.upper() for w in ASR_WORDS}):
-        ipa = subprocess.run(["espeak-ng", "-q", "--ipa", "--sep= ", word.lower()], capture_output=True, text=True, check=True).stdout
-        phones = [p.strip("ˈˌ") for p in ipa.split() if p.strip("ˈˌ")]
-        lines.append(f"{word} {' '.join(phones)}")
-    (root / "librispeech-lexicon.txt").write_text("\n".join(lines) + "\n")
+    write_librispeech_speakers(root, {spk: (split, voice) for split, voice, spk, _, _ in jobs})
+    # The word -> phones lexicon s3prl's SuperbPR reads (its g2p lexicon: CMU ARPAbet with stress).
+    (root / "librispeech-lexicon.txt").write_text("".join(f"{word} {phones}\n" for word, phones in sorted(ASR_LEXICON.items())))
+
+
+def write_librispeech_speakers(root: Path, speakers: dict[int, tuple[str, str]]) -> None:
+    """SPEAKERS.TXT as LibriSpeech ships it (s3prl's reader takes each speaker's sex from it)."""
+    lines = ["; demo speakers (espeak-ng voices)", ";ID  |SEX| SUBSET           |MINUTES| NAME"]
+    for spk, (split, voice) in sorted(speakers.items()):
+        lines.append(f"{spk:<4} | {'F' if spk % 2 else 'M'} | {split:<16} | 0.10 | {voice}")
+    (root / "SPEAKERS.TXT").write_text("\n".join(lines) + "\n")
+
+
+ASR_LEXICON = {  # CMU Pronouncing Dictionary entries of ASR_WORDS
+    "THE": "DH AH0", "CAT": "K AE1 T", "DOG": "D AO1 G", "SEES": "S IY1 Z", "A": "AH0", "BIG": "B IH1 G",
+    "SMALL": "S M AO1 L", "RED": "R EH1 D", "BIRD": "B ER1 D", "RUNS": "R AH1 N Z", "HOME": "HH OW1 M", "FAST": "F AE1 S T",
+}
+
+IEMOCAP_STYLES = {  # emotion -> espeak-ng speed and pitch (made-up acted emotions)
+    "neu": (160, 50), "hap": (185, 75), "exc": (200, 85), "ang": (210, 35), "sad": (120, 25), "fru": (170, 45),
+}
+
+
+def make_iemocap(root: Path, speaker: Speaker) -> None:
+    """IEMOCAP_full_release: 5 sessions x 2 speakers, acted emotions as espeak-ng speed/pitch,
+    EmoEvaluation label files, and s3prl's per-fold split lists (s3prl_iemocap_split/)."""
+    sentences = SENTENCES[:4]
+    jobs = []
+    for n in range(1, 6):
+        for gender, voice in zip("FM", VOICES[2 * n - 2 : 2 * n]):
+            for u_i, sentence in enumerate(sentences):
+                for emotion in IEMOCAP_STYLES:
+                    jobs.append((n, gender, voice, u_i, sentence, emotion))
+    speaker.say_all([Utterance(s, v, *IEMOCAP_STYLES[e]) for _, _, v, _, s, e in jobs])
+    labels: dict[Path, list[str]] = {}
+    paths: dict[int, list[str]] = {n: [] for n in range(1, 6)}
+    counter: dict[tuple, int] = {}
+    for n, gender, voice, u_i, sentence, emotion in jobs:
+        dialog = f"Ses0{n}{gender}_impro0{u_i % 2 + 1}"
+        index = counter[(n, gender, dialog)] = counter.get((n, gender, dialog), -1) + 1
+        utt = f"{dialog}_{gender}{index:03d}"
+        rel = f"Session{n}/sentences/wav/{dialog}/{utt}.wav"
+        write_wav(root / rel, speaker(Utterance(sentence, voice, *IEMOCAP_STYLES[emotion])))
+        label_file = root / f"Session{n}" / "dialog" / "EmoEvaluation" / f"{dialog}.txt"
+        labels.setdefault(label_file, []).append(f"[{index:.4f} - {index + 1:.4f}]\t{utt}\t{emotion}\t[2.5000, 2.5000, 2.5000]")
+        if emotion in ("neu", "hap", "exc", "ang", "sad"):
+            paths[n].append(rel)
+    for path, lines in labels.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("% [START_TIME - END_TIME] TURN_NAME EMOTION [V, A, D]\n\n" + "\n".join(lines) + "\n")
+    for n in range(1, 6):
+        split = root / "s3prl_iemocap_split" / f"Session{n}"
+        split.mkdir(parents=True, exist_ok=True)
+        train = [p for m in range(1, 6) if m != n for p in paths[m]]
+        (split / "train_meta_data.json").write_text(json.dumps({"meta_data": [{"path": p} for p in train]}, indent=1))
+        (split / "test_meta_data.json").write_text(json.dumps({"meta_data": [{"path": p} for p in paths[n]]}, indent=1))
 
 
 # --- all of it -------------------------------------------------------------------------------------
@@ -332,6 +407,7 @@ SUPERB_MAKERS = {
     "fluent_speech_commands_dataset": make_fluent_speech_commands,
     "VoxCeleb1": make_voxceleb1,
     "LibriSpeech": make_librispeech,
+    "IEMOCAP_full_release": make_iemocap,
 }
 
 
