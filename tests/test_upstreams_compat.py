@@ -120,3 +120,26 @@ def test_legacy_run_downstream_cli_starts_with_our_entries(tmp_path):
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "--upstream" in done.stdout
+
+
+def test_pandas_iteritems_is_back_for_s3prls_corpus_readers():
+    import pandas as pd
+
+    assert list(pd.Series({"a": 1, "b": 2}).iteritems()) == [("a", 1), ("b", 2)]
+
+
+def test_recipe_downloads_resolve_to_local_files_and_are_restored(tmp_path):
+    from s3prl.dataio.corpus.voxceleb1sid import VoxCeleb1SID
+    from s3prl.dataio.encoder.g2p import G2P
+    import s3prl.util.download as download
+
+    from spear_bench.bench.superb_recipes import G2P_LEXICON_URLS
+    from spear_bench.s3prl_compat import s3prl_local_files
+
+    lexicon = tmp_path / "lexicon.txt"
+    lexicon.write_text("CAT K AE1 T\nA AH0\n")
+    original, defaults = download._urls_to_filepaths, VoxCeleb1SID.__init__.__defaults__
+    with s3prl_local_files({url: lexicon for url in G2P_LEXICON_URLS}, voxceleb1_cache=tmp_path):
+        assert G2P().encode("A CAT") == "AH0 K AE1 T"  # SuperbPR's default G2P() reads the local lexicon
+        assert VoxCeleb1SID.__init__.__defaults__[-1] == tmp_path
+    assert download._urls_to_filepaths is original and VoxCeleb1SID.__init__.__defaults__ == defaults
