@@ -29,9 +29,9 @@ def test_missing_superb_corpus_names_the_expected_path(capsys, tmp_path):
 
 def test_a_superb_task_spear_bench_does_not_train_names_the_s3prl_command(capsys, tmp_path):
     # no corpus needed to be told how to run it with s3prl
-    code, _, err = _run(capsys, "run", "--suite", "superb", "--model", "spear_tiny", "--tasks", "SD",
+    code, _, err = _run(capsys, "run", "--suite", "superb", "--model", "spear_tiny", "--tasks", "ST",
                         "--data-root", str(tmp_path), "--results", str(tmp_path / "results"), "--quiet")
-    assert code == 2 and "run_downstream.py -m train -u spear_tiny -d diarization" in err
+    assert code == 2 and "run_downstream.py -m train -u spear_tiny -d speech_translation" in err
 
 
 def test_unknown_model_and_launcher_are_config_errors(capsys, tmp_path):

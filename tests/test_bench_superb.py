@@ -18,7 +18,7 @@ PROBLEM_TASKS = {"asr": "SuperbASR", "pr": "SuperbPR", "sf": "SuperbSF", "sv": "
 
 
 def _short(name, **protocol):
-    spec = load_suite("demo").task(name)
+    spec = load_suite("demo_superb").task(name)
     return dataclasses.replace(spec, protocol=dataclasses.replace(spec.protocol, **protocol))
 
 
@@ -48,7 +48,7 @@ def test_run_config_is_the_class_default_plus_paths_upstream_and_device(tmp_path
 
 
 def test_demo_tasks_change_only_the_schedule():
-    for spec in load_suite("demo").tasks:
+    for spec in [*load_suite("demo").tasks, *load_suite("demo_superb").tasks]:
         if spec.kind != "superb":
             continue
         real = load_suite("superb").task(spec.base_name)
@@ -57,16 +57,19 @@ def test_demo_tasks_change_only_the_schedule():
 
 
 def test_demo_corpora_are_read_by_s3prls_own_preparation(tmp_path):
-    suite = load_suite("demo")
-    for name in ("demo_ks", "demo_ic", "demo_sid", "demo_er", "demo_asr", "demo_pr"):
+    suite = load_suite("demo_superb")
+    for name in ("demo_ks", "demo_ic", "demo_sid", "demo_sv", "demo_er", "demo_sf", "demo_sd", "demo_asr", "demo_pr"):
         prepared = prepare_data(suite.task(name), demo_root(), tmp_path / name)
-        for fold, (train, valid, tests) in prepared.items():
-            for csv in (train, valid, *tests):
+        for fold, paths in prepared.items():  # (train, valid, [tests]); SuperbASV: (train, [trials])
+            for csv in [p for entry in paths for p in (entry if isinstance(entry, list) else [entry])]:
                 assert len(pd.read_csv(csv)) > 0, (name, fold, csv)
     ks = pd.read_csv(prepare_data(suite.task("demo_ks"), demo_root(), tmp_path / "ks2")["test"][0])
     assert {"yes", "_unknown_", "_silence_"} <= set(ks["label"])
     pr = pd.read_csv(prepare_data(suite.task("demo_pr"), demo_root(), tmp_path / "pr2")["test"][0])
     assert "AH0" in " ".join(pr["transcription"])  # s3prl's stressed phone set
+    train, trials = prepare_data(suite.task("demo_sv"), demo_root(), tmp_path / "sv2")["test"]  # SuperbASV: train, [trials]
+    sv_trials = pd.read_csv(trials[0])
+    assert set(sv_trials["label"]) == {0, 1}
 
 
 def test_task_without_recipe_names_the_s3prl_runner(tmp_path, tiny_upstream):
@@ -104,7 +107,7 @@ def test_requested_device_reaches_s3prl(tmp_path, monkeypatch):
     calls = []
     monkeypatch.setattr(problem_class("SuperbIC"), "run", _fake_run(calls))
     upstream = Upstream(resolve_model("spear_tiny"), device="cuda:1")
-    result = run_superb_task(load_suite("demo").task("demo_ic"), demo_root(), upstream, None)
+    result = run_superb_task(load_suite("demo_superb").task("demo_ic"), demo_root(), upstream, None)
     assert [c["device"] for c in calls] == ["cuda:1"] and result.scores == {"acc": 50.0}
 
 

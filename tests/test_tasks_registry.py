@@ -30,7 +30,7 @@ def test_superb_suite_is_table_12():
     for spec in suite.tasks:
         for metric in spec.metrics:
             assert metric.higher_is_better == (metric.name not in lower_better), (spec.name, metric.name)
-    assert {t.short for t in suite.tasks if t.runner} == {"PR", "ASR", "KS", "IC", "SID", "ER"}
+    assert {t.short for t in suite.tasks if t.runner} == {"PR", "ASR", "KS", "IC", "SID", "ER", "SF", "SV", "SD"}
 
 
 def test_demo_suite_reuses_superb_readers_with_a_short_schedule():

@@ -143,3 +143,20 @@ def test_recipe_downloads_resolve_to_local_files_and_are_restored(tmp_path):
         assert G2P().encode("A CAT") == "AH0 K AE1 T"  # SuperbPR's default G2P() reads the local lexicon
         assert VoxCeleb1SID.__init__.__defaults__[-1] == tmp_path
     assert download._urls_to_filepaths is original and VoxCeleb1SID.__init__.__defaults__ == defaults
+
+
+def test_der_stand_in_for_dscore_on_a_hand_computed_case(tmp_path):
+    from spear_bench.s3prl_compat import score_rttm_der
+
+    rttm = "SPEAKER f 1 {:.2f} {:.2f} <NA> <NA> {} <NA> <NA>\n"
+    (tmp_path / "ref.rttm").write_text(rttm.format(0, 4, "A") + rttm.format(2, 4, "B"))
+    # B is missed from 2 to 3 s (one speaker heard where two speak): 1 s of 8 s of reference speech.
+    (tmp_path / "hyp.rttm").write_text(rttm.format(0, 4, "x") + rttm.format(3, 3, "y"))
+    der = score_rttm_der(tmp_path / "dscore", tmp_path / "hyp.rttm", tmp_path / "ref.rttm", tmp_path / "out" / "result")
+    assert der == pytest.approx(12.5)
+    from s3prl.problem.diarization.util import get_overall_der_from_dscore_file
+
+    assert get_overall_der_from_dscore_file(tmp_path / "out" / "result") == pytest.approx(12.5)
+    # swapping the hypothesis labels changes nothing (optimal mapping); labelling all as one speaker confuses B
+    (tmp_path / "one.rttm").write_text(rttm.format(0, 6, "x"))
+    assert score_rttm_der(None, tmp_path / "one.rttm", tmp_path / "ref.rttm", tmp_path / "r2") == pytest.approx(100 * 4 / 8)

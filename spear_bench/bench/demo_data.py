@@ -20,7 +20,9 @@ SUPERB corpora in their original layouts, read by the same code as the real ones
 - ``LibriSpeech/`` (train-clean-100, dev-clean, test-clean with .trans.txt, and the
   ``librispeech-lexicon.txt`` (CMU ARPAbet with stress) that s3prl's phoneme recognition reads);
 - ``IEMOCAP_full_release/`` (5 sessions, acted emotions as espeak-ng speed/pitch, label files,
-  and s3prl's per-fold split lists).
+  and s3prl's per-fold split lists);
+- ``SNIPS/`` (audio SNIPS: the recipe's 16 speaker names, made-up intents and slots);
+- ``LibriMix/`` (two-speaker overlapped mixtures as kaldi data dirs, for diarization).
 
 The whole tree is built in a temporary folder and renamed into place, with a stamp that
 names the generator version; an existing complete tree is reused.
@@ -28,6 +30,7 @@ names the generator version; an existing complete tree is reused.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import json
 import random
@@ -41,9 +44,9 @@ import torch
 
 from spear_bench.audio import SAMPLE_RATE
 from spear_bench.audio.synth import VOICES, chirp, clicks, noise, place, speak, tone, write_wav
-from spear_bench.bench.tasks import HearTaskSpec, demo_suite
+from spear_bench.bench.tasks import DEMO_SUITES, HearTaskSpec, load_suite
 
-GENERATOR_VERSION = "demo-data-v3-s3prl"
+GENERATOR_VERSION = "demo-data-v4-s3prl"
 STAMP = f".complete-{GENERATOR_VERSION}"
 
 WORDS = ("yes", "no", "up", "down", "left", "right")
@@ -300,23 +303,32 @@ SENTENCES = (
 )
 
 
+VOXCELEB1_TEST_IDS = ("id10270", "id10271")  # VoxCeleb1's verification test speakers are id10270-id10309
+
+
 def make_voxceleb1(root: Path, speaker: Speaker) -> None:
-    """VoxCeleb1: dev/wav/<id>/<video>/<n>.wav for 6 speakers (identification, iden_split.txt),
-    test/wav for 2 more; ids from id10001 (s3prl labels speaker_<id - 10001>)."""
+    """VoxCeleb1: dev/wav/<id>/<video>/<n>.wav for 6 speakers from id10001, test/wav for 2
+    verification test speakers (id10270, id10271); iden_split.txt (identification: 5 train,
+    1 dev, 2 test utterances per speaker) and the verification trial list
+    voxceleb1_test_v2.txt ("<1|0> <path> <path>") over the test speakers."""
     voices = VOICES[:8]
     speaker.say_all([Utterance(s, v) for v in voices for s in SENTENCES])
-    lines = []
+    lines, test_files = [], {}
     for s_i, voice in enumerate(voices):
-        spk = f"id1{s_i + 1:04d}"
+        spk = f"id1{s_i + 1:04d}" if s_i < 6 else VOXCELEB1_TEST_IDS[s_i - 6]
         part = "dev" if s_i < 6 else "test"
         for u_i, sentence in enumerate(SENTENCES):
             video = _hex_id(voice, u_i // 4)[:8] + "abc"
             rel = f"{spk}/{video}/{u_i + 1:05d}.wav"
             write_wav(root / part / "wav" / rel, speaker(Utterance(sentence, voice)))
-            if part == "dev":
-                split = 1 if u_i < 5 else (2 if u_i == 5 else 3)
-                lines.append(f"{split} {rel}")
+            lines.append(f"{1 if u_i < 5 else (2 if u_i == 5 else 3)} {rel}")
+            if part == "test":
+                test_files.setdefault(spk, []).append(rel)
     (root / "iden_split.txt").write_text("\n".join(lines) + "\n")
+    a, b = (test_files[i] for i in VOXCELEB1_TEST_IDS)
+    trials = [f"1 {x[i]} {x[j]}" for x in (a, b) for i, j in ((0, 1), (2, 3), (4, 5), (6, 7), (1, 5))]
+    trials += [f"0 {a[i]} {b[j]}" for i, j in ((0, 0), (1, 2), (3, 3), (4, 6), (5, 7), (7, 1), (2, 5), (6, 4), (3, 0), (5, 2))]
+    (root / "voxceleb1_test_v2.txt").write_text("\n".join(trials) + "\n")
 
 
 ASR_WORDS = ("the", "cat", "dog", "sees", "a", "big", "small", "red", "bird", "runs", "home", "fast")
@@ -399,6 +411,70 @@ def make_iemocap(root: Path, speaker: Speaker) -> None:
         (split / "test_meta_data.json").write_text(json.dumps({"meta_data": [{"path": p} for p in paths[n]]}, indent=1))
 
 
+SNIPS_SPEAKERS = {  # the Amazon Polly voice names s3prl's SuperbSF splits by, played by espeak-ng voices
+    "train": ("Ivy", "Joanna", "Joey", "Justin", "Kendra", "Kimberly", "Matthew", "Salli"),
+    "valid": ("Aditi", "Amy", "Geraint", "Nicole"),
+    "test": ("Brian", "Emma", "Raveena", "Russell"),
+}
+SNIPS_SENTENCES = (  # made-up commands: words, IOB slot tags, intent
+    ("play music by adele", "O O O B-artist", "PlayMusic"),
+    ("play music by madonna", "O O O B-artist", "PlayMusic"),
+    ("what is the weather in paris", "O O O O O B-city", "GetWeather"),
+    ("what is the weather in london", "O O O O O B-city", "GetWeather"),
+    ("book a table for two", "O O O O B-party_size_number", "BookRestaurant"),
+    ("book a table for four", "O O O O B-party_size_number", "BookRestaurant"),
+)
+
+
+def make_snips(root: Path, speaker: Speaker) -> None:
+    """Audio SNIPS: <split>/<speaker>-snips-<split>-<n>.wav and all.iob.snips.txt
+    ("<id> BOS words EOS<TAB>O tags intent"), the layout s3prl's SNIPS reader parses."""
+    voices = {name: Utterance("", VOICES[i % len(VOICES)], pitch=40 + 15 * (i // len(VOICES)))
+              for i, name in enumerate(n for names in SNIPS_SPEAKERS.values() for n in names)}
+    speaker.say_all([dataclasses.replace(v, text=t) for v in voices.values() for t, _, _ in SNIPS_SENTENCES])
+    lines = []
+    for split, names in SNIPS_SPEAKERS.items():
+        for name in names:
+            for i, (text, tags, intent) in enumerate(SNIPS_SENTENCES):
+                uid = f"{name}-snips-{split}-{i}"
+                write_wav(root / split / f"{uid}.wav", speaker(dataclasses.replace(voices[name], text=text)))
+                lines.append(f"{uid} BOS {text} EOS\tO {tags} {intent}")
+    (root / "all.iob.snips.txt").write_text("\n".join(lines) + "\n")
+
+
+def make_librimix(root: Path, speaker: Speaker) -> None:
+    """Two-speaker mixtures with overlap as kaldi data dirs (data/<split>/wav.scp, segments,
+    utt2spk, reco2dur), the form s3prl's SuperbSD reads; wav.scp paths are relative to this
+    folder (spear-bench makes them absolute for s3prl)."""
+    plan = {"train": (VOICES[:6], 8), "dev": (VOICES[6:10], 3), "test": (VOICES[10:14], 3)}
+    rng = random.Random(2468)
+    jobs = []
+    for split, (voices, count) in plan.items():
+        for m in range(count):
+            a, b = rng.sample(voices, 2)
+            jobs.append((split, m, (a, SENTENCES[rng.randrange(len(SENTENCES))]), (b, SENTENCES[rng.randrange(len(SENTENCES))])))
+    speaker.say_all([Utterance(t, v) for *_, x, y in jobs for v, t in (x, y)])
+    files: dict[str, dict[str, list[str]]] = {split: {k: [] for k in ("wav.scp", "segments", "utt2spk", "reco2dur")} for split in plan}
+    for split, m, (va, ta), (vb, tb) in jobs:
+        wa, wb = speaker(Utterance(ta, va)), speaker(Utterance(tb, vb))
+        start_a, start_b = 0.3, 0.3 + 0.6 * wa.numel() / SAMPLE_RATE  # B starts while A still speaks
+        duration = max(start_a + wa.numel() / SAMPLE_RATE, start_b + wb.numel() / SAMPLE_RATE) + 0.3
+        reco = f"{split}_mix{m:03d}"
+        write_wav(root / "wav" / split / f"{reco}.wav", place([(start_a, wa), (start_b, wb)], duration))
+        out = files[split]
+        out["wav.scp"].append(f"{reco} wav/{split}/{reco}.wav")
+        out["reco2dur"].append(f"{reco} {duration:.3f}")
+        for voice, start, wave in ((va, start_a, wa), (vb, start_b, wb)):
+            spk = f"spk{VOICES.index(voice):02d}"
+            utt = f"{spk}-{reco}-{int(start * 100):05d}"
+            out["segments"].append(f"{utt} {reco} {start:.2f} {start + wave.numel() / SAMPLE_RATE:.2f}")
+            out["utt2spk"].append(f"{utt} {spk}")
+    for split, named in files.items():
+        (root / "data" / split).mkdir(parents=True, exist_ok=True)
+        for name, lines in named.items():
+            (root / "data" / split / name).write_text("\n".join(sorted(lines)) + "\n")
+
+
 # --- all of it -------------------------------------------------------------------------------------
 
 HEAR_MAKERS = {"demo_words": make_demo_words, "demo_env": make_demo_env, "demo_events": make_demo_events, "demo_pitch": make_demo_pitch}
@@ -408,6 +484,8 @@ SUPERB_MAKERS = {
     "VoxCeleb1": make_voxceleb1,
     "LibriSpeech": make_librispeech,
     "IEMOCAP_full_release": make_iemocap,
+    "SNIPS": make_snips,
+    "LibriMix": make_librimix,
 }
 
 
@@ -432,8 +510,8 @@ def generate_demo_data(root: Path | None = None, force: bool = False, log=print)
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     speaker = Speaker()
-    suite = demo_suite()
-    for spec in suite.tasks:
+    specs = [spec for name in DEMO_SUITES for spec in load_suite(name).tasks]
+    for spec in specs:
         if spec.kind == "hear":
             maker = HEAR_MAKERS[spec.name]
             folder = tmp / spec.folder

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from spear_bench.bench.tasks import HearTaskSpec, SuperbTaskSpec, TaskSpec, load_suite
+from spear_bench.bench.tasks import DEMO_SUITES, HearTaskSpec, SuperbTaskSpec, TaskSpec, load_suite
 from spear_bench.errors import ConfigError, DatasetError, SpearBenchError
 from spear_bench.results.store import ResultRow, ResultsStore, atomic_write_text, config_hash
 
@@ -90,7 +90,7 @@ class UnitOutcome:
 def default_data_root(suite: str, data_root: str | None) -> Path:
     if data_root:
         return Path(data_root)
-    if suite == "demo":
+    if suite in DEMO_SUITES:
         from spear_bench.bench.demo_data import default_demo_root
 
         return default_demo_root()

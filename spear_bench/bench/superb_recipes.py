@@ -42,6 +42,7 @@ class Fold:
     prepare_data: dict
     local_files: dict[str, Path] = field(default_factory=dict)  # URL -> corpus file (s3prl_local_files)
     cache_files: dict[str, Path] = field(default_factory=dict)  # file name in the run's cache_dir -> corpus file
+    kaldi_data_dir: Path | None = None  # SD: <dir>/{train,dev,test} copied with wav.scp paths made absolute
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,8 @@ class Recipe:
     problem: str  # s3prl.problem class name
     folds: Callable[[Path], list[Fold]]
     metrics: dict[str, str]  # s3prl result.yaml key -> spear-bench metric (reported x100, in percent)
+    result_glob: str = "evaluate/valid_best/*/result.yaml"  # where the class writes its test metrics
+    scale: float = 100.0  # s3prl's value -> percent
 
 
 def _librispeech(root: Path) -> list[Fold]:
@@ -84,6 +87,19 @@ def _iemocap(root: Path) -> list[Fold]:
     return folds
 
 
+def _snips(root: Path) -> list[Fold]:
+    return [Fold("test", {"dataset_root": str(root)})]
+
+
+def _voxceleb1_sv(root: Path) -> list[Fold]:
+    return [Fold("test", {"dataset_root": str(root)},
+                 cache_files={"iden_split.txt": root / "iden_split.txt", "voxceleb1_test_v2.txt": root / "voxceleb1_test_v2.txt"})]
+
+
+def _librimix(root: Path) -> list[Fold]:
+    return [Fold("test", {}, kaldi_data_dir=root / "data")]
+
+
 RECIPES: dict[str, Recipe] = {
     "pr": Recipe("SuperbPR", _librispeech_phones, {"per": "per"}),
     "asr": Recipe("SuperbASR", _librispeech, {"wer": "wer", "cer": "cer"}),
@@ -91,6 +107,11 @@ RECIPES: dict[str, Recipe] = {
     "ic": Recipe("SuperbIC", _fluent, {"accuracy": "acc"}),
     "sid": Recipe("SuperbSID", _voxceleb1_sid, {"accuracy": "acc"}),
     "er": Recipe("SuperbER", _iemocap, {"accuracy": "acc"}),
+    # SuperbASV tests every saved checkpoint and reports the lowest test EER (its stage 4).
+    "sv": Recipe("SuperbASV", _voxceleb1_sv, {"EER": "eer"}, result_glob="evaluate/*/best_result.yaml"),
+    # SuperbSD's stage 3 scores RTTMs over thresholds x median filters; dscore.yaml holds the best DER, in percent.
+    "sd": Recipe("SuperbSD", _librimix, {"der": "der"}, result_glob="evaluate/valid_best/*/dscore.yaml", scale=1.0),
+    "sf": Recipe("SuperbSF", _snips, {"slot_type_f1": "slot_type_f1", "slot_value_cer": "slot_value_cer"}),
 }
 
 
@@ -148,10 +169,26 @@ def apply_protocol(config: dict, protocol: SuperbProtocol) -> dict:
     return config
 
 
+KALDI_FILES = ("wav.scp", "segments", "utt2spk", "reco2dur")
+
+
 def check_fold_files(spec: SuperbTaskSpec, fold: Fold) -> None:
-    for path in [*fold.local_files.values(), *fold.cache_files.values()]:
+    kaldi = [fold.kaldi_data_dir / split / name for split in ("train", "dev", "test") for name in KALDI_FILES] if fold.kaldi_data_dir else []
+    for path in [*fold.local_files.values(), *fold.cache_files.values(), *kaldi]:
         if not Path(path).is_file():
             raise DatasetError(f"SUPERB task {spec.name}: expected {path} (s3prl's recipe downloads it; the corpus folder must supply it offline)")
+
+
+def write_kaldi_dirs(source: Path, target: Path) -> None:
+    """Copy <source>/{train,dev,test} to ``target``, wav.scp paths relative to the corpus folder made absolute."""
+    corpus = source.parent
+    for split in ("train", "dev", "test"):
+        (target / split).mkdir(parents=True, exist_ok=True)
+        for name in KALDI_FILES:
+            text = (source / split / name).read_text()
+            if name == "wav.scp":
+                text = "".join(f"{reco} {(corpus / path).resolve()}\n" for reco, path in (line.split(" ", 1) for line in text.splitlines() if line.strip()))
+            (target / split / name).write_text(text)
 
 
 def run_config(
@@ -164,6 +201,8 @@ def run_config(
     config["target_dir"] = str(target_dir)
     config["cache_dir"] = str(target_dir / "s3prl_cache")
     config["prepare_data"].update(fold.prepare_data)
+    if fold.kaldi_data_dir is not None:
+        config["prepare_data"]["data_dir"] = str(target_dir / "s3prl_cache" / "kaldi_data")
     config["build_upstream"] = {"name": upstream_name, **({"path_or_url": upstream_ckpt} if upstream_ckpt else {})}
     config["device"] = device
     config["num_workers"] = num_workers

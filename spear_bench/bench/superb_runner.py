@@ -37,7 +37,7 @@ import yaml
 from spear_bench.bench.cache import EmbeddingCache, state_dict_hash
 from spear_bench.bench.models import BenchModel
 from spear_bench.bench.superb_recipes import (
-    Fold, apply_protocol, check_fold_files, default_config, problem_class, recipe_for, run_config,
+    Fold, check_fold_files, problem_class, recipe_for, run_config, write_kaldi_dirs,
 )
 from spear_bench.bench.tasks import SuperbTaskSpec
 from spear_bench.errors import ConfigError
@@ -144,8 +144,8 @@ def _config_key(config: dict) -> str:
     return hashlib.sha256(json.dumps(relevant, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
-def _results(target_dir: Path) -> dict[str, float] | None:
-    files = sorted((target_dir / "evaluate" / "valid_best").glob("*/result.yaml"))
+def _results(target_dir: Path, pattern: str) -> dict[str, float] | None:
+    files = sorted(target_dir.glob(pattern))
     if not files:
         return None
     return yaml.safe_load(files[0].read_text())
@@ -160,6 +160,8 @@ def recipe_files(spec: SuperbTaskSpec, fold: Fold, cache_dir: Path):
     cache_dir.mkdir(parents=True, exist_ok=True)
     for name, source in fold.cache_files.items():
         shutil.copyfile(source, cache_dir / name)
+    if fold.kaldi_data_dir is not None:
+        write_kaldi_dirs(fold.kaldi_data_dir, cache_dir / "kaldi_data")
     with s3prl_local_files(fold.local_files, voxceleb1_cache=cache_dir):
         yield
 
@@ -172,26 +174,27 @@ def prepare_data(spec: SuperbTaskSpec, data_root: Path, target_dir: Path) -> dic
         folder = Path(target_dir) / fold.name
         folder.mkdir(parents=True, exist_ok=True)
         problem = problem_class(recipe.problem)()
-        config = apply_protocol(default_config(recipe.problem), spec.protocol)
+        config = run_config(spec, fold, folder, "unused", None, "cpu", 0, 0)
         with recipe_files(spec, fold, folder / "s3prl_cache"):
-            out[fold.name] = problem.prepare_data({**config["prepare_data"], **fold.prepare_data}, str(folder),
-                                                  str(folder / "s3prl_cache"), get_path_only=False)
+            # Paths, as Problem.run passes them (SuperbASV's preparation joins them with "/")
+            out[fold.name] = problem.prepare_data(config["prepare_data"], folder, folder / "s3prl_cache", get_path_only=False)
     return out
 
 
 def run_fold(spec: SuperbTaskSpec, fold: Fold, config: dict, cache: EmbeddingCache | None) -> dict[str, float]:
     """Run s3prl's recipe for one fold (resuming what a killed run left); s3prl's test metrics."""
     target_dir = Path(config["target_dir"])
-    done = _results(target_dir)
+    recipe = recipe_for(spec)
+    done = _results(target_dir, recipe.result_glob)
     if done is not None:
         return done
-    problem = problem_class(recipe_for(spec).problem)()
+    problem = problem_class(recipe.problem)()
     if cache is not None:
         build_upstream = problem.build_upstream
         problem.build_upstream = types.MethodType(lambda self, conf: CachedUpstream(build_upstream(conf), cache, spec.layout.root), problem)
     with recipe_files(spec, fold, Path(config["cache_dir"])):
         problem.run(**config)
-    results = _results(target_dir)
+    results = _results(target_dir, recipe.result_glob)
     if results is None:
         raise ConfigError(f"SUPERB task {spec.name}: s3prl wrote no result.yaml under {target_dir / 'evaluate'}")
     return results
@@ -232,12 +235,12 @@ def run_superb_task(
     fold_scores, fold_details = {}, {}
     try:
         for fold in recipe.folds(root):
-            config = run_config(spec, fold, Path("."), upstream.model.s3prl_upstream, upstream.model.s3prl_ckpt,
-                                upstream.device, seed, default_num_workers())
-            target_dir = Path(runs_root) / upstream.model.name / f"{spec.name}-{fold.name}-{_config_key(config)}"
-            config.update(target_dir=str(target_dir), cache_dir=str(target_dir / "s3prl_cache"))
+            arguments = (upstream.model.s3prl_upstream, upstream.model.s3prl_ckpt, upstream.device, seed, default_num_workers())
+            key = _config_key(run_config(spec, fold, Path("."), *arguments))  # the recipe, wherever it runs
+            target_dir = Path(runs_root) / upstream.model.name / f"{spec.name}-{fold.name}-{key}"
+            config = run_config(spec, fold, target_dir, *arguments)
             raw = run_fold(spec, fold, config, cache)
-            fold_scores[fold.name] = {ours: 100.0 * float(raw[theirs]) for theirs, ours in recipe.metrics.items()}
+            fold_scores[fold.name] = {ours: recipe.scale * float(raw[theirs]) for theirs, ours in recipe.metrics.items()}
             fold_details[fold.name] = {"s3prl": raw, "target_dir": str(target_dir)}
     finally:
         if temporary is not None:

@@ -291,3 +291,6 @@ def superb_suite() -> SuiteSpec:
 
 def demo_suite() -> SuiteSpec:
     return load_suite("demo")
+
+
+DEMO_SUITES = ("demo", "demo_superb")  # suites whose data spear_bench.bench.demo_data generates

@@ -28,7 +28,7 @@ def _print_summary(outcomes, results: Path, seconds: float) -> None:
 
 
 def run(
-    suite: str = typer.Option(..., "--suite", help="hear | superb | demo (task files in tasks/)."),
+    suite: str = typer.Option(..., "--suite", help="hear | superb | demo | demo_superb (task files in tasks/)."),
     model: List[str] = typer.Option(..., "--model", help="Model to score (repeatable): a registered name (spear_base, wavlm_base_plus ...), NAME@WEIGHTS, or hear:MODULE or hear:MODULE@WEIGHTS."),
     tasks: Optional[List[str]] = typer.Option(None, "--tasks", help="Tasks to run (names or paper abbreviations, comma-separated or repeated; default: all)."),
     data_root: Optional[Path] = typer.Option(None, "--data-root", help="Folder holding the suite's datasets (HEAR task folders / SUPERB corpora). Demo: generated under work_dir/demo_data when absent."),
@@ -50,6 +50,7 @@ def run(
     import spear_bench  # noqa: F401
     from spear_bench.bench.launchers import LaunchOptions
     from spear_bench.bench.orchestrate import RunConfig, execute
+    from spear_bench.bench.tasks import DEMO_SUITES
     from spear_bench.errors import SpearBenchError
     from spear_bench.paths import cache_dir, results_dir
 
@@ -58,7 +59,7 @@ def run(
         suite=suite, models=_split(model), tasks=_split(tasks), data_root=str(data_root) if data_root else None,
         results=str(results), cache=str(cache or cache_dir()), layer=layer, seed=seed, device=device, quiet=quiet,
     )
-    if suite == "demo" and data_root is None:
+    if suite in DEMO_SUITES and data_root is None:
         from spear_bench.bench.demo_data import generate_demo_data
 
         generate_demo_data(log=typer.echo)
