@@ -46,7 +46,7 @@ from spear_bench.audio import SAMPLE_RATE
 from spear_bench.audio.synth import VOICES, chirp, clicks, noise, place, speak, tone, write_wav
 from spear_bench.bench.tasks import DEMO_SUITES, HearTaskSpec, load_suite
 
-GENERATOR_VERSION = "demo-data-v4-s3prl"
+GENERATOR_VERSION = "demo-data-v5-s3prl"
 STAMP = f".complete-{GENERATOR_VERSION}"
 
 WORDS = ("yes", "no", "up", "down", "left", "right")
@@ -312,15 +312,17 @@ def make_voxceleb1(root: Path, speaker: Speaker) -> None:
     1 dev, 2 test utterances per speaker) and the verification trial list
     voxceleb1_test_v2.txt ("<1|0> <path> <path>") over the test speakers."""
     voices = VOICES[:8]
-    speaker.say_all([Utterance(s, v) for v in voices for s in SENTENCES])
+    # two sentences per utterance (about 3-4 s): SuperbASV drops training utterances of 2 s or less
+    texts = [f"{s}, and {SENTENCES[(i + 3) % len(SENTENCES)]}" for i, s in enumerate(SENTENCES)]
+    speaker.say_all([Utterance(t, v) for v in voices for t in texts])
     lines, test_files = [], {}
     for s_i, voice in enumerate(voices):
         spk = f"id1{s_i + 1:04d}" if s_i < 6 else VOXCELEB1_TEST_IDS[s_i - 6]
         part = "dev" if s_i < 6 else "test"
-        for u_i, sentence in enumerate(SENTENCES):
+        for u_i in range(len(SENTENCES)):
             video = _hex_id(voice, u_i // 4)[:8] + "abc"
             rel = f"{spk}/{video}/{u_i + 1:05d}.wav"
-            write_wav(root / part / "wav" / rel, speaker(Utterance(sentence, voice)))
+            write_wav(root / part / "wav" / rel, speaker(Utterance(texts[u_i], voice)))
             lines.append(f"{1 if u_i < 5 else (2 if u_i == 5 else 3)} {rel}")
             if part == "test":
                 test_files.setdefault(spk, []).append(rel)
