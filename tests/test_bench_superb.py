@@ -3,6 +3,7 @@ import dataclasses
 
 import pandas as pd
 import pytest
+import soundfile as sf
 import torch
 import yaml
 
@@ -70,6 +71,8 @@ def test_demo_corpora_are_read_by_s3prls_own_preparation(tmp_path):
     train, trials = prepare_data(suite.task("demo_sv"), demo_root(), tmp_path / "sv2")["test"]  # SuperbASV: train, [trials]
     sv_trials = pd.read_csv(trials[0])
     assert set(sv_trials["label"]) == {0, 1}
+    train_secs = [sf.info(path).duration for path in pd.read_csv(train)["wav_path"]]
+    assert min(train_secs) > 2.0  # SuperbASV drops training audio of 2 s or less
 
 
 def test_task_without_recipe_names_the_s3prl_runner(tmp_path, tiny_upstream):
