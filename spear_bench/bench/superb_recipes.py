@@ -64,7 +64,8 @@ def _librispeech_phones(root: Path) -> list[Fold]:
 
 
 def _speech_commands(root: Path) -> list[Fold]:
-    return [Fold("test", {"gsc1": str(root / "speech_commands_v0.01"), "gsc1_test": str(root / "speech_commands_test_set_v0.01")})]
+    paths = {"gsc1": root / "speech_commands_v0.01", "gsc1_test": root / "speech_commands_test_set_v0.01"}
+    return [Fold("test", {name: str(path) for name, path in paths.items()})]
 
 
 def _fluent(root: Path) -> list[Fold]:
@@ -93,7 +94,7 @@ def _snips(root: Path) -> list[Fold]:
 
 def _voxceleb1_sv(root: Path) -> list[Fold]:
     return [Fold("test", {"dataset_root": str(root)},
-                 cache_files={"iden_split.txt": root / "iden_split.txt", "voxceleb1_test_v2.txt": root / "voxceleb1_test_v2.txt"})]
+                 cache_files={name: root / name for name in ("iden_split.txt", "voxceleb1_test_v2.txt")})]
 
 
 def _librimix(root: Path) -> list[Fold]:
@@ -119,11 +120,14 @@ def recipe_for(spec: SuperbTaskSpec, upstream_name: str = "<upstream>") -> Recip
     if spec.runner is None or spec.base_name not in RECIPES:
         raise ConfigError(
             f"SUPERB task {spec.name} ({spec.short}) is defined but not run by spear-bench yet; run it with s3prl: "
-            f"run_downstream.py -m train -u {upstream_name} -d {spec.s3prl_downstream} (after spear_bench.upstreams.register())"
+            f"run_downstream.py -m train -u {upstream_name} -d {spec.s3prl_downstream} "
+            "(after spear_bench.upstreams.register())"
         )
     recipe = RECIPES[spec.base_name]
     if recipe.problem != spec.s3prl_problem:
-        raise ConfigError(f"SUPERB task {spec.name}: tasks file names {spec.s3prl_problem}, the recipe is {recipe.problem}")
+        raise ConfigError(
+            f"SUPERB task {spec.name}: tasks file names {spec.s3prl_problem}, the recipe is {recipe.problem}"
+        )
     return recipe
 
 
@@ -161,7 +165,8 @@ def apply_protocol(config: dict, protocol: SuperbProtocol) -> dict:
     config = copy.deepcopy(config)
     values = dataclasses.asdict(protocol)
     if values["optimizer"] != config["build_optimizer"]["name"]:
-        raise ConfigError(f"protocol optimizer {values['optimizer']} differs from the recipe's {config['build_optimizer']['name']}")
+        recipe_optimizer = config["build_optimizer"]["name"]
+        raise ConfigError(f"protocol optimizer {values['optimizer']} differs from the recipe's {recipe_optimizer}")
     config["build_optimizer"]["conf"]["lr"] = values["lr"]
     config["build_batch_sampler"]["train"]["batch_size"] = values["batch_size"]
     for key in ("gradient_accumulate", "total_steps", "eval_step", "save_step", "gradient_clipping"):
@@ -173,10 +178,14 @@ KALDI_FILES = ("wav.scp", "segments", "utt2spk", "reco2dur")
 
 
 def check_fold_files(spec: SuperbTaskSpec, fold: Fold) -> None:
-    kaldi = [fold.kaldi_data_dir / split / name for split in ("train", "dev", "test") for name in KALDI_FILES] if fold.kaldi_data_dir else []
+    splits = ("train", "dev", "test") if fold.kaldi_data_dir else ()
+    kaldi = [fold.kaldi_data_dir / split / name for split in splits for name in KALDI_FILES]
     for path in [*fold.local_files.values(), *fold.cache_files.values(), *kaldi]:
         if not Path(path).is_file():
-            raise DatasetError(f"SUPERB task {spec.name}: expected {path} (s3prl's recipe downloads it; the corpus folder must supply it offline)")
+            raise DatasetError(
+                f"SUPERB task {spec.name}: expected {path} "
+                "(s3prl's recipe downloads it; the corpus folder must supply it offline)"
+            )
 
 
 def write_kaldi_dirs(source: Path, target: Path) -> None:
@@ -187,7 +196,8 @@ def write_kaldi_dirs(source: Path, target: Path) -> None:
         for name in KALDI_FILES:
             text = (source / split / name).read_text()
             if name == "wav.scp":
-                text = "".join(f"{reco} {(corpus / path).resolve()}\n" for reco, path in (line.split(" ", 1) for line in text.splitlines() if line.strip()))
+                entries = (line.split(" ", 1) for line in text.splitlines() if line.strip())
+                text = "".join(f"{reco} {(corpus / path).resolve()}\n" for reco, path in entries)
             (target / split / name).write_text(text)
 
 

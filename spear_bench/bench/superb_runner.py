@@ -59,7 +59,9 @@ class Upstream:
 
     def __init__(self, model: BenchModel, device: str = "cpu"):
         if model.s3prl_upstream is None:
-            raise ConfigError(f"model {model.name!r} has no s3prl upstream (HEAR-only module); SUPERB needs a registered model")
+            raise ConfigError(
+                f"model {model.name!r} has no s3prl upstream (HEAR-only module); SUPERB needs a registered model"
+            )
         self.model = model
         self.device = device
         self._upstream = None
@@ -114,7 +116,8 @@ class CachedUpstream(torch.nn.Module):
         if all(c is not None for c in cached):
             states = [torch.from_numpy(c["hidden_states"]) for c in cached]  # (L, T_i, D)
             lengths = torch.tensor([s.shape[1] for s in states], device=wav.device)
-            padded = torch.nn.utils.rnn.pad_sequence([s.transpose(0, 1) for s in states], batch_first=True)  # (B, T, L, D)
+            per_frame = [s.transpose(0, 1) for s in states]
+            padded = torch.nn.utils.rnn.pad_sequence(per_frame, batch_first=True)  # (B, T, L, D)
             layers = [h.to(wav.device) for h in padded.permute(2, 0, 1, 3).unbind(0)]
             return layers, [lengths] * len(layers)
         hs, hs_len = self.upstream(wav, wav_len)
@@ -167,7 +170,7 @@ def recipe_files(spec: SuperbTaskSpec, fold: Fold, cache_dir: Path):
 
 
 def prepare_data(spec: SuperbTaskSpec, data_root: Path, target_dir: Path) -> dict[str, tuple]:
-    """s3prl's own corpus preparation (stage 0 of the recipe) for every fold: fold -> (train, valid, tests) csv paths."""
+    """s3prl's own corpus preparation (the recipe's stage 0) per fold: fold -> (train, valid, tests) csv paths."""
     recipe = recipe_for(spec)
     out = {}
     for fold in recipe.folds(spec.check_data(data_root)):
@@ -177,7 +180,8 @@ def prepare_data(spec: SuperbTaskSpec, data_root: Path, target_dir: Path) -> dic
         config = run_config(spec, fold, folder, "unused", None, "cpu", 0, 0)
         with recipe_files(spec, fold, folder / "s3prl_cache"):
             # Paths, as Problem.run passes them (SuperbASV's preparation joins them with "/")
-            out[fold.name] = problem.prepare_data(config["prepare_data"], folder, folder / "s3prl_cache", get_path_only=False)
+            out[fold.name] = problem.prepare_data(config["prepare_data"], folder, folder / "s3prl_cache",
+                                                  get_path_only=False)
     return out
 
 
@@ -191,7 +195,10 @@ def run_fold(spec: SuperbTaskSpec, fold: Fold, config: dict, cache: EmbeddingCac
     problem = problem_class(recipe.problem)()
     if cache is not None:
         build_upstream = problem.build_upstream
-        problem.build_upstream = types.MethodType(lambda self, conf: CachedUpstream(build_upstream(conf), cache, spec.layout.root), problem)
+        def cached_upstream(self, conf):
+            return CachedUpstream(build_upstream(conf), cache, spec.layout.root)
+
+        problem.build_upstream = types.MethodType(cached_upstream, problem)
     with recipe_files(spec, fold, Path(config["cache_dir"])):
         problem.run(**config)
     results = _results(target_dir, recipe.result_glob)
@@ -235,12 +242,13 @@ def run_superb_task(
     fold_scores, fold_details = {}, {}
     try:
         for fold in recipe.folds(root):
-            arguments = (upstream.model.s3prl_upstream, upstream.model.s3prl_ckpt, upstream.device, seed, default_num_workers())
+            model = upstream.model
+            arguments = (model.s3prl_upstream, model.s3prl_ckpt, upstream.device, seed, default_num_workers())
             key = _config_key(run_config(spec, fold, Path("."), *arguments))  # the recipe, wherever it runs
             target_dir = Path(runs_root) / upstream.model.name / f"{spec.name}-{fold.name}-{key}"
             config = run_config(spec, fold, target_dir, *arguments)
             raw = run_fold(spec, fold, config, cache)
-            fold_scores[fold.name] = {ours: recipe.scale * float(raw[theirs]) for theirs, ours in recipe.metrics.items()}
+            fold_scores[fold.name] = {ours: recipe.scale * float(raw[th]) for th, ours in recipe.metrics.items()}
             fold_details[fold.name] = {"s3prl": raw, "target_dir": str(target_dir)}
     finally:
         if temporary is not None:
