@@ -137,17 +137,10 @@ class SweepConfig:
 
 def load_sweep(path: str | Path) -> SweepConfig:
     """Read and check a sweep YAML; errors are one line naming the file."""
-    from spear_bench.pretrain.config import build_dataclass
+    from spear_bench.pretrain.config import build_dataclass, read_yaml_mapping
 
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: no such sweep file")
-    try:
-        values = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: invalid YAML ({str(error).splitlines()[0]})") from error
-    if not isinstance(values, dict):
-        raise ConfigError(f"{path}: expected a mapping at the top level")
+    values = read_yaml_mapping(path, "sweep file")
     for key in ("name", "base", "knobs"):
         if key not in values:
             raise ConfigError(f"{path}: missing {key!r}")

@@ -200,19 +200,25 @@ def build_dataclass(cls, values: dict, where: str):
         raise ConfigError(f"{where}: {error}") from None
 
 
-def load_pretrain_config(path: str | Path, overrides: dict | None = None) -> PretrainConfig:
-    """Read a YAML file into a PretrainConfig; ``overrides`` are merged into the top level (nested dicts)."""
+def read_yaml_mapping(path: Path, what: str) -> dict:
+    """A YAML file's top-level mapping; a missing file, bad YAML or a non-mapping is a one-line ConfigError."""
     import yaml
 
-    path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"{path}: no such config file")
+        raise ConfigError(f"{path}: no such {what}")
     try:
         values = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as error:
         raise ConfigError(f"{path}: invalid YAML ({str(error).splitlines()[0]})") from error
     if not isinstance(values, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
+    return values
+
+
+def load_pretrain_config(path: str | Path, overrides: dict | None = None) -> PretrainConfig:
+    """Read a YAML file into a PretrainConfig; ``overrides`` are merged into the top level (nested dicts)."""
+    path = Path(path)
+    values = read_yaml_mapping(path, "config file")
     if overrides:
         values = _merge(values, overrides)
     try:

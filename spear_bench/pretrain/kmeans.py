@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from spear_bench.errors import CheckpointError, ConfigError
+from spear_bench.pretrain.mvq import save_state_atomically
 
 KIND = "kmeans"
 
@@ -84,12 +85,7 @@ class KMeansQuantizer:
         return float((x - recon).pow(2).sum() / (x - x.mean(0)).pow(2).sum().clamp_min(1e-20))
 
     def save(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        torch.save({"centers": self.centers, "meta": self.meta}, tmp)
-        tmp.replace(path)
-        return path
+        return save_state_atomically({"centers": self.centers, "meta": self.meta}, path)
 
     @classmethod
     def load(cls, path: str | Path) -> "KMeansQuantizer":

@@ -23,6 +23,16 @@ CODEBOOK_SIZE = 256  # fixed by the package's two-phase training (16 x 16) and t
 NORMALISATION_EPS = 1e-5
 
 
+def save_state_atomically(state: dict, path: str | Path) -> Path:
+    """``torch.save`` of a quantiser's state that readers see whole or not at all (temp file + rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save(state, tmp)
+    tmp.replace(path)
+    return path
+
+
 @dataclass(frozen=True)
 class MVQConfig:
     num_codebooks: int = 16  # speech 16, audio 8 in the paper
@@ -83,12 +93,8 @@ class TrainedQuantizer:
         return float((x - recon).pow(2).sum() / (x - x.mean(0)).pow(2).sum().clamp_min(1e-20))
 
     def save(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        torch.save({"quantizer": self.quantizer.state_dict(), "mean": self.mean, "std": self.std, "meta": self.meta}, tmp)
-        tmp.replace(path)
-        return path
+        state = {"quantizer": self.quantizer.state_dict(), "mean": self.mean, "std": self.std, "meta": self.meta}
+        return save_state_atomically(state, path)
 
     @classmethod
     def load(cls, path: str | Path) -> "TrainedQuantizer":

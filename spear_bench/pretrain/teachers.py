@@ -36,6 +36,7 @@ from typing import Callable, Iterable
 import numpy as np
 import torch
 
+from spear_bench.bench.extract import length_batches
 from spear_bench.errors import ConfigError
 from spear_bench.models.base import AudioEncoder
 from spear_bench.models.catalogue import CATALOGUE, RANDOM_INIT_SUFFIX, fetch
@@ -220,20 +221,6 @@ def feature_dir(cache_root: str | Path, config: TeacherConfig) -> Path:
     return Path(cache_root) / config.cache_key()
 
 
-def _length_sorted_batches(durations: list[float], batch_seconds: float) -> list[list[int]]:
-    order = sorted(range(len(durations)), key=lambda i: -durations[i])
-    batches, current = [], []
-    for i in order:
-        longest = durations[current[0]] if current else durations[i]
-        if current and longest * (len(current) + 1) > batch_seconds:
-            batches.append(current)
-            current = []
-        current.append(i)
-    if current:
-        batches.append(current)
-    return batches
-
-
 def extract_features(
     config: TeacherConfig,
     utterances: list[tuple[str, float, Callable[[], torch.Tensor]]],
@@ -253,7 +240,8 @@ def extract_features(
     if not todo:
         return folder
     teacher = Teacher(config)
-    batches = _length_sorted_batches([u[1] for u in todo], config.batch_seconds)
+    # seconds as the length unit: longest first, batch size x longest clip within batch_seconds, no clip cap
+    batches = length_batches([u[1] for u in todo], config.batch_seconds, max_clips=len(todo))
     from tqdm import tqdm
 
     with tqdm(total=len(todo), desc=f"features {config.cache_key()}", unit="utt", disable=not progress) as bar:
