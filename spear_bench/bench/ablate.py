@@ -565,7 +565,7 @@ def _pretrain_all(sweep: SweepConfig, all_variants: list[Variant], launcher: str
 
 def _pretrain_slurm(sweep: SweepConfig, units: list[StageUnit], options, log) -> list[StageOutcome]:
     """One submitit job per unfinished variant (``slurm_cluster`` local/debug runs them on this machine)."""
-    import submitit
+    from spear_bench.bench.launchers import slurm_executor
 
     if not sweep.source:
         raise ConfigError("the slurm launcher needs the sweep loaded from a file (jobs re-read it)")
@@ -573,14 +573,7 @@ def _pretrain_slurm(sweep: SweepConfig, units: list[StageUnit], options, log) ->
     out = [StageOutcome(u, "skipped") for u in units if u not in todo]
     if not todo:
         return out
-    folder = options.slurm_folder or str(sweep.work_path / "_slurm" / "%j")
-    executor = submitit.AutoExecutor(folder=folder, cluster=options.slurm_cluster)
-    params = {"timeout_min": options.slurm_timeout_min, "name": f"spear-bench-ablate-{sweep.name}"}
-    if executor.cluster == "slurm":
-        params.update(slurm_partition=options.slurm_partition, gpus_per_node=options.slurm_gpus_per_node,
-                      cpus_per_task=options.slurm_cpus_per_task, mem_gb=options.slurm_mem_gb)
-        params = {k: v for k, v in params.items() if v is not None}
-    executor.update_parameters(**params)
+    executor = slurm_executor(options, sweep.work_path / "_slurm" / "%j", f"spear-bench-ablate-{sweep.name}")
     jobs = [(u, executor.submit(pretrain_job, str(Path(sweep.source).resolve()), u.variant)) for u in todo]
     for unit, job in jobs:
         log(f"submitted {unit.label}: job {job.job_id}")

@@ -184,20 +184,26 @@ def slurm_job(unit: Unit, config: RunConfig) -> dict:
     return run_unit(unit, config).to_dict()
 
 
-@launcher("slurm")
-def launch_slurm(units: list[Unit], config: RunConfig, options: LaunchOptions, log: Callable[[str], None]) -> list[UnitOutcome]:
-    import dataclasses
-
+def slurm_executor(options: LaunchOptions, default_folder: Path, name: str):
+    """A submitit executor with the --slurm-* options (cluster resources only on a real SLURM cluster)."""
     import submitit
 
-    folder = options.slurm_folder or str(Path(config.results) / "_slurm" / "%j")
+    folder = options.slurm_folder or str(default_folder)
     executor = submitit.AutoExecutor(folder=folder, cluster=options.slurm_cluster)
-    params = {"timeout_min": options.slurm_timeout_min, "name": f"spear-bench-{config.suite}"}
+    params = {"timeout_min": options.slurm_timeout_min, "name": name}
     if executor.cluster == "slurm":
         params.update(slurm_partition=options.slurm_partition, gpus_per_node=options.slurm_gpus_per_node,
                       cpus_per_task=options.slurm_cpus_per_task, mem_gb=options.slurm_mem_gb)
         params = {k: v for k, v in params.items() if v is not None}
     executor.update_parameters(**params)
+    return executor
+
+
+@launcher("slurm")
+def launch_slurm(units: list[Unit], config: RunConfig, options: LaunchOptions, log: Callable[[str], None]) -> list[UnitOutcome]:
+    import dataclasses
+
+    executor = slurm_executor(options, Path(config.results) / "_slurm" / "%j", f"spear-bench-{config.suite}")
     gpus = executor.cluster == "slurm" and options.slurm_gpus_per_node > 0
     job_config = dataclasses.replace(config, quiet=True, device=resolve_device(config.device, gpus=gpus))
     jobs = []
