@@ -13,6 +13,8 @@ demo: bootstrap
 
 test:
 	@VENV=$(VENV) SPEAR_BENCH_TEST_TOOLS=1 bash scripts/bootstrap.sh
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: bootstrap

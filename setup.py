@@ -7,6 +7,7 @@ as installed, with no PYTHONPATH or environment variable. Regular wheels get it 
 ``build_py`` (the build folder is the wheel's root); editable installs (``pip install -e``,
 scripts/bootstrap.sh) through ``editable_wheel``, which otherwise only writes its own path hook.
 """
+
 from __future__ import annotations
 
 import shutil

@@ -21,6 +21,7 @@ is reset after loading, so this is the encoder's own peak on top of model and in
 ``peak_rss_mib`` is the process's overall peak. Time per hour of audio shows whether the
 cost stays linear from minutes to hours.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,7 +39,7 @@ import torch
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-import spear_bench  # noqa: E402  (torchaudio hook first)
+import spear_bench  # noqa: E402, F401  (torchaudio hook first)
 
 
 def build_wavlm(quick: bool):
@@ -85,7 +86,7 @@ def speed(args) -> dict:
         for run in runs.values():
             run()  # warm-up
         for r in range(args.rounds):
-            for name in (("spear", "wavlm") if r % 2 == 0 else ("wavlm", "spear")):
+            for name in ("spear", "wavlm") if r % 2 == 0 else ("wavlm", "spear"):
                 start = time.perf_counter()
                 runs[name]()
                 rates[name].append(audio_s / (time.perf_counter() - start))
@@ -147,17 +148,21 @@ def rss_worker(args) -> None:
         out = model(wave[None], torch.tensor([wave.numel()]), output_hidden_states=False)
     elapsed = time.perf_counter() - start
     peak_embed = _status_mib("VmHWM")
-    print(json.dumps({
-        "audio_s": wave.numel() / 16000,
-        "frames": int(out.lengths[0]),
-        "rss_model_mib": round(model_mib, 1),
-        "rss_with_input_mib": round(input_mib, 1),
-        "input_mib": round(input_mib - model_mib, 1),
-        "encoder_peak_mib": round(peak_embed - input_mib, 1) if reset else None,
-        "peak_rss_mib": round(max(peak_embed, load_peak_mib), 1),
-        "embed_s": round(elapsed, 2),
-        "seconds_per_audio_hour": round(elapsed / (wave.numel() / 16000) * 3600, 1),
-    }))
+    print(
+        json.dumps(
+            {
+                "audio_s": wave.numel() / 16000,
+                "frames": int(out.lengths[0]),
+                "rss_model_mib": round(model_mib, 1),
+                "rss_with_input_mib": round(input_mib, 1),
+                "input_mib": round(input_mib - model_mib, 1),
+                "encoder_peak_mib": round(peak_embed - input_mib, 1) if reset else None,
+                "peak_rss_mib": round(max(peak_embed, load_peak_mib), 1),
+                "embed_s": round(elapsed, 2),
+                "seconds_per_audio_hour": round(elapsed / (wave.numel() / 16000) * 3600, 1),
+            }
+        )
+    )
 
 
 def measure_file(args, seconds: float, folder: Path) -> dict:
@@ -168,7 +173,9 @@ def measure_file(args, seconds: float, folder: Path) -> dict:
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     wav.unlink()
     if done.returncode != 0:
-        raise SystemExit(f"memory worker failed: {done.stderr.strip().splitlines()[-1] if done.stderr.strip() else done.returncode}")
+        raise SystemExit(
+            f"memory worker failed: {done.stderr.strip().splitlines()[-1] if done.stderr.strip() else done.returncode}"
+        )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -178,7 +185,9 @@ def long_audio(args) -> list[dict]:
 
 
 def _amount(seconds: float) -> str:
-    return f"{seconds / 3600:g} h" if seconds >= 3600 else (f"{seconds / 60:g} min" if seconds >= 60 else f"{seconds:g} s")
+    return (
+        f"{seconds / 3600:g} h" if seconds >= 3600 else (f"{seconds / 60:g} min" if seconds >= 60 else f"{seconds:g} s")
+    )
 
 
 def main(argv=None) -> dict:
@@ -188,8 +197,14 @@ def main(argv=None) -> dict:
     parser.add_argument("--clip-s", type=float, default=None, help="clip length (default 10 s; 2 s with --quick)")
     parser.add_argument("--batch", type=int, default=None, help="clips per batch (default 4; 1 with --quick)")
     parser.add_argument("--rounds", type=int, default=7, help="interleaved timed rounds (default 7)")
-    parser.add_argument("--lengths", type=float, nargs="+", default=None,
-                        help="long-audio files in minutes (default 10 60 120; 0.67 1 with --quick); the memory figure is the 1 h file's")
+    parser.add_argument(
+        "--lengths",
+        type=float,
+        nargs="+",
+        default=None,
+        help="long-audio files in minutes (default 10 60 120; 0.67 1 with --quick); "
+        "the memory figure is the 1 h file's",
+    )
     parser.add_argument("--skip-long", action="store_true", help="speed only")
     parser.add_argument("--rss-worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--wav", help=argparse.SUPPRESS)
@@ -205,12 +220,20 @@ def main(argv=None) -> dict:
     results["long_audio"] = [] if args.skip_long else long_audio(args)
     hour = [r for r in results["long_audio"] if abs(r["audio_s"] - 3600) < 1]
     memory = hour[0] if hour else (results["long_audio"][0] if results["long_audio"] else {})
-    results.update({k: memory[k] for k in ("frames", "peak_rss_mib", "rss_model_mib", "encoder_peak_mib", "input_mib", "audio_s") if k in memory})
+    results.update(
+        {
+            k: memory[k]
+            for k in ("frames", "peak_rss_mib", "rss_model_mib", "encoder_peak_mib", "input_mib", "audio_s")
+            if k in memory
+        }
+    )
     if args.json:
         print(json.dumps(results, indent=1))
         return results
     names = ("SPEAR Base", "WavLM Base+") if not args.quick else ("SPEAR tiny", "WavLM (2 layers)")
-    print(f"threads {args.threads}, {args.batch} x {args.clip_s:g} s clips, random init, {args.rounds} interleaved rounds")
+    print(
+        f"threads {args.threads}, {args.batch} x {args.clip_s:g} s clips, random init, {args.rounds} interleaved rounds"
+    )
     print(f"{'model':<18}{'audio s / s':>12}{'min':>8}{'spread':>8}")
     for key, name in zip(("spear", "wavlm"), names):
         s = results[key]
@@ -219,11 +242,17 @@ def main(argv=None) -> dict:
     print(f"{'ratio':<18}{r['median']:>12.2f}   (per-round range {r['min']:.2f} - {r['max']:.2f})")
     if results["long_audio"]:
         print(f"{names[0]} on WAV files read from disk (one call each):")
-        print(f"{'audio':>8}{'s / h audio':>13}{'model MiB':>11}{'input MiB':>11}{'encoder peak MiB':>18}{'peak RSS MiB':>14}")
+        print(
+            f"{'audio':>8}{'s / h audio':>13}{'model MiB':>11}"
+            f"{'input MiB':>11}{'encoder peak MiB':>18}{'peak RSS MiB':>14}"
+        )
         for row in results["long_audio"]:
-            print(f"{_amount(row['audio_s']):>8}{row['seconds_per_audio_hour']:>13.0f}{row['rss_model_mib']:>11.0f}"
-                  f"{row['input_mib']:>11.0f}{row['encoder_peak_mib'] if row['encoder_peak_mib'] is not None else float('nan'):>18.0f}"
-                  f"{row['peak_rss_mib']:>14.0f}")
+            print(
+                f"{_amount(row['audio_s']):>8}{row['seconds_per_audio_hour']:>13.0f}{row['rss_model_mib']:>11.0f}"
+                f"{row['input_mib']:>11.0f}"
+                f"{row['encoder_peak_mib'] if row['encoder_peak_mib'] is not None else float('nan'):>18.0f}"
+                f"{row['peak_rss_mib']:>14.0f}"
+            )
     return results
 
 

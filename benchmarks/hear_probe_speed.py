@@ -35,6 +35,7 @@ Both times include reading the embeddings from the folder, training the grid and
 the best grid point on the test split. spear-bench runs first, so any cold-start cost
 (first torch kernels) falls on it, not on heareval.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -69,13 +70,24 @@ with warnings.catch_warnings():  # imported here, outside the timed region (Ligh
     from heareval.predictions import task_predictions as heareval_predictions  # noqa: E402
 
 SPLITS = ("train", "valid", "test")
-FULL = {"num_train": 600, "num_valid": 200, "num_test": 200, "dim": 512, "classes": 10, "grid_points": 8, "max_epochs": 30}
+FULL = {
+    "num_train": 600,
+    "num_valid": 200,
+    "num_test": 200,
+    "dim": 512,
+    "classes": 10,
+    "grid_points": 8,
+    "max_epochs": 30,
+}
 QUICK = {"num_train": 120, "num_valid": 40, "num_test": 40, "dim": 64, "classes": 10, "grid_points": 2, "max_epochs": 6}
 
 
 # --- the synthetic task, in heareval's embedding layout ------------------------------------------
 
-def make_task(sizes: dict[str, int], dim: int, classes: int, separation: float, seed: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+
+def make_task(
+    sizes: dict[str, int], dim: int, classes: int, separation: float, seed: int
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """split -> (embeddings (N, dim) float32, class indices (N,)): one Gaussian cluster per class.
 
     Class means are drawn so that two of them lie ``separation`` noise standard deviations
@@ -101,7 +113,8 @@ def file_name(split: str, i: int, label: str) -> str:
 
 
 def write_heareval_embeddings(folder: Path, data: dict[str, tuple[np.ndarray, np.ndarray]], classes: int) -> None:
-    """What ``heareval.embeddings.task_embeddings`` leaves for ``task_predictions`` (scene task), via its own memmap code."""
+    """What ``heareval.embeddings.task_embeddings`` leaves for ``task_predictions`` (scene task),
+    via its own memmap code."""
     import random
 
     from heareval.embeddings.task_embeddings import memmap_embeddings
@@ -148,11 +161,14 @@ def read_task_embeddings(folder: Path) -> tuple[HearTaskData, dict]:
     embeddings: dict[str, dict] = {}
     for split in metadata["splits"]:
         split_items[split] = json.loads((folder / f"{split}.json").read_text())
-        embeddings[split] = {name: {"embedding": np.load(folder / split / f"{name}.embedding.npy")} for name in split_items[split]}
+        embeddings[split] = {
+            name: {"embedding": np.load(folder / split / f"{name}.embedding.npy")} for name in split_items[split]
+        }
     return HearTaskData(folder, metadata, vocabulary, split_items), embeddings
 
 
 # --- the two probes ------------------------------------------------------------------------------
+
 
 def run_spear_bench(folder: Path, grid_points: int, max_epochs: int) -> dict:
     """spear-bench's probe grid on the folder's first (only) data split, as hear_runner.run_hear_task."""
@@ -166,7 +182,11 @@ def run_spear_bench(folder: Path, grid_points: int, max_epochs: int) -> dict:
     grid = train_grid(select_grid_points(config), train, valid, task.prediction_type, scorer, mode, config)
     best = best_probe(grid)
     scores, _, _ = test_scores(task, best, test, config)
-    return {"test_score": float(scores["top1_acc"]), "validation_score": best.validation_score, "best_point": best.point.as_dict()}
+    return {
+        "test_score": float(scores["top1_acc"]),
+        "validation_score": best.validation_score,
+        "best_point": best.point.as_dict(),
+    }
 
 
 def run_heareval(folder: Path, dim: int, grid_points: int, max_epochs: int) -> dict:
@@ -192,7 +212,11 @@ def run_heareval(folder: Path, dim: int, grid_points: int, max_epochs: int) -> d
     return {
         "test_score": float(results["test"]["test_top1_acc"]),
         "validation_score": float(results["test"]["validation_score"]),
-        "best_point": {"hidden_layers": int(hparams["hidden_layers"]), "initialization": init_name(hparams["initialization"]), "lr": float(hparams["lr"])},
+        "best_point": {
+            "hidden_layers": int(hparams["hidden_layers"]),
+            "initialization": init_name(hparams["initialization"]),
+            "lr": float(hparams["lr"]),
+        },
     }
 
 
@@ -204,14 +228,48 @@ def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="tiny task and grid (a smoke run)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads for both probes (default 2)")
-    parser.add_argument("--num-train", type=int, default=None, help=f"train instances (default {FULL['num_train']}; {QUICK['num_train']} with --quick)")
-    parser.add_argument("--num-valid", type=int, default=None, help=f"validation instances (default {FULL['num_valid']}; {QUICK['num_valid']} with --quick)")
-    parser.add_argument("--num-test", type=int, default=None, help=f"test instances (default {FULL['num_test']}; {QUICK['num_test']} with --quick)")
-    parser.add_argument("--dim", type=int, default=None, help=f"embedding size (default {FULL['dim']}; {QUICK['dim']} with --quick)")
-    parser.add_argument("--classes", type=int, default=None, help=f"classes (default {FULL['classes']}; {QUICK['classes']} with --quick)")
-    parser.add_argument("--grid-points", type=int, default=None, help=f"grid points (default {FULL['grid_points']}; {QUICK['grid_points']} with --quick)")
-    parser.add_argument("--max-epochs", type=int, default=None, help=f"max epochs per grid point (default {FULL['max_epochs']}; {QUICK['max_epochs']} with --quick)")
-    parser.add_argument("--separation", type=float, default=5.0, help="mean distance between class means, in noise std (default 5)")
+    parser.add_argument(
+        "--num-train",
+        type=int,
+        default=None,
+        help=f"train instances (default {FULL['num_train']}; {QUICK['num_train']} with --quick)",
+    )
+    parser.add_argument(
+        "--num-valid",
+        type=int,
+        default=None,
+        help=f"validation instances (default {FULL['num_valid']}; {QUICK['num_valid']} with --quick)",
+    )
+    parser.add_argument(
+        "--num-test",
+        type=int,
+        default=None,
+        help=f"test instances (default {FULL['num_test']}; {QUICK['num_test']} with --quick)",
+    )
+    parser.add_argument(
+        "--dim", type=int, default=None, help=f"embedding size (default {FULL['dim']}; {QUICK['dim']} with --quick)"
+    )
+    parser.add_argument(
+        "--classes",
+        type=int,
+        default=None,
+        help=f"classes (default {FULL['classes']}; {QUICK['classes']} with --quick)",
+    )
+    parser.add_argument(
+        "--grid-points",
+        type=int,
+        default=None,
+        help=f"grid points (default {FULL['grid_points']}; {QUICK['grid_points']} with --quick)",
+    )
+    parser.add_argument(
+        "--max-epochs",
+        type=int,
+        default=None,
+        help=f"max epochs per grid point (default {FULL['max_epochs']}; {QUICK['max_epochs']} with --quick)",
+    )
+    parser.add_argument(
+        "--separation", type=float, default=5.0, help="mean distance between class means, in noise std (default 5)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic task")
     parser.add_argument("--verbose", action="store_true", help="show heareval's and Lightning's output")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
@@ -228,7 +286,9 @@ def main(argv=None) -> dict:
             folder = Path(tmp) / "synthetic_scene"
             folder.mkdir()
             sizes = {"train": args.num_train, "valid": args.num_valid, "test": args.num_test}
-            write_heareval_embeddings(folder, make_task(sizes, args.dim, args.classes, args.separation, args.seed), args.classes)
+            write_heareval_embeddings(
+                folder, make_task(sizes, args.dim, args.classes, args.separation, args.seed), args.classes
+            )
 
             start = time.perf_counter()
             ours = run_spear_bench(folder, args.grid_points, args.max_epochs)
@@ -258,7 +318,8 @@ def main(argv=None) -> dict:
         print(json.dumps(results, indent=1))
         return results
     print(
-        f"synthetic scene task: {args.num_train}/{args.num_valid}/{args.num_test} clips, {args.dim}-d, {args.classes} classes; "
+        f"synthetic scene task: {args.num_train}/{args.num_valid}/{args.num_test} clips, "
+        f"{args.dim}-d, {args.classes} classes; "
         f"{args.grid_points} grid points, max {args.max_epochs} epochs; {args.threads} torch threads, CPU"
     )
     print(f"{'probe':<13}{'seconds':>9}{'test top1_acc':>15}   best grid point")

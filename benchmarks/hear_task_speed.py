@@ -18,6 +18,7 @@ Times are wall clock around each command (interpreter start and imports included
 same ``OMP_NUM_THREADS``/torch thread count. Printed: seconds of each step, the totals, their
 ratio, and each side's pitch_acc and selected grid point.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,39 +56,82 @@ def main(argv=None) -> dict:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     spec = demo_suite().task(TASK)
-    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "MKL_NUM_THREADS": str(args.threads),
-           # this checkout (and its HEAR modules) first, as an installed spear-bench would be
-           "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), str(REPO_ROOT / "upstreams")])}
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": str(args.threads),
+        "MKL_NUM_THREADS": str(args.threads),
+        # this checkout (and its HEAR modules) first, as an installed spear-bench would be
+        "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), str(REPO_ROOT / "upstreams")]),
+    }
     with tempfile.TemporaryDirectory(prefix="hear_task_speed_") as tmp:
         root = Path(tmp)
         data = root / "data"
         make_demo_pitch(data / spec.folder, spec)
         options = json.dumps({"model": args.model_size, "layer": "last"})
-        t_embed = timed(["-m", "heareval.embeddings.runner", "hear_spear", "--model-options", options,
-                         "--tasks-dir", str(data), "--task", spec.folder, "--embeddings-dir", str(root / "embeddings")],
-                        root, env)
+        t_embed = timed(
+            [
+                "-m",
+                "heareval.embeddings.runner",
+                "hear_spear",
+                "--model-options",
+                options,
+                "--tasks-dir",
+                str(data),
+                "--task",
+                spec.folder,
+                "--embeddings-dir",
+                str(root / "embeddings"),
+            ],
+            root,
+            env,
+        )
         embed_dir = root / "embeddings" / f"hear_spear-model={args.model_size}-layer=last" / spec.folder
         t_predict = timed(["-m", "heareval.predictions.runner", str(embed_dir)], root, env)
         theirs = json.loads((embed_dir / "test.predicted-scores.json").read_text())
-        t_ours = timed(["-m", "spear_bench", "run", "--suite", "demo", "--tasks", TASK,
-                        "--model", f"spear_{args.model_size}",
-                        "--data-root", str(data), "--results", str(root / "results"), "--cache", str(root / "cache"),
-                        "--quiet"], root, env)
+        t_ours = timed(
+            [
+                "-m",
+                "spear_bench",
+                "run",
+                "--suite",
+                "demo",
+                "--tasks",
+                TASK,
+                "--model",
+                f"spear_{args.model_size}",
+                "--data-root",
+                str(data),
+                "--results",
+                str(root / "results"),
+                "--cache",
+                str(root / "cache"),
+                "--quiet",
+            ],
+            root,
+            env,
+        )
         (details,) = list((root / "results").rglob("details.json"))
         ours = json.loads(details.read_text())
     results = {
-        "heareval_embeddings_s": t_embed, "heareval_predictions_s": t_predict, "heareval_s": t_embed + t_predict,
-        "spear_bench_s": t_ours, "ratio": (t_embed + t_predict) / t_ours,
+        "heareval_embeddings_s": t_embed,
+        "heareval_predictions_s": t_predict,
+        "heareval_s": t_embed + t_predict,
+        "spear_bench_s": t_ours,
+        "ratio": (t_embed + t_predict) / t_ours,
         "heareval_pitch_acc": float(theirs["test"]["test_pitch_acc"]),
         "spear_bench_pitch_acc": float(ours["scores"]["pitch_acc"]),
         "heareval_best_point": {k: theirs["hparams"][k] for k in ("hidden_layers", "initialization", "lr")},
-        "spear_bench_best_point": ours["best_point"], "threads": args.threads, "model": f"spear_{args.model_size}",
+        "spear_bench_best_point": ours["best_point"],
+        "threads": args.threads,
+        "model": f"spear_{args.model_size}",
     }
     if args.json:
         print(json.dumps(results, indent=1))
         return results
-    print(f"task {TASK} ({spec.folder}), model spear_{args.model_size} (random init), layer last, "
-          f"{args.threads} threads, CPU")
+    print(
+        f"task {TASK} ({spec.folder}), model spear_{args.model_size} (random init), layer last, "
+        f"{args.threads} threads, CPU"
+    )
     print(f"{'':<13}{'embeddings':>12}{'probe':>9}{'total s':>9}{'pitch_acc':>11}")
     total = t_embed + t_predict
     print(f"{'heareval':<13}{t_embed:>12.1f}{t_predict:>9.1f}{total:>9.1f}{results['heareval_pitch_acc']:>11.3f}")

@@ -10,6 +10,7 @@ tests/test_heareval_oracle.py runs), spear-bench's ``run_hear_task`` is run with
 metric: heareval's score, spear-bench's seed-42 score, spear-bench's min / max over the N + 1 seeds
 and their range (the tolerance the parity test allows), and the grid points each selected.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,24 +52,32 @@ def main(argv=None) -> dict:
             task = ORACLE_TASKS[name]
             folder = make_task(root / "tasks", task)
             theirs = run_heareval(folder, root / "heareval" / name, task.dim, ORACLE_MAX_EPOCHS, task.evaluation)
-            runs = {seed: run_spear_bench(task, root / "tasks", root / "cache", ORACLE_MAX_EPOCHS, seed=seed)
-                    for seed in sorted({42, *range(args.seeds)})}
+            runs = {
+                seed: run_spear_bench(task, root / "tasks", root / "cache", ORACLE_MAX_EPOCHS, seed=seed)
+                for seed in sorted({42, *range(args.seeds)})
+            }
             seeds = list(runs.values())  # seeds 0..N-1 and 42 (the default one the tests run)
             out[name] = {
                 "heareval": {"best_point": theirs["best_point"], "scores": theirs["scores"]},
                 "spear_bench_seed42": {"best_point": runs[42]["best_point"], "scores": runs[42]["scores"]},
                 "spear_bench_seeds": [{"best_point": r["best_point"], "scores": r["scores"]} for r in seeds],
-                "range": {m: max(r["scores"][m] for r in seeds) - min(r["scores"][m] for r in seeds)
-                          for m in task.evaluation},
+                "range": {
+                    m: max(r["scores"][m] for r in seeds) - min(r["scores"][m] for r in seeds) for m in task.evaluation
+                },
             }
-            print(f"{name}: heareval {describe(theirs['best_point'])} | "
-                  f"spear-bench seed 42 {describe(runs[42]['best_point'])} | "
-                  f"seeds 0-{args.seeds - 1} and 42: {', '.join(describe(r['best_point']) for r in seeds)}", flush=True)
+            print(
+                f"{name}: heareval {describe(theirs['best_point'])} | "
+                f"spear-bench seed 42 {describe(runs[42]['best_point'])} | "
+                f"seeds 0-{args.seeds - 1} and 42: {', '.join(describe(r['best_point']) for r in seeds)}",
+                flush=True,
+            )
             for m in task.evaluation:
                 values = [r["scores"][m] for r in seeds]
-                print(f"  {m:<24} heareval {theirs['scores'][m]:.4f}  spear-bench {runs[42]['scores'][m]:.4f}  "
-                      f"seeds min {min(values):.4f} max {max(values):.4f} range {max(values) - min(values):.4f}",
-                      flush=True)
+                print(
+                    f"  {m:<24} heareval {theirs['scores'][m]:.4f}  spear-bench {runs[42]['scores'][m]:.4f}  "
+                    f"seeds min {min(values):.4f} max {max(values):.4f} range {max(values) - min(values):.4f}",
+                    flush=True,
+                )
     if args.json:
         print(json.dumps(out, indent=1))
     return out

@@ -17,6 +17,7 @@ optimiser add the rest).
 
 Run it on a quiet machine: other processes on the same cores make the numbers meaningless.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -61,7 +62,10 @@ def main() -> None:
     num_codebooks = {"speech": 16, "audio": 8}
     config = PretrainConfig(
         work_dir="/nonexistent",  # nothing is written
-        token_sets=(TokenSetConfig("speech", mvq=MVQConfig(num_codebooks=16)), TokenSetConfig("audio", mvq=MVQConfig(num_codebooks=8))),
+        token_sets=(
+            TokenSetConfig("speech", mvq=MVQConfig(num_codebooks=16)),
+            TokenSetConfig("audio", mvq=MVQConfig(num_codebooks=8)),
+        ),
         model=ModelConfig(size=args.size),
         train=TrainConfig(tensorboard=False, deterministic=False),
     )

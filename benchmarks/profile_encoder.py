@@ -7,6 +7,7 @@ Random-init SPEAR Base in eval mode under torch.inference_mode; one warm-up pass
 ``--repeats`` profiled passes (fbank front end included). Prints the operators with the
 most self CPU time and the wall time per pass.
 """
+
 from __future__ import annotations
 
 import argparse

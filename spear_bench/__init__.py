@@ -4,6 +4,7 @@ fine-tunes and reports.
 Data flows one way through the subpackages:
 ``audio`` -> ``models`` -> ``bench`` (probes, fine-tunes, pre-training) -> ``results`` -> ``report``.
 """
+
 from spear_bench.compat import install_torchaudio_hook
 
 install_torchaudio_hook()

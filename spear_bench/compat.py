@@ -6,9 +6,10 @@ pure-Python parts (kaldi-compliant fbank, resample, transforms) work without the
 extension, and torchaudio itself supports running without it: its ``_load_lib`` returns
 False when the library file is absent. This module installs an import hook that makes
 ``_load_lib`` report "absent" when loading the library fails, so nothing in site-packages
-is edited and a working extension is still used. It is installed when ``spear_bench`` is imported; import ``spear_bench`` (or
-call :func:`install_torchaudio_hook`) before torchaudio.
+is edited and a working extension is still used. It is installed when ``spear_bench`` is
+imported; import ``spear_bench`` (or call :func:`install_torchaudio_hook`) before torchaudio.
 """
+
 from __future__ import annotations
 
 import importlib.abc

@@ -35,6 +35,7 @@ The hook is installed at interpreter start by ``spear_bench_heareval_compat.pth`
 the package installs into site-packages (setup.py), so the runners need no PYTHONPATH or
 environment variable. :func:`install_heareval_hook` may also be called directly.
 """
+
 from __future__ import annotations
 
 import importlib.abc
@@ -64,8 +65,10 @@ class _TensorflowStandIn(types.ModuleType):
             return True
 
     def __getattr__(self, name):
-        raise AttributeError(f"tensorflow is not installed (spear-bench's stand-in for heareval has no {name!r}): "
-                             "this path needs real TensorFlow")
+        raise AttributeError(
+            f"tensorflow is not installed (spear-bench's stand-in for heareval has no {name!r}): "
+            "this path needs real TensorFlow"
+        )
 
 
 def _tensorflow_importable() -> bool:
@@ -94,8 +97,9 @@ def _heareval_code(fullname: str, loader) -> types.CodeType:
     source = loader.get_source(fullname)
     if not _tensorflow_importable():
         if _TF_IMPORT not in source:
-            raise ImportError(f"{fullname}: spear-bench's heareval shim expected the line {_TF_IMPORT.strip()!r} "
-                              "(heareval 2021.1.3)")
+            raise ImportError(
+                f"{fullname}: spear-bench's heareval shim expected the line {_TF_IMPORT.strip()!r} (heareval 2021.1.3)"
+            )
         source = source.replace(_TF_IMPORT, _TF_STANDIN_IMPORT, 1)
     return compile(source, loader.get_filename(fullname), "exec", dont_inherit=True)
 

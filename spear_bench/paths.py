@@ -4,6 +4,7 @@ The repository's top-level folders (tasks/, results/, reports/) hold data, not c
 package finds them relative to the checkout (the install is editable, see README).
 ``SPEAR_BENCH_HOME`` overrides the root, e.g. to keep results outside the checkout.
 """
+
 from __future__ import annotations
 
 import os

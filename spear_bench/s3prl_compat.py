@@ -31,6 +31,7 @@ s3prl was written for torchaudio < 2.2 and torch < 2.6. What breaks, and the shi
 Not shimmed: ``s3prl.problem`` / ``s3prl.metric`` import ``editdistance``, which is not a
 dependency of this project (see docs/upstreams.md).
 """
+
 from __future__ import annotations
 
 import shutil
@@ -41,11 +42,11 @@ import types
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+
 import spear_bench  # noqa: F401  (installs the torchaudio import hook before torchaudio loads)
 from spear_bench.compat import trust_torch_load_from
 from spear_bench.errors import AudioError, SpearBenchError
-
-import torch  # noqa: E402
 
 _APPLIED: list[str] = []
 
@@ -77,21 +78,49 @@ def _info(uri, format=None, buffer_size: int = 4096, backend=None) -> AudioMetaD
     import soundfile
 
     meta = soundfile.info(str(uri) if isinstance(uri, Path) else uri)
-    encoding = "PCM_F" if meta.subtype in ("FLOAT", "DOUBLE") else ("PCM_S" if meta.subtype.startswith("PCM") else meta.subtype)
+    encoding = (
+        "PCM_F"
+        if meta.subtype in ("FLOAT", "DOUBLE")
+        else ("PCM_S" if meta.subtype.startswith("PCM") else meta.subtype)
+    )
     return AudioMetaData(meta.samplerate, meta.frames, meta.channels, _SUBTYPE_BITS.get(meta.subtype, 0), encoding)
 
 
-def _load(uri, frame_offset: int = 0, num_frames: int = -1, normalize: bool = True, channels_first: bool = True, format=None, buffer_size: int = 4096, backend=None):
+def _load(
+    uri,
+    frame_offset: int = 0,
+    num_frames: int = -1,
+    normalize: bool = True,
+    channels_first: bool = True,
+    format=None,
+    buffer_size: int = 4096,
+    backend=None,
+):
     import soundfile
 
     data, sample_rate = soundfile.read(
-        str(uri) if isinstance(uri, Path) else uri, start=frame_offset, frames=num_frames, dtype="float32", always_2d=True
+        str(uri) if isinstance(uri, Path) else uri,
+        start=frame_offset,
+        frames=num_frames,
+        dtype="float32",
+        always_2d=True,
     )
     wave = torch.from_numpy(data)  # (frames, channels)
     return (wave.T.contiguous() if channels_first else wave), sample_rate
 
 
-def _save(uri, src: torch.Tensor, sample_rate: int, channels_first: bool = True, format=None, encoding=None, bits_per_sample=None, buffer_size: int = 4096, backend=None, compression=None) -> None:
+def _save(
+    uri,
+    src: torch.Tensor,
+    sample_rate: int,
+    channels_first: bool = True,
+    format=None,
+    encoding=None,
+    bits_per_sample=None,
+    buffer_size: int = 4096,
+    backend=None,
+    compression=None,
+) -> None:
     import soundfile
 
     wave = src.detach().cpu()
@@ -100,7 +129,9 @@ def _save(uri, src: torch.Tensor, sample_rate: int, channels_first: bool = True,
     frames_by_channels = (wave.T if channels_first else wave).numpy()
     if bits_per_sample is None:  # old torchaudio: a float tensor is written as 32-bit float, integers as 16-bit PCM
         bits_per_sample = 32 if wave.is_floating_point() else 16
-    subtype = {16: "PCM_16", 24: "PCM_24", 32: "FLOAT" if encoding in (None, "PCM_F") else "PCM_32", 8: "PCM_U8"}[bits_per_sample]
+    subtype = {16: "PCM_16", 24: "PCM_24", 32: "FLOAT" if encoding in (None, "PCM_F") else "PCM_32", 8: "PCM_U8"}[
+        bits_per_sample
+    ]
     soundfile.write(str(uri), frames_by_channels, int(sample_rate), subtype=subtype)
 
 
@@ -110,7 +141,9 @@ def _save(uri, src: torch.Tensor, sample_rate: int, channels_first: bool = True,
 def _sox_binary() -> str:
     binary = shutil.which("sox")
     if binary is None:
-        raise SpearBenchError("torchaudio.sox_effects (s3prl compat) needs the 'sox' program: install Debian/Ubuntu package 'sox'")
+        raise SpearBenchError(
+            "torchaudio.sox_effects (s3prl compat) needs the 'sox' program: install Debian/Ubuntu package 'sox'"
+        )
     return binary
 
 
@@ -128,7 +161,9 @@ def _run_sox(input_args: list[str], effects) -> tuple[torch.Tensor, int]:
     return torch.from_numpy(data).T.contiguous(), sample_rate
 
 
-def apply_effects_tensor(tensor: torch.Tensor, sample_rate: int, effects, channels_first: bool = True) -> tuple[torch.Tensor, int]:
+def apply_effects_tensor(
+    tensor: torch.Tensor, sample_rate: int, effects, channels_first: bool = True
+) -> tuple[torch.Tensor, int]:
     """torchaudio's removed ``sox_effects.apply_effects_tensor``: (C, S) float -> (C', S'), rate'."""
     import soundfile
 
@@ -141,16 +176,20 @@ def apply_effects_tensor(tensor: torch.Tensor, sample_rate: int, effects, channe
     return (result if channels_first else result.T), rate
 
 
-def apply_effects_file(path, effects, normalize: bool = True, channels_first: bool = True, format=None) -> tuple[torch.Tensor, int]:
+def apply_effects_file(
+    path, effects, normalize: bool = True, channels_first: bool = True, format=None
+) -> tuple[torch.Tensor, int]:
     """torchaudio's removed ``sox_effects.apply_effects_file``."""
     if not Path(path).is_file():
         raise AudioError(f"audio file {str(path)!r} does not exist")
-    result, rate = _run_sox(([ "-t", format] if format else []) + [str(path)], effects)
+    result, rate = _run_sox((["-t", format] if format else []) + [str(path)], effects)
     return (result if channels_first else result.T), rate
 
 
 def _sox_effects_module() -> types.ModuleType:
-    module = types.ModuleType("torchaudio.sox_effects", "spear-bench stand-in for torchaudio.sox_effects (runs the sox program)")
+    module = types.ModuleType(
+        "torchaudio.sox_effects", "spear-bench stand-in for torchaudio.sox_effects (runs the sox program)"
+    )
     module.apply_effects_tensor = apply_effects_tensor
     module.apply_effects_file = apply_effects_file
     module.effect_names = lambda: []

@@ -12,6 +12,7 @@
 Everything here is model-agnostic: models are resolved through the registry
 (``spear_bench.models.registry``), never by string switches.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -38,7 +39,9 @@ MIN_BATCH_SAMPLES = 1600
 # ----------------------------------------------------------------------------- encoders
 
 
-def build_encoder(model: str | None, path: str | None = None, seed: int = 0, overrides: dict | None = None) -> AudioEncoder:
+def build_encoder(
+    model: str | None, path: str | None = None, seed: int = 0, overrides: dict | None = None
+) -> AudioEncoder:
     """A registered model (random init, or weights from ``path``), or a SPEAR checkpoint when ``model`` is None.
 
     ``overrides`` change the model's size (baselines accept them; tests use tiny sizes).
@@ -67,7 +70,9 @@ def samples_per_frame(encoder: AudioEncoder, frame_rate: float) -> int:
     """The exact hop in samples; a non-integer hop cannot be an s3prl downsample rate."""
     hop = encoder.sample_rate / frame_rate
     if abs(hop - round(hop)) > 1e-6:
-        raise ConfigError(f"{type(encoder).__name__}: frame rate {frame_rate} Hz is not an integer hop at {encoder.sample_rate} Hz")
+        raise ConfigError(
+            f"{type(encoder).__name__}: frame rate {frame_rate} Hz is not an integer hop at {encoder.sample_rate} Hz"
+        )
     return int(round(hop))
 
 
@@ -89,7 +94,9 @@ def hub_entries() -> dict[str, HubEntry]:
         hub_name = name if bundle.family == "spear" else BASELINE_HUB_PREFIX + name
         entries[hub_name] = HubEntry(hub_name, name, bundle.description)
     entries[LOCAL_SPEAR_ENTRY] = HubEntry(
-        LOCAL_SPEAR_ENTRY, None, "SPEAR from a local checkpoint (ckpt = folder with config.json + weights, or the weights file)"
+        LOCAL_SPEAR_ENTRY,
+        None,
+        "SPEAR from a local checkpoint (ckpt = folder with config.json + weights, or the weights file)",
     )
     return entries
 
@@ -123,7 +130,16 @@ class UpstreamExpert(nn.Module):
     ``model``, ``seed`` and size overrides (``extra_conf`` of S3PRLUpstream) are accepted.
     """
 
-    def __init__(self, ckpt: str | None = None, model_config=None, refresh: bool = False, *, model: str | None = None, seed: int = 0, **overrides):
+    def __init__(
+        self,
+        ckpt: str | None = None,
+        model_config=None,
+        refresh: bool = False,
+        *,
+        model: str | None = None,
+        seed: int = 0,
+        **overrides,
+    ):
         super().__init__()
         config = _read_model_config(model_config)
         seed = int(config.get("seed", seed))
@@ -199,7 +215,8 @@ def run_s3prl_downstream(argv: Sequence[str]) -> None:
 
 @dataclass(frozen=True)
 class LayerSelection:
-    """Which representation a frame embedding is: ``last`` (output), ``all`` (hidden states concatenated) or an index."""
+    """Which representation a frame embedding is: ``last`` (output), ``all`` (hidden states concatenated)
+    or an index."""
 
     kind: str  # "last" | "all" | "index"
     index: int = -1

@@ -14,6 +14,7 @@ builds it, by environment variables:
 Run X-ARES from outside this repository's root: its wheel installs a top-level ``tasks``
 package that merges with this repository's ``tasks/`` data folder on ``sys.path``.
 """
+
 from __future__ import annotations
 
 import os
@@ -47,7 +48,9 @@ class SpearBenchXaresEncoder(nn.Module):
         layer = layer if layer is not None else os.environ.get(ENV_LAYER, "last")
         name = _upstreams.resolve_model_name(model)
         encoder = _upstreams.build_encoder(name, ckpt, seed, overrides)
-        self.embedder = _upstreams.FrameEmbedder(encoder, layer=layer, chunk_seconds=chunk_seconds, batch_size=batch_size)
+        self.embedder = _upstreams.FrameEmbedder(
+            encoder, layer=layer, chunk_seconds=chunk_seconds, batch_size=batch_size
+        )
         self.model_name = name
         self.sampling_rate = self.embedder.sample_rate
         self.output_dim = self.embedder.embedding_size

@@ -1,8 +1,11 @@
 """Tiny sizes of the baselines for fast tests (the real sizes are tested for parameter counts)."""
+
 import torch
 
 TINY_OVERRIDES = {
-    "wavlm_base_plus": dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, conv_dim=16),
+    "wavlm_base_plus": dict(
+        hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, conv_dim=16
+    ),
     "wavlm_large": dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, conv_dim=16),
     "dasheng_base": dict(embed_dim=32, depth=2, num_heads=2),
     "dasheng_0_6b": dict(embed_dim=32, depth=3, num_heads=2),

@@ -1,4 +1,5 @@
 """``spear-bench ablate``: sweep files, derived configs, shared targets, and a killed sweep that resumes."""
+
 import json
 import os
 import signal
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from test_demo_data import demo_root  # tests/ is on sys.path (pytest rootdir-relative import)
 
 from spear_bench.bench.ablate import (
     derive_config,
@@ -21,12 +23,18 @@ from spear_bench.bench.ablate import (
 )
 from spear_bench.errors import ConfigError
 from spear_bench.paths import REPO_ROOT
-from spear_bench.pretrain.config import build_dataclass, PretrainConfig
+from spear_bench.pretrain.config import PretrainConfig, build_dataclass
 from spear_bench.results.store import ResultsStore
-from test_demo_data import demo_root  # tests/ is on sys.path (pytest rootdir-relative import)
 
-TINY_WAVLM = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64,
-              "conv_dim": 32, "num_conv_pos_embeddings": 16, "num_conv_pos_embedding_groups": 2}
+TINY_WAVLM = {
+    "hidden_size": 32,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 2,
+    "intermediate_size": 64,
+    "conv_dim": 32,
+    "num_conv_pos_embeddings": 16,
+    "num_conv_pos_embedding_groups": 2,
+}
 
 
 def _base(tmp_path: Path) -> Path:
@@ -34,18 +42,33 @@ def _base(tmp_path: Path) -> Path:
         "work_dir": "ignored",
         "data": {"demo": {"num_speech": 4, "num_audio": 2, "num_noises": 1, "seed": 1}},
         "token_sets": [
-            {"name": "speech", "teacher": {"name": "wavlm_large", "layer": 1, "random_init": True, "overrides": TINY_WAVLM},
-             "mvq": {"num_codebooks": 2, "phase_one_iters": 20, "phase_two_iters": 20, "batch_frames": 256},
-             "kmeans": {"num_clusters": 16, "batch_size": 256, "n_init": 2}},
-            {"name": "audio",
-             "teacher": {"name": "dasheng_1_2b", "random_init": True, "overrides": {"embed_dim": 32, "depth": 1, "num_heads": 2}},
-             "mvq": {"num_codebooks": 2, "phase_one_iters": 20, "phase_two_iters": 20, "batch_frames": 256}},
+            {
+                "name": "speech",
+                "teacher": {"name": "wavlm_large", "layer": 1, "random_init": True, "overrides": TINY_WAVLM},
+                "mvq": {"num_codebooks": 2, "phase_one_iters": 20, "phase_two_iters": 20, "batch_frames": 256},
+                "kmeans": {"num_clusters": 16, "batch_size": 256, "n_init": 2},
+            },
+            {
+                "name": "audio",
+                "teacher": {
+                    "name": "dasheng_1_2b",
+                    "random_init": True,
+                    "overrides": {"embed_dim": 32, "depth": 1, "num_heads": 2},
+                },
+                "mvq": {"num_codebooks": 2, "phase_one_iters": 20, "phase_two_iters": 20, "batch_frames": 256},
+            },
         ],
         "model": {"size": "tiny", "seed": 0},  # scored as the registered spear_tiny: no architecture overrides
         "schedule": {"lr_steps": 50, "lr_epochs": 5, "warmup_steps": 2},
         "optim": {"clipping_update_period": 2},
-        "train": {"max_steps": 6, "batch_duration": 8.0, "save_every": 2, "log_every": 1, "tensorboard": False,
-                  "seed": 3},
+        "train": {
+            "max_steps": 6,
+            "batch_duration": 8.0,
+            "save_every": 2,
+            "log_every": 1,
+            "tensorboard": False,
+            "seed": 3,
+        },
     }
     path = tmp_path / "base.yaml"
     path.write_text(yaml.safe_dump(values))
@@ -53,17 +76,28 @@ def _base(tmp_path: Path) -> Path:
 
 
 def _sweep(tmp_path: Path, **extra) -> Path:
-    values = {"name": "t", "base": str(_base(tmp_path)), "knobs": {"alpha": [0.0, 1.0]}, "seeds": [0],
-              "score": {"suite": "demo", "tasks": ["demo_pitch"]}, "work_dir": str(tmp_path / "work"),
-              "results": str(tmp_path / "results"), "plots": str(tmp_path / "plots"), **extra}
+    values = {
+        "name": "t",
+        "base": str(_base(tmp_path)),
+        "knobs": {"alpha": [0.0, 1.0]},
+        "seeds": [0],
+        "score": {"suite": "demo", "tasks": ["demo_pitch"]},
+        "work_dir": str(tmp_path / "work"),
+        "results": str(tmp_path / "results"),
+        "plots": str(tmp_path / "plots"),
+        **extra,
+    }
     path = tmp_path / "sweep.yaml"
     path.write_text(yaml.safe_dump(values))
     return path
 
 
 def test_variants_are_named_by_their_knobs_and_derive_their_configs(tmp_path):
-    sweep = load_sweep(_sweep(tmp_path, knobs={"alpha": [0.0, 0.5], "codebooks": [4]}, seeds=[0, 1],
-                              overrides={"train": {"max_steps": 3}}))
+    sweep = load_sweep(
+        _sweep(
+            tmp_path, knobs={"alpha": [0.0, 0.5], "codebooks": [4]}, seeds=[0, 1], overrides={"train": {"max_steps": 3}}
+        )
+    )
     found = variants(sweep)
     assert [v.name for v in found] == ["spear_tiny@alpha=0,codebooks=4"] * 2 + ["spear_tiny@alpha=0.5,codebooks=4"] * 2
     values = derive_config(sweep, found[3])
@@ -76,8 +110,9 @@ def test_variants_are_named_by_their_knobs_and_derive_their_configs(tmp_path):
 
 def test_targets_are_shared_unless_a_knob_changes_them(tmp_path):
     sweep = load_sweep(_sweep(tmp_path, knobs={"alpha": [0.0, 1.0], "target": ["mvq", "kmeans"]}))
-    keys = {(dict(v.knobs)["alpha"], dict(v.knobs)["target"]): targets_key(derive_config(sweep, v))
-            for v in variants(sweep)}
+    keys = {
+        (dict(v.knobs)["alpha"], dict(v.knobs)["target"]): targets_key(derive_config(sweep, v)) for v in variants(sweep)
+    }
     assert keys[(0.0, "mvq")] == keys[(1.0, "mvq")] != keys[(0.0, "kmeans")] == keys[(1.0, "kmeans")]
 
 
@@ -85,12 +120,15 @@ def test_value_text_matches_the_plot_convention():
     assert [value_text(v) for v in (0.0, 0.5, 1.0, 16, "kmeans")] == ["0", "0.5", "1", "16", "kmeans"]
 
 
-@pytest.mark.parametrize("change,message", [
-    ({"knobs": {"beta": [1]}}, "unknown knob 'beta'"),
-    ({"knobs": {"alpha": 0.5}}, "knobs.alpha: expected a non-empty list"),
-    ({"base": "nope.yaml"}, "base pre-training config nope.yaml does not exist"),
-    ({"colour": "red"}, "unknown key"),
-])
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        ({"knobs": {"beta": [1]}}, "unknown knob 'beta'"),
+        ({"knobs": {"alpha": 0.5}}, "knobs.alpha: expected a non-empty list"),
+        ({"base": "nope.yaml"}, "base pre-training config nope.yaml does not exist"),
+        ({"colour": "red"}, "unknown key"),
+    ],
+)
 def test_bad_sweep_files_are_one_line_errors_naming_the_file(tmp_path, change, message):
     path = _sweep(tmp_path, **change)
     with pytest.raises(ConfigError, match=message) as error:
@@ -134,10 +172,20 @@ def test_a_killed_sweep_resumes_without_redoing_finished_variants(tmp_path):
     sweep = load_sweep(sweep_file)
     first, second = variants(sweep)
     first_done = variant_dir(sweep, first) / "done.json"
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO_ROOT),
-           "SPEAR_BENCH_CACHE": str(tmp_path / "cache")}
-    process = subprocess.Popen(_command(sweep_file), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               start_new_session=True, cwd=tmp_path)
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "PYTHONPATH": str(REPO_ROOT),
+        "SPEAR_BENCH_CACHE": str(tmp_path / "cache"),
+    }
+    process = subprocess.Popen(
+        _command(sweep_file),
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        cwd=tmp_path,
+    )
     deadline = time.time() + 600
     while time.time() < deadline and process.poll() is None and not first_done.is_file():
         time.sleep(0.05)
@@ -159,7 +207,9 @@ def test_a_killed_sweep_resumes_without_redoing_finished_variants(tmp_path):
 
     rows = ResultsStore(sweep.results).rows()
     assert {(r.model, r.task) for r in rows if r.metric == "pitch_acc"} == {
-        ("spear_tiny@alpha=0", "demo_pitch"), ("spear_tiny@alpha=1", "demo_pitch")}
+        ("spear_tiny@alpha=0", "demo_pitch"),
+        ("spear_tiny@alpha=1", "demo_pitch"),
+    }
     scales = load_scales(sweep.results)
     assert set(scales) == {"spear_tiny@alpha=0", "spear_tiny@alpha=1"} and "6 steps" in scales["spear_tiny@alpha=0"]
     assert "demo scale" in scales["spear_tiny@alpha=0"]
@@ -183,11 +233,13 @@ def test_pretraining_units_go_to_slurm_jobs_and_torchrun(tmp_path, monkeypatch):
     assert [o.status for o in outcomes] == ["done", "done"] and trained == ["spear_tiny@alpha=0", "spear_tiny@alpha=1"]
 
     commands = []
-    monkeypatch.setattr(ablate.subprocess, "run",
-                        lambda command: commands.append(command) or subprocess.CompletedProcess(command, 0))
+    monkeypatch.setattr(
+        ablate.subprocess, "run", lambda command: commands.append(command) or subprocess.CompletedProcess(command, 0)
+    )
     monkeypatch.setattr(ablate, "_mark_pretrained", lambda config, values, step: None)
-    outcomes = ablate._pretrain_all(sweep, variants(sweep), "torchrun", LaunchOptions(nproc=2), log=lambda _: None,
-                                    quiet=True)
+    outcomes = ablate._pretrain_all(
+        sweep, variants(sweep), "torchrun", LaunchOptions(nproc=2), log=lambda _: None, quiet=True
+    )
     assert [o.status for o in outcomes] == ["done", "done"]
     assert all("--nproc_per_node=2" in c and c[-4:-2] == ["pretrain", "--config"] for c in commands)
     assert commands[1][-2].endswith(str(Path("alpha=1") / "seed0" / "pretrain.yaml"))
@@ -201,9 +253,19 @@ def test_the_demo_sweep_writes_three_variants_and_the_alpha_figure(tmp_path):
 
     results, plots = tmp_path / "results", tmp_path / "plots"
     command = _command(REPO_ROOT / "configs" / "ablate" / "demo_alpha.yaml") + [
-        "--work-dir", str(tmp_path / "work"), "--results", str(results), "--plots", str(plots)]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO_ROOT),
-           "SPEAR_BENCH_CACHE": str(tmp_path / "cache")}
+        "--work-dir",
+        str(tmp_path / "work"),
+        "--results",
+        str(results),
+        "--plots",
+        str(plots),
+    ]
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "PYTHONPATH": str(REPO_ROOT),
+        "SPEAR_BENCH_CACHE": str(tmp_path / "cache"),
+    }
     run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=1800, cwd=REPO_ROOT)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     series = measured_series(measured_values(ResultsStore(results).rows()), ABLATIONS["alpha"], load_scales(results))

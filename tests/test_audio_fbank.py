@@ -1,4 +1,5 @@
 """The 128-bin fbank: agreement with kaldi implementations, frame counts, batching and padding."""
+
 import math
 
 import kaldi_native_fbank as knf
@@ -7,8 +8,7 @@ import pytest
 import torch
 import torchaudio.compliance.kaldi as kaldi
 
-from spear_bench.audio import Fbank, FbankConfig, collate_waveforms, compute_fbank, fbank_batch, num_fbank_frames
-from spear_bench.audio import synth
+from spear_bench.audio import Fbank, FbankConfig, collate_waveforms, compute_fbank, fbank_batch, num_fbank_frames, synth
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +78,9 @@ def test_fbank_bins_below_float32_resolution_differ_from_kaldi_only_by_float32_r
 def test_fbank_matches_torchaudio_kaldi_at_spear_settings(signals, kind):
     wave = signals[kind]
     ours = compute_fbank(wave)
-    theirs = kaldi.fbank(wave[None], num_mel_bins=128, dither=0.0, snip_edges=False, low_freq=20, high_freq=-400, sample_frequency=16000)
+    theirs = kaldi.fbank(
+        wave[None], num_mel_bins=128, dither=0.0, snip_edges=False, low_freq=20, high_freq=-400, sample_frequency=16000
+    )
     assert ours.shape == theirs.shape
     assert float((ours - theirs).abs().max()) < 1e-3
 

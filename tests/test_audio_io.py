@@ -1,4 +1,5 @@
 """Reading, validating and resampling audio; every bad input gives one AudioError line naming the file."""
+
 import numpy as np
 import pytest
 import soundfile as sf

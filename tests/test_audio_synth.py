@@ -1,10 +1,10 @@
 """Generated speech and sounds: deterministic, 16 kHz, in range."""
+
 import pytest
 import soundfile as sf
 import torch
 
-from spear_bench.audio import load_audio
-from spear_bench.audio import synth
+from spear_bench.audio import load_audio, synth
 from spear_bench.errors import SpearBenchError
 
 

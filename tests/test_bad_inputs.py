@@ -9,6 +9,7 @@ single line ``error: ...`` (exit 2), never a traceback.
 
 Below the table: a bad clip in the middle of a HEAR task keeps what was already computed.
 """
+
 from __future__ import annotations
 
 import json
@@ -48,8 +49,14 @@ def _wav(path: Path, samples: int = 16000, value: float | None = None) -> Path:
 
 def _hear_task(root: Path, **changes) -> Path:
     """A valid trainvaltest HEAR task folder (2 clips per split); ``changes`` overwrite files (None deletes)."""
-    metadata = {"task_name": "bad", "embedding_type": "scene", "prediction_type": "multiclass",
-                "split_mode": "trainvaltest", "evaluation": ["top1_acc"], "sample_duration": 1.0}
+    metadata = {
+        "task_name": "bad",
+        "embedding_type": "scene",
+        "prediction_type": "multiclass",
+        "split_mode": "trainvaltest",
+        "evaluation": ["top1_acc"],
+        "sample_duration": 1.0,
+    }
     files = {
         "task_metadata.json": json.dumps(metadata),
         "labelvocabulary.csv": "idx,label\n0,dog\n1,cat\n",
@@ -173,86 +180,194 @@ CASES = [
     Case("cli-unknown-command", _cli("xyzzy"), "Error: No such command 'xyzzy'."),
     Case("cli-option-without-value", _cli("run", "--suite"), "Error: Option '--suite' requires an argument."),
     Case("cli-unknown-option", _cli("run", "--bogus"), "Error: No such option: --bogus"),
-    Case("cli-missing-required-option", _cli("embed", "spear_tiny[random-init]", "{tmp}/a.wav"), "Error: Missing option '--out'."),
-    Case("cli-option-wrong-type", _cli("run", "--seed", "abc"),
-         "Error: Invalid value for '--seed': Input should be a valid integer, unable to parse string as an integer"),
+    Case(
+        "cli-missing-required-option",
+        _cli("embed", "spear_tiny[random-init]", "{tmp}/a.wav"),
+        "Error: Missing option '--out'.",
+    ),
+    Case(
+        "cli-option-wrong-type",
+        _cli("run", "--seed", "abc"),
+        "Error: Invalid value for '--seed': Input should be a valid integer, unable to parse string as an integer",
+    ),
     # spear-bench embed
-    Case("embed-100-sample-wav", _embed(lambda t: _wav(t / "short.wav", 100), "short.wav"),
-         "error: {tmp}/short.wav: audio of 100 samples (6.25 ms) is too short for spear_tiny: "
-         "it needs at least 240 samples (15.00 ms at 16000 Hz)" + KEPT),
-    Case("embed-empty-file", _embed(lambda t: (t / "empty.wav").write_bytes(b""), "empty.wav"),
-         "error: {tmp}/empty.wav: empty file (0 bytes)" + KEPT),
-    Case("embed-corrupt-file", _embed(lambda t: (t / "noise.wav").write_bytes(b"RIFF, no wave" * 10), "noise.wav"),
-         "error: {tmp}/noise.wav: unreadable or corrupt audio "
-         "(Error opening '{tmp}/noise.wav': Format not recognised.)" + KEPT),
-    Case("embed-nan-samples", _embed(lambda t: _wav(t / "nan.wav", 800, float("nan")), "nan.wav"),
-         "error: {tmp}/nan.wav: 800 non-finite samples (NaN) in audio" + KEPT),
-    Case("embed-missing-file", _embed(lambda t: None, "nowhere.wav"),
-         "error: {tmp}/nowhere.wav: no such file or folder"),
-    Case("embed-empty-folder", _embed(lambda t: (t / "clips").mkdir(), "clips"),
-         "error: {tmp}/clips: no audio files in folder"),
-    Case("embed-layer-out-of-range", _embed(lambda t: _wav(t / "a.wav"), "a.wav", "--layer", "99"),
-         "error: --layer 99: this model has 10 hidden states (0..9)"),
-    Case("embed-unknown-format", _embed(lambda t: _wav(t / "a.wav"), "a.wav", "--format", "mat"),
-         "error: --format 'mat': expected npy or safetensors"),
+    Case(
+        "embed-100-sample-wav",
+        _embed(lambda t: _wav(t / "short.wav", 100), "short.wav"),
+        "error: {tmp}/short.wav: audio of 100 samples (6.25 ms) is too short for spear_tiny: "
+        "it needs at least 240 samples (15.00 ms at 16000 Hz)" + KEPT,
+    ),
+    Case(
+        "embed-empty-file",
+        _embed(lambda t: (t / "empty.wav").write_bytes(b""), "empty.wav"),
+        "error: {tmp}/empty.wav: empty file (0 bytes)" + KEPT,
+    ),
+    Case(
+        "embed-corrupt-file",
+        _embed(lambda t: (t / "noise.wav").write_bytes(b"RIFF, no wave" * 10), "noise.wav"),
+        "error: {tmp}/noise.wav: unreadable or corrupt audio "
+        "(Error opening '{tmp}/noise.wav': Format not recognised.)" + KEPT,
+    ),
+    Case(
+        "embed-nan-samples",
+        _embed(lambda t: _wav(t / "nan.wav", 800, float("nan")), "nan.wav"),
+        "error: {tmp}/nan.wav: 800 non-finite samples (NaN) in audio" + KEPT,
+    ),
+    Case(
+        "embed-missing-file", _embed(lambda t: None, "nowhere.wav"), "error: {tmp}/nowhere.wav: no such file or folder"
+    ),
+    Case(
+        "embed-empty-folder",
+        _embed(lambda t: (t / "clips").mkdir(), "clips"),
+        "error: {tmp}/clips: no audio files in folder",
+    ),
+    Case(
+        "embed-layer-out-of-range",
+        _embed(lambda t: _wav(t / "a.wav"), "a.wav", "--layer", "99"),
+        "error: --layer 99: this model has 10 hidden states (0..9)",
+    ),
+    Case(
+        "embed-unknown-format",
+        _embed(lambda t: _wav(t / "a.wav"), "a.wav", "--format", "mat"),
+        "error: --format 'mat': expected npy or safetensors",
+    ),
     # HEAR task readers
-    Case("hear-no-metadata", lambda t: read_task(t / "task"),
-         "expected {tmp}/task/task_metadata.json (a HEAR task folder)", DatasetError),
-    Case("hear-metadata-not-json", _hear(**{"task_metadata.json": "{oops"}),
-         "{tmp}/task/task_metadata.json: unreadable HEAR task metadata (" + JSON_PROBLEM + ")", DatasetError),
-    Case("hear-metadata-missing-field",
-         _hear(**{"task_metadata.json": json.dumps({"embedding_type": "scene", "prediction_type": "multiclass",
-                                                    "split_mode": "trainvaltest"})}),
-         "{tmp}/task/task_metadata.json: missing field 'evaluation'", DatasetError),
-    Case("hear-vocabulary-bad-index", _hear(**{"labelvocabulary.csv": "idx,label\n0,dog\nx,cat\n"}),
-         "{tmp}/task/labelvocabulary.csv: idx must be integers (invalid literal for int() with base 10: 'x')",
-         DatasetError),
-    Case("hear-unknown-label", _hear(**{"valid.json": json.dumps({"a.wav": ["cow"]})}),
-         "{tmp}/task/valid.json: a.wav has labels ['cow'] not in labelvocabulary.csv", DatasetError),
-    Case("hear-split-missing", _hear(**{"test.json": None}), "{tmp}/task/test.json: missing (split 'test' labels)",
-         DatasetError),
+    Case(
+        "hear-no-metadata",
+        lambda t: read_task(t / "task"),
+        "expected {tmp}/task/task_metadata.json (a HEAR task folder)",
+        DatasetError,
+    ),
+    Case(
+        "hear-metadata-not-json",
+        _hear(**{"task_metadata.json": "{oops"}),
+        "{tmp}/task/task_metadata.json: unreadable HEAR task metadata (" + JSON_PROBLEM + ")",
+        DatasetError,
+    ),
+    Case(
+        "hear-metadata-missing-field",
+        _hear(
+            **{
+                "task_metadata.json": json.dumps(
+                    {"embedding_type": "scene", "prediction_type": "multiclass", "split_mode": "trainvaltest"}
+                )
+            }
+        ),
+        "{tmp}/task/task_metadata.json: missing field 'evaluation'",
+        DatasetError,
+    ),
+    Case(
+        "hear-vocabulary-bad-index",
+        _hear(**{"labelvocabulary.csv": "idx,label\n0,dog\nx,cat\n"}),
+        "{tmp}/task/labelvocabulary.csv: idx must be integers (invalid literal for int() with base 10: 'x')",
+        DatasetError,
+    ),
+    Case(
+        "hear-unknown-label",
+        _hear(**{"valid.json": json.dumps({"a.wav": ["cow"]})}),
+        "{tmp}/task/valid.json: a.wav has labels ['cow'] not in labelvocabulary.csv",
+        DatasetError,
+    ),
+    Case(
+        "hear-split-missing",
+        _hear(**{"test.json": None}),
+        "{tmp}/task/test.json: missing (split 'test' labels)",
+        DatasetError,
+    ),
     # SUPERB corpus readers
-    Case("superb-ks-split-list-missing", lambda t: read_dataset("speech_commands_v1", _speech_commands(t / "ks")),
-         "expected {tmp}/ks/speech_commands_v0.01/validation_list.txt (Speech Commands v0.01 split list)",
-         DatasetError),
-    Case("superb-vox-bad-split-line", lambda t: read_dataset("voxceleb1_iden", _voxceleb(t / "vox")),
-         "{tmp}/vox/iden_split.txt:2: expected '<1|2|3> <id>/<video>/<file>.wav'", DatasetError),
-    Case("superb-fsc-missing-column", lambda t: read_dataset("fluent_speech_commands", _fluent(t / "fsc")),
-         "{tmp}/fsc/data/train_data.csv: expected columns path, action, object, location", DatasetError),
-    Case("superb-librispeech-bad-characters",
-         lambda t: read_dataset("librispeech_chars", _librispeech(t / "ls", text="HELLO W0RLD")),
-         "{tmp}/ls/train-clean-100/1/2/1-2-0000.wav: transcript has characters ['0'] outside A-Z, apostrophe",
-         DatasetError),
-    Case("superb-lexicon-missing-word",
-         lambda t: read_dataset("librispeech_phones", _librispeech(t / "ls", lexicon="HELLO HH AH0 L OW1\n")),
-         "{tmp}/ls/librispeech-lexicon.txt: no pronunciation for 'WORLD' (in 1-2-0000)", DatasetError),
-    Case("superb-unknown-reader", lambda t: read_dataset("timit", t),
-         "unknown SUPERB dataset reader 'timit'; known: speech_commands_v1, fluent_speech_commands, voxceleb1_iden, "
-         "iemocap, librispeech_chars, librispeech_phones", ConfigError),
+    Case(
+        "superb-ks-split-list-missing",
+        lambda t: read_dataset("speech_commands_v1", _speech_commands(t / "ks")),
+        "expected {tmp}/ks/speech_commands_v0.01/validation_list.txt (Speech Commands v0.01 split list)",
+        DatasetError,
+    ),
+    Case(
+        "superb-vox-bad-split-line",
+        lambda t: read_dataset("voxceleb1_iden", _voxceleb(t / "vox")),
+        "{tmp}/vox/iden_split.txt:2: expected '<1|2|3> <id>/<video>/<file>.wav'",
+        DatasetError,
+    ),
+    Case(
+        "superb-fsc-missing-column",
+        lambda t: read_dataset("fluent_speech_commands", _fluent(t / "fsc")),
+        "{tmp}/fsc/data/train_data.csv: expected columns path, action, object, location",
+        DatasetError,
+    ),
+    Case(
+        "superb-librispeech-bad-characters",
+        lambda t: read_dataset("librispeech_chars", _librispeech(t / "ls", text="HELLO W0RLD")),
+        "{tmp}/ls/train-clean-100/1/2/1-2-0000.wav: transcript has characters ['0'] outside A-Z, apostrophe",
+        DatasetError,
+    ),
+    Case(
+        "superb-lexicon-missing-word",
+        lambda t: read_dataset("librispeech_phones", _librispeech(t / "ls", lexicon="HELLO HH AH0 L OW1\n")),
+        "{tmp}/ls/librispeech-lexicon.txt: no pronunciation for 'WORLD' (in 1-2-0000)",
+        DatasetError,
+    ),
+    Case(
+        "superb-unknown-reader",
+        lambda t: read_dataset("timit", t),
+        "unknown SUPERB dataset reader 'timit'; known: speech_commands_v1, fluent_speech_commands, voxceleb1_iden, "
+        "iemocap, librispeech_chars, librispeech_phones",
+        ConfigError,
+    ),
     # checkpoints
-    Case("ckpt-missing", lambda t: load_spear_checkpoint(t / "nowhere"),
-         "{tmp}/nowhere: no such checkpoint "
-         "(expected a folder with config.json + model.safetensors, or a weights file)",
-         CheckpointError),
-    Case("ckpt-corrupt-weights", lambda t: _bad_checkpoint(t, "model.safetensors", b"\x00" * 64),
-         "{tmp}/ckpt/model.safetensors: unreadable weights (Error while deserializing header: invalid JSON in header: "
-         "EOF while parsing a value at line 1 column 0)", CheckpointError),
-    Case("ckpt-config-not-json", lambda t: _bad_checkpoint(t, "config.json", b"{"),
-         "{tmp}/ckpt/config.json: unreadable config (" + JSON_PROBLEM + ")", CheckpointError),
-    Case("ckpt-cli-embed-with-bad-weights",
-         _cli_after(lambda t: (_wav(t / "a.wav"), (t / "w.pt").write_bytes(b"junk")),
-                    "embed", "{tmp}/w.pt", "{tmp}/a.wav", "--out", "{tmp}/out"),
-         "error: {tmp}/w.pt: unreadable weights (unpack requires a buffer of 4 bytes)"),
+    Case(
+        "ckpt-missing",
+        lambda t: load_spear_checkpoint(t / "nowhere"),
+        "{tmp}/nowhere: no such checkpoint (expected a folder with config.json + model.safetensors, or a weights file)",
+        CheckpointError,
+    ),
+    Case(
+        "ckpt-corrupt-weights",
+        lambda t: _bad_checkpoint(t, "model.safetensors", b"\x00" * 64),
+        "{tmp}/ckpt/model.safetensors: unreadable weights (Error while deserializing header: invalid JSON in header: "
+        "EOF while parsing a value at line 1 column 0)",
+        CheckpointError,
+    ),
+    Case(
+        "ckpt-config-not-json",
+        lambda t: _bad_checkpoint(t, "config.json", b"{"),
+        "{tmp}/ckpt/config.json: unreadable config (" + JSON_PROBLEM + ")",
+        CheckpointError,
+    ),
+    Case(
+        "ckpt-cli-embed-with-bad-weights",
+        _cli_after(
+            lambda t: (_wav(t / "a.wav"), (t / "w.pt").write_bytes(b"junk")),
+            "embed",
+            "{tmp}/w.pt",
+            "{tmp}/a.wav",
+            "--out",
+            "{tmp}/out",
+        ),
+        "error: {tmp}/w.pt: unreadable weights (unpack requires a buffer of 4 bytes)",
+    ),
     # task files
-    Case("tasks-not-yaml", lambda t: load_suite_file(_suite_file(t, "suite: [unclosed\n")),
-         "{tmp}/suite.yaml:2:1: not valid YAML (expected ',' or ']', but got '<stream end>')", ConfigError),
-    Case("tasks-bad-level", lambda t: load_suite_file(_suite_file(t, HEAR_ENTRY.format(level="clip"))),
-         "{tmp}/suite.yaml: task #1 (bad_task): level must be one of ('scene', 'timestamp'), got 'clip'", ConfigError),
-    Case("tasks-unknown-field",
-         lambda t: load_suite_file(_suite_file(t, HEAR_ENTRY.format(level="scene") + "        colour: red\n")),
-         "{tmp}/suite.yaml: task #1 (bad_task): unknown fields ['colour']", ConfigError),
-    Case("tasks-unknown-suite-cli", _cli("run", "--suite", "nosuch", "--model", "spear_tiny[random-init]"),
-         "error: unknown suite 'nosuch': no {repo}/tasks/nosuch.yaml (known: demo, finetune, hear, superb)"),
+    Case(
+        "tasks-not-yaml",
+        lambda t: load_suite_file(_suite_file(t, "suite: [unclosed\n")),
+        "{tmp}/suite.yaml:2:1: not valid YAML (expected ',' or ']', but got '<stream end>')",
+        ConfigError,
+    ),
+    Case(
+        "tasks-bad-level",
+        lambda t: load_suite_file(_suite_file(t, HEAR_ENTRY.format(level="clip"))),
+        "{tmp}/suite.yaml: task #1 (bad_task): level must be one of ('scene', 'timestamp'), got 'clip'",
+        ConfigError,
+    ),
+    Case(
+        "tasks-unknown-field",
+        lambda t: load_suite_file(_suite_file(t, HEAR_ENTRY.format(level="scene") + "        colour: red\n")),
+        "{tmp}/suite.yaml: task #1 (bad_task): unknown fields ['colour']",
+        ConfigError,
+    ),
+    Case(
+        "tasks-unknown-suite-cli",
+        _cli("run", "--suite", "nosuch", "--model", "spear_tiny[random-init]"),
+        "error: unknown suite 'nosuch': no {repo}/tasks/nosuch.yaml (known: demo, finetune, hear, superb)",
+    ),
 ]
 
 

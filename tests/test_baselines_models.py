@@ -1,4 +1,5 @@
 """Baseline encoders (WavLM, Dasheng, USAD): sizes, shapes, seeding, local weights, errors."""
+
 import importlib
 import json
 import textwrap
@@ -6,8 +7,8 @@ import textwrap
 import pytest
 import torch
 import torchaudio.compliance.kaldi  # noqa: F401 - before any torch.device("meta") block: its constants must be real
-
 from _upstreams_tiny import HOP_SAMPLES, TINY_OVERRIDES, three_waves
+
 from spear_bench.errors import CheckpointError, ConfigError
 from spear_bench.models import get_bundle, load_encoder
 from spear_bench.models.baselines import BASELINES
@@ -57,7 +58,11 @@ def test_wavlm_base_plus_real_size_builds_on_cpu_with_its_parameter_count():
 
 @pytest.mark.parametrize(
     "name, exact, published, tolerance",
-    [("dasheng_base", 85_447_808, 86e6, 0.01), ("dasheng_0_6b", 630_333_568, 0.6e9, 0.06), ("dasheng_1_2b", 1_134_047_360, 1.2e9, 0.06)],
+    [
+        ("dasheng_base", 85_447_808, 86e6, 0.01),
+        ("dasheng_0_6b", 630_333_568, 0.6e9, 0.06),
+        ("dasheng_1_2b", 1_134_047_360, 1.2e9, 0.06),
+    ],
 )
 def test_dasheng_real_width_parameter_count_matches_published(name, exact, published, tolerance):
     # torchaudio's mel filterbank cannot be built on the meta device, so count a 1- and a
@@ -160,12 +165,15 @@ def test_usad_folder_with_remote_code_is_loaded_by_that_code(tmp_path):
     config = json.loads((tmp_path / "config.json").read_text())
     config["auto_map"] = {"AutoConfig": "configuration_usad.USADConfig", "AutoModel": "modeling_usad.USADModel"}
     (tmp_path / "config.json").write_text(json.dumps(config))
-    (tmp_path / "configuration_usad.py").write_text(textwrap.dedent('''
+    (tmp_path / "configuration_usad.py").write_text(
+        textwrap.dedent("""
         from transformers import PretrainedConfig
         class USADConfig(PretrainedConfig):
             model_type = "usad"
-    '''))
-    (tmp_path / "modeling_usad.py").write_text(textwrap.dedent('''
+    """)
+    )
+    (tmp_path / "modeling_usad.py").write_text(
+        textwrap.dedent("""
         import dataclasses, torch
         from transformers import PreTrainedModel
         from spear_bench.models.baselines.usad import UsadConfig, UsadModel, usad_fbank
@@ -180,7 +188,8 @@ def test_usad_folder_with_remote_code_is_loaded_by_that_code(tmp_path):
                 mel = usad_fbank(wav[0])[None]
                 x, hidden, _ = self.model(mel, torch.tensor([mel.shape[1]]))
                 return {"x": x, "mel": mel, "hidden_states": list(hidden), "ffn": []}
-    '''))
+    """)
+    )
     loaded = build_encoder("usad_base", path=str(tmp_path))
     assert type(loaded).__name__ == "RemoteCodeUsadEncoder"
     assert _same_output(tiny, loaded)

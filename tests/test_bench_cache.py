@@ -1,4 +1,5 @@
 """Embedding cache: keyed by model, weights, layer, task, split, file and audio bytes; atomic entries."""
+
 import numpy as np
 import torch
 
@@ -25,10 +26,14 @@ def test_changed_audio_weights_or_layer_is_a_miss(tmp_path):
 
 def test_changed_settings_are_a_miss_and_the_same_settings_a_hit(tmp_path):
     settings = {"code": {"sources": "aaa"}, "module_settings": {"encoder": {"config": {"edge_pad_frames": [3, 4]}}}}
-    EmbeddingCache(tmp_path, "m", "abc", "last", settings=settings).put("t", "s", "a.wav", "h", {"e": np.zeros(2, np.float32)})
+    EmbeddingCache(tmp_path, "m", "abc", "last", settings=settings).put(
+        "t", "s", "a.wav", "h", {"e": np.zeros(2, np.float32)}
+    )
     assert EmbeddingCache(tmp_path, "m", "abc", "last", settings=dict(settings)).get("t", "s", "a.wav", "h") is not None
-    for changed in ({**settings, "code": {"sources": "bbb"}},
-                    {**settings, "module_settings": {"encoder": {"config": {"edge_pad_frames": [0, 0]}}}}):
+    for changed in (
+        {**settings, "code": {"sources": "bbb"}},
+        {**settings, "module_settings": {"encoder": {"config": {"edge_pad_frames": [0, 0]}}}},
+    ):
         assert EmbeddingCache(tmp_path, "m", "abc", "last", settings=changed).get("t", "s", "a.wav", "h") is None
 
 

@@ -1,7 +1,6 @@
 """``spear-bench run``: one-line errors before any model loads, skipping finished units."""
-import json
 
-import pytest
+import json
 
 from spear_bench.cli import main
 
@@ -18,42 +17,116 @@ def test_hear_suite_without_data_root_is_a_one_line_error(capsys):
 
 
 def test_missing_hear_task_folder_names_the_expected_path(capsys, tmp_path):
-    code, _, err = _run(capsys, "run", "--suite", "hear", "--model", "spear_tiny[random-init]", "--tasks", "ESC", "--data-root", str(tmp_path))
+    code, _, err = _run(
+        capsys,
+        "run",
+        "--suite",
+        "hear",
+        "--model",
+        "spear_tiny[random-init]",
+        "--tasks",
+        "ESC",
+        "--data-root",
+        str(tmp_path),
+    )
     assert code == 2 and str(tmp_path / "esc50-v2.0.0-full" / "task_metadata.json") in err and err.count("\n") == 1
 
 
 def test_missing_superb_corpus_names_the_expected_path(capsys, tmp_path):
-    code, _, err = _run(capsys, "run", "--suite", "superb", "--model", "spear_tiny[random-init]", "--tasks", "KS", "--data-root", str(tmp_path))
+    code, _, err = _run(
+        capsys,
+        "run",
+        "--suite",
+        "superb",
+        "--model",
+        "spear_tiny[random-init]",
+        "--tasks",
+        "KS",
+        "--data-root",
+        str(tmp_path),
+    )
     assert code == 2 and str(tmp_path / "speech_commands") in err
 
 
 def test_a_superb_task_spear_bench_does_not_train_names_the_s3prl_command(capsys, tmp_path):
     # no corpus needed to be told how to run it with s3prl
-    code, _, err = _run(capsys, "run", "--suite", "superb", "--model", "spear_tiny[random-init]", "--tasks", "SD",
-                        "--data-root", str(tmp_path), "--results", str(tmp_path / "results"), "--quiet")
+    code, _, err = _run(
+        capsys,
+        "run",
+        "--suite",
+        "superb",
+        "--model",
+        "spear_tiny[random-init]",
+        "--tasks",
+        "SD",
+        "--data-root",
+        str(tmp_path),
+        "--results",
+        str(tmp_path / "results"),
+        "--quiet",
+    )
     assert code == 2 and "run_downstream.py -m train -u spear_tiny -d diarization" in err
 
 
 def test_unknown_model_and_launcher_are_config_errors(capsys, tmp_path):
     code, _, err = _run(capsys, "run", "--suite", "demo", "--model", "nope", "--data-root", str(tmp_path))
     assert code == 2 and "unknown model 'nope'" in err
-    code, _, err = _run(capsys, "run", "--suite", "superb", "--model", "spear_tiny[random-init]", "--tasks", "qbe", "--data-root", str(tmp_path), "--launcher", "ssh")
+    code, _, err = _run(
+        capsys,
+        "run",
+        "--suite",
+        "superb",
+        "--model",
+        "spear_tiny[random-init]",
+        "--tasks",
+        "qbe",
+        "--data-root",
+        str(tmp_path),
+        "--launcher",
+        "ssh",
+    )
     assert code == 2 and "unknown launcher 'ssh'" in err
 
 
 def test_finished_units_are_skipped(capsys, tmp_path):
     """A unit already in the store (same config hash) is reported as finished and not rerun."""
+    from test_demo_data import demo_root
+
     from spear_bench.bench.orchestrate import RunConfig, Unit, unit_config
     from spear_bench.bench.tasks import load_suite
     from spear_bench.results.store import ResultRow, ResultsStore, config_hash
-    from test_demo_data import demo_root
 
     root = demo_root()
-    config = RunConfig(suite="demo", models=("spear_tiny[random-init]",), tasks=("demo_ks",), data_root=str(root), results=str(tmp_path))
+    config = RunConfig(
+        suite="demo",
+        models=("spear_tiny[random-init]",),
+        tasks=("demo_ks",),
+        data_root=str(root),
+        results=str(tmp_path),
+    )
     spec = load_suite("demo").task("demo_ks")
     chash = config_hash(unit_config(Unit("spear_tiny[random-init]", "demo_ks"), spec, config, root))
     ResultsStore(tmp_path).write_unit([ResultRow("spear_tiny[random-init]", "demo", "demo_ks", "acc", 12.5, 42, chash)])
-    code, out, _ = _run(capsys, "run", "--suite", "demo", "--model", "spear_tiny[random-init]", "--tasks", "demo_ks",
-                        "--data-root", str(root), "--results", str(tmp_path), "--quiet")
-    assert code == 0 and "[skipped]  spear_tiny[random-init] / demo_ks  acc=12.5" in out and "0 run, 1 already finished" in out
-    assert [r["value"] for r in json.loads(next((tmp_path / "demo" / "spear_tiny_random-init_").glob("*.json")).read_text())] == [12.5]
+    code, out, _ = _run(
+        capsys,
+        "run",
+        "--suite",
+        "demo",
+        "--model",
+        "spear_tiny[random-init]",
+        "--tasks",
+        "demo_ks",
+        "--data-root",
+        str(root),
+        "--results",
+        str(tmp_path),
+        "--quiet",
+    )
+    assert (
+        code == 0
+        and "[skipped]  spear_tiny[random-init] / demo_ks  acc=12.5" in out
+        and "0 run, 1 already finished" in out
+    )
+    assert [
+        r["value"] for r in json.loads(next((tmp_path / "demo" / "spear_tiny_random-init_").glob("*.json")).read_text())
+    ] == [12.5]

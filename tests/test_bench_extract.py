@@ -1,4 +1,5 @@
 """Shared embedding extraction: length-sorted batches in a frame budget, DataLoader workers, autocast precision."""
+
 from __future__ import annotations
 
 import pytest

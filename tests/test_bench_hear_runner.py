@@ -1,10 +1,12 @@
 """The HEAR protocol end to end on generated task folders: any HEAR module, k-fold, events, cache, predictions."""
+
 import json
 import sys
 import textwrap
 
 import numpy as np
 import pytest
+from test_demo_data import demo_root  # tests/ is on sys.path (pytest rootdir-relative import)
 
 from spear_bench.bench.cache import EmbeddingCache
 from spear_bench.bench.hear_runner import run_hear_task
@@ -12,7 +14,6 @@ from spear_bench.bench.models import HearModelHandle, resolve_model
 from spear_bench.bench.probe import ProbeConfig
 from spear_bench.bench.tasks import load_suite
 from spear_bench.errors import ConfigError, DatasetError
-from test_demo_data import demo_root  # tests/ is on sys.path (pytest rootdir-relative import)
 
 SMALL_PROBE = ProbeConfig(hidden_dim=32, max_epochs=12, check_val_every_n_epoch=3, patience=2)
 
@@ -63,7 +64,9 @@ def test_kfold_multilabel_task_scores_every_metric_and_saves_predictions(tmp_pat
     assert 0 < result.scores["mAP"] <= 1
     saved = np.load(tmp_path / "pred" / "fold01.predictions.npz")
     assert saved["prediction"].shape == saved["target"].shape == (16, 4) and len(saved["files"]) == 16
-    assert len(result.grid) == 8 and result.best_point in [{k: g[k] for k in ("hidden_layers", "initialization", "lr")} for g in result.grid]
+    assert len(result.grid) == 8 and result.best_point in [
+        {k: g[k] for k in ("hidden_layers", "initialization", "lr")} for g in result.grid
+    ]
 
 
 def test_rerun_computes_no_embeddings(tmp_path, tiny_hear):
@@ -91,7 +94,9 @@ def test_spear_tiny_through_hear_spear(tmp_path):
     handle = HearModelHandle(resolve_model("spear_tiny[random-init]"))
     spec = load_suite("demo").task("demo_pitch")
     result = run_hear_task(spec, demo_root(), handle, _cache(tmp_path, handle), SMALL_PROBE)
-    assert set(result.scores) == {"pitch_acc", "chroma_acc"} and result.scores["chroma_acc"] >= result.scores["pitch_acc"]
+    assert (
+        set(result.scores) == {"pitch_acc", "chroma_acc"} and result.scores["chroma_acc"] >= result.scores["pitch_acc"]
+    )
 
 
 def test_missing_audio_file_names_the_expected_path(tmp_path, tiny_hear):

@@ -1,4 +1,5 @@
 """Launchers: submitit (debug and local executors standing in for SLURM) and torchrun, same results store."""
+
 import collections
 import json
 import os
@@ -7,6 +8,8 @@ import types
 
 import pytest
 import torch
+from test_bench_hear_runner import TINY_HEAR_MODULE
+from test_demo_data import demo_root
 
 from spear_bench.bench import launchers
 from spear_bench.bench.launchers import LaunchOptions, collect_rank_outcomes, resolve_device, worker_main
@@ -14,8 +17,6 @@ from spear_bench.bench.orchestrate import RunConfig, Unit, UnitOutcome, execute
 from spear_bench.cli import main as cli_main
 from spear_bench.errors import SpearBenchError
 from spear_bench.results.store import ResultsStore
-from test_bench_hear_runner import TINY_HEAR_MODULE
-from test_demo_data import demo_root
 
 MODEL = "hear:tiny_hear_module"
 
@@ -33,8 +34,15 @@ def tiny_module_path(tmp_path, monkeypatch):
 
 
 def _config(tmp_path, tasks):
-    return RunConfig(suite="demo", models=(MODEL,), tasks=tasks, data_root=str(demo_root()), results=str(tmp_path / "results"),
-                     cache=str(tmp_path / "cache"), quiet=True)
+    return RunConfig(
+        suite="demo",
+        models=(MODEL,),
+        tasks=tasks,
+        data_root=str(demo_root()),
+        results=str(tmp_path / "results"),
+        cache=str(tmp_path / "cache"),
+        quiet=True,
+    )
 
 
 def _stored(tmp_path):
@@ -44,7 +52,9 @@ def _stored(tmp_path):
 
 @pytest.mark.slow
 def test_slurm_launcher_with_submitit_debug_executor(tmp_path, tiny_module_path):
-    outcomes = execute(_config(tmp_path, ("demo_words",)), "slurm", LaunchOptions(slurm_cluster="debug"), log=lambda *_: None)
+    outcomes = execute(
+        _config(tmp_path, ("demo_words",)), "slurm", LaunchOptions(slurm_cluster="debug"), log=lambda *_: None
+    )
     assert [o.status for o in outcomes] == ["done"]
     assert _stored(tmp_path)[("demo_words", "top1_acc")] == 1
 
@@ -52,38 +62,72 @@ def test_slurm_launcher_with_submitit_debug_executor(tmp_path, tiny_module_path)
 @pytest.mark.slow
 def test_slurm_launcher_one_job_per_unit_with_submitit_local_executor(tmp_path, tiny_module_path):
     logs = []
-    outcomes = execute(_config(tmp_path, ("demo_words", "demo_pitch")), "slurm", LaunchOptions(slurm_cluster="local", slurm_timeout_min=10), log=logs.append)
+    outcomes = execute(
+        _config(tmp_path, ("demo_words", "demo_pitch")),
+        "slurm",
+        LaunchOptions(slurm_cluster="local", slurm_timeout_min=10),
+        log=logs.append,
+    )
     assert sorted(o.status for o in outcomes) == ["done", "done"]
     assert sum("submitted" in line for line in logs) == 2
     counts = _stored(tmp_path)
     assert counts[("demo_words", "top1_acc")] == 1 and counts[("demo_pitch", "pitch_acc")] == 1
     # A second submission finds both units finished.
-    again = execute(_config(tmp_path, ("demo_words", "demo_pitch")), "slurm", LaunchOptions(slurm_cluster="local", slurm_timeout_min=10), log=logs.append)
+    again = execute(
+        _config(tmp_path, ("demo_words", "demo_pitch")),
+        "slurm",
+        LaunchOptions(slurm_cluster="local", slurm_timeout_min=10),
+        log=logs.append,
+    )
     assert [o.status for o in again] == ["skipped", "skipped"]
 
 
 @pytest.mark.slow
 def test_torchrun_launcher_splits_units_over_workers(tmp_path, tiny_module_path):
-    outcomes = execute(_config(tmp_path, ("demo_words", "demo_pitch")), "torchrun", LaunchOptions(nproc=2), log=lambda *_: None)
+    outcomes = execute(
+        _config(tmp_path, ("demo_words", "demo_pitch")), "torchrun", LaunchOptions(nproc=2), log=lambda *_: None
+    )
     assert sorted(o.status for o in outcomes) == ["done", "done"]
     counts = _stored(tmp_path)
     assert counts[("demo_words", "top1_acc")] == 1 and counts[("demo_pitch", "pitch_acc")] == 1
 
 
 # A HEAR module whose torchrun rank 1 dies (SIGKILL) while loading: that rank's units are never reported.
-RANK1_DIES_MODULE = TINY_HEAR_MODULE.replace("def load_model(model_file_path=\"\", **kwargs):", """def load_model(model_file_path="", **kwargs):
+RANK1_DIES_MODULE = TINY_HEAR_MODULE.replace(
+    'def load_model(model_file_path="", **kwargs):',
+    """def load_model(model_file_path="", **kwargs):
     import os, signal
     if os.environ.get("RANK") == "1":
-        os.kill(os.getpid(), signal.SIGKILL)""")
+        os.kill(os.getpid(), signal.SIGKILL)""",
+)
 
 
 @pytest.mark.slow
 def test_torchrun_rank_killed_fails_the_run_naming_its_units(tmp_path, tiny_module_path, capsys):
     assert "SIGKILL" in RANK1_DIES_MODULE
     (tiny_module_path / "rank1_dies.py").write_text(RANK1_DIES_MODULE)
-    code = cli_main(["run", "--suite", "demo", "--model", "hear:rank1_dies", "--tasks", "demo_words,demo_pitch",
-                     "--data-root", str(demo_root()), "--results", str(tmp_path / "results"), "--cache", str(tmp_path / "cache"),
-                     "--launcher", "torchrun", "--nproc", "2", "--quiet"])
+    code = cli_main(
+        [
+            "run",
+            "--suite",
+            "demo",
+            "--model",
+            "hear:rank1_dies",
+            "--tasks",
+            "demo_words,demo_pitch",
+            "--data-root",
+            str(demo_root()),
+            "--results",
+            str(tmp_path / "results"),
+            "--cache",
+            str(tmp_path / "cache"),
+            "--launcher",
+            "torchrun",
+            "--nproc",
+            "2",
+            "--quiet",
+        ]
+    )
     captured = capsys.readouterr()
     assert code != 0
     # Rank 1 (killed) had demo_pitch. torchrun then stops rank 0 too, maybe before it reports demo_words,
@@ -97,7 +141,9 @@ def test_torchrun_rank_killed_fails_the_run_naming_its_units(tmp_path, tiny_modu
 def test_missing_rank_outcomes_become_failed_units_in_plan_order(tmp_path):
     units = [Unit("m", "a"), Unit("m", "b"), Unit("m", "c")]
     plan = str(tmp_path / "plan.json")
-    (tmp_path / "plan.json.rank0.json").write_text(json.dumps([UnitOutcome(units[0], "done").to_dict()]))  # rank 0: a, died before c
+    (tmp_path / "plan.json.rank0.json").write_text(
+        json.dumps([UnitOutcome(units[0], "done").to_dict()])
+    )  # rank 0: a, died before c
     logs = []
     outcomes = collect_rank_outcomes(units, plan, nproc=2, returncode=1, log=logs.append)  # rank 1 (b) never wrote
     assert [(o.unit.task, o.status) for o in outcomes] == [("a", "done"), ("b", "failed"), ("c", "failed")]
@@ -134,7 +180,9 @@ def _worker_device(tmp_path, monkeypatch, device, cuda: bool, local_rank: int = 
     """The devices a torchrun worker (rank ``local_rank``) runs its units on, with a fake run_unit and CUDA."""
     config = RunConfig(suite="demo", models=("m",), device=device, results=str(tmp_path))
     plan = tmp_path / "plan.json"
-    plan.write_text(json.dumps({"config": config.to_json(), "units": [{"model": "m", "task": "a"}, {"model": "m", "task": "b"}]}))
+    plan.write_text(
+        json.dumps({"config": config.to_json(), "units": [{"model": "m", "task": "a"}, {"model": "m", "task": "b"}]})
+    )
     seen = []
     monkeypatch.setattr(launchers, "run_unit", lambda unit, cfg: seen.append(cfg.device) or UnitOutcome(unit, "done"))
     monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
@@ -192,10 +240,14 @@ def fake_submitit(monkeypatch):
     return _FakeExecutor.instances
 
 
-@pytest.mark.parametrize("device, gpus, expected", [(None, 1, "cuda"), (None, 0, "cpu"), ("cpu", 2, "cpu"), ("cuda:1", 1, "cuda:1")])
+@pytest.mark.parametrize(
+    "device, gpus, expected", [(None, 1, "cuda"), (None, 0, "cpu"), ("cpu", 2, "cpu"), ("cuda:1", 1, "cuda:1")]
+)
 def test_slurm_jobs_run_on_the_allocated_gpu_unless_told_otherwise(tmp_path, fake_submitit, device, gpus, expected):
     config = RunConfig(suite="demo", models=("m",), device=device, results=str(tmp_path))
-    outcomes = launchers.launch_slurm([Unit("m", "a")], config, LaunchOptions(slurm_gpus_per_node=gpus), lambda *_: None)
+    outcomes = launchers.launch_slurm(
+        [Unit("m", "a")], config, LaunchOptions(slurm_gpus_per_node=gpus), lambda *_: None
+    )
     assert fake_submitit[0].parameters["gpus_per_node"] == gpus
     assert [o.message for o in outcomes] == [f"device={expected}"]
 

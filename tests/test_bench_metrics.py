@@ -1,4 +1,5 @@
 """HEAR score functions: known values, sklearn / sed_eval, and heareval 2021.1.3's own functions."""
+
 import math
 
 import numpy as np
@@ -11,11 +12,14 @@ from spear_bench.bench.metrics import events_from_frame_predictions, get_metric
 def _heareval():
     """heareval is a required test dependency (installed by scripts/bootstrap.sh from requirements-nodeps.txt)."""
     try:
-        import heareval.score as score
         import heareval.predictions.task_predictions as predictions
+        import heareval.score as score
     except ImportError as error:  # fail, never skip: the cross-check is part of the contract
-        pytest.fail(f"heareval not importable ({error}); install: pip install --no-deps heareval==2021.1.3 "
-                    "pytorch-lightning==1.9.5 torchmetrics==1.4.3 lightning-utilities==0.11.9 more-itertools==11.2.1 torchinfo==1.8.0")
+        pytest.fail(
+            f"heareval not importable ({error}); install: pip install --no-deps heareval==2021.1.3 "
+            "pytorch-lightning==1.9.5 torchmetrics==1.4.3 lightning-utilities==0.11.9 "
+            "more-itertools==11.2.1 torchinfo==1.8.0"
+        )
     return score, predictions
 
 
@@ -39,14 +43,26 @@ def _events(seed, files=4, labels=("a", "b", "c")):
         events = []
         for _ in range(rng.integers(1, 5)):
             start = float(rng.uniform(0, 9000))
-            events.append({"label": str(rng.choice(labels)), "start": start, "end": start + float(rng.uniform(100, 1500))})
+            events.append(
+                {"label": str(rng.choice(labels)), "start": start, "end": start + float(rng.uniform(100, 1500))}
+            )
         out[f"file{f}.wav"] = events
     return out
 
 
 def test_registry_has_every_heareval_score_name():
-    assert set(metrics.METRICS) == {"top1_acc", "pitch_acc", "chroma_acc", "mAP", "d_prime", "aucroc", "event_onset_200ms_fms",
-                                    "event_onset_50ms_fms", "event_onset_offset_50ms_20perc_fms", "segment_1s_er"}
+    assert set(metrics.METRICS) == {
+        "top1_acc",
+        "pitch_acc",
+        "chroma_acc",
+        "mAP",
+        "d_prime",
+        "aucroc",
+        "event_onset_200ms_fms",
+        "event_onset_50ms_fms",
+        "event_onset_offset_50ms_20perc_fms",
+        "segment_1s_er",
+    }
     assert not get_metric("segment_1s_er").higher_is_better and get_metric("mAP").higher_is_better
 
 
@@ -77,8 +93,12 @@ def test_auc_metrics_are_nan_when_a_class_has_no_positive():
 
 def test_event_onset_fms_known_value():
     # 2 reference events; one estimate within 200 ms of an onset, one far off: P = R = F = 0.5.
-    reference = {"f.wav": [{"label": "a", "start": 1000.0, "end": 2000.0}, {"label": "a", "start": 5000.0, "end": 5500.0}]}
-    estimated = {"f.wav": [{"label": "a", "start": 1150.0, "end": 1900.0}, {"label": "a", "start": 7000.0, "end": 7500.0}]}
+    reference = {
+        "f.wav": [{"label": "a", "start": 1000.0, "end": 2000.0}, {"label": "a", "start": 5000.0, "end": 5500.0}]
+    }
+    estimated = {
+        "f.wav": [{"label": "a", "start": 1150.0, "end": 1900.0}, {"label": "a", "start": 7000.0, "end": 7500.0}]
+    }
     assert get_metric("event_onset_200ms_fms")(estimated, reference, ["a"]) == pytest.approx(0.5)
     assert get_metric("event_onset_50ms_fms")(estimated, reference, ["a"]) == pytest.approx(0.0)
     details = metrics.event_metric_details("event_onset_200ms_fms", estimated, reference, ["a"])
@@ -120,7 +140,12 @@ def test_event_metrics_equal_heareval_score_functions():
     for seed in range(3):
         reference, estimated = _events(seed), _events(seed + 100)
         estimated["file0.wav"] = reference["file0.wav"]  # some hits
-        for name in ("event_onset_200ms_fms", "event_onset_50ms_fms", "event_onset_offset_50ms_20perc_fms", "segment_1s_er"):
+        for name in (
+            "event_onset_200ms_fms",
+            "event_onset_50ms_fms",
+            "event_onset_offset_50ms_20perc_fms",
+            "segment_1s_er",
+        ):
             theirs = score.available_scores[name](label_to_idx=label_to_idx)(estimated, reference)[0][1]
             assert get_metric(name)(estimated, reference, labels) == pytest.approx(theirs, nan_ok=True), name
 
@@ -134,7 +159,14 @@ def test_frame_postprocessing_equals_heareval():
     probs = rng.random((40, 3)).astype(np.float32)
     for median_ms, min_ms in ((250, 125), (150, 50), (0, 0)):
         theirs = predictions.create_events_from_prediction(
-            {float(t): torch.tensor(p) for t, p in zip(timestamps, probs)}, {0: "a", 1: "b", 2: "c"},
-            median_filter_ms=median_ms, min_duration=min_ms)
-        ours = events_from_frame_predictions(probs, timestamps, ["a", "b", "c"], median_filter_ms=median_ms, min_duration=min_ms)
-        assert [(e["label"], float(e["start"]), float(e["end"])) for e in theirs] == [(e["label"], e["start"], e["end"]) for e in ours]
+            {float(t): torch.tensor(p) for t, p in zip(timestamps, probs)},
+            {0: "a", 1: "b", 2: "c"},
+            median_filter_ms=median_ms,
+            min_duration=min_ms,
+        )
+        ours = events_from_frame_predictions(
+            probs, timestamps, ["a", "b", "c"], median_filter_ms=median_ms, min_duration=min_ms
+        )
+        assert [(e["label"], float(e["start"]), float(e["end"])) for e in theirs] == [
+            (e["label"], e["start"], e["end"]) for e in ours
+        ]

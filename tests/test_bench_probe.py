@@ -1,4 +1,5 @@
 """The vectorised heareval probe: same grid, same arithmetic as per-point torch modules, early stopping."""
+
 import math
 import random
 
@@ -31,7 +32,10 @@ def test_grid_points_are_heareval_selection():
     names = {torch.nn.init.xavier_uniform_: "xavier_uniform", torch.nn.init.xavier_normal_: "xavier_normal"}
     theirs = [GridPoint(c["hidden_layers"], names[c["initialization"]], c["lr"]) for c in confs[:8]]
     assert select_grid_points(ProbeConfig()) == theirs
-    assert {(c["hidden_dim"], c["dropout"], c["batch_size"], c["max_epochs"], c["patience"], c["check_val_every_n_epoch"]) for c in confs} == {(1024, 0.1, 1024, 500, 20, 3)}
+    assert {
+        (c["hidden_dim"], c["dropout"], c["batch_size"], c["max_epochs"], c["patience"], c["check_val_every_n_epoch"])
+        for c in confs
+    } == {(1024, 0.1, 1024, 500, 20, 3)}
 
 
 def _reference_mlp(model: StackedMLP, g: int, depth: int) -> torch.nn.Sequential:
@@ -117,7 +121,9 @@ def test_early_stopping_counts_validation_checks_and_keeps_the_best_check():
     def scorer(probabilities, logits, split):
         return ScoreResult([next(scores)])
 
-    probe = train_grid([GridPoint(1, "xavier_uniform", 1e-3)], _blobs(12, 0), _blobs(6, 1), "multiclass", scorer, "max", config)[0]
+    probe = train_grid(
+        [GridPoint(1, "xavier_uniform", 1e-3)], _blobs(12, 0), _blobs(6, 1), "multiclass", scorer, "max", config
+    )[0]
     assert probe.validation_score == 0.5
     assert probe.epoch == 5  # 2nd check: epochs are 0-based, checks after epochs 2, 5, 8 ...
     assert probe.epochs_run == 18  # stopped after the 6th check
@@ -130,16 +136,24 @@ def test_non_finite_validation_score_stops_that_grid_point():
     def scorer(probabilities, logits, split):
         return ScoreResult([next(values)])
 
-    probe = train_grid([GridPoint(2, "xavier_normal", 1e-3)], _blobs(12, 0), _blobs(6, 1), "multiclass", scorer, "max", config)[0]
+    probe = train_grid(
+        [GridPoint(2, "xavier_normal", 1e-3)], _blobs(12, 0), _blobs(6, 1), "multiclass", scorer, "max", config
+    )[0]
     assert probe.epochs_run == 2 and probe.validation_score == 0.2
 
 
 def test_task_overrides_follow_heareval():
     config = ProbeConfig().with_task_overrides({"task_name": "dcase2016_task2"})
     assert config.check_val_every_n_epoch == 10
-    config = ProbeConfig().with_task_overrides({
-        "task_name": "maestro", "use_scoring_for_early_stopping": False,
-        "evaluation_params": {"event_postprocessing_grid": {"median_filter_ms": [150], "min_duration": [50]},
-                              "task_specific_param_grid": {"max_epochs": [50], "check_val_every_n_epoch": [1]}}})
+    config = ProbeConfig().with_task_overrides(
+        {
+            "task_name": "maestro",
+            "use_scoring_for_early_stopping": False,
+            "evaluation_params": {
+                "event_postprocessing_grid": {"median_filter_ms": [150], "min_duration": [50]},
+                "task_specific_param_grid": {"max_epochs": [50], "check_val_every_n_epoch": [1]},
+            },
+        }
+    )
     assert (config.max_epochs, config.check_val_every_n_epoch, config.use_scoring_for_early_stopping) == (50, 1, False)
     assert config.event_postprocessing_grid == {"median_filter_ms": [150], "min_duration": [50]}

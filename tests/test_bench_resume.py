@@ -1,4 +1,5 @@
 """kill -9 in the middle of a run, then rerun: nothing lost, nothing duplicated, cached embeddings reused."""
+
 import collections
 import json
 import os
@@ -9,23 +10,42 @@ import time
 from pathlib import Path
 
 import pytest
+from test_demo_data import demo_root  # tests/ is on sys.path (pytest rootdir-relative import)
 
 from spear_bench.results.store import ResultsStore
-from test_demo_data import demo_root  # tests/ is on sys.path (pytest rootdir-relative import)
 
 TASKS = ("demo_ks", "demo_ic", "demo_sid")  # suite order: units run in this order
 
 
 def _command(results: Path, cache: Path) -> list[str]:
-    return [sys.executable, "-m", "spear_bench", "run", "--suite", "demo", "--model", "spear_tiny[random-init]", "--tasks", ",".join(TASKS),
-            "--data-root", str(demo_root()), "--results", str(results), "--cache", str(cache), "--quiet"]
+    return [
+        sys.executable,
+        "-m",
+        "spear_bench",
+        "run",
+        "--suite",
+        "demo",
+        "--model",
+        "spear_tiny[random-init]",
+        "--tasks",
+        ",".join(TASKS),
+        "--data-root",
+        str(demo_root()),
+        "--results",
+        str(results),
+        "--cache",
+        str(cache),
+        "--quiet",
+    ]
 
 
 @pytest.mark.slow
 def test_kill_mid_run_then_rerun_loses_and_duplicates_nothing(tmp_path):
     results, cache = tmp_path / "results", tmp_path / "cache"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    process = subprocess.Popen(_command(results, cache), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    process = subprocess.Popen(
+        _command(results, cache), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+    )
     units = results / "demo" / "spear_tiny_random-init_"
     second_corpus = cache / "superb"
     deadline = time.time() + 300
@@ -36,7 +56,9 @@ def test_kill_mid_run_then_rerun_loses_and_duplicates_nothing(tmp_path):
         if done and partial:
             break
         time.sleep(0.05)
-    assert process.poll() is None, "the run finished before it could be killed: " + process.stdout.read().decode()[-2000:]
+    assert process.poll() is None, (
+        "the run finished before it could be killed: " + process.stdout.read().decode()[-2000:]
+    )
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
     first_unit = next(units.glob("demo_ks__*.json"))

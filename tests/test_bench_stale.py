@@ -1,9 +1,12 @@
 """Stale-proof reuse: the unit key and the embedding cache key cover code, module settings and protocol;
 ``spear-bench run --force`` reruns on purpose."""
+
 import functools
 import json
 
 import pytest
+from test_bench_hear_runner import TINY_HEAR_MODULE
+from test_demo_data import demo_root
 
 from spear_bench.bench import fingerprint, orchestrate
 from spear_bench.bench.cache import EmbeddingCache
@@ -13,8 +16,6 @@ from spear_bench.bench.orchestrate import RunConfig, Unit, unit_config
 from spear_bench.bench.tasks import load_suite
 from spear_bench.cli import main
 from spear_bench.results.store import ResultsStore, config_hash
-from test_bench_hear_runner import TINY_HEAR_MODULE
-from test_demo_data import demo_root
 
 
 def _hash(model: str, config: RunConfig, task: str = "demo_words") -> str:
@@ -31,8 +32,13 @@ def test_unit_key_changes_with_the_code_the_protocol_and_the_layer(monkeypatch):
     config = RunConfig(suite="demo", models=("spear_tiny[random-init]",), data_root=str(demo_root()))
     base = _hash("spear_tiny[random-init]", config)
     assert _hash("spear_tiny[random-init]", config) == base  # stable
-    assert _hash("spear_tiny[random-init]", RunConfig(suite="demo", models=("spear_tiny[random-init]",), layer="all")) != base
-    assert _hash("spear_tiny[random-init]", RunConfig(suite="demo", models=("spear_tiny[random-init]",), seed=1)) != base
+    assert (
+        _hash("spear_tiny[random-init]", RunConfig(suite="demo", models=("spear_tiny[random-init]",), layer="all"))
+        != base
+    )
+    assert (
+        _hash("spear_tiny[random-init]", RunConfig(suite="demo", models=("spear_tiny[random-init]",), seed=1)) != base
+    )
     monkeypatch.setattr(orchestrate, "code_version", lambda: {**fingerprint.code_version(), "sources": "0" * 16})
     assert _hash("spear_tiny[random-init]", config) != base  # a fix to the encoder, probe or readers reruns the unit
 
@@ -64,7 +70,9 @@ def _cache_dir(tmp_path, **kwargs) -> str:
 
     loaded = hear_spear.load_model(model="tiny", **kwargs)
     model = resolve_model("spear_tiny[random-init]")
-    return EmbeddingCache(tmp_path, model.name, "w" * 16, "last", settings=embedding_settings(model, loaded, "hear_spear")).model_dir.name
+    return EmbeddingCache(
+        tmp_path, model.name, "w" * 16, "last", settings=embedding_settings(model, loaded, "hear_spear")
+    ).model_dir.name
 
 
 def test_embedding_cache_key_covers_the_loaded_models_settings(tmp_path):
@@ -78,8 +86,25 @@ def test_embedding_cache_key_covers_the_loaded_models_settings(tmp_path):
 
 
 def _run_words(tmp_path, model, *extra):
-    return main(["run", "--suite", "demo", "--model", model, "--tasks", "demo_words", "--data-root", str(demo_root()),
-                 "--results", str(tmp_path / "results"), "--cache", str(tmp_path / "cache"), "--quiet", *extra])
+    return main(
+        [
+            "run",
+            "--suite",
+            "demo",
+            "--model",
+            model,
+            "--tasks",
+            "demo_words",
+            "--data-root",
+            str(demo_root()),
+            "--results",
+            str(tmp_path / "results"),
+            "--cache",
+            str(tmp_path / "cache"),
+            "--quiet",
+            *extra,
+        ]
+    )
 
 
 def _summary(out: str) -> tuple[int, int, int]:
@@ -91,18 +116,24 @@ def _summary(out: str) -> tuple[int, int, int]:
 
 @pytest.fixture
 def small_probe_fresh_handles(monkeypatch):
-    """A small probe grid (the test is about reuse, not scores); each CLI call loads its model anew, as a new process would."""
+    """A small probe grid (the test is about reuse, not scores); each CLI call loads its model anew,
+    as a new process would."""
     from spear_bench.bench import probe
 
-    monkeypatch.setattr(probe, "ProbeConfig", functools.partial(probe.ProbeConfig, hidden_dim=32, max_epochs=6, grid_points=2,
-                                                                patience=1))
+    monkeypatch.setattr(
+        probe,
+        "ProbeConfig",
+        functools.partial(probe.ProbeConfig, hidden_dim=32, max_epochs=6, grid_points=2, patience=1),
+    )
     monkeypatch.setattr(orchestrate, "_HANDLES", {})
     yield
     orchestrate._HANDLES.clear()
 
 
 @pytest.mark.slow
-def test_changed_checkpoint_setting_recomputes_embeddings_and_reruns_the_unit(tmp_path, capsys, small_probe_fresh_handles):
+def test_changed_checkpoint_setting_recomputes_embeddings_and_reruns_the_unit(
+    tmp_path, capsys, small_probe_fresh_handles
+):
     """Edge padding set in a checkpoint's config.json: same tensors (same weights hash), other embeddings."""
     from spear_bench.models.checkpoint import save_spear_checkpoint
     from spear_bench.models.spear import build_spear_tiny
@@ -121,12 +152,27 @@ def test_changed_checkpoint_setting_recomputes_embeddings_and_reruns_the_unit(tm
     assert _summary(capsys.readouterr().out) == (1, 0, first[2])  # every embedding computed again, unit rerun
     assert len(list((tmp_path / "results" / "demo" / "spear_tiny").glob("demo_words__*.json"))) == 2
     rows = {(r.metric, r.task_short, r.unit, r.higher_is_better) for r in ResultsStore(tmp_path / "results").rows()}
-    assert ("top1_acc", "Words", "fraction", True) in rows and ("d_prime", "Words", "", True) in rows  # facts of the registry
+    assert ("top1_acc", "Words", "fraction", True) in rows and (
+        "d_prime",
+        "Words",
+        "",
+        True,
+    ) in rows  # facts of the registry
     model_dirs = sorted(p for p in (tmp_path / "cache" / "hear").iterdir())
     assert len(model_dirs) == 2  # the same weights hash, two settings
-    edges = {tuple(json.loads((d / "model.json").read_text())["settings"]["module_settings"]["encoder"]["config"]["edge_pad_frames"])
-             for d in model_dirs}
+    edges = {
+        tuple(
+            json.loads((d / "model.json").read_text())["settings"]["module_settings"]["encoder"]["config"][
+                "edge_pad_frames"
+            ]
+        )
+        for d in model_dirs
+    }
     assert edges == {(3, 4), (0, 0)}
 
     assert _run_words(tmp_path, model, "--force") == 0
-    assert _summary(capsys.readouterr().out) == (1, 0, 0)  # --force reruns the unit; embeddings under its key are reused
+    assert _summary(capsys.readouterr().out) == (
+        1,
+        0,
+        0,
+    )  # --force reruns the unit; embeddings under its key are reused

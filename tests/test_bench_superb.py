@@ -1,16 +1,17 @@
 """SUPERB through s3prl's S3PRLUpstream + Featurizer + heads on the demo corpora; readers; errors."""
+
 import dataclasses
 
 import numpy as np
 import pytest
 import soundfile as sf
+from test_demo_data import demo_root  # tests/ is on sys.path (pytest rootdir-relative import)
 
 from spear_bench.bench.models import resolve_model
 from spear_bench.bench.superb_data import read_dataset
 from spear_bench.bench.superb_runner import Upstream, run_superb_task
 from spear_bench.bench.tasks import load_suite
 from spear_bench.errors import ConfigError, DatasetError
-from test_demo_data import demo_root  # tests/ is on sys.path (pytest rootdir-relative import)
 
 
 def _short(name, **protocol):

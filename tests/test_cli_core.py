@@ -1,4 +1,5 @@
 """The CLI shell: help, and user errors as one red line without a traceback."""
+
 import subprocess
 import sys
 

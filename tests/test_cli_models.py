@@ -1,4 +1,5 @@
 """``spear-bench info`` and ``spear-bench embed`` through spear_bench.cli.main."""
+
 from __future__ import annotations
 
 import json
@@ -61,7 +62,10 @@ def test_embed_writes_one_file_per_input_keeping_folder_structure(audio_dir, tmp
 
 def test_embed_all_layers_stacks_every_hidden_state(audio_dir, tmp_path):
     out = tmp_path / "emb"
-    assert main(["embed", "spear_tiny[random-init]", str(audio_dir / "tone.wav"), "--out", str(out), "--layer", "all"]) == 0
+    assert (
+        main(["embed", "spear_tiny[random-init]", str(audio_dir / "tone.wav"), "--out", str(out), "--layer", "all"])
+        == 0
+    )
     assert np.load(out / "tone.npy").shape == (10, 50, 96)
 
 
@@ -72,7 +76,22 @@ def test_embed_single_layer_matches_that_hidden_state(audio_dir, tmp_path):
     from spear_bench.models import load_encoder
 
     out = tmp_path / "emb"
-    assert main(["embed", "spear_tiny[random-init]", str(audio_dir / "tone.wav"), "--out", str(out), "--layer", "3", "--format", "safetensors"]) == 0
+    assert (
+        main(
+            [
+                "embed",
+                "spear_tiny[random-init]",
+                str(audio_dir / "tone.wav"),
+                "--out",
+                str(out),
+                "--layer",
+                "3",
+                "--format",
+                "safetensors",
+            ]
+        )
+        == 0
+    )
     from safetensors import safe_open
 
     with safe_open(str(out / "tone.safetensors"), "pt") as f:
@@ -106,5 +125,7 @@ def test_embed_skip_errors_goes_on_and_resumes_without_recomputing(audio_dir, tm
 
 
 def test_embed_rejects_a_layer_out_of_range(audio_dir, tmp_path, capsys):
-    assert main(["embed", "spear_tiny[random-init]", str(audio_dir), "--out", str(tmp_path / "e"), "--layer", "10"]) == 2
+    assert (
+        main(["embed", "spear_tiny[random-init]", str(audio_dir), "--out", str(tmp_path / "e"), "--layer", "10"]) == 2
+    )
     assert "10 hidden states" in capsys.readouterr().err

@@ -1,4 +1,5 @@
 """The generated demo datasets: real HEAR and SUPERB layouts, deterministic, readable by the runners."""
+
 import hashlib
 import json
 import tempfile
@@ -53,7 +54,9 @@ def test_superb_demo_corpora_read_with_the_real_readers():
     ic = read_dataset("fluent_speech_commands", root / suite.task("demo_ic").layout.root)[0]
     assert [len(c) for c in ic.classes] == [4, 3, 3]
     sid = read_dataset("voxceleb1_iden", root / suite.task("demo_sid").layout.root)[0]
-    assert len(sid.classes[0]) == 6 and {i.target for i in sid.splits["test"]} <= {i.target for i in sid.splits["train"]}
+    assert len(sid.classes[0]) == 6 and {i.target for i in sid.splits["test"]} <= {
+        i.target for i in sid.splits["train"]
+    }
     asr = read_dataset("librispeech_chars", root / "LibriSpeech")[0]
     assert asr.tokens[0] == "<blank>" and asr.splits["test"][0].text
     pr = read_dataset("librispeech_phones", root / "LibriSpeech")[0]

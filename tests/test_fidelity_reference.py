@@ -4,6 +4,7 @@ The reference vectors are committed in ``tests/data/zipformer2-tiny`` (provenanc
 in tests/data/README.md); a missing file is a failure, not a skip. Every comparison is on
 valid frames only, max abs difference <= 1e-4 (not loosened: a failure means the model is wrong).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -20,7 +21,9 @@ TOLERANCE = 1e-4
 
 def reference_dir():
     if not (REFERENCE / "model.safetensors").is_file():
-        pytest.fail(f"reference vectors missing: {REFERENCE} (expected config.json, model.safetensors, expected.safetensors)")
+        pytest.fail(
+            f"reference vectors missing: {REFERENCE} (expected config.json, model.safetensors, expected.safetensors)"
+        )
     return REFERENCE
 
 
@@ -100,7 +103,9 @@ def test_every_layer_output_matches_reference_at_its_stack_rate(reference_model,
 
 
 def test_encoder_output_before_output_downsampling_matches_reference(reference_run, expected):
-    diff = max_abs_on_valid(reference_run.encoder.full_dim_out, expected["encoder_out_before_output_downsampling"], expected["embed_lens"])
+    diff = max_abs_on_valid(
+        reference_run.encoder.full_dim_out, expected["encoder_out_before_output_downsampling"], expected["embed_lens"]
+    )
     print(f"encoder_out_before_output_downsampling max abs diff {diff:.2e}")
     assert diff <= TOLERANCE
 

@@ -1,4 +1,5 @@
 """`spear-bench finetune`: one-line errors for missing data, and the CPU demos end to end (slow)."""
+
 import json
 import subprocess
 import sys
@@ -12,7 +13,9 @@ from spear_bench.results import ResultsStore
 
 def _cli(args, tmp_path):
     env = {"SPEAR_BENCH_HOME": str(tmp_path), "OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"}
-    return subprocess.run([sys.executable, "-m", "spear_bench", *args], capture_output=True, text=True, env=env, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "spear_bench", *args], capture_output=True, text=True, env=env, timeout=300
+    )
 
 
 @pytest.mark.parametrize(
@@ -29,7 +32,19 @@ def test_missing_dataset_folder_is_one_line_naming_the_path(kind, expected, tmp_
 
 def test_missing_librispeech_split_names_the_expected_folder(tmp_path):
     (tmp_path / "data" / "dev-clean").mkdir(parents=True)
-    code = main(["finetune", "asr", "--model", "spear_tiny[random-init]", "--data", str(tmp_path / "data"), "--out", str(tmp_path / "o"), "--quiet"])
+    code = main(
+        [
+            "finetune",
+            "asr",
+            "--model",
+            "spear_tiny[random-init]",
+            "--data",
+            str(tmp_path / "data"),
+            "--out",
+            str(tmp_path / "o"),
+            "--quiet",
+        ]
+    )
     assert code == 2
 
 
@@ -66,7 +81,10 @@ def test_demo_tagging_finetune_beats_chance_map(tmp_path, one_thread, monkeypatc
     assert code == 0
     summary = json.loads((tmp_path / "run" / "results.json").read_text())
     model_map, chance = summary["metrics"]["mAP"], summary["metrics"]["chance_mAP"]
-    print(f"demo tagging mAP {model_map:.1f} vs chance {chance:.1f} (before fine-tuning {summary['metrics_before']['mAP']:.1f})")
+    print(
+        f"demo tagging mAP {model_map:.1f} vs chance {chance:.1f} "
+        f"(before fine-tuning {summary['metrics_before']['mAP']:.1f})"
+    )
     assert model_map > chance + 15.0
     rows = ResultsStore(tmp_path / "results").table()
     assert set(rows["suite"]) == {"finetune"} and "mAP" in set(rows["metric"])
@@ -76,7 +94,18 @@ def test_demo_tagging_finetune_beats_chance_map(tmp_path, one_thread, monkeypatc
 def test_rnnt_finetune_runs_resumes_and_reuses_stored_results(tmp_path, one_thread, monkeypatch, capsys):
     """The RNN-T path end to end on a few steps: checkpoint, resume with more steps, store, skip when done."""
     monkeypatch.setenv("SPEAR_BENCH_HOME", str(tmp_path))
-    run = ["finetune", "asr", "--demo", "--config", "demo_asr_rnnt", "--out", str(tmp_path / "run"), "--quiet", "--set", "eval_before=false"]
+    run = [
+        "finetune",
+        "asr",
+        "--demo",
+        "--config",
+        "demo_asr_rnnt",
+        "--out",
+        str(tmp_path / "run"),
+        "--quiet",
+        "--set",
+        "eval_before=false",
+    ]
     assert main(run + ["--steps", "2"]) == 0
     assert main(run + ["--steps", "4"]) == 0  # continues from step 2
     summary = json.loads((tmp_path / "run" / "results.json").read_text())

@@ -1,4 +1,5 @@
 """Dataset readers (LibriSpeech layout, AudioSet CSVs + ontology + clips), samplers, generated miniatures."""
+
 import shutil
 from collections import Counter
 
@@ -74,7 +75,10 @@ def test_split_without_transcripts_is_an_error(tmp_path):
 
 
 def test_segment_csv_round_trips_in_audioset_format(tmp_path):
-    segments = [Segment("--PJHxphWEs", 30.0, 40.0, ("/m/09x0r", "/t/dd00088")), Segment("abcdefghijk", 0.0, 10.0, ("/m/04rlf",))]
+    segments = [
+        Segment("--PJHxphWEs", 30.0, 40.0, ("/m/09x0r", "/t/dd00088")),
+        Segment("abcdefghijk", 0.0, 10.0, ("/m/04rlf",)),
+    ]
     path = write_segments(tmp_path / "eval_segments.csv", segments)
     text = path.read_text()
     assert text.startswith("# Segments csv") and '--PJHxphWEs, 30.000, 40.000, "/m/09x0r,/t/dd00088"' in text
@@ -135,7 +139,7 @@ def test_missing_audioset_audio_folder_is_one_line_naming_the_path(tmp_path):
 def test_balanced_weights_give_every_single_label_class_the_same_total_weight():
     labels = [[0]] * 90 + [[1]] * 10
     weights = balanced_sample_weights(labels, 3)
-    per_class = [sum(w for w, l in zip(weights, labels) if c in l) for c in range(2)]
+    per_class = [sum(w for w, clip_labels in zip(weights, labels) if c in clip_labels) for c in range(2)]
     assert per_class == pytest.approx([1.0, 1.0])
 
 
@@ -150,7 +154,10 @@ def test_weighted_sampler_draws_rare_classes_as_often_as_common_ones(mini_audios
     from lhotse import CutSet, MonoCut
 
     labels = [[0]] * 95 + [[1]] * 5
-    cuts = CutSet.from_cuts(MonoCut(id=f"c{i}", start=0, duration=1.0, channel=0, custom={"labels": l}) for i, l in enumerate(labels))
+    cuts = CutSet.from_cuts(
+        MonoCut(id=f"c{i}", start=0, duration=1.0, channel=0, custom={"labels": clip_labels})
+        for i, clip_labels in enumerate(labels)
+    )
     sampler = WeightedCutSampler(cuts, balanced_sample_weights(labels, 2), num_samples=4000, max_duration=50, seed=0)
     counts = Counter(c.custom["labels"][0] for batch in sampler for c in batch)
     assert sum(counts.values()) == 4000
@@ -164,7 +171,7 @@ def test_weighted_sampler_draws_rare_classes_as_often_as_common_ones(mini_audios
 
 def test_mini_audioset_unbalanced_list_is_skewed(tmp_path):
     root = make_mini_audioset(tmp_path, num_train=2, num_eval=2, num_unbalanced=40, duration=0.3, seed=1)
-    counts = Counter(l for s in read_segments(root / "unbalanced_train_segments.csv") for l in s.labels)
+    counts = Counter(label for s in read_segments(root / "unbalanced_train_segments.csv") for label in s.labels)
     assert counts[DEMO_SOUND_CLASSES[0].mid] > 3 * counts.get(DEMO_SOUND_CLASSES[-1].mid, 0)
 
 
@@ -173,7 +180,9 @@ def test_batch_stream_resumes_mid_epoch_with_the_same_batches(mini_librispeech, 
     sampler = make_sampler("simple", cuts, max_duration=2.0, shuffle=True, seed=0)
     stream = iter(BatchStream(sampler))
     straight = [[c.id for c in next(stream)["cuts"]] for _ in range(5)]
-    resumed_stream = BatchStream(make_sampler("simple", cuts, max_duration=2.0, shuffle=True, seed=0), position=StreamPosition(0, 2))
+    resumed_stream = BatchStream(
+        make_sampler("simple", cuts, max_duration=2.0, shuffle=True, seed=0), position=StreamPosition(0, 2)
+    )
     resumed = iter(resumed_stream)
     assert [[c.id for c in next(resumed)["cuts"]] for _ in range(3)] == straight[2:]
 

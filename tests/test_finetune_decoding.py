@@ -1,4 +1,5 @@
 """Greedy and beam decoding for the CTC and RNN-T heads."""
+
 import itertools
 import math
 
@@ -7,9 +8,15 @@ import torch
 
 import spear_bench  # noqa: F401
 from spear_bench.errors import ConfigError
-from spear_bench.finetune.decoding import ctc_greedy, ctc_prefix_beam, decode, rnnt_beam, rnnt_greedy, rnnt_modified_beam
+from spear_bench.finetune.decoding import (
+    ctc_greedy,
+    ctc_prefix_beam,
+    decode,
+    rnnt_beam,
+    rnnt_greedy,
+    rnnt_modified_beam,
+)
 from spear_bench.finetune.heads import CtcHead, TransducerHead
-
 
 # Tensors here are tiny: extra threads only add synchronisation cost (large on a busy machine).
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -1,11 +1,17 @@
 """WER (corpus-level, via jiwer) and AudioSet mAP (macro AP over classes with positives)."""
+
 import jiwer
 import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score
 
 import spear_bench  # noqa: F401
-from spear_bench.finetune.metrics import chance_mean_average_precision, mean_average_precision, word_error_rate, word_errors
+from spear_bench.finetune.metrics import (
+    chance_mean_average_precision,
+    mean_average_precision,
+    word_error_rate,
+    word_errors,
+)
 
 
 def test_wer_is_corpus_level_not_a_mean_of_utterance_rates():

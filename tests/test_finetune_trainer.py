@@ -1,4 +1,5 @@
 """The fine-tuning loop: encoder input path, learning-rate scale, freezing, checkpoints and exact resume."""
+
 import dataclasses
 
 import pytest
@@ -13,11 +14,9 @@ from spear_bench.finetune.config import AsrConfig, OptimConfig, TrainConfig, loa
 from spear_bench.finetune.data import BatchStream, make_sampler
 from spear_bench.finetune.demo_data import make_mini_librispeech
 from spear_bench.finetune.librispeech import cut_transcript, librispeech_cuts
-from spear_bench.finetune.model import FinetuneModel
 from spear_bench.finetune.tokenizer import CharTokenizer
 from spear_bench.finetune.trainer import CHECKPOINT, build_optimizer, train
 from spear_bench.models.base import AudioEncoder, EncoderOutput
-
 
 # Tensors here are tiny: extra threads only add synchronisation cost (large on a busy machine).
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -74,7 +73,16 @@ def _loss_fn(model, batch, generator, step):
 
 
 def _train(model, cuts, out_dir, steps, freeze=0, resume=True, key="k", optim=OptimConfig(lr=0.02, warmup_steps=1)):
-    config = TrainConfig(max_steps=steps, freeze_encoder_steps=freeze, max_duration=4.0, sampler="simple", save_every=2, log_every=1, num_workers=0, optim=optim)
+    config = TrainConfig(
+        max_steps=steps,
+        freeze_encoder_steps=freeze,
+        max_duration=4.0,
+        sampler="simple",
+        save_every=2,
+        log_every=1,
+        num_workers=0,
+        optim=optim,
+    )
     stream = BatchStream(make_sampler("simple", cuts, config.max_duration, shuffle=True, seed=config.seed))
     return train(model, stream, _loss_fn, config, out_dir, key, torch.device("cpu"), resume=resume, progress=False)
 
@@ -148,7 +156,11 @@ def test_presets_load_with_the_paper_settings():
     ctc = load_config("asr", "ls100_ctc")
     assert (ctc.head, ctc.tokenizer) == ("ctc", "char")
     as2m = load_config("audioset", "as2m")
-    assert as2m.train.sampler == "weighted" and as2m.mixup.prob == 0.5 and "unbalanced_train_segments.csv" in as2m.train_csvs
+    assert (
+        as2m.train.sampler == "weighted"
+        and as2m.mixup.prob == 0.5
+        and "unbalanced_train_segments.csv" in as2m.train_csvs
+    )
 
 
 def test_config_errors_name_the_file_and_key(tmp_path):

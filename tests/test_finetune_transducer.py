@@ -1,4 +1,5 @@
 """The pure-PyTorch RNN-T loss: brute-force oracle, torchaudio (where it loads), pruning."""
+
 import math
 
 import pytest
@@ -13,7 +14,6 @@ from spear_bench.finetune.transducer import (
     simple_lattice_log_probs,
     transducer_lattice_loss,
 )
-
 
 # Tensors here are tiny: extra threads only add synchronisation cost (large on a busy machine).
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -71,7 +71,10 @@ def _torchaudio_rnnt_or_reason():
         import torchaudio.functional as F
 
         probe = F.rnnt_loss(
-            torch.zeros(1, 2, 2, 3), torch.tensor([[1]], dtype=torch.int32), torch.tensor([2], dtype=torch.int32), torch.tensor([1], dtype=torch.int32)
+            torch.zeros(1, 2, 2, 3),
+            torch.tensor([[1]], dtype=torch.int32),
+            torch.tensor([2], dtype=torch.int32),
+            torch.tensor([1], dtype=torch.int32),
         )
         return F.rnnt_loss if torch.isfinite(probe) else None, None
     except Exception as error:  # noqa: BLE001 - any failure means "not available here"
@@ -106,7 +109,17 @@ def test_simple_lattice_equals_full_loss_of_additive_joiner():
 
 def _head(prune_range, seed=0):
     torch.manual_seed(seed)
-    return TransducerHead(16, 7, 0, decoder_dim=12, joiner_dim=10, context_size=2, loss_kind="pruned", prune_range=prune_range, lm_only_scale=0.0)
+    return TransducerHead(
+        16,
+        7,
+        0,
+        decoder_dim=12,
+        joiner_dim=10,
+        context_size=2,
+        loss_kind="pruned",
+        prune_range=prune_range,
+        lm_only_scale=0.0,
+    )
 
 
 def test_pruned_loss_equals_full_loss_when_nothing_is_pruned():

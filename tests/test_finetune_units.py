@@ -1,11 +1,18 @@
 """Output units (BPE / letters), SpecAugment and mixup."""
+
 import numpy as np
 import pytest
 import torch
 
 import spear_bench  # noqa: F401
 from spear_bench.errors import ConfigError
-from spear_bench.finetune.augment import MixupConfig, SpecAugmentConfig, mixup, spec_augment_fbank, spec_augment_waveform
+from spear_bench.finetune.augment import (
+    MixupConfig,
+    SpecAugmentConfig,
+    mixup,
+    spec_augment_fbank,
+    spec_augment_waveform,
+)
 from spear_bench.finetune.demo_data import DEMO_SENTENCES
 from spear_bench.finetune.tokenizer import CharTokenizer, load_tokenizer, normalize_transcript, train_tokenizer
 
@@ -41,13 +48,15 @@ def test_transcripts_are_normalised_like_librispeech():
 
 
 def test_spec_augment_masks_only_valid_frames_and_within_limits():
-    config = SpecAugmentConfig(num_freq_masks=2, max_freq_width=10, num_time_masks=4, max_time_width=20, max_time_fraction=0.2)
+    config = SpecAugmentConfig(
+        num_freq_masks=2, max_freq_width=10, num_time_masks=4, max_time_width=20, max_time_fraction=0.2
+    )
     feats = torch.randn(2, 300, 128)
     lengths = torch.tensor([300, 200])
     out = spec_augment_fbank(feats, lengths, config, torch.Generator().manual_seed(0))
     assert torch.equal(out[1, 200:], feats[1, 200:])  # padding untouched
     for b, length in enumerate(lengths.tolist()):
-        changed = (out[b, :length] != feats[b, :length])
+        changed = out[b, :length] != feats[b, :length]
         masked_frames = changed.all(dim=1).sum().item()
         assert 0 < masked_frames <= 0.2 * length + 1
         masked_bins = changed.all(dim=0).sum().item()
@@ -65,7 +74,9 @@ def test_spec_augment_is_reproducible_with_a_generator_and_off_when_disabled():
 
 def test_waveform_spec_augment_zeroes_whole_hops():
     waves, lengths = torch.ones(1, 16000), torch.tensor([16000])
-    out = spec_augment_waveform(waves, lengths, SpecAugmentConfig(max_time_fraction=0.2), torch.Generator().manual_seed(1))
+    out = spec_augment_waveform(
+        waves, lengths, SpecAugmentConfig(max_time_fraction=0.2), torch.Generator().manual_seed(1)
+    )
     zeroed = (out == 0).float().sum().item()
     assert 0 < zeroed <= 0.2 * 16000 and zeroed % 160 == 0
 
@@ -73,7 +84,9 @@ def test_waveform_spec_augment_zeroes_whole_hops():
 def test_mixup_mixes_waves_and_targets_with_the_same_weight():
     waves = torch.stack([torch.full((100,), 1.0), torch.full((100,), 3.0)])
     targets = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
-    mixed, lengths, soft = mixup(waves, torch.tensor([100, 60]), targets, MixupConfig(prob=1.0, alpha=2.0), torch.Generator().manual_seed(0))
+    mixed, lengths, soft = mixup(
+        waves, torch.tensor([100, 60]), targets, MixupConfig(prob=1.0, alpha=2.0), torch.Generator().manual_seed(0)
+    )
     lam = soft[:, 0].clone()
     lam[1] = soft[1, 1]
     assert torch.allclose(mixed[0], lam[0] * 1.0 + (1 - lam[0]) * 3.0 * torch.ones(100))

@@ -1,10 +1,11 @@
 """HEAR modules (hear_spear and its baseline submodules) on tiny models: API, timestamps, layers, chunking."""
+
 import importlib
 
 import pytest
 import torch
-
 from _upstreams_tiny import TINY_OVERRIDES
+
 from spear_bench.errors import CheckpointError, ConfigError
 from spear_bench.upstreams import resolve_model_name
 
@@ -37,7 +38,11 @@ def test_short_model_names_resolve_within_each_family():
 
 @pytest.mark.parametrize(
     "module, model, hop_ms, first_ms",
-    [("hear_spear.wavlm", "base_plus", 20.0, 12.5), ("hear_spear.dasheng", "base", 40.0, 15.0), ("hear_spear.usad", "large", 20.0, 12.5)],
+    [
+        ("hear_spear.wavlm", "base_plus", 20.0, 12.5),
+        ("hear_spear.dasheng", "base", 40.0, 15.0),
+        ("hear_spear.usad", "large", 20.0, 12.5),
+    ],
 )
 def test_timestamps_are_frame_centres_on_a_regular_grid(module, model, hop_ms, first_ms):
     hear = importlib.import_module(module)
@@ -118,12 +123,11 @@ def test_a_missing_model_file_is_a_one_line_error_naming_it(module, tmp_path):
 
 
 def test_hear_spear_loads_a_baseline_checkpoint_into_the_named_baseline(tmp_path):
-    import hear_spear
-
     # `spear-bench run --model wavlm_large@PATH` reaches HEAR tasks as
     # hear_spear.load_model(PATH, model="wavlm_large"): the weights go into WavLM, not SPEAR.
     import json
 
+    import hear_spear
     from spear_bench.upstreams import build_encoder
 
     tiny = build_encoder("wavlm_large", overrides=TINY_OVERRIDES["wavlm_large"], seed=1)
@@ -134,4 +138,8 @@ def test_hear_spear_loads_a_baseline_checkpoint_into_the_named_baseline(tmp_path
     assert model.encoder.__class__ is tiny.__class__ and model.timestamp_embedding_size == 32
     audio = 0.1 * torch.randn(1, 16000)
     with torch.no_grad():
-        assert torch.allclose(hear_spear.get_scene_embeddings(audio, model), tiny(audio, torch.tensor([16000])).last_hidden_state.mean(1), atol=1e-5)
+        assert torch.allclose(
+            hear_spear.get_scene_embeddings(audio, model),
+            tiny(audio, torch.tensor([16000])).last_hidden_state.mean(1),
+            atol=1e-5,
+        )

@@ -1,4 +1,5 @@
 """benchmarks/hear_probe_speed.py runs end to end (--quick: tiny task, 2 grid points, 6 epochs; no speed asserted)."""
+
 from __future__ import annotations
 
 import pytest

@@ -4,10 +4,11 @@ For every family, the input region that one output frame of the (local, attentio
 front end depends on is found from gradients; its midpoint must be the timestamp the
 FrameEmbedder gives that frame.
 """
+
 import pytest
 import torch
-
 from _upstreams_tiny import TINY_OVERRIDES
+
 from spear_bench.upstreams import FrameEmbedder, build_encoder
 
 FRAME = 7  # an interior frame: clear of the signal edges
@@ -35,7 +36,9 @@ def test_spear_frame_centre_matches_its_front_end_receptive_field():
     # as the waveform entry does: replicated edge frames, then the front end
     out, _ = encoder.encoder_embed(*encoder.pad_fbank_edges(fbank, torch.tensor([100])))
     frame_output(out[0, FRAME]).backward()
-    centre_ms = 10.0 * support_midpoint(fbank.grad[0]) + 5.0  # fbank frame k (snip_edges=False) is centred at 10k + 5 ms
+    centre_ms = (
+        10.0 * support_midpoint(fbank.grad[0]) + 5.0
+    )  # fbank frame k (snip_edges=False) is centred at 10k + 5 ms
     assert centre_ms == pytest.approx(timestamp(encoder, FRAME), abs=0.01)
 
 
@@ -50,7 +53,9 @@ def test_wavlm_frame_centre_matches_its_cnn_receptive_field():
 
 def test_dasheng_frame_centre_matches_its_patch_receptive_field():
     encoder = build_encoder("dasheng_base", overrides=TINY_OVERRIDES["dasheng_base"])
-    encoder.model.front_end[1].top_db = None  # its clamp to (global max - 120 dB) would couple every frame to the loudest
+    encoder.model.front_end[
+        1
+    ].top_db = None  # its clamp to (global max - 120 dB) would couple every frame to the loudest
     wave = (0.1 * torch.randn(1, 16000)).requires_grad_(True)
     patches = encoder.model.patch_embed(encoder.model.forward_to_spec(wave))  # (1, D, 1, T)
     frame_output(patches[0, :, 0, FRAME]).backward()

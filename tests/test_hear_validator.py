@@ -6,6 +6,7 @@ stand-in in tests/hear_validator_support/tf_standin is put on PYTHONPATH (see it
 docstring for exactly what it replaces). Each run is a subprocess started outside the
 repository, as a user would run ``hear-validator <module>``.
 """
+
 import importlib.util
 import os
 import subprocess
@@ -24,17 +25,27 @@ def run_validator(module: str, tmp_path: Path) -> subprocess.CompletedProcess:
     paths = [str(SUPPORT / "modules")]
     if importlib.util.find_spec("tensorflow") is None:
         paths.append(str(SUPPORT / "tf_standin"))
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths + [os.environ.get("PYTHONPATH", "")]), "OMP_NUM_THREADS": "1"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(paths + [os.environ.get("PYTHONPATH", "")]),
+        "OMP_NUM_THREADS": "1",
+    }
     return subprocess.run(
         [sys.executable, "-m", "hearvalidator.validate", module, "--device", "cpu"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
 
 
 def test_tensorflow_standin_offers_only_module_and_fails_loudly_otherwise():
     sys.path.insert(0, str(SUPPORT / "tf_standin"))
     try:
-        spec = importlib.util.spec_from_file_location("tf_standin", SUPPORT / "tf_standin" / "tensorflow" / "__init__.py")
+        spec = importlib.util.spec_from_file_location(
+            "tf_standin", SUPPORT / "tf_standin" / "tensorflow" / "__init__.py"
+        )
         standin = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(standin)
     finally:

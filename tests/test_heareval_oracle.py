@@ -17,6 +17,7 @@ task the two initialisations at the winning depth and learning rate are within s
 of each other, so the choice between them is a coin flip in either implementation); every
 task's data, order and folds are compared instance by instance.
 """
+
 from __future__ import annotations
 
 import math
@@ -24,6 +25,7 @@ import math
 import pytest
 import torch
 
+from spear_bench.bench.cache import EmbeddingCache
 from spear_bench.bench.hear_data import read_task
 from spear_bench.bench.hear_runner import build_probe_split, compute_embeddings, heareval_file_order
 from spear_bench.bench.heareval_oracle import (
@@ -39,7 +41,6 @@ from spear_bench.bench.heareval_oracle import (
     run_spear_bench,
     vector_handle,
 )
-from spear_bench.bench.cache import EmbeddingCache
 from spear_bench.bench.probe import ProbeConfig, select_grid_points
 from spear_bench.errors import DatasetError
 
@@ -59,8 +60,9 @@ def _heareval_loader(embedding_dir, task, splits):
     vocab = pd.read_csv(embedding_dir / "labelvocabulary.csv")
     label_to_idx = label_vocab_as_dict(vocab, key="label", value="idx")
     embedding_type = "event" if task.kind == "event" else "scene"
-    return dataloader_from_split_name(splits, embedding_dir, label_to_idx, len(vocab), embedding_type,
-                                      in_memory=True, metadata=False, batch_size=1024)
+    return dataloader_from_split_name(
+        splits, embedding_dir, label_to_idx, len(vocab), embedding_type, in_memory=True, metadata=False, batch_size=1024
+    )
 
 
 def _spear_bench_embeddings(data, task, tmp_path) -> dict:
@@ -116,8 +118,11 @@ def test_file_order_replays_one_generator_across_splits():
 
     from spear_bench.bench.hear_data import HearTaskData
 
-    items = {"train": {f"a{i}": ["x"] for i in range(5)}, "valid": {f"b{i}": ["x"] for i in range(4)},
-             "test": {"c0": ["x"]}}
+    items = {
+        "train": {f"a{i}": ["x"] for i in range(5)},
+        "valid": {f"b{i}": ["x"] for i in range(4)},
+        "test": {"c0": ["x"]},
+    }
     task = HearTaskData(root=None, metadata={"splits": ["train", "valid", "test"]}, labels=["x"], split_items=items)
     prng = random.Random(0)
     expected = {}

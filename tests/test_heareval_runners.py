@@ -5,6 +5,7 @@ DIR`` run in a fresh interpreter with no PYTHONPATH set for heareval or for the 
 startup .pth the package installs (setup.py) applies them. (The subprocesses get the repo on
 PYTHONPATH only so that they import this checkout rather than the installed one.)
 """
+
 from __future__ import annotations
 
 import json
@@ -19,8 +20,8 @@ import numpy as np
 import pytest
 
 from spear_bench.bench.cache import EmbeddingCache, file_hash
-from spear_bench.bench.hear_runner import compute_embeddings
 from spear_bench.bench.hear_data import read_task
+from spear_bench.bench.hear_runner import compute_embeddings
 from spear_bench.bench.heareval_oracle import OracleTask, make_task
 from spear_bench.bench.models import HearModelHandle, resolve_model
 from spear_bench.paths import REPO_ROOT
@@ -60,8 +61,9 @@ def test_built_wheels_carry_the_startup_pth(tmp_path):
         shutil.copytree(REPO_ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
     for hook in ("build_wheel", "build_editable"):
         code = f"import sys; from setuptools import build_meta as b; b.{hook}(sys.argv[1])"
-        build = subprocess.run([sys.executable, "-c", code, str(tmp_path / hook)], cwd=source, capture_output=True,
-                               text=True, timeout=600)
+        build = subprocess.run(
+            [sys.executable, "-c", code, str(tmp_path / hook)], cwd=source, capture_output=True, text=True, timeout=600
+        )
         assert build.returncode == 0, build.stderr[-4000:]
         (wheel,) = (tmp_path / hook).glob("*.whl")
         assert PTH in zipfile.ZipFile(wheel).namelist(), wheel.name
@@ -69,12 +71,15 @@ def test_built_wheels_carry_the_startup_pth(tmp_path):
 
 def test_tensorflow_standin_is_scoped_to_heareval(tmp_path):
     """In a fresh interpreter (the .pth's hook), heareval imports; nobody else sees a fake TensorFlow."""
-    code = ("import sys, heareval.embeddings.task_embeddings as t; "
-            "print(type(t.tf).__name__, 'tensorflow' in sys.modules, t.tf.test.is_gpu_available()); "
-            "t.tf.convert_to_tensor")
+    code = (
+        "import sys, heareval.embeddings.task_embeddings as t; "
+        "print(type(t.tf).__name__, 'tensorflow' in sys.modules, t.tf.test.is_gpu_available()); "
+        "t.tf.convert_to_tensor"
+    )
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
-                            timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+    )
     assert result.stdout.split() == ["_TensorflowStandIn", "False", "True"], result.stderr[-3000:]
     # a TensorFlow model's path fails loudly, in one line naming the missing name
     assert "AttributeError: tensorflow is not installed" in result.stderr and "'convert_to_tensor'" in result.stderr
@@ -85,21 +90,51 @@ def test_both_heareval_runners_run_and_embeddings_equal_spear_bench_cache(tmp_pa
     # 0.5 s clips of noise around two class means
     task = OracleTask("tiny_runner_task", "scene", {"train": 16, "valid": 8, "test": 8}, classes=2, dim=8000)
     tasks_dir = tmp_path / "tasks"
-    task_dir = make_task(tasks_dir, task)
+    make_task(tasks_dir, task)  # writes the task folder the runners read
     # The embeddings runner, as the HEAR docs give it, with hear_spear's tiny model.
-    _run(["-m", "heareval.embeddings.runner", "hear_spear", "--model-options", '{"model": "tiny"}',
-          "--tasks-dir", str(tasks_dir), "--embeddings-dir", str(tmp_path / "embeddings")], cwd=tmp_path)
+    _run(
+        [
+            "-m",
+            "heareval.embeddings.runner",
+            "hear_spear",
+            "--model-options",
+            '{"model": "tiny"}',
+            "--tasks-dir",
+            str(tasks_dir),
+            "--embeddings-dir",
+            str(tmp_path / "embeddings"),
+        ],
+        cwd=tmp_path,
+    )
     embed_dir = tmp_path / "embeddings" / "hear_spear-model=tiny" / task.name
     assert (embed_dir / ".done.embeddings").is_file()
     # A baseline module runs in it unchanged (a tiny size through its own load_model options).
-    tiny_wavlm = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64,
-                  "conv_dim": 16}
+    tiny_wavlm = {
+        "hidden_size": 32,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 2,
+        "intermediate_size": 64,
+        "conv_dim": 16,
+    }
     wavlm_options = {"model": "base_plus", "overrides": tiny_wavlm}
-    _run(["-m", "heareval.embeddings.runner", "hear_spear.wavlm", "--model-options", json.dumps(wavlm_options),
-          "--tasks-dir", str(tasks_dir), "--embeddings-dir", str(tmp_path / "embeddings")], cwd=tmp_path)
+    _run(
+        [
+            "-m",
+            "heareval.embeddings.runner",
+            "hear_spear.wavlm",
+            "--model-options",
+            json.dumps(wavlm_options),
+            "--tasks-dir",
+            str(tasks_dir),
+            "--embeddings-dir",
+            str(tmp_path / "embeddings"),
+        ],
+        cwd=tmp_path,
+    )
     assert len(list((tmp_path / "embeddings").glob(f"hear_spear.wavlm-*/{task.name}/.done.embeddings"))) == 1
 
-    # The same model and layer through spear-bench's cache (what `spear-bench run --model spear_tiny[random-init]` stores).
+    # The same model and layer through spear-bench's cache
+    # (what `spear-bench run --model spear_tiny[random-init]` stores).
     spec = task.spec()
     handle = HearModelHandle(resolve_model("spear_tiny[random-init]", "last"))
     cache = EmbeddingCache(tmp_path / "cache", handle.spec.name, handle.weights_hash, "last")

@@ -1,5 +1,6 @@
 """Released weights by name, with no network: a Hub-layout cache folder, HF_HUB_OFFLINE=1, strict loading,
 fingerprints in result rows, and one-line errors for the wrong file, a truncated file or no cached copy."""
+
 import dataclasses
 import json
 import shutil
@@ -64,8 +65,15 @@ def test_model_ref_parses_the_three_ways_to_name_weights():
 
 
 def test_every_spear_release_and_baseline_is_catalogued_with_its_size():
-    for name in ("spear_base_s", "spear_base_sa", "spear_base_s_v2", "spear_base_sa_v2", "spear_large_s", "spear_large_sa",
-                 "spear_xlarge_sa"):
+    for name in (
+        "spear_base_s",
+        "spear_base_sa",
+        "spear_base_s_v2",
+        "spear_base_sa_v2",
+        "spear_large_s",
+        "spear_large_sa",
+        "spear_xlarge_sa",
+    ):
         entry = CATALOGUE[name]
         assert entry.repo_id.startswith("marcoyang/spear-") and entry.family == "spear"
         size = entry.size.removeprefix("spear_")
@@ -100,8 +108,11 @@ def test_models_lists_the_catalogue_with_cached_state(offline_hub, capsys):
 
 
 def test_offline_without_a_cached_copy_is_one_line_naming_what_to_fetch(offline_hub, capsys):
-    with pytest.raises(CheckpointError, match=r"spear_tiny: no cached copy of hf:test-owner/spear-tiny-release.*"
-                                              r"spear-bench fetch spear_tiny.*spear_tiny@FOLDER"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"spear_tiny: no cached copy of hf:test-owner/spear-tiny-release.*"
+        r"spear-bench fetch spear_tiny.*spear_tiny@FOLDER",
+    ):
         load_encoder("spear_tiny")
     assert main(["fetch", "spear_tiny"]) == 2
     err = capsys.readouterr().err
@@ -130,7 +141,9 @@ def test_a_checkpoint_of_another_size_without_config_is_caught_by_strict_loading
     other = dataclasses.replace(spear_config("tiny"), encoder_dim=(64,) * 7, encoder_unmasked_dim=(32,) * 7)
     snapshot = _hub_snapshot(offline_hub, REPO, REVISION, build_spear(other))
     (snapshot / "config.json").unlink()
-    with pytest.raises(CheckpointError, match=r"model.safetensors does not match the spear_tiny config: .*shape mismatches"):
+    with pytest.raises(
+        CheckpointError, match=r"model.safetensors does not match the spear_tiny config: .*shape mismatches"
+    ):
         load_encoder("spear_tiny")
 
 
@@ -146,13 +159,17 @@ def test_a_truncated_safetensors_is_a_one_line_error(offline_hub):
 
 def test_a_wrong_parameter_count_is_caught(offline_hub, monkeypatch):
     _hub_snapshot(offline_hub, REPO, REVISION, build_spear(spear_config("tiny")))
-    monkeypatch.setitem(CATALOGUE, "spear_tiny", dataclasses.replace(CATALOGUE["spear_tiny"], parameters=TINY_PARAMS + 1))
+    monkeypatch.setitem(
+        CATALOGUE, "spear_tiny", dataclasses.replace(CATALOGUE["spear_tiny"], parameters=TINY_PARAMS + 1)
+    )
     with pytest.raises(CheckpointError, match=f"{TINY_PARAMS:,} parameters, but spear_tiny"):
         load_encoder("spear_tiny")
 
 
 def test_architecture_names_need_weights_or_an_explicit_random_init():
-    with pytest.raises(ConfigError, match=r"spear_base has no published weights.*spear_base_sa.*spear_base\[random-init\]"):
+    with pytest.raises(
+        ConfigError, match=r"spear_base has no published weights.*spear_base_sa.*spear_base\[random-init\]"
+    ):
         load_encoder("spear_base")
     assert load_encoder("spear_tiny[random-init]", seed=1) is not None
 
@@ -160,13 +177,21 @@ def test_architecture_names_need_weights_or_an_explicit_random_init():
 @pytest.mark.slow
 def test_result_rows_carry_the_weights_fingerprint(offline_hub, tmp_path):
     """A released name run on a demo task: its rows name it and carry the sha256 of its weights."""
-    from spear_bench.bench.orchestrate import RunConfig, execute
-    from spear_bench.results.store import ResultsStore
     from test_demo_data import demo_root
 
+    from spear_bench.bench.orchestrate import RunConfig, execute
+    from spear_bench.results.store import ResultsStore
+
     snapshot = _hub_snapshot(offline_hub, REPO, REVISION, build_spear(spear_config("tiny"), seed=2))
-    config = RunConfig(suite="demo", models=("spear_tiny",), tasks=("demo_ks",), data_root=str(demo_root()),
-                       results=str(tmp_path / "results"), cache=str(tmp_path / "cache"), quiet=True)
+    config = RunConfig(
+        suite="demo",
+        models=("spear_tiny",),
+        tasks=("demo_ks",),
+        data_root=str(demo_root()),
+        results=str(tmp_path / "results"),
+        cache=str(tmp_path / "cache"),
+        quiet=True,
+    )
     lines = []
     outcomes = execute(config, "local", log=lines.append)
     assert [o.status for o in outcomes] == ["done"]

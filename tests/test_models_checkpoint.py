@@ -1,4 +1,5 @@
 """SPEAR checkpoints: released HF layout, strict loading, readable mismatch errors, safe unpickling."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -41,7 +42,10 @@ def test_saved_checkpoint_uses_the_release_layout(tiny, tmp_path):
         keys = set(f.keys())
     assert "model.encoder_embed.out_norm.log_scale" in keys
     assert "model.encoder.encoders.1.encoder.layers.0.self_attn_weights.linear_pos.weight" in keys
-    assert "model.encoder.encoders.1.downsample.bias" in keys and "model.encoder.encoders.1.out_combiner.bypass_scale" in keys
+    assert (
+        "model.encoder.encoders.1.downsample.bias" in keys
+        and "model.encoder.encoders.1.out_combiner.bypass_scale" in keys
+    )
     config = json.loads((folder / "config.json").read_text())
     assert config["encoder_dim"] == [96] * 7 and config["downsampling_factor"] == [1, 2, 4, 8, 4, 2, 1]
 
@@ -91,7 +95,15 @@ def test_weights_without_config_infer_the_architecture(tiny, tmp_path):
     save_file({k: v.contiguous() for k, v in tiny.state_dict().items()}, str(tmp_path / "weights.safetensors"))
     loaded = load_spear_checkpoint(tmp_path / "weights.safetensors")
     ours, theirs = tiny.config, loaded.config
-    for name in ("encoder_dim", "num_encoder_layers", "downsampling_factor", "feedforward_dim", "num_heads", "cnn_module_kernel", "pos_dim"):
+    for name in (
+        "encoder_dim",
+        "num_encoder_layers",
+        "downsampling_factor",
+        "feedforward_dim",
+        "num_heads",
+        "cnn_module_kernel",
+        "pos_dim",
+    ):
         assert getattr(ours, name) == getattr(theirs, name), name
     assert torch.equal(_outputs(tiny).last_hidden_state, _outputs(loaded).last_hidden_state)
 
@@ -106,7 +118,10 @@ def test_a_larger_checkpoint_loaded_as_a_smaller_size_names_the_mismatch(tmp_pat
         load_spear_checkpoint(tmp_path / "model.safetensors", expected=spear_config("tiny"))
     message = str(info.value)
     assert "\n" not in message
-    assert "shape mismatches" in message and "encoder_embed.out.weight: checkpoint (128, 3968) vs model (96, 3968)" in message
+    assert (
+        "shape mismatches" in message
+        and "encoder_embed.out.weight: checkpoint (128, 3968) vs model (96, 3968)" in message
+    )
     assert "more)" in message  # long lists are cut, with a count
 
 
@@ -137,7 +152,9 @@ def test_output_downsampling_weights_may_be_absent_when_unused(tiny, tmp_path):
     loaded = load_spear_checkpoint(tmp_path / "model.safetensors", expected=tiny.config)
     assert torch.equal(_outputs(tiny).last_hidden_state, _outputs(loaded).last_hidden_state)
     with pytest.raises(CheckpointError, match="encoder.downsample_output.bias"):
-        load_spear_checkpoint(tmp_path / "model.safetensors", expected=dataclasses.replace(tiny.config, output_downsampling_factor=2))
+        load_spear_checkpoint(
+            tmp_path / "model.safetensors", expected=dataclasses.replace(tiny.config, output_downsampling_factor=2)
+        )
 
 
 def test_pickled_objects_other_than_tensors_are_refused(tmp_path):

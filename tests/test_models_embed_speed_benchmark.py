@@ -1,4 +1,5 @@
 """benchmarks/embed_speed.py runs end to end (--quick: tiny models, short inputs; no timing asserted)."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,5 +1,6 @@
 """Which weights a number comes from: [random-init] labels everywhere, weights kept apart in the report,
 paper numbers marked, and strict baseline loading (WavLM Large weights are not WavLM Base+)."""
+
 from __future__ import annotations
 
 import json
@@ -12,8 +13,15 @@ from spear_bench.report.aggregate import measured_values
 from spear_bench.results.store import ResultRow, ResultsStore
 
 LABEL = "spear_tiny[random-init]"
-TINY_WAVLM = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64,
-              "conv_dim": 32, "num_conv_pos_embeddings": 16, "num_conv_pos_embedding_groups": 2}
+TINY_WAVLM = {
+    "hidden_size": 32,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 2,
+    "intermediate_size": 64,
+    "conv_dim": 32,
+    "num_conv_pos_embeddings": 16,
+    "num_conv_pos_embedding_groups": 2,
+}
 
 
 @pytest.mark.slow
@@ -21,8 +29,24 @@ def test_a_random_weights_demo_run_is_labelled_in_cli_store_and_every_report(tmp
     from test_demo_data import demo_root
 
     results, out = tmp_path / "results", tmp_path / "reports"
-    code = main(["run", "--suite", "demo", "--model", LABEL, "--tasks", "demo_ks", "--data-root", str(demo_root()),
-                 "--results", str(results), "--cache", str(tmp_path / "cache"), "--quiet"])
+    code = main(
+        [
+            "run",
+            "--suite",
+            "demo",
+            "--model",
+            LABEL,
+            "--tasks",
+            "demo_ks",
+            "--data-root",
+            str(demo_root()),
+            "--results",
+            str(results),
+            "--cache",
+            str(tmp_path / "cache"),
+            "--quiet",
+        ]
+    )
     printed = capsys.readouterr().out
     assert code == 0
     assert printed.count(f"warning: {LABEL}: randomly initialised weights") == 1  # one warning per run
@@ -32,8 +56,14 @@ def test_a_random_weights_demo_run_is_labelled_in_cli_store_and_every_report(tmp
     assert main(["report", "--results", str(results), "--out", str(out), "--compare", LABEL]) == 0
     rendered = [p for p in out.rglob("*") if p.suffix in (".md", ".html", ".tex")]
     showing = [p for p in rendered if "spear_tiny" in p.read_text() or "spear\\_tiny" in p.read_text()]
-    assert {p.name for p in showing} >= {"leaderboards.md", "leaderboards.html", "leaderboards.tex", "suite_demo.md",
-                                         "suite_demo.html", "suite_demo.tex"}
+    assert {p.name for p in showing} >= {
+        "leaderboards.md",
+        "leaderboards.html",
+        "leaderboards.tex",
+        "suite_demo.md",
+        "suite_demo.html",
+        "suite_demo.tex",
+    }
     for page in showing:  # no page names the model without its label
         text = page.read_text().replace("spear\\_tiny", "spear_tiny")
         assert text.count("spear_tiny") == text.count(LABEL), page.name
@@ -52,17 +82,26 @@ def _row(model, value, weights, time):
 
 
 def test_rows_of_different_weights_under_one_name_are_never_merged():
-    rows = [_row("spear_base", 0.5, "sha256:aaaaaaaa11", "2025-01-01T00:00:00+00:00"),
-            _row("spear_base", 0.9, "sha256:bbbbbbbb22", "2025-02-01T00:00:00+00:00"),
-            _row("spear_base[random-init]", 0.1, "random-init", "2025-03-01T00:00:00+00:00"),
-            _row("wavlm_large", 0.7, "sha256:cccccccc33", "2025-01-01T00:00:00+00:00")]
+    rows = [
+        _row("spear_base", 0.5, "sha256:aaaaaaaa11", "2025-01-01T00:00:00+00:00"),
+        _row("spear_base", 0.9, "sha256:bbbbbbbb22", "2025-02-01T00:00:00+00:00"),
+        _row("spear_base[random-init]", 0.1, "random-init", "2025-03-01T00:00:00+00:00"),
+        _row("wavlm_large", 0.7, "sha256:cccccccc33", "2025-01-01T00:00:00+00:00"),
+    ]
     values = {(m.model, m.weights): m.value for m in measured_values(rows)}
-    assert values == {("spear_base@aaaaaaaa", "sha256:aaaaaaaa11"): 0.5, ("spear_base@bbbbbbbb", "sha256:bbbbbbbb22"): 0.9,
-                      ("spear_base[random-init]", "random-init"): 0.1, ("wavlm_large", "sha256:cccccccc33"): 0.7}
+    assert values == {
+        ("spear_base@aaaaaaaa", "sha256:aaaaaaaa11"): 0.5,
+        ("spear_base@bbbbbbbb", "sha256:bbbbbbbb22"): 0.9,
+        ("spear_base[random-init]", "random-init"): 0.1,
+        ("wavlm_large", "sha256:cccccccc33"): 0.7,
+    }
 
 
 def test_same_weights_keep_the_newest_config():
-    rows = [_row("m", 0.5, "sha256:aa", "2025-01-01T00:00:00+00:00"), _row("m", 0.6, "sha256:aa", "2025-02-01T00:00:00+00:00")]
+    rows = [
+        _row("m", 0.5, "sha256:aa", "2025-01-01T00:00:00+00:00"),
+        _row("m", 0.6, "sha256:aa", "2025-02-01T00:00:00+00:00"),
+    ]
     rows[1] = ResultRow(**{**rows[1].__dict__, "config_hash": "cfg2"})
     (item,) = measured_values(rows)
     assert item.model == "m" and item.value == 0.6
@@ -71,10 +110,39 @@ def test_same_weights_keep_the_newest_config():
 def test_comparison_marks_every_number_from_the_paper(tmp_path):
     """A measured model's missing cells and the baselines' cells come from the paper: each is marked."""
     store = ResultsStore(tmp_path / "results")
-    store.write_unit([ResultRow("spear_base_sa", "superb", "ks", "acc", 96.0, 0, "cfg", task_short="KS", unit="percent",
-                                  weights="sha256:ab")])
-    assert main(["report", "--results", str(tmp_path / "results"), "--out", str(tmp_path / "out"), "--no-plots",
-                 "--compare", "spear_base_sa", "--baselines", "wavlm_large"]) == 0
+    store.write_unit(
+        [
+            ResultRow(
+                "spear_base_sa",
+                "superb",
+                "ks",
+                "acc",
+                96.0,
+                0,
+                "cfg",
+                task_short="KS",
+                unit="percent",
+                weights="sha256:ab",
+            )
+        ]
+    )
+    assert (
+        main(
+            [
+                "report",
+                "--results",
+                str(tmp_path / "results"),
+                "--out",
+                str(tmp_path / "out"),
+                "--no-plots",
+                "--compare",
+                "spear_base_sa",
+                "--baselines",
+                "wavlm_large",
+            ]
+        )
+        == 0
+    )
     text = (tmp_path / "out" / "compare_spear_base_sa.md").read_text()
     ks = next(line for line in text.splitlines() if line.startswith("| SUPERB | KS"))
     cells = [c.strip() for c in ks.split("|")[1:-1]]
@@ -100,7 +168,9 @@ def test_wavlm_large_weights_loaded_as_base_plus_is_a_one_line_error(wavlm_large
     from spear_bench.models.baselines.wavlm import build_wavlm
 
     build_wavlm("wavlm_large", str(wavlm_large_folder), 0, **TINY_WAVLM)  # its own name loads
-    with pytest.raises(CheckpointError, match=r"config.json: feat_extract_norm='layer' but wavlm_base_plus expects 'group'") as error:
+    with pytest.raises(
+        CheckpointError, match=r"config.json: feat_extract_norm='layer' but wavlm_base_plus expects 'group'"
+    ) as error:
         build_wavlm("wavlm_base_plus", str(wavlm_large_folder), 0, **TINY_WAVLM)
     assert "\n" not in str(error.value)
 
@@ -112,7 +182,10 @@ def test_wavlm_weights_that_do_not_fill_the_model_name_the_keys_and_the_path(wav
     config = json.loads((wavlm_large_folder / "config.json").read_text())
     config.update(feat_extract_norm="group", do_stable_layer_norm=False)
     (wavlm_large_folder / "config.json").write_text(json.dumps(config))
-    with pytest.raises(CheckpointError, match=rf"{wavlm_large_folder}: weights do not match wavlm_base_plus \(strict loading\): "
-                                              r"\d+ unexpected: feature_extractor.conv_layers.1.layer_norm") as error:
+    with pytest.raises(
+        CheckpointError,
+        match=rf"{wavlm_large_folder}: weights do not match wavlm_base_plus \(strict loading\): "
+        r"\d+ unexpected: feature_extractor.conv_layers.1.layer_norm",
+    ) as error:
         build_wavlm("wavlm_base_plus", str(wavlm_large_folder), 0, **TINY_WAVLM)
     assert "\n" not in str(error.value)

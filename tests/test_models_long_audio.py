@@ -4,6 +4,7 @@ The seam error is measured on the tiny reference model (zipformer2-tiny weights,
 are random with perturbations: a trained model's attention is more local, so these
 numbers are a pessimistic bound). docs/models.md reports them.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -46,7 +47,9 @@ def speech():
     return torch.cat([speak(text), speak(text, voice="en", speed=140)])
 
 
-@pytest.mark.parametrize("frames,centre,context,align", [(1000, 200, 50, 16), (1001, 200, 50, 16), (205, 100, 30, 8), (40, 1000, 100, 16)])
+@pytest.mark.parametrize(
+    "frames,centre,context,align", [(1000, 200, 50, 16), (1001, 200, 50, 16), (205, 100, 30, 8), (40, 1000, 100, 16)]
+)
 def test_chunk_plan_keeps_every_frame_once_and_starts_aligned(frames, centre, context, align):
     chunks = plan_chunks(frames, centre, context, align)
     kept = [t for c in chunks for t in range(c.keep_start, c.keep_end)]
@@ -89,8 +92,11 @@ def test_chunking_seam_error_against_the_full_pass_is_bounded(reference_model, s
     out_rel = relative_error(b.last_hidden_state, a.last_hidden_state)
     out_max = (b.last_hidden_state - a.last_hidden_state).abs().max().item()
     hidden_rel = max(relative_error(y, x) for x, y in zip(a.hidden_states, b.hidden_states))
-    print(f"seam error ({speech.numel() / 16000:.1f} s, chunks 6 s + 3 s context): output relative {out_rel:.4f}, "
-          f"max abs {out_max:.3f} (output max {a.last_hidden_state.abs().max().item():.2f}), hidden relative max {hidden_rel:.4f}")
+    print(
+        f"seam error ({speech.numel() / 16000:.1f} s, chunks 6 s + 3 s context): output relative {out_rel:.4f}, "
+        f"max abs {out_max:.3f} (output max {a.last_hidden_state.abs().max().item():.2f}), "
+        f"hidden relative max {hidden_rel:.4f}"
+    )
     # Measured: relative 0.037, max abs 1.07, hidden relative 0.038 (tiny perturbed-random model).
     assert 1e-4 < out_rel < 0.08  # an approximation, and a close one
     assert hidden_rel < 0.10

@@ -1,4 +1,5 @@
 """SPEAR encoder: sizes, parameter counts, frame counts, config parsing, train/eval behaviour."""
+
 from __future__ import annotations
 
 import pytest
@@ -55,7 +56,11 @@ def test_four_seconds_of_audio_give_200_frames_in_every_hidden_state():
 def test_spear_tiny_is_registered_and_seeded():
     from spear_bench.models import load_encoder
 
-    a, b, c = load_encoder("spear_tiny[random-init]", seed=1), load_encoder("spear_tiny[random-init]", seed=1), load_encoder("spear_tiny[random-init]", seed=2)
+    a, b, c = (
+        load_encoder("spear_tiny[random-init]", seed=1),
+        load_encoder("spear_tiny[random-init]", seed=1),
+        load_encoder("spear_tiny[random-init]", seed=2),
+    )
     assert not a.training
     pa, pb, pc = (torch.cat([p.flatten() for p in m.parameters()]) for m in (a, b, c))
     assert torch.equal(pa, pb) and not torch.equal(pa, pc)
@@ -132,7 +137,9 @@ def test_training_forward_backward_reaches_every_used_parameter():
     # downsampling weights are the only parameters without gradient.
     import re
 
-    allowed = re.compile(r"encoder\.encoders\.\d+\.(encoder\.)?layers\.\d+\.bypass_scale|encoder\.downsample_output\.bias")
+    allowed = re.compile(
+        r"encoder\.encoders\.\d+\.(encoder\.)?layers\.\d+\.bypass_scale|encoder\.downsample_output\.bias"
+    )
     assert unused and all(allowed.fullmatch(n) for n in unused), unused
     assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
 

@@ -1,4 +1,5 @@
 """Zipformer2 building blocks: formulas, and training-only regularisers that are inert in eval."""
+
 from __future__ import annotations
 
 import math
@@ -60,7 +61,9 @@ def test_positional_table_is_compressed_and_symmetric():
 
 def test_relative_position_scores_use_offset_key_minus_query():
     torch.manual_seed(0)
-    attn = RelPositionMultiheadAttentionWeights(embed_dim=16, pos_dim=8, num_heads=2, query_head_dim=4, pos_head_dim=2).eval()
+    attn = RelPositionMultiheadAttentionWeights(
+        embed_dim=16, pos_dim=8, num_heads=2, query_head_dim=4, pos_head_dim=2
+    ).eval()
     t = 5
     x = torch.randn(1, t, 16)
     pos = compact_rel_pos_table(t, 8).unsqueeze(0)

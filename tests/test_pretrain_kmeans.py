@@ -1,4 +1,5 @@
 """K-means targets (Table 21) against the MVQ path on the same features: token shapes, storage, training on either."""
+
 import numpy as np
 import pytest
 import torch
@@ -12,10 +13,23 @@ from spear_bench.pretrain.mvq import MVQConfig, train_quantizer
 from spear_bench.pretrain.pipeline import layout, load_quantizer, prepare_training_data
 from spear_bench.pretrain.trainer import run_pretraining
 
-TINY_WAVLM = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64,
-              "conv_dim": 32, "num_conv_pos_embeddings": 16, "num_conv_pos_embedding_groups": 2}
-TINY_SPEAR = {"encoder_dim": 48, "feedforward_dim": 96, "num_encoder_layers": [1, 1, 1, 1, 1, 1, 1],
-              "encoder_unmasked_dim": 32, "num_heads": 2, "cnn_module_kernel": [7, 7, 5, 5, 5, 7, 7]}
+TINY_WAVLM = {
+    "hidden_size": 32,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 2,
+    "intermediate_size": 64,
+    "conv_dim": 32,
+    "num_conv_pos_embeddings": 16,
+    "num_conv_pos_embedding_groups": 2,
+}
+TINY_SPEAR = {
+    "encoder_dim": 48,
+    "feedforward_dim": 96,
+    "num_encoder_layers": [1, 1, 1, 1, 1, 1, 1],
+    "encoder_unmasked_dim": 32,
+    "num_heads": 2,
+    "cnn_module_kernel": [7, 7, 5, 5, 5, 7, 7],
+}
 
 
 @pytest.fixture(scope="module")
@@ -73,15 +87,22 @@ def test_unknown_target_kind_is_a_config_error(tmp_path):
 
 
 def _config(tmp_path, target: str):
-    speech = {"name": "speech", "target": target,
-              "teacher": {"name": "wavlm_large", "layer": 1, "random_init": True, "overrides": TINY_WAVLM},
-              "mvq": {"num_codebooks": 2, "phase_one_iters": 20, "phase_two_iters": 20, "batch_frames": 256},
-              "kmeans": {"num_clusters": 16, "batch_size": 256, "n_init": 2}}
-    values = {"work_dir": str(tmp_path / target),
-              "data": {"demo": {"num_speech": 4, "num_audio": 2, "num_noises": 1, "seed": 1}},
-              "token_sets": [speech], "model": {"size": "tiny", "overrides": TINY_SPEAR},
-              "schedule": {"lr_steps": 50, "lr_epochs": 5, "warmup_steps": 2}, "optim": {"clipping_update_period": 2},
-              "train": {"max_steps": 2, "batch_duration": 8.0, "save_every": 2, "log_every": 1, "tensorboard": False}}
+    speech = {
+        "name": "speech",
+        "target": target,
+        "teacher": {"name": "wavlm_large", "layer": 1, "random_init": True, "overrides": TINY_WAVLM},
+        "mvq": {"num_codebooks": 2, "phase_one_iters": 20, "phase_two_iters": 20, "batch_frames": 256},
+        "kmeans": {"num_clusters": 16, "batch_size": 256, "n_init": 2},
+    }
+    values = {
+        "work_dir": str(tmp_path / target),
+        "data": {"demo": {"num_speech": 4, "num_audio": 2, "num_noises": 1, "seed": 1}},
+        "token_sets": [speech],
+        "model": {"size": "tiny", "overrides": TINY_SPEAR},
+        "schedule": {"lr_steps": 50, "lr_epochs": 5, "warmup_steps": 2},
+        "optim": {"clipping_update_period": 2},
+        "train": {"max_steps": 2, "batch_duration": 8.0, "save_every": 2, "log_every": 1, "tensorboard": False},
+    }
     path = tmp_path / f"{target}.yaml"
     path.write_text(yaml.safe_dump(values))
     return load_pretrain_config(path)

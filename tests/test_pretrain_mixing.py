@@ -1,4 +1,5 @@
 """Token mixing (Sec. 3.2.3) and noise mixing."""
+
 import math
 
 import pytest
@@ -80,8 +81,18 @@ def test_token_mixing_switches_each_token_with_probability_beta():
 
 def test_token_mix_sample_mixes_speech_tokens_only_and_records_beta():
     g = _gen(4)
-    a = Sample("a", torch.randn(16000, generator=g), "speech", {"speech": torch.zeros(50, 4, dtype=torch.long), "audio": torch.zeros(25 * 2, 2, dtype=torch.long)})
-    b = Sample("b", torch.randn(8000, generator=g) * 3, "audio", {"speech": torch.ones(25, 4, dtype=torch.long), "audio": torch.ones(50, 2, dtype=torch.long)})
+    a = Sample(
+        "a",
+        torch.randn(16000, generator=g),
+        "speech",
+        {"speech": torch.zeros(50, 4, dtype=torch.long), "audio": torch.zeros(25 * 2, 2, dtype=torch.long)},
+    )
+    b = Sample(
+        "b",
+        torch.randn(8000, generator=g) * 3,
+        "audio",
+        {"speech": torch.ones(25, 4, dtype=torch.long), "audio": torch.ones(50, 2, dtype=torch.long)},
+    )
     mixed = token_mix_sample(a, b, TokenMixingConfig(prob=1.0), _gen(5))
     assert mixed.mixed_with == "b" and 0.24 <= mixed.beta <= 0.76  # SNR in (-5, 5) dB
     assert torch.equal(mixed.tokens["audio"], a.tokens["audio"])
@@ -115,7 +126,9 @@ def test_noise_mixing_sets_snr_between_10_and_20_db_and_keeps_targets():
 
 def test_augmentation_is_deterministic_given_the_generator():
     g = _gen(10)
-    samples = [Sample(f"s{i}", torch.randn(4000, generator=g), "speech", {"speech": torch.full((12, 2), i)}) for i in range(4)]
+    samples = [
+        Sample(f"s{i}", torch.randn(4000, generator=g), "speech", {"speech": torch.full((12, 2), i)}) for i in range(4)
+    ]
     noise = [torch.randn(500, generator=g)]
     cfg = (TokenMixingConfig(prob=0.5), NoiseMixingConfig(prob_speech=0.5))
     first = augment_batch(samples, *cfg, noise, _gen(11))

@@ -1,4 +1,5 @@
 """Pre-training objective: masking statistics, Eq. 1 with alpha, dual-domain strategies."""
+
 import math
 
 import pytest

@@ -1,4 +1,5 @@
 """ScaledAdam and Eden (Zipformer paper): hand-computed values and a toy problem."""
+
 import copy
 
 import pytest

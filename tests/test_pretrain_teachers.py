@@ -1,4 +1,5 @@
 """Teachers (layer conventions, frame rates, feature cache) and MVQ tokens."""
+
 import numpy as np
 import pytest
 import torch
@@ -9,8 +10,15 @@ from spear_bench.pretrain import teachers as teachers_module
 from spear_bench.pretrain.mvq import MVQConfig, tokens_to_frame_rate, train_quantizer
 from spear_bench.pretrain.teachers import LAST, Teacher, TeacherConfig, extract_features, load_features
 
-TINY = {"hidden_size": 32, "num_hidden_layers": 3, "num_attention_heads": 2, "intermediate_size": 64,
-        "conv_dim": 32, "num_conv_pos_embeddings": 16, "num_conv_pos_embedding_groups": 2}
+TINY = {
+    "hidden_size": 32,
+    "num_hidden_layers": 3,
+    "num_attention_heads": 2,
+    "intermediate_size": 64,
+    "conv_dim": 32,
+    "num_conv_pos_embeddings": 16,
+    "num_conv_pos_embedding_groups": 2,
+}
 
 
 def test_wavlm_large_layer_is_the_layer_output_before_the_final_layer_norm():
@@ -34,12 +42,16 @@ def test_default_layers_follow_the_paper():
 
 
 def test_hubert_large_teacher_builds_from_transformers():
-    (feats,) = Teacher(TeacherConfig("hubert_large", layer=2, overrides=TINY, random_init=True)).features([torch.randn(8000)])
+    (feats,) = Teacher(TeacherConfig("hubert_large", layer=2, overrides=TINY, random_init=True)).features(
+        [torch.randn(8000)]
+    )
     assert feats.shape == (24, 32) and torch.isfinite(feats).all()
 
 
 def test_dasheng_teacher_gives_25_hz_features_and_tokens_repeat_to_50_hz():
-    teacher = Teacher(TeacherConfig("dasheng_1_2b", overrides={"embed_dim": 32, "depth": 2, "num_heads": 2}, random_init=True))
+    teacher = Teacher(
+        TeacherConfig("dasheng_1_2b", overrides={"embed_dim": 32, "depth": 2, "num_heads": 2}, random_init=True)
+    )
     (feats,) = teacher.features([torch.randn(32000)])
     assert teacher.frame_rate == 25.0 and feats.shape == (50, 32)
     tokens = torch.tensor([[1, 2], [3, 4]])
@@ -61,7 +73,10 @@ def test_teacher_without_weights_is_random_only_on_request(monkeypatch):
     from spear_bench.models import catalogue
 
     catalogue._fetched.cache_clear()
-    with pytest.raises(CheckpointError, match=r"wavlm_large: no cached copy of hf:microsoft/wavlm-large .*spear-bench fetch wavlm_large"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"wavlm_large: no cached copy of hf:microsoft/wavlm-large .*spear-bench fetch wavlm_large",
+    ):
         Teacher(TeacherConfig("wavlm_large", layer=2))
     assert TeacherConfig("wavlm_large", random_init=True).label == "wavlm_large[random-init]"
 
@@ -91,7 +106,12 @@ def test_feature_cache_is_written_once_and_reused(tmp_path, monkeypatch):
 def test_mvq_tokens_are_uint8_and_reconstruct_structured_features():
     gen = torch.Generator().manual_seed(0)
     feats = torch.randn(3000, 4, generator=gen) @ torch.randn(4, 16, generator=gen) + 5.0
-    q = train_quantizer(feats, MVQConfig(num_codebooks=2, phase_one_iters=15, phase_two_iters=15, batch_frames=256), {"frame_rate": 50.0}, progress=False)
+    q = train_quantizer(
+        feats,
+        MVQConfig(num_codebooks=2, phase_one_iters=15, phase_two_iters=15, batch_frames=256),
+        {"frame_rate": 50.0},
+        progress=False,
+    )
     codes = q.encode(feats[:20])
     assert codes.dtype == torch.uint8 and codes.shape == (20, 2)
     assert torch.allclose(q.mean, feats.mean(0)) and torch.allclose(q.std, feats.std(0))

@@ -1,4 +1,5 @@
 """End to end pre-training on generated data: teachers -> MVQ -> tokens -> training, exact resume, DDP."""
+
 import json
 import shutil
 from pathlib import Path
@@ -15,11 +16,24 @@ from spear_bench.pretrain.mvq import TrainedQuantizer
 from spear_bench.pretrain.pipeline import layout, prepare_training_data
 from spear_bench.pretrain.trainer import PretrainTrainer, _num_codebooks, read_log, run_pretraining
 
-TINY_WAVLM = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64,
-              "conv_dim": 32, "num_conv_pos_embeddings": 16, "num_conv_pos_embedding_groups": 2}
+TINY_WAVLM = {
+    "hidden_size": 32,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 2,
+    "intermediate_size": 64,
+    "conv_dim": 32,
+    "num_conv_pos_embeddings": 16,
+    "num_conv_pos_embedding_groups": 2,
+}
 # An even smaller SPEAR than spear_tiny: same seven-stack structure, 48 dims, one layer per stack.
-TINY_SPEAR = {"encoder_dim": 48, "feedforward_dim": 96, "num_encoder_layers": [1, 1, 1, 1, 1, 1, 1],
-              "encoder_unmasked_dim": 32, "num_heads": 2, "cnn_module_kernel": [7, 7, 5, 5, 5, 7, 7]}
+TINY_SPEAR = {
+    "encoder_dim": 48,
+    "feedforward_dim": 96,
+    "num_encoder_layers": [1, 1, 1, 1, 1, 1, 1],
+    "encoder_unmasked_dim": 32,
+    "num_heads": 2,
+    "cnn_module_kernel": [7, 7, 5, 5, 5, 7, 7],
+}
 
 
 def _config_dict(work_dir: Path) -> dict:
@@ -27,18 +41,35 @@ def _config_dict(work_dir: Path) -> dict:
         "work_dir": str(work_dir),
         "data": {"demo": {"num_speech": 5, "num_audio": 3, "num_noises": 1, "seed": 1}},
         "token_sets": [
-            {"name": "speech", "teacher": {"name": "wavlm_large", "layer": 1, "overrides": TINY_WAVLM, "random_init": True},
-             "mvq": {"num_codebooks": 2, "phase_one_iters": 20, "phase_two_iters": 20, "batch_frames": 256}},
-            {"name": "audio", "teacher": {"name": "dasheng_1_2b", "overrides": {"embed_dim": 32, "depth": 1, "num_heads": 2}, "random_init": True},
-             "mvq": {"num_codebooks": 2, "phase_one_iters": 20, "phase_two_iters": 20, "batch_frames": 256}},
+            {
+                "name": "speech",
+                "teacher": {"name": "wavlm_large", "layer": 1, "overrides": TINY_WAVLM, "random_init": True},
+                "mvq": {"num_codebooks": 2, "phase_one_iters": 20, "phase_two_iters": 20, "batch_frames": 256},
+            },
+            {
+                "name": "audio",
+                "teacher": {
+                    "name": "dasheng_1_2b",
+                    "overrides": {"embed_dim": 32, "depth": 1, "num_heads": 2},
+                    "random_init": True,
+                },
+                "mvq": {"num_codebooks": 2, "phase_one_iters": 20, "phase_two_iters": 20, "batch_frames": 256},
+            },
         ],
         "model": {"size": "tiny", "overrides": TINY_SPEAR, "seed": 0},
         # High mixing probabilities so that every random path runs in a few steps.
         "augment": {"token_mixing": {"prob": 0.5}, "noise": {"prob_speech": 0.5, "prob_audio": 0.5}},
         "schedule": {"lr_steps": 50, "lr_epochs": 5, "warmup_steps": 5},
         "optim": {"clipping_update_period": 4},
-        "train": {"max_steps": 6, "batch_duration": 8.0, "save_every": 3, "keep_last": 2, "log_every": 1,
-                  "tensorboard": True, "seed": 3},
+        "train": {
+            "max_steps": 6,
+            "batch_duration": 8.0,
+            "save_every": 3,
+            "keep_last": 2,
+            "log_every": 1,
+            "tensorboard": True,
+            "seed": 3,
+        },
     }
 
 
@@ -99,13 +130,16 @@ def _pretrain_in_a_new_process(config_path: Path, work_dir: Path, steps: int) ->
 
 
 def _kill_when_logged(config_path: Path, work_dir: Path, steps: int, kill_after: int) -> int:
-    """Start a run of ``steps`` steps and SIGKILL it once step ``kill_after`` is logged; returns the last step logged."""
+    """Start a run of ``steps`` steps and SIGKILL it once step ``kill_after`` is logged;
+    returns the last step logged."""
     import signal
     import subprocess
     import time
 
     log_path = work_dir / "exp" / "log.jsonl"
-    process = subprocess.Popen(_pretrain_command(config_path, work_dir, steps), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        _pretrain_command(config_path, work_dir, steps), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline and process.poll() is None:
         lines = log_path.read_text().count("\n") if log_path.is_file() else 0
@@ -114,7 +148,9 @@ def _kill_when_logged(config_path: Path, work_dir: Path, steps: int, kill_after:
             break
         time.sleep(0.02)
     process.wait(timeout=60)
-    assert process.returncode == -signal.SIGKILL, f"the run ended before it could be killed: {process.stderr.read()[-2000:]!r}"
+    assert process.returncode == -signal.SIGKILL, (
+        f"the run ended before it could be killed: {process.stderr.read()[-2000:]!r}"
+    )
     return len(read_log(work_dir / "exp"))
 
 
@@ -125,7 +161,16 @@ def test_resume_from_a_checkpoint_reproduces_the_uninterrupted_losses_exactly(pr
     # them); and the resumed run, which rebuilds everything from the config, loads the
     # step-3 checkpoint, drops the lost steps from the log and trains them again.
     config_path, base, cuts = prepared
-    keys = ("loss", "speech_masked_ce", "speech_unmasked_ce", "audio_masked_ce", "lr", "clip", "token_mixed", "noise_mixed")
+    keys = (
+        "loss",
+        "speech_masked_ce",
+        "speech_unmasked_ce",
+        "audio_masked_ce",
+        "lr",
+        "clip",
+        "token_mixed",
+        "noise_mixed",
+    )
     steps = 12
 
     straight_dir, resumed_dir = tmp_path / "straight", tmp_path / "resumed"
@@ -162,7 +207,16 @@ def test_a_resumed_trainer_reproduces_the_uninterrupted_losses_in_process(prepar
     # Fast version of the test above: one process, a clean stop at step 3, then a new
     # trainer rebuilt from the config resumes from the step-3 checkpoint.
     config_path, base, cuts = prepared
-    keys = ("loss", "speech_masked_ce", "speech_unmasked_ce", "audio_masked_ce", "lr", "clip", "token_mixed", "noise_mixed")
+    keys = (
+        "loss",
+        "speech_masked_ce",
+        "speech_unmasked_ce",
+        "audio_masked_ce",
+        "lr",
+        "clip",
+        "token_mixed",
+        "noise_mixed",
+    )
     straight_cfg = _with_work_dir(config_path, tmp_path / "straight")
     straight = PretrainTrainer(straight_cfg, cuts, _num_codebooks(straight_cfg), progress=False).run(8)
     resumed_cfg = _with_work_dir(config_path, tmp_path / "resumed")
@@ -202,11 +256,18 @@ def test_pretrain_cli_runs_from_the_yaml_and_reports_losses(prepared, tmp_path, 
 
     config_path, _, _ = prepared
     _with_work_dir(config_path, tmp_path / "cli")
-    code = main(["pretrain", "--config", str(config_path), "--work-dir", str(tmp_path / "cli"), "--max-steps", "2", "--quiet"])
+    code = main(
+        ["pretrain", "--config", str(config_path), "--work-dir", str(tmp_path / "cli"), "--max-steps", "2", "--quiet"]
+    )
     assert code == 0
     out = capsys.readouterr().out
     summary = json.loads(out.splitlines()[0])
-    assert summary["steps"] == "1..2" and set(summary["speech_masked_ce"]) == {"first", "last", "first_mean", "last_mean"}
+    assert summary["steps"] == "1..2" and set(summary["speech_masked_ce"]) == {
+        "first",
+        "last",
+        "first_mean",
+        "last_mean",
+    }
 
 
 def test_unknown_config_key_is_a_one_line_error_naming_the_file(tmp_path):
@@ -222,8 +283,14 @@ def test_unknown_config_key_is_a_one_line_error_naming_the_file(tmp_path):
 def test_masked_token_cross_entropy_drops_when_overfitting_a_small_set(prepared, tmp_path):
     config_path, _, cuts = prepared
     cfg = _with_work_dir(config_path, tmp_path / "fit")
-    cfg = load_pretrain_config(config_path, {"work_dir": str(cfg.work_path), "augment": {"token_mixing": None, "noise": None},
-                                             "schedule": {"lr_steps": 1000, "warmup_steps": 1}})
+    cfg = load_pretrain_config(
+        config_path,
+        {
+            "work_dir": str(cfg.work_path),
+            "augment": {"token_mixing": None, "noise": None},
+            "schedule": {"lr_steps": 1000, "warmup_steps": 1},
+        },
+    )
     result = PretrainTrainer(cfg, cuts, _num_codebooks(cfg), progress=False).run(40)
     ce = [r["speech_masked_ce"] for r in result.records if r["speech_masked_ce"] is not None]
     assert np.mean(ce[-8:]) < np.mean(ce[:8]) - 0.3

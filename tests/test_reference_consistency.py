@@ -5,6 +5,7 @@ and must agree within the rounding tolerance (docs/reports.md): 0.055 against Ta
 0.1 against Table 16's Avg. The paper's own inconsistencies are listed, with evidence, in
 spear_bench.report.consistency.KNOWN_HEAR_MISMATCHES; anything else is a transcription error.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -42,7 +43,12 @@ def test_every_table5_row_with_table16_cells_is_checked(reference, groups):
 
 def test_a_mistyped_table16_cell_breaks_the_averages(reference, groups):
     mutated = reference.copy()
-    cell = (mutated["table"] == "16") & (mutated["model"] == "spear_sa_large") & (mutated["variant"] == "") & (mutated["task"] == "ESC")
+    cell = (
+        (mutated["table"] == "16")
+        & (mutated["model"] == "spear_sa_large")
+        & (mutated["variant"] == "")
+        & (mutated["task"] == "ESC")
+    )
     assert cell.sum() == 1
     mutated.loc[cell, "value"] += 2.0  # 85.1 typed as 87.1 moves Env by 0.5 and Avg by 0.11
     new = _keys(hear_average_mismatches(mutated, groups)) - set(KNOWN_HEAR_MISMATCHES)
@@ -53,11 +59,15 @@ def test_a_mistyped_table5_average_is_caught(reference, groups):
     mutated = reference.copy()
     cell = (mutated["table"] == "5") & (mutated["model"] == "wavlm_large") & (mutated["task"] == "HEAR-Speech")
     mutated.loc[cell, "value"] = 72.96  # paper: 72.69
-    assert _keys(hear_average_mismatches(mutated, groups)) - set(KNOWN_HEAR_MISMATCHES) == {("wavlm_large", "", "HEAR-Speech", "5")}
+    assert _keys(hear_average_mismatches(mutated, groups)) - set(KNOWN_HEAR_MISMATCHES) == {
+        ("wavlm_large", "", "HEAR-Speech", "5")
+    }
 
 
 def test_overall_average_is_the_mean_over_18_tasks_not_of_the_group_means(reference, groups):
-    cells = reference[(reference["table"] == "16") & (reference["model"] == "wavlm_base_plus") & reference["task"].isin(list(groups))]
+    cells = reference[
+        (reference["table"] == "16") & (reference["model"] == "wavlm_base_plus") & reference["task"].isin(list(groups))
+    ]
     averages = hear_averages(dict(zip(cells["task"], cells["value"])), groups)
     assert averages["all"].value == pytest.approx(62.69, abs=0.055)  # Table 5
     group_mean = sum(averages[g].value for g in ("Environment", "Speech", "Music")) / 3

@@ -8,6 +8,7 @@ parser written here, independent of spear_bench.report.paper: the caption line
 ``Table N.``, the tab-separated block after it, the row by its label and occurrence, the
 cell by its index.
 """
+
 from __future__ import annotations
 
 import re
@@ -21,7 +22,26 @@ from spear_bench.report.paper import default_paper_path
 from spear_bench.report.reference import load_reference
 
 PAPER = default_paper_path()
-REQUIRED_TABLES = {"3", "4", "5", "11", "13", "14", "16", "17", "18", "19a", "19b", "20", "21", "22", "23", "24", "25", "26"}
+REQUIRED_TABLES = {
+    "3",
+    "4",
+    "5",
+    "11",
+    "13",
+    "14",
+    "16",
+    "17",
+    "18",
+    "19a",
+    "19b",
+    "20",
+    "21",
+    "22",
+    "23",
+    "24",
+    "25",
+    "26",
+}
 SAMPLE_SIZE = 40
 
 
@@ -73,8 +93,10 @@ def mismatches(text: str, rows: pd.DataFrame) -> list[str]:
         cell = paper_cell(text, row.table, row.paper_label, row.label_occurrence, row.paper_col)
         number = re.match(r"^[-+]?\d+(?:\.\d+)?", cell or "")
         if cell is None or cell != row.paper_cell or number is None or float(number.group()) != row.value:
-            out.append(f"Table {row.table} {row.paper_label!r}#{row.label_occurrence} col {row.paper_col}: "
-                       f"csv {row.value} ({row.paper_cell!r}) vs paper {cell!r}")
+            out.append(
+                f"Table {row.table} {row.paper_label!r}#{row.label_occurrence} col {row.paper_col}: "
+                f"csv {row.value} ({row.paper_cell!r}) vs paper {cell!r}"
+            )
     return out
 
 
@@ -91,9 +113,28 @@ def test_reference_covers_every_required_table(reference):
 
 
 def test_reference_names_the_baseline_models(reference):
-    expected = {"wavlm_base_plus", "wavlm_large", "hubert_large", "wav2vec2_large", "usad_base", "usad_large", "dasheng_base",
-                "dasheng_0.6b", "dasheng_1.2b", "beats", "eat", "atst_frame", "fbank", "spear_s_base", "spear_s_large",
-                "spear_a_base", "spear_a_large", "spear_sa_base", "spear_sa_large", "spear_sa_xlarge"}
+    expected = {
+        "wavlm_base_plus",
+        "wavlm_large",
+        "hubert_large",
+        "wav2vec2_large",
+        "usad_base",
+        "usad_large",
+        "dasheng_base",
+        "dasheng_0.6b",
+        "dasheng_1.2b",
+        "beats",
+        "eat",
+        "atst_frame",
+        "fbank",
+        "spear_s_base",
+        "spear_s_large",
+        "spear_a_base",
+        "spear_a_large",
+        "spear_sa_base",
+        "spear_sa_large",
+        "spear_sa_xlarge",
+    }
     assert expected <= set(reference["model"])
 
 
@@ -119,7 +160,9 @@ def test_a_mistyped_cell_in_a_paper_copy_is_caught(paper_text, reference):
         cells = lines[i].split("\t")
         if "\t" in lines[i] and _strip(cells[0]) == target.paper_label:
             if seen == target.label_occurrence:
-                cells[target.paper_col] = cells[target.paper_col].replace(target.paper_cell, f"{target.value + 0.1:.2f}")
+                cells[target.paper_col] = cells[target.paper_col].replace(
+                    target.paper_cell, f"{target.value + 0.1:.2f}"
+                )
                 lines[i] = "\t".join(cells)
                 break
             seen += 1

@@ -1,4 +1,5 @@
 """Aggregation: HEAR group averages, the SUPERB score, measured values from store rows."""
+
 from __future__ import annotations
 
 import pytest
@@ -22,8 +23,14 @@ def test_hear_average_over_missing_tasks_is_marked_partial():
 
 
 def test_superb_score_is_zero_for_fbank_and_1000_for_the_best_model():
-    reference = [("fbank", "PR", "PER", 80.0, False), ("a", "PR", "PER", 5.0, False), ("b", "PR", "PER", 3.0, False),
-                 ("fbank", "KS", "Acc", 10.0, True), ("a", "KS", "Acc", 98.0, True), ("b", "KS", "Acc", 96.0, True)]
+    reference = [
+        ("fbank", "PR", "PER", 80.0, False),
+        ("a", "PR", "PER", 5.0, False),
+        ("b", "PR", "PER", 3.0, False),
+        ("fbank", "KS", "Acc", 10.0, True),
+        ("a", "KS", "Acc", 98.0, True),
+        ("b", "KS", "Acc", 96.0, True),
+    ]
     normalisers = superb_normalisers(reference)
     assert superb_score({("PR", "PER"): 80.0, ("KS", "Acc"): 10.0}, normalisers).value == pytest.approx(0.0)
     best = superb_score({("PR", "PER"): 3.0, ("KS", "Acc"): 98.0}, normalisers)
@@ -33,8 +40,14 @@ def test_superb_score_is_zero_for_fbank_and_1000_for_the_best_model():
 
 
 def test_superb_score_covers_only_the_tasks_a_model_has():
-    normalisers = superb_normalisers([("fbank", "PR", "PER", 80.0, False), ("a", "PR", "PER", 3.0, False),
-                                      ("fbank", "KS", "Acc", 10.0, True), ("a", "KS", "Acc", 98.0, True)])
+    normalisers = superb_normalisers(
+        [
+            ("fbank", "PR", "PER", 80.0, False),
+            ("a", "PR", "PER", 3.0, False),
+            ("fbank", "KS", "Acc", 10.0, True),
+            ("a", "KS", "Acc", 98.0, True),
+        ]
+    )
     score = superb_score({("KS", "Acc"): 98.0}, normalisers)
     assert (score.tasks, score.total) == (1, 2)
     assert superb_score({}, normalisers) is None
@@ -50,6 +63,9 @@ def test_measured_value_is_the_mean_over_seeds():
 
 
 def test_measured_value_uses_the_latest_config():
-    rows = [_row(0.9, config="old", time="2025-01-01T00:00:00+00:00"), _row(0.4, config="new", time="2025-02-01T00:00:00+00:00")]
+    rows = [
+        _row(0.9, config="old", time="2025-01-01T00:00:00+00:00"),
+        _row(0.4, config="new", time="2025-02-01T00:00:00+00:00"),
+    ]
     (item,) = measured_values(rows)
     assert item.value == 0.4 and item.config_hash == "new"

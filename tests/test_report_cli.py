@@ -1,4 +1,5 @@
 """`spear-bench report` on a demo-like results store: tables, comparisons and plots under --out."""
+
 from __future__ import annotations
 
 import xml.etree.ElementTree as ElementTree
@@ -16,9 +17,24 @@ def write_demo_store(root: Path) -> ResultsStore:
     store = ResultsStore(root)
 
     def unit(model, suite, task, metrics, seed=0, split="test", config="cfg1", short="", value_unit=""):
-        store.write_unit([ResultRow(model, suite, task, metric, value, seed, config, split=split, higher_is_better=up,
-                                    task_short=short, unit=value_unit)
-                          for metric, value, up in metrics])
+        store.write_unit(
+            [
+                ResultRow(
+                    model,
+                    suite,
+                    task,
+                    metric,
+                    value,
+                    seed,
+                    config,
+                    split=split,
+                    higher_is_better=up,
+                    task_short=short,
+                    unit=value_unit,
+                )
+                for metric, value, up in metrics
+            ]
+        )
 
     unit("spear_tiny", "demo", "tone_pitch", [("accuracy", 0.75, True)])
     unit("spear_tiny", "demo", "noise_vs_speech", [("accuracy", 0.9, True), ("loss", 0.31, False)])
@@ -27,8 +43,15 @@ def write_demo_store(root: Path) -> ResultsStore:
     unit("spear_tiny", "hear", "esc50", [("top1_acc", 0.42, True)], seed=1, short="ESC", value_unit="fraction")
     unit("spear_tiny", "hear", "speech_commands_5h", [("top1_acc", 0.30, True)], short="SC-5", value_unit="fraction")
     unit("spear_tiny", "superb", "ks", [("acc", 52.0, True)], short="KS", value_unit="percent")
-    unit("spear_tiny", "finetune", "librispeech_100h", [("wer_test_clean", 80.5, False)], split="test-clean", short="LS-100",
-         value_unit="percent")
+    unit(
+        "spear_tiny",
+        "finetune",
+        "librispeech_100h",
+        [("wer_test_clean", 80.5, False)],
+        split="test-clean",
+        short="LS-100",
+        value_unit="percent",
+    )
     for n, value in ((4, 0.20), (8, 0.26)):
         unit(f"spear_tiny@codebooks={n}", "pretrain", "mvq_prediction", [("accuracy", value, True)])
     return store
@@ -80,24 +103,45 @@ def test_report_rejects_a_missing_results_folder(tmp_path, capsys):
 
 
 def test_report_rejects_an_unknown_comparison_model(tmp_path, capsys):
-    code = main(["report", "--results", str(tmp_path), "--out", str(tmp_path / "out"), "--compare", "nobody", "--no-plots"])
+    code = main(
+        ["report", "--results", str(tmp_path), "--out", str(tmp_path / "out"), "--compare", "nobody", "--no-plots"]
+    )
     assert code == 2 and "nobody" in capsys.readouterr().err
 
 
 def test_report_rejects_an_unknown_baseline(tmp_path, capsys):
-    code = main(["report", "--results", str(tmp_path), "--out", str(tmp_path / "out"), "--baselines", "wavlm_large,wavlm_huge", "--no-plots"])
+    code = main(
+        [
+            "report",
+            "--results",
+            str(tmp_path),
+            "--out",
+            str(tmp_path / "out"),
+            "--baselines",
+            "wavlm_large,wavlm_huge",
+            "--no-plots",
+        ]
+    )
     assert code == 2 and "wavlm_huge" in capsys.readouterr().err
 
 
 def test_fine_tuned_audioset_map_of_0_8_percent_is_rendered_as_0_8(tmp_path):
-    """The row written by the fine-tune runner says its mAP is in percent: 0.8 stays 0.8 (a size-based guess made it 80)."""
+    """The row written by the fine-tune runner says its mAP is in percent: 0.8 stays 0.8
+    (a size-based guess made it 80)."""
     import json
 
     from spear_bench.finetune.run import FinetuneOutcome, RunSpec, write_outcome
 
-    spec = RunSpec(model="spear_tiny[random-init]", data_dir=tmp_path, out_dir=tmp_path / "run", results_root=tmp_path / "results")
-    write_outcome(FinetuneOutcome("audioset_20k", {"mAP": 0.8, "chance_mAP": 0.5}, {}, 10, tmp_path / "run", None), spec,
-                  {"kind": "audioset"}, seed=0, splits={})
+    spec = RunSpec(
+        model="spear_tiny[random-init]", data_dir=tmp_path, out_dir=tmp_path / "run", results_root=tmp_path / "results"
+    )
+    write_outcome(
+        FinetuneOutcome("audioset_20k", {"mAP": 0.8, "chance_mAP": 0.5}, {}, 10, tmp_path / "run", None),
+        spec,
+        {"kind": "audioset"},
+        seed=0,
+        splits={},
+    )
     rows = [r for r in ResultsStore(tmp_path / "results").rows() if r.metric == "mAP"]
     assert [(r.task_short, r.unit, r.higher_is_better) for r in rows] == [("AS-20k", "percent", True)]
     assert main(["report", "--results", str(tmp_path / "results"), "--out", str(tmp_path / "out")]) == 0
@@ -108,4 +152,9 @@ def test_fine_tuned_audioset_map_of_0_8_percent_is_rendered_as_0_8(tmp_path):
     column = next(name for name in cells if name.startswith("AS-20k"))
     assert cells[column] == "0.8", (column, cells[column])
     assert "80.0" not in measured
-    assert json.loads(next((tmp_path / "results" / "finetune" / "spear_tiny_random-init_").glob("*.json")).read_text())[0]["unit"] == "percent"
+    assert (
+        json.loads(next((tmp_path / "results" / "finetune" / "spear_tiny_random-init_").glob("*.json")).read_text())[0][
+            "unit"
+        ]
+        == "percent"
+    )

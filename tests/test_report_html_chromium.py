@@ -6,6 +6,7 @@ table by every column both ways, checks the order and writes the outcome into
 Chromium's console log (``--enable-logging=stderr``), both of which are checked.
 Skipped only when no Chromium binary is installed (``apt-get install -y chromium``).
 """
+
 from __future__ import annotations
 
 import re
@@ -21,16 +22,30 @@ from spear_bench.report.build import ReportSettings, write_report
 sys.path.insert(0, str(Path(__file__).parent))
 from test_report_cli import write_demo_store  # noqa: E402
 
-CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome", "chrome") if shutil.which(n)), None)
+CHROMIUM = next(
+    (shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome", "chrome") if shutil.which(n)), None
+)
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium binary on this machine")
 
 
 def render(page: Path, profile: Path) -> tuple[str, str]:
     """(body tag of the dumped DOM, console lines) of a page opened with #selftest."""
     result = subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", f"--user-data-dir={profile}",
-         "--enable-logging=stderr", "--v=0", "--dump-dom", page.resolve().as_uri() + "#selftest"],
-        capture_output=True, text=True, timeout=120,
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            f"--user-data-dir={profile}",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--dump-dom",
+            page.resolve().as_uri() + "#selftest",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     body = re.search(r"<body[^>]*>", result.stdout)
     console = [line for line in result.stderr.splitlines() if ":CONSOLE" in line]
@@ -55,6 +70,8 @@ def test_page_renders_and_sorts_without_script_errors(pages, page):
 
 def test_check_catches_a_script_error(pages):
     broken = pages / "broken.html"
-    broken.write_text((pages / "out" / "superb.html").read_text().replace("function setUp() {", "function setUp() { null.boom;", 1))
+    broken.write_text(
+        (pages / "out" / "superb.html").read_text().replace("function setUp() {", "function setUp() { null.boom;", 1)
+    )
     body, console = render(broken, pages / "profile")
     assert "data-js-errors" in body and "Uncaught TypeError" in console

@@ -1,4 +1,5 @@
 """Leaderboards: measured rows beside the paper's, best per column, and their renderings."""
+
 from __future__ import annotations
 
 import re
@@ -13,10 +14,25 @@ from spear_bench.report.render import html_page, to_html_table, to_latex, to_mar
 
 
 def m(model, suite, task, metric, value, split="test", higher=True, seeds=1):
-    """A measured number with the facts its rows carry: the task registry's short name and unit (none for unknown tasks)."""
+    """A measured number with the facts its rows carry: the task registry's short name and unit
+    (none for unknown tasks)."""
     short, unit = registry_facts(suite, task, metric)
-    return Measured(model, suite, task, metric, split, value, 0.0, seeds, "cfg", higher, "abc", "2025-01-01T00:00:00+00:00",
-                    short, unit)
+    return Measured(
+        model,
+        suite,
+        task,
+        metric,
+        split,
+        value,
+        0.0,
+        seeds,
+        "cfg",
+        higher,
+        "abc",
+        "2025-01-01T00:00:00+00:00",
+        short,
+        unit,
+    )
 
 
 def registry_facts(suite: str, task: str, metric: str) -> tuple[str, str]:
@@ -54,7 +70,9 @@ def test_best_value_is_bold_in_the_metric_direction(reference):
     assert bold == ["great"]
     # Higher is better for accuracy: the paper's best KS (98.12, XLarge) stays bold beside a poor measured value.
     board = superb_leaderboard(reference, [m("poor", "superb", "ks", "acc", 50.0)])
-    assert [r.name for r in board.rows if ("KS", "Acc", "") in r.cells and r.cells[("KS", "Acc", "")].bold] == ["SPEAR-s+a XLarge"]
+    assert [r.name for r in board.rows if ("KS", "Acc", "") in r.cells and r.cells[("KS", "Acc", "")].bold] == [
+        "SPEAR-s+a XLarge"
+    ]
 
 
 def test_measured_hear_fractions_are_shown_in_percent_with_partial_averages(reference, groups):
@@ -72,14 +90,19 @@ def test_paper_hear_rows_get_recomputed_averages(reference, groups):
 
 
 def test_unmatched_measured_suites_get_their_own_table(reference, groups):
-    boards = all_leaderboards(reference, groups, [m("spear_tiny", "demo", "tone_pitch", "accuracy", 0.9),
-                                                  m("spear_tiny", "superb", "my_new_task", "acc", 0.3)])
+    boards = all_leaderboards(
+        reference,
+        groups,
+        [m("spear_tiny", "demo", "tone_pitch", "accuracy", 0.9), m("spear_tiny", "superb", "my_new_task", "acc", 0.3)],
+    )
     keys = [b.key for b in boards]
     assert "suite_demo" in keys and "suite_superb" in keys
 
 
 def test_models_filter_applies_to_measured_rows_only(reference, groups):
-    boards = all_leaderboards(reference, groups, [m("a", "demo", "t", "acc", 1.0), m("b", "demo", "t", "acc", 2.0)], models=["a*"])
+    boards = all_leaderboards(
+        reference, groups, [m("a", "demo", "t", "acc", 1.0), m("b", "demo", "t", "acc", 2.0)], models=["a*"]
+    )
     demo = next(b for b in boards if b.key == "suite_demo")
     assert [r.model for r in demo.rows] == ["a"] and len(boards[0].paper_rows) > 0
 
@@ -93,7 +116,9 @@ def test_markdown_separates_measured_from_paper_rows(reference):
     text = to_markdown(superb_leaderboard(reference, [m("spear_tiny", "superb", "ks", "acc", 50.0)]))
     lines = [line for line in text.splitlines() if line.startswith("|")]
     assert "*spear_tiny*" in lines[2] and "published in the paper" in lines[3]
-    assert len({len(re.findall(r"(?<!\\)\|", line)) for line in lines}) == 1  # every row has the header's number of cells
+    assert (
+        len({len(re.findall(r"(?<!\\)\|", line)) for line in lines}) == 1
+    )  # every row has the header's number of cells
 
 
 def test_latex_rows_have_the_header_column_count(reference, groups):

@@ -1,4 +1,5 @@
 """Ablation figures: paper series from the reference, measured runs by the model-name convention."""
+
 from __future__ import annotations
 
 import pytest
@@ -14,11 +15,16 @@ def reference():
 
 
 def m(model, task="mvq_prediction", metric="accuracy", value=0.5, suite="pretrain", short="", unit=""):
-    return Measured(model, suite, task, metric, "test", value, 0.0, 1, "cfg", True, "abc", "2025-01-01T00:00:00+00:00", short, unit)
+    return Measured(
+        model, suite, task, metric, "test", value, 0.0, 1, "cfg", True, "abc", "2025-01-01T00:00:00+00:00", short, unit
+    )
 
 
 def test_ablation_model_names_carry_their_settings():
-    assert parse_ablation_model("spear_tiny@codebooks=8,alpha=0.5") == ("spear_tiny", {"codebooks": "8", "alpha": "0.5"})
+    assert parse_ablation_model("spear_tiny@codebooks=8,alpha=0.5") == (
+        "spear_tiny",
+        {"codebooks": "8", "alpha": "0.5"},
+    )
     assert parse_ablation_model("spear_tiny") == ("spear_tiny", {})
 
 
@@ -45,17 +51,34 @@ def test_scale_series_follow_model_families(reference):
 
 
 def test_measured_runs_group_by_base_model_and_other_settings():
-    runs = [m("spear_tiny@alpha=0.0", value=0.1), m("spear_tiny@alpha=0.5", value=0.3), m("spear_tiny@alpha=0.5,codebooks=4", value=0.2),
-            m("spear_tiny", value=0.9)]
+    runs = [
+        m("spear_tiny@alpha=0.0", value=0.1),
+        m("spear_tiny@alpha=0.5", value=0.3),
+        m("spear_tiny@alpha=0.5,codebooks=4", value=0.2),
+        m("spear_tiny", value=0.9),
+    ]
     series = measured_series(runs, ABLATIONS["alpha"])[("mvq_prediction", "accuracy", "test")]
     assert {s.label: s.points for s in series} == {
         "spear_tiny (measured): scale not recorded": {"0.0": 0.1, "0.5": 0.3},
-        "spear_tiny (measured, codebooks=4): scale not recorded": {"0.5": 0.2}}
+        "spear_tiny (measured, codebooks=4): scale not recorded": {"0.5": 0.2},
+    }
 
 
 def test_measured_series_carry_their_scale_and_seed_spread():
-    three_seeds = Measured("spear_tiny@alpha=1", "pretrain", "mvq_prediction", "accuracy", "test", 0.4, 0.05, 3, "cfg", True,
-                           "abc", "2025-01-01T00:00:00+00:00")
+    three_seeds = Measured(
+        "spear_tiny@alpha=1",
+        "pretrain",
+        "mvq_prediction",
+        "accuracy",
+        "test",
+        0.4,
+        0.05,
+        3,
+        "cfg",
+        True,
+        "abc",
+        "2025-01-01T00:00:00+00:00",
+    )
     runs = [m("spear_tiny@alpha=0", value=0.2), three_seeds]
     scales = dict.fromkeys(["spear_tiny@alpha=0", "spear_tiny@alpha=1"], "spear_tiny 5M, 30 steps, demo scale")
     (series,) = measured_series(runs, ABLATIONS["alpha"], scales)[("mvq_prediction", "accuracy", "test")]
@@ -84,8 +107,10 @@ def _figure_axes(monkeypatch, spec, reference, runs, tmp_path, scales=None):
 
 
 def test_measured_runs_never_share_the_papers_axis(reference, tmp_path, monkeypatch):
-    runs = [m("spear_tiny@lambda=0.1", "audioset_20k", "mAP", 12.0, suite="finetune", short="AS-20k", unit="percent"),
-            m("spear_tiny@lambda=0.3", "audioset_20k", "mAP", 10.0, suite="finetune", short="AS-20k", unit="percent")]
+    runs = [
+        m("spear_tiny@lambda=0.1", "audioset_20k", "mAP", 12.0, suite="finetune", short="AS-20k", unit="percent"),
+        m("spear_tiny@lambda=0.3", "audioset_20k", "mAP", 10.0, suite="finetune", short="AS-20k", unit="percent"),
+    ]
     scales = {"spear_tiny@lambda=0.1": "tiny, demo scale", "spear_tiny@lambda=0.3": "tiny, demo scale"}
     axes, caption = _figure_axes(monkeypatch, ABLATIONS["lambda"], reference, runs, tmp_path, scales)
     for title, ylabel, legend in axes:
@@ -99,8 +124,10 @@ def test_measured_runs_never_share_the_papers_axis(reference, tmp_path, monkeypa
 
 
 def test_measured_runs_of_a_paper_measure_join_its_panel():
-    series = measured_series([m("spear_tiny@lambda=0.1", "audioset_20k", "mAP", 12.0, suite="finetune", short="AS-20k", unit="percent")],
-                             ABLATIONS["lambda"])
+    series = measured_series(
+        [m("spear_tiny@lambda=0.1", "audioset_20k", "mAP", 12.0, suite="finetune", short="AS-20k", unit="percent")],
+        ABLATIONS["lambda"],
+    )
     assert list(series) == [("AS-20k", "mAP", "eval")]
     assert series[("AS-20k", "mAP", "eval")][0].points == {"0.1": pytest.approx(12.0)}
 

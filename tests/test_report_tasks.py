@@ -1,4 +1,5 @@
 """The report's paper columns: found by the short name a row carries (from the task registry), units from the row."""
+
 from __future__ import annotations
 
 import pytest
@@ -57,4 +58,8 @@ def test_fine_tuned_asr_metrics_name_their_split():
 
 
 def test_split_aliases():
-    assert canonical_split("test_clean") == "test-clean" and canonical_split("test") == "" and canonical_split("valid") == "valid"
+    assert (
+        canonical_split("test_clean") == "test-clean"
+        and canonical_split("test") == ""
+        and canonical_split("valid") == "valid"
+    )

@@ -1,4 +1,5 @@
 """The results store: atomic units, resume checks, pandas table."""
+
 import json
 
 import pytest
@@ -8,7 +9,10 @@ from spear_bench.results import ResultRow, ResultsStore, atomic_write_text, conf
 
 
 def _rows(model="spear_base", task="ks", metrics=(("acc", 0.5), ("f1", 0.4))):
-    return [ResultRow(model=model, suite="demo", task=task, metric=m, value=v, config_hash="abc", seed=42) for m, v in metrics]
+    return [
+        ResultRow(model=model, suite="demo", task=task, metric=m, value=v, config_hash="abc", seed=42)
+        for m, v in metrics
+    ]
 
 
 def test_written_unit_is_done_and_read_back_as_a_table(tmp_path):

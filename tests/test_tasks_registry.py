@@ -1,4 +1,5 @@
 """Task definitions (tasks/*.yaml) as typed records: the paper's tables, checks, one-line data errors."""
+
 import csv
 
 import pytest
@@ -13,7 +14,12 @@ def test_hear_suite_is_table_15():
     with open(reference_dir() / "hear_task_groups.csv", newline="") as f:
         table = {row["task"]: row for row in csv.DictReader(f)}
     assert len(suite.tasks) == 18 and {t.short for t in suite.tasks} == set(table)
-    primary = {"Accuracy": ("top1_acc",), "mAP": ("mAP",), "Onset FMS": ("event_onset_200ms_fms", "event_onset_50ms_fms"), "Pitch Acc": ("pitch_acc",)}
+    primary = {
+        "Accuracy": ("top1_acc",),
+        "mAP": ("mAP",),
+        "Onset FMS": ("event_onset_200ms_fms", "event_onset_50ms_fms"),
+        "Pitch Acc": ("pitch_acc",),
+    }
     for spec in suite.tasks:
         row = table[spec.short]
         assert spec.group == row["group"].lower()
@@ -23,8 +29,23 @@ def test_hear_suite_is_table_15():
 
 def test_superb_suite_is_table_12():
     suite = load_suite("superb")
-    expected = {"SID": "acc", "SV": "eer", "SD": "der", "ER": "acc", "PR": "per", "ASR": "wer", "OOD-ASR": "wer", "KS": "acc",
-                "QbE": "mtwv", "ST": "bleu", "IC": "acc", "SF": "slot_type_f1", "SE": "pesq", "SS": "si_sdri", "VC": "mcd"}
+    expected = {
+        "SID": "acc",
+        "SV": "eer",
+        "SD": "der",
+        "ER": "acc",
+        "PR": "per",
+        "ASR": "wer",
+        "OOD-ASR": "wer",
+        "KS": "acc",
+        "QbE": "mtwv",
+        "ST": "bleu",
+        "IC": "acc",
+        "SF": "slot_type_f1",
+        "SE": "pesq",
+        "SS": "si_sdri",
+        "VC": "mcd",
+    }
     assert {t.short: t.metric for t in suite.tasks} == expected
     lower_better = {"eer", "der", "per", "wer", "mcd", "slot_value_cer", "cer"}
     for spec in suite.tasks:
@@ -77,10 +98,17 @@ def test_every_metric_states_its_unit_and_direction(tmp_path):
     from spear_bench.bench.tasks import load_suite_file
 
     path = tmp_path / "bad.yaml"
-    path.write_text("suite: finetune\ntasks:\n  - {name: t, short: T, title: T, finetune: asr, metrics: [{name: wer, higher_is_better: false}]}\n")
+    path.write_text(
+        "suite: finetune\ntasks:\n"
+        "  - {name: t, short: T, title: T, finetune: asr, metrics: [{name: wer, higher_is_better: false}]}\n"
+    )
     with pytest.raises(ConfigError, match="each metric needs name, unit and higher_is_better"):
         load_suite_file(path)
-    path.write_text("suite: finetune\ntasks:\n  - {name: t, short: T, title: T, finetune: asr, metrics: [{name: wer, unit: percnt, higher_is_better: false}]}\n")
+    path.write_text(
+        "suite: finetune\ntasks:\n"
+        "  - {name: t, short: T, title: T, finetune: asr, "
+        "metrics: [{name: wer, unit: percnt, higher_is_better: false}]}\n"
+    )
     with pytest.raises(ConfigError, match="unit must be one of"):
         load_suite_file(path)
 
@@ -89,7 +117,9 @@ def test_metric_facts_come_from_the_registry():
     from spear_bench.bench.tasks import finetune_task, load_suite
 
     assert load_suite("hear").task("ESC").metric_facts("top1_acc") == MetricFacts("top1_acc", "fraction", True)
-    assert load_suite("hear").task("D16").metric_facts("segment_1s_er") == MetricFacts("segment_1s_er", "fraction", False)
+    assert load_suite("hear").task("D16").metric_facts("segment_1s_er") == MetricFacts(
+        "segment_1s_er", "fraction", False
+    )
     assert load_suite("superb").task("PR").metric_facts("per") == MetricFacts("per", "percent", False)
     assert finetune_task("audioset_20k").metric_facts("mAP_step0") == MetricFacts("mAP_step0", "percent", True)
     assert finetune_task("librispeech_100h_rnnt").metric_facts("wer_test_other").higher_is_better is False

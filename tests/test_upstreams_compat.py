@@ -1,4 +1,5 @@
 """spear_bench.s3prl_compat: s3prl 0.4.18 beside torch 2.13 / torchaudio 2.11 / transformers 5."""
+
 import argparse
 import pickle
 
@@ -40,7 +41,9 @@ def test_set_audio_backend_is_accepted_again():
 
 def test_sox_effects_tensor_chain_runs_sox():
     stereo = torch.from_numpy(tone(channels=2).T.copy())  # (2, 8000), channel 1 twice channel 0
-    out, rate = torchaudio.sox_effects.apply_effects_tensor(stereo, 16000, [["channels", "1"], ["rate", "8000"], ["gain", "-6"]])
+    out, rate = torchaudio.sox_effects.apply_effects_tensor(
+        stereo, 16000, [["channels", "1"], ["rate", "8000"], ["gain", "-6"]]
+    )
     assert rate == 8000 and out.shape == (1, 4000)
     # channels 1 averages (0.75 x channel 0's amplitude of 0.5), gain -6 dB halves it.
     assert out.abs().max().item() == pytest.approx(0.5 * 0.75 * 10 ** (-6 / 20), rel=0.03)
@@ -90,7 +93,9 @@ def test_s3prl_hf_wav2vec2_upstream_runs_with_transformers_5(tmp_path):
     import s3prl.hub
     from transformers import Wav2Vec2Config, Wav2Vec2FeatureExtractor, Wav2Vec2Model
 
-    config = Wav2Vec2Config(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, conv_dim=(16,) * 7)
+    config = Wav2Vec2Config(
+        hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, conv_dim=(16,) * 7
+    )
     Wav2Vec2Model(config).save_pretrained(tmp_path)
     Wav2Vec2FeatureExtractor(return_attention_mask=True).save_pretrained(tmp_path)
     upstream = s3prl.hub.hf_wav2vec2_custom(str(tmp_path)).eval()

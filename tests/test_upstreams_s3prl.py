@@ -1,10 +1,11 @@
 """Our models as s3prl upstreams: hub registration, S3PRLUpstream + Featurizer, s3prl's legacy Featurizer."""
+
 import pytest
 import torch
 import torch.nn.functional as F
 import yaml
-
 from _upstreams_tiny import TINY_OVERRIDES, three_waves
+
 from spear_bench.errors import CheckpointError, ConfigError
 from spear_bench.models.baselines import BASELINES
 from spear_bench.upstreams import BASELINE_HUB_PREFIX, UpstreamExpert, build_encoder, hub_entries, register
@@ -23,7 +24,7 @@ def padded(waves):
 
 
 def tiny_upstream(entry: str) -> S3PRLUpstream:
-    model = entry[len(BASELINE_HUB_PREFIX):]
+    model = entry[len(BASELINE_HUB_PREFIX) :]
     return S3PRLUpstream(entry, extra_conf=TINY_OVERRIDES[model]).eval()
 
 

@@ -1,8 +1,9 @@
 """SPEAR through the s3prl hub (spear_tiny / spear_base ... spear_local), the HEAR module and X-ARES."""
+
 import pytest
 import torch
-
 from _upstreams_tiny import three_waves
+
 from spear_bench.audio import num_fbank_frames
 from spear_bench.models import load_encoder
 from spear_bench.models.checkpoint import save_spear_checkpoint
@@ -21,7 +22,11 @@ def padded(waves):
 
 
 def check_upstream_and_featurizer(upstream: S3PRLUpstream, layers: int, dim: int):
-    assert upstream.num_layers == layers and set(upstream.hidden_sizes) == {dim} and set(upstream.downsample_rates) == {320}
+    assert (
+        upstream.num_layers == layers
+        and set(upstream.hidden_sizes) == {dim}
+        and set(upstream.downsample_rates) == {320}
+    )
     waves = three_waves()
     with torch.no_grad():
         hidden, hidden_lens = upstream(*padded(waves))
@@ -54,7 +59,10 @@ def test_spear_local_and_a_size_entry_load_a_checkpoint_folder(tmp_path):
     waves = three_waves()
     with torch.no_grad():
         reference = original(*padded(waves)).hidden_states
-        for expert in (s3prl.hub.spear_local(ckpt=str(tmp_path / "ckpt")), s3prl.hub.spear_tiny(ckpt=str(tmp_path / "ckpt"))):
+        for expert in (
+            s3prl.hub.spear_local(ckpt=str(tmp_path / "ckpt")),
+            s3prl.hub.spear_tiny(ckpt=str(tmp_path / "ckpt")),
+        ):
             hidden = expert.eval()(waves)["hidden_states"]
             assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(hidden, reference))
 

@@ -1,4 +1,5 @@
 """The X-ARES adapter (spear_bench/xares_adapter.py) against xares 0.1.3's own loader and encoder check."""
+
 import json
 import os
 import subprocess
@@ -7,8 +8,8 @@ import textwrap
 
 import pytest
 import torch
-
 from _upstreams_tiny import TINY_OVERRIDES
+
 from spear_bench.xares_adapter import SpearBenchXaresEncoder
 
 
@@ -34,7 +35,7 @@ def test_xares_loads_and_accepts_the_adapter_outside_the_repository(model, tmp_p
     # attribute of the file, build it with no arguments, run xares' check_audio_encoder.
     # Run from outside the checkout: xares' top-level `tasks` package and our tasks/ folder
     # would otherwise share a namespace.
-    script = textwrap.dedent('''
+    script = textwrap.dedent("""
         import json, tasks
         from xares.utils import attr_from_py_path
         from xares.audio_encoder_checker import check_audio_encoder
@@ -42,9 +43,11 @@ def test_xares_loads_and_accepts_the_adapter_outside_the_repository(model, tmp_p
         encoder = encoder_class()
         print(json.dumps({"class": encoder_class.__name__, "ok": check_audio_encoder(encoder),
                           "model": encoder.model_name, "tasks": list(tasks.__path__)}))
-    ''')
+    """)
     env = {**os.environ, "SPEAR_BENCH_XARES_MODEL": model, "OMP_NUM_THREADS": "1"}
-    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["class"] == "SpearBenchXaresEncoder" and result["ok"] is True and result["model"] == model

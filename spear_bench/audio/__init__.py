@@ -2,6 +2,7 @@
 
 Generated speech and sounds for demos and tests are in :mod:`spear_bench.audio.synth`.
 """
+
 from spear_bench.audio.fbank import Fbank, FbankConfig, compute_fbank, fbank_batch, num_fbank_frames
 from spear_bench.audio.io import (
     AUDIO_SUFFIXES,

@@ -6,6 +6,7 @@ batches of different lengths: each utterance is computed on its own samples (so 
 padded batch gives exactly the frames of the unpadded utterances, ``snip_edges=False``
 reflects at each utterance's own end) and padding frames are log(1e-10).
 """
+
 from __future__ import annotations
 
 import functools
@@ -48,7 +49,11 @@ class FbankConfig:
 def num_fbank_frames(num_samples: int, config: FbankConfig = FbankConfig()) -> int:
     """Frames for ``num_samples`` samples; with snip_edges=False this is round(S / hop) (kaldi's rule)."""
     if config.snip_edges:
-        return 0 if num_samples < config.window_samples else 1 + (num_samples - config.window_samples) // config.hop_samples
+        return (
+            0
+            if num_samples < config.window_samples
+            else 1 + (num_samples - config.window_samples) // config.hop_samples
+        )
     return (num_samples + config.hop_samples // 2) // config.hop_samples
 
 
@@ -98,7 +103,9 @@ class Fbank(nn.Module):
         )
 
     @torch.no_grad()
-    def forward(self, waveforms: torch.Tensor, lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, waveforms: torch.Tensor, lengths: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         if waveforms.dim() == 1:
             waveforms = waveforms.unsqueeze(0)
         batch = waveforms.shape[0]

@@ -1,4 +1,5 @@
 """Reading and validating audio: every file becomes a float32 mono 16 kHz tensor or an AudioError."""
+
 from __future__ import annotations
 
 from pathlib import Path

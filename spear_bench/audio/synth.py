@@ -3,6 +3,7 @@
 No corpus can be downloaded on the project's machines, so every demo and test dataset is
 made from these. Everything is deterministic: espeak-ng is, and the sounds take a seed.
 """
+
 from __future__ import annotations
 
 import functools
@@ -20,8 +21,20 @@ from spear_bench.errors import AudioError, SpearBenchError
 
 # espeak-ng voice variants that sound clearly different; used as "speakers".
 VOICES = (
-    "en", "en+m3", "en+f2", "en+m7", "en+f4", "en-us", "en-us+f3", "en-us+m2",
-    "en-gb-x-rp", "en-gb-x-rp+f5", "en-029", "en-029+m4", "en-gb-scotland", "en-gb-scotland+f1",
+    "en",
+    "en+m3",
+    "en+f2",
+    "en+m7",
+    "en+f4",
+    "en-us",
+    "en-us+f3",
+    "en-us+m2",
+    "en-gb-x-rp",
+    "en-gb-x-rp+f5",
+    "en-029",
+    "en-029+m4",
+    "en-gb-scotland",
+    "en-gb-scotland+f1",
 )
 
 
@@ -90,7 +103,9 @@ def _fade(wave: torch.Tensor, sample_rate: int, fade: float = 0.01) -> torch.Ten
     return wave
 
 
-def tone(freq: float, duration: float, amplitude: float = 0.3, sample_rate: int = SAMPLE_RATE, harmonics: int = 1) -> torch.Tensor:
+def tone(
+    freq: float, duration: float, amplitude: float = 0.3, sample_rate: int = SAMPLE_RATE, harmonics: int = 1
+) -> torch.Tensor:
     """A (harmonic) tone with short fades."""
     t = _time(duration, sample_rate)
     wave = sum(torch.sin(2 * math.pi * freq * k * t) / k for k in range(1, harmonics + 1))
@@ -98,7 +113,9 @@ def tone(freq: float, duration: float, amplitude: float = 0.3, sample_rate: int 
     return _fade((amplitude * wave).float(), sample_rate)
 
 
-def noise(duration: float, seed: int, amplitude: float = 0.1, color: str = "white", sample_rate: int = SAMPLE_RATE) -> torch.Tensor:
+def noise(
+    duration: float, seed: int, amplitude: float = 0.1, color: str = "white", sample_rate: int = SAMPLE_RATE
+) -> torch.Tensor:
     """White, pink (1/f) or brown (1/f^2) noise, normalised to ``amplitude`` RMS."""
     gen = torch.Generator().manual_seed(seed)
     n = int(round(duration * sample_rate))
@@ -116,14 +133,18 @@ def noise(duration: float, seed: int, amplitude: float = 0.1, color: str = "whit
     return _fade(wave.float(), sample_rate)
 
 
-def chirp(f0: float, f1: float, duration: float, amplitude: float = 0.3, sample_rate: int = SAMPLE_RATE) -> torch.Tensor:
+def chirp(
+    f0: float, f1: float, duration: float, amplitude: float = 0.3, sample_rate: int = SAMPLE_RATE
+) -> torch.Tensor:
     """A linear frequency sweep from f0 to f1 Hz."""
     t = _time(duration, sample_rate)
     phase = 2 * math.pi * (f0 * t + (f1 - f0) / (2 * duration) * t**2)
     return _fade((amplitude * torch.sin(phase)).float(), sample_rate)
 
 
-def clicks(rate: float, duration: float, seed: int, amplitude: float = 0.5, sample_rate: int = SAMPLE_RATE) -> torch.Tensor:
+def clicks(
+    rate: float, duration: float, seed: int, amplitude: float = 0.5, sample_rate: int = SAMPLE_RATE
+) -> torch.Tensor:
     """Short decaying noise bursts at about ``rate`` per second with jittered onsets."""
     gen = torch.Generator().manual_seed(seed)
     n = int(round(duration * sample_rate))

@@ -21,6 +21,7 @@ skipped when finished, so a killed sweep resumes where it stopped:
 ``torchrun`` (one DDP pre-training per variant) or as one submitit job per variant;
 ``score`` units go through the same launcher as ``spear-bench run``.
 """
+
 from __future__ import annotations
 
 import copy
@@ -46,6 +47,7 @@ DONE_FILE = "done.json"
 
 
 # --- knobs ----------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Knob:
@@ -102,6 +104,7 @@ def set_knob(config: dict, name: str, value, where: str) -> dict:
 
 
 # --- the sweep file -------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class ScoreConfig:
@@ -165,6 +168,7 @@ def load_sweep(path: str | Path) -> SweepConfig:
 
 
 # --- variants -------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Variant:
@@ -241,6 +245,7 @@ def write_variant_config(sweep: SweepConfig, variant: Variant):
 
 
 # --- stage units ----------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class StageUnit:
@@ -336,10 +341,13 @@ def run_pretrain(sweep: SweepConfig, variant: Variant, nproc: int = 1, progress:
 def _mark_pretrained(config, values: dict, final_step: int) -> None:
     encoder = config.work_path / "exp" / "encoder"
     if final_step < config.train.max_steps or not (encoder / "model.safetensors").is_file():
-        raise SpearBenchError(f"{config.work_path}: pre-training stopped at step {final_step} "
-                              f"of {config.train.max_steps}")
-    atomic_write_text(config.work_path / DONE_FILE,
-                      json.dumps({"config": config_hash(_training_identity(values)), "steps": final_step}) + "\n")
+        raise SpearBenchError(
+            f"{config.work_path}: pre-training stopped at step {final_step} of {config.train.max_steps}"
+        )
+    atomic_write_text(
+        config.work_path / DONE_FILE,
+        json.dumps({"config": config_hash(_training_identity(values)), "steps": final_step}) + "\n",
+    )
 
 
 def pretrain_job(sweep_file: str, variant: Variant) -> str:
@@ -353,8 +361,19 @@ def _pretrain_torchrun(sweep: SweepConfig, variant: Variant, nproc: int, log: Ca
     if pretrain_done(sweep, variant):
         return "skipped"
     config, path, values = write_variant_config(sweep, variant)
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
-               "-m", "spear_bench", "pretrain", "--config", str(path), "--quiet"]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc_per_node={nproc}",
+        "-m",
+        "spear_bench",
+        "pretrain",
+        "--config",
+        str(path),
+        "--quiet",
+    ]
     log(f"torchrun: {' '.join(command)}")
     result = subprocess.run(command)
     if result.returncode != 0:
@@ -372,6 +391,7 @@ def encoder_dir(sweep: SweepConfig, variant: Variant) -> Path:
 
 # --- scale of a measured run ----------------------------------------------------------------------
 
+
 def run_scale(sweep: SweepConfig, variant: Variant) -> dict:
     """Model size, training steps and data of a pre-trained variant (for the legend: what the numbers measure)."""
     from safetensors import safe_open
@@ -383,9 +403,15 @@ def run_scale(sweep: SweepConfig, variant: Variant) -> dict:
             params += _numel(handle.get_slice(key).get_shape())
     stats = json.loads((targets_dir(sweep, targets_key(derive_config(sweep, variant))) / DONE_FILE).read_text())
     demo = config.data.demo is not None
-    return {"params_m": round(params / 1e6, 2), "size": config.model.size, "steps": config.train.max_steps,
-            "batch_seconds": config.train.batch_duration, "cuts": stats["cuts"], "hours": round(stats["hours"], 4),
-            "demo": demo}
+    return {
+        "params_m": round(params / 1e6, 2),
+        "size": config.model.size,
+        "steps": config.train.max_steps,
+        "batch_seconds": config.train.batch_duration,
+        "cuts": stats["cuts"],
+        "hours": round(stats["hours"], 4),
+        "demo": demo,
+    }
 
 
 def _numel(shape) -> int:
@@ -398,11 +424,14 @@ def _numel(shape) -> int:
 def scale_text(scale: dict) -> str:
     """'tiny 5.57M params, 30 steps x 16 s batches, 36 demo clips (0.037 h), demo scale'."""
     data = f"{scale['cuts']} {'demo ' if scale['demo'] else ''}clips ({scale['hours']:.2g} h)"
-    return (f"{scale['size']} {scale['params_m']:g}M params, {scale['steps']} steps x {scale['batch_seconds']:g} s "
-            f"batches, {data}" + (", demo scale" if scale["demo"] else ""))
+    return (
+        f"{scale['size']} {scale['params_m']:g}M params, {scale['steps']} steps x {scale['batch_seconds']:g} s "
+        f"batches, {data}" + (", demo scale" if scale["demo"] else "")
+    )
 
 
 # --- store ----------------------------------------------------------------------------------------
+
 
 def store_variant(sweep: SweepConfig, variant: Variant, unit_files: list[Path], results: Path, scale: str) -> str:
     """Copy the variant's scored rows into ``results`` under its name; write its sidecar (knobs, scale)."""
@@ -418,8 +447,14 @@ def store_variant(sweep: SweepConfig, variant: Variant, unit_files: list[Path], 
         store.write_unit([dataclasses.replace(row, model=variant.name) for row in rows])
         status = "done"
     sidecar = results / SIDECAR_DIR / f"{variant.name}.json"
-    record = {"model": variant.name, "base": variant.model, "knobs": {k: value_text(v) for k, v in variant.knobs},
-              "sweep": sweep.name, "scale": scale, "seeds": sorted(set(sweep.seeds))}
+    record = {
+        "model": variant.name,
+        "base": variant.model,
+        "knobs": {k: value_text(v) for k, v in variant.knobs},
+        "sweep": sweep.name,
+        "scale": scale,
+        "seeds": sorted(set(sweep.seeds)),
+    }
     if not sidecar.is_file() or json.loads(sidecar.read_text()) != record:
         atomic_write_text(sidecar, json.dumps(record, indent=1) + "\n")
     return status
@@ -440,6 +475,7 @@ def load_scales(results: str | Path) -> dict[str, str]:
 
 # --- the sweep ------------------------------------------------------------------------------------
 
+
 @dataclass
 class SweepResult:
     outcomes: list[StageOutcome]
@@ -456,8 +492,9 @@ def _stage(unit: StageUnit, action: Callable[[], str]) -> StageOutcome:
         return StageOutcome(unit, "failed", time.perf_counter() - start, str(error))
 
 
-def execute_sweep(sweep: SweepConfig, launcher: str = "local", options=None, log: Callable[[str], None] = print,
-                  quiet: bool = False) -> SweepResult:
+def execute_sweep(
+    sweep: SweepConfig, launcher: str = "local", options=None, log: Callable[[str], None] = print, quiet: bool = False
+) -> SweepResult:
     """Run every missing stage of every variant, then render the figure. Finished stages are skipped."""
     from spear_bench.bench.launchers import LaunchOptions, get_launcher
     from spear_bench.bench.orchestrate import RunConfig, execute, format_outcome
@@ -502,15 +539,30 @@ def execute_sweep(sweep: SweepConfig, launcher: str = "local", options=None, log
     for seed in sorted({v.seed for v in ready}):
         group = [v for v in ready if v.seed == seed]
         specs = {f"{v.model}@{encoder_dir(sweep, v)}": v for v in group}
-        config = RunConfig(suite=score.suite, models=tuple(specs), tasks=tuple(score.tasks), data_root=data_root,
-                           results=str(sweep.work_path / "scores"), cache=str(cache_dir()), layer=score.layer,
-                           seed=score.probe_seed + seed, device=score.device, quiet=quiet)
+        config = RunConfig(
+            suite=score.suite,
+            models=tuple(specs),
+            tasks=tuple(score.tasks),
+            data_root=data_root,
+            results=str(sweep.work_path / "scores"),
+            cache=str(cache_dir()),
+            layer=score.layer,
+            seed=score.probe_seed + seed,
+            device=score.device,
+            quiet=quiet,
+        )
         for unit_outcome in execute(config, launcher, options, log=lambda _: None):
             variant = specs[unit_outcome.unit.model]
             score_text = format_outcome(unit_outcome).split(unit_outcome.unit.label, 1)[-1].strip()
             message = score_text if unit_outcome.status != "failed" else unit_outcome.message
-            record(StageOutcome(StageUnit("score", variant, unit_outcome.unit.task), unit_outcome.status,
-                                unit_outcome.seconds, message))
+            record(
+                StageOutcome(
+                    StageUnit("score", variant, unit_outcome.unit.task),
+                    unit_outcome.status,
+                    unit_outcome.seconds,
+                    message,
+                )
+            )
             if unit_outcome.status in ("done", "skipped") and unit_outcome.path:
                 unit_files.setdefault(variant, []).append(Path(unit_outcome.path))
 
@@ -538,13 +590,22 @@ def check_scored_model(sweep: SweepConfig) -> None:
         model = derive_config(sweep, variant).get("model") or {}
         size, overrides = model.get("size", "base"), model.get("overrides") or {}
         if overrides or get_bundle(sweep.model).name != f"spear_{size}":
-            raise ConfigError(f"{sweep.source or sweep.name}: the variants pre-train a {size} SPEAR"
-                              f"{' with model.overrides' if overrides else ''}, but are scored as {sweep.model!r} "
-                              f"(set model: spear_{size}; overridden architectures have no registered model)")
+            raise ConfigError(
+                f"{sweep.source or sweep.name}: the variants pre-train a {size} SPEAR"
+                f"{' with model.overrides' if overrides else ''}, but are scored as {sweep.model!r} "
+                f"(set model: spear_{size}; overridden architectures have no registered model)"
+            )
 
 
-def _pretrain_all(sweep: SweepConfig, all_variants: list[Variant], launcher: str, options, log, quiet: bool,
-                  on_outcome: Callable[[StageOutcome], object] = lambda outcome: None) -> list[StageOutcome]:
+def _pretrain_all(
+    sweep: SweepConfig,
+    all_variants: list[Variant],
+    launcher: str,
+    options,
+    log,
+    quiet: bool,
+    on_outcome: Callable[[StageOutcome], object] = lambda outcome: None,
+) -> list[StageOutcome]:
     """Every variant's pre-training unit with ``launcher``; ``on_outcome`` sees each outcome as it comes."""
     units = [StageUnit("pretrain", v) for v in all_variants]
     if launcher == "slurm":
@@ -589,6 +650,7 @@ def _pretrain_slurm(sweep: SweepConfig, units: list[StageUnit], options, log) ->
 
 # --- the figure -----------------------------------------------------------------------------------
 
+
 def plot_knob(sweep: SweepConfig) -> str:
     """The ablation figure the sweep draws into: its first knob."""
     return next(iter(sweep.knobs))
@@ -596,16 +658,18 @@ def plot_knob(sweep: SweepConfig) -> str:
 
 def render_figure(sweep: SweepConfig, results: Path, out_dir: Path) -> list[Path]:
     """``ablation_<knob>.png|svg``: the paper's numbers (when it has the knob's table) beside the measured variants."""
+    from spear_bench.bench.tasks import load_suite
     from spear_bench.report.aggregate import measured_values
     from spear_bench.report.plots import ablation_spec, plot_ablation
     from spear_bench.report.reference import load_reference
-
-    from spear_bench.bench.tasks import load_suite
 
     knob = plot_knob(sweep)
     # The sweep's tasks are drawn with their primary metric (one panel each, not one per secondary metric).
     suite = load_suite(sweep.score.suite)
     primary = {spec.name: spec.metric for spec in suite.select(list(sweep.score.tasks))}
-    measured = [m for m in measured_values(ResultsStore(results).rows())
-                if not (m.suite == sweep.score.suite and m.task in primary and m.metric != primary[m.task])]
+    measured = [
+        m
+        for m in measured_values(ResultsStore(results).rows())
+        if not (m.suite == sweep.score.suite and m.task in primary and m.metric != primary[m.task])
+    ]
     return plot_ablation(ablation_spec(knob), load_reference(), measured, out_dir, scales=load_scales(results))

@@ -10,6 +10,7 @@ split, the file name and a hash of the audio bytes (a changed file is a miss). E
 atomically (temporary file + rename), so a killed run leaves whole entries only and a rerun
 computes just the missing ones. ``hits``/``misses`` count lookups for the run summary.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -75,8 +76,14 @@ class EmbeddingCache:
 
         path = self.model_dir / "model.json"
         if not path.exists():
-            record = {"model": self.model, "weights_hash": self.weights_hash, "layer": self.layer, **info,
-                      "settings": self.settings, "git_commit": git_commit()}
+            record = {
+                "model": self.model,
+                "weights_hash": self.weights_hash,
+                "layer": self.layer,
+                **info,
+                "settings": self.settings,
+                "git_commit": git_commit(),
+            }
             atomic_write_text(path, json.dumps(record, indent=1, default=str))
 
     def path(self, task: str, split: str, file: str, audio_hash: str) -> Path:

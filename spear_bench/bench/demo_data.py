@@ -26,6 +26,7 @@ parallel pass, then the folders are written in parallel. The whole tree is built
 temporary folder and renamed into place, with a stamp that names the generator version;
 an existing complete tree is reused.
 """
+
 from __future__ import annotations
 
 import csv
@@ -94,6 +95,7 @@ def _hex_id(*parts) -> str:
 
 # --- HEAR folders --------------------------------------------------------------------------------
 
+
 def demo_probe_grid(task: str) -> dict:
     """The demo's cap on a HEAR task's probe schedule (``hear_probe_grid`` in tasks/demo.yaml).
 
@@ -105,7 +107,13 @@ def demo_probe_grid(task: str) -> dict:
     return dict((data.get("hear_probe_grid") or {}).get(task) or {})
 
 
-def write_hear_task(folder: Path, spec: HearTaskSpec, labels: list[str], splits: dict[str, dict[str, tuple[torch.Tensor, object]]], extra_metadata: dict | None = None) -> None:
+def write_hear_task(
+    folder: Path,
+    spec: HearTaskSpec,
+    labels: list[str],
+    splits: dict[str, dict[str, tuple[torch.Tensor, object]]],
+    extra_metadata: dict | None = None,
+) -> None:
     """splits: split -> file -> (waveform, labels list or events list)."""
     folder.mkdir(parents=True, exist_ok=True)
     grid = demo_probe_grid(spec.name)
@@ -210,7 +218,9 @@ def make_demo_events(folder: Path, spec: HearTaskSpec) -> None:
                 if cursor + length > spec.sample_duration - 0.05:
                     break
                 parts.append((cursor, _event_sound(kind, length, rng.randint(0, 10**6))))
-                events.append({"label": kind, "start": round(cursor * 1000.0, 3), "end": round((cursor + length) * 1000.0, 3)})
+                events.append(
+                    {"label": kind, "start": round(cursor * 1000.0, 3), "end": round((cursor + length) * 1000.0, 3)}
+                )
                 cursor += length + rng.uniform(0.1, 0.5)
             background = noise(spec.sample_duration, 99 + i, amplitude=0.005)
             items[f"scene_{split}_{i:03d}.wav"] = (place(parts, spec.sample_duration) + background, events)
@@ -259,9 +269,13 @@ def make_speech_commands(root: Path, speaker: Speaker) -> None:
     (train_dir / "validation_list.txt").write_text("\n".join(validation) + "\n")
     (train_dir / "testing_list.txt").write_text("\n".join(testing) + "\n")
     for i, color in enumerate(("white", "pink")):
-        write_wav(train_dir / "_background_noise_" / f"{color}_noise.wav", noise(6.0, 700 + i, amplitude=0.05, color=color))
+        write_wav(
+            train_dir / "_background_noise_" / f"{color}_noise.wav", noise(6.0, 700 + i, amplitude=0.05, color=color)
+        )
     for i in range(4):  # the released test set carries its silence clips in _silence_/
-        write_wav(test_dir / "_silence_" / f"silence_{i}_nohash_0.wav", noise(1.0, 800 + i, amplitude=0.01, color="pink"))
+        write_wav(
+            test_dir / "_silence_" / f"silence_{i}_nohash_0.wav", noise(1.0, 800 + i, amplitude=0.01, color="pink")
+        )
 
 
 IC_INTENTS = (
@@ -297,8 +311,12 @@ def make_fluent_speech_commands(root: Path, speaker: Speaker) -> None:
 
 
 SENTENCES = (
-    "the cat sat on the mat", "a bird can fly over the hill", "we went to the market today",
-    "the red car is very fast", "she reads a book at night", "open the window please",
+    "the cat sat on the mat",
+    "a bird can fly over the hill",
+    "we went to the market today",
+    "the red car is very fast",
+    "she reads a book at night",
+    "open the window please",
 )
 
 
@@ -348,7 +366,9 @@ def make_librispeech(root: Path, speaker: Speaker) -> None:
     # A word -> phones lexicon for phoneme recognition, from espeak-ng's IPA (stress marks dropped).
     lines = []
     for word in sorted({w.upper() for w in ASR_WORDS}):
-        ipa = subprocess.run(["espeak-ng", "-q", "--ipa", "--sep= ", word.lower()], capture_output=True, text=True, check=True).stdout
+        ipa = subprocess.run(
+            ["espeak-ng", "-q", "--ipa", "--sep= ", word.lower()], capture_output=True, text=True, check=True
+        ).stdout
         phones = [p.strip("ˈˌ") for p in ipa.split() if p.strip("ˈˌ")]
         lines.append(f"{word} {' '.join(phones)}")
     (root / "librispeech-lexicon.txt").write_text("\n".join(lines) + "\n")
@@ -356,7 +376,12 @@ def make_librispeech(root: Path, speaker: Speaker) -> None:
 
 # --- all of it -------------------------------------------------------------------------------------
 
-HEAR_MAKERS = {"demo_words": make_demo_words, "demo_env": make_demo_env, "demo_events": make_demo_events, "demo_pitch": make_demo_pitch}
+HEAR_MAKERS = {
+    "demo_words": make_demo_words,
+    "demo_env": make_demo_env,
+    "demo_events": make_demo_events,
+    "demo_pitch": make_demo_pitch,
+}
 SUPERB_MAKERS = {
     "speech_commands": make_speech_commands,
     "fluent_speech_commands_dataset": make_fluent_speech_commands,
@@ -412,7 +437,9 @@ def generate_demo_data(root: Path | None = None, force: bool = False, log=print,
         for future, message in futures:
             future.result()
             log(f"demo data: {message}")
-    (tmp / STAMP).write_text(json.dumps({"generator": GENERATOR_VERSION, "seconds": round(time.perf_counter() - start, 1)}))
+    (tmp / STAMP).write_text(
+        json.dumps({"generator": GENERATOR_VERSION, "seconds": round(time.perf_counter() - start, 1)})
+    )
     if root.exists():
         shutil.rmtree(root)
     tmp.rename(root)

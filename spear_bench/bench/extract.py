@@ -13,6 +13,7 @@
 Clip lengths come from the audio headers (``soundfile.info``), so the batches are planned
 before any audio is decoded.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -49,7 +50,9 @@ class ExtractConfig:
         return int(self.max_batch_s * self.sample_rate)
 
 
-def length_batches(lengths: Sequence[int], budget_samples: int, max_clips: int, equal_lengths: bool = False) -> list[list[int]]:
+def length_batches(
+    lengths: Sequence[int], budget_samples: int, max_clips: int, equal_lengths: bool = False
+) -> list[list[int]]:
     """Indices grouped into batches: sorted by length (longest first, so a too-large batch shows at once),
     each batch's clips x its longest clip within ``budget_samples`` (a clip alone may exceed it).
     ``equal_lengths``: a batch only holds clips of one length (HEAR modules take unpadded batches)."""
@@ -98,7 +101,11 @@ def _collate(samples: list[tuple[int, torch.Tensor]]) -> tuple[list[int], list[t
 
 
 def load_batches(
-    items: Sequence[T], lengths: Sequence[int], load: Callable[[T], torch.Tensor], config: ExtractConfig, equal_lengths: bool = False
+    items: Sequence[T],
+    lengths: Sequence[int],
+    load: Callable[[T], torch.Tensor],
+    config: ExtractConfig,
+    equal_lengths: bool = False,
 ) -> Iterator[tuple[list[T], list[torch.Tensor]]]:
     """(items, waveforms) per planned batch, decoded by DataLoader workers ahead of use.
 
@@ -109,7 +116,10 @@ def load_batches(
     batches = length_batches(lengths, config.budget_samples, config.max_batch_clips, equal_lengths)
     workers = min(config.workers, len(batches))
     loader = torch.utils.data.DataLoader(
-        _Clips(items, load), batch_sampler=batches, collate_fn=_collate, num_workers=workers,
+        _Clips(items, load),
+        batch_sampler=batches,
+        collate_fn=_collate,
+        num_workers=workers,
         prefetch_factor=2 if workers else None,
     )
     for indices, waves in loader:

@@ -21,6 +21,7 @@ commit is still recorded in every result row (``git_commit``) and in the cache's
 ``model.json``. ``spear_bench/report`` and ``spear_bench/cli`` are left out: the report only
 reads rows, and what the CLI passes on is hashed as the run's config.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -136,8 +137,12 @@ def embedding_settings(model, loaded, hear_module: str | None = None) -> dict:
     """The embedding cache's settings key: code, the model's identity (module, kwargs), the HEAR module's
     sources (``hear_module``; None for s3prl upstreams, whose code is spear_bench's) and the loaded model's settings."""
     # Weights are keyed by the cache's own weights hash; identity() would hash the files again.
-    identity = {"name": model.name, "hear_module": model.hear_module, "hear_kwargs": model.hear_kwargs,
-                "s3prl_upstream": model.s3prl_upstream}
+    identity = {
+        "name": model.name,
+        "hear_module": model.hear_module,
+        "hear_kwargs": model.hear_kwargs,
+        "s3prl_upstream": model.s3prl_upstream,
+    }
     return {
         "code": code_version(),
         "model": identity,

@@ -6,6 +6,7 @@ audio at ``<sample_rate>/<split>/<file>``. Splits are ``train/valid/test`` or fo
 (``fold00`` ...); :meth:`HearTaskData.data_splits` gives heareval's train/valid/test
 assignment for each (leave-one-fold-out, the next fold validates).
 """
+
 from __future__ import annotations
 
 import csv
@@ -73,7 +74,9 @@ class HearTaskData:
         return out
 
 
-def read_task(spec_or_root: HearTaskSpec | Path, data_root: Path | None = None, sample_rate: int = 16000) -> HearTaskData:
+def read_task(
+    spec_or_root: HearTaskSpec | Path, data_root: Path | None = None, sample_rate: int = 16000
+) -> HearTaskData:
     """Read and check a task folder; every problem is a one-line DatasetError naming the path."""
     if isinstance(spec_or_root, HearTaskSpec):
         spec = spec_or_root
@@ -87,7 +90,9 @@ def read_task(spec_or_root: HearTaskSpec | Path, data_root: Path | None = None, 
         if key not in metadata:
             raise DatasetError(f"{root / 'task_metadata.json'}: missing field {key!r}")
     if metadata["embedding_type"] not in ("scene", "event"):
-        raise DatasetError(f"{root / 'task_metadata.json'}: embedding_type must be scene or event, got {metadata['embedding_type']!r}")
+        raise DatasetError(
+            f"{root / 'task_metadata.json'}: embedding_type must be scene or event, got {metadata['embedding_type']!r}"
+        )
     if metadata["split_mode"] == "trainvaltest":
         split_names = ["train", "valid", "test"]
     else:
@@ -96,19 +101,28 @@ def read_task(spec_or_root: HearTaskSpec | Path, data_root: Path | None = None, 
             nfolds = metadata.get("nfolds")
             split_names = [f"fold{i:02d}" for i in range(int(nfolds or 0))]
         if len(split_names) < 3:
-            raise DatasetError(f"{root / 'task_metadata.json'}: k-fold task needs at least 3 folds in 'splits', got {split_names}")
+            raise DatasetError(
+                f"{root / 'task_metadata.json'}: k-fold task needs at least 3 folds in 'splits', got {split_names}"
+            )
     if spec is not None:
         expected_type = "event" if spec.level == "timestamp" else "scene"
         if metadata["embedding_type"] != expected_type:
-            raise DatasetError(f"{root / 'task_metadata.json'}: embedding_type {metadata['embedding_type']!r}, but task {spec.name} is {expected_type}")
+            raise DatasetError(
+                f"{root / 'task_metadata.json'}: embedding_type {metadata['embedding_type']!r}, "
+                f"but task {spec.name} is {expected_type}"
+            )
         evaluation = list(metadata["evaluation"] or [])
         # heareval selects grid points on evaluation[0]: that is the primary score reported.
         if not evaluation or evaluation[0] != spec.metric:
             first = evaluation[0] if evaluation else None
-            raise DatasetError(f"{root / 'task_metadata.json'}: evaluation[0] is {first!r}, but the task definition of "
-                               f"{spec.name} (tasks/*.yaml) names {spec.metric!r} as its primary metric; they must agree")
+            raise DatasetError(
+                f"{root / 'task_metadata.json'}: evaluation[0] is {first!r}, but the task definition of "
+                f"{spec.name} (tasks/*.yaml) names {spec.metric!r} as its primary metric; they must agree"
+            )
         if spec.folds is not None and len(split_names) != spec.folds:
-            raise DatasetError(f"{root / 'task_metadata.json'}: {len(split_names)} folds, but task {spec.name} has {spec.folds}")
+            raise DatasetError(
+                f"{root / 'task_metadata.json'}: {len(split_names)} folds, but task {spec.name} has {spec.folds}"
+            )
     labels = _read_vocabulary(root / "labelvocabulary.csv")
     known = set(labels)
     split_items: dict[str, dict] = {}
@@ -120,9 +134,13 @@ def read_task(spec_or_root: HearTaskSpec | Path, data_root: Path | None = None, 
         if not audio_dir.is_dir():
             raise DatasetError(f"expected audio folder {audio_dir} (audio at {sample_rate} Hz for split {split!r})")
         for file, value in items.items():
-            found = {str(e["label"]) for e in value} if metadata["embedding_type"] == "event" else {str(v) for v in value}
+            found = (
+                {str(e["label"]) for e in value} if metadata["embedding_type"] == "event" else {str(v) for v in value}
+            )
             if not found <= known:
-                raise DatasetError(f"{root / f'{split}.json'}: {file} has labels {sorted(found - known)} not in labelvocabulary.csv")
+                raise DatasetError(
+                    f"{root / f'{split}.json'}: {file} has labels {sorted(found - known)} not in labelvocabulary.csv"
+                )
         split_items[split] = items
     return HearTaskData(root, metadata, labels, split_items)
 

@@ -13,6 +13,7 @@ Follows heareval 2021.1.3 (``heareval.embeddings`` + ``heareval.predictions``):
 4. predictions (probabilities, targets, files; events for timestamp tasks) and a details
    file saved next to the results.
 """
+
 from __future__ import annotations
 
 import functools
@@ -77,6 +78,7 @@ class HearTaskResult:
 
 
 # --- embeddings -----------------------------------------------------------------------------------
+
 
 def _load_clip(item: tuple[str, str, Path, str], sample_rate: int) -> torch.Tensor | AudioError:
     # A bad clip is returned, not raised: a DataLoader worker would wrap the one-line error in a
@@ -156,8 +158,9 @@ def compute_embeddings(
     if bad:  # the work done is kept: every readable clip is embedded and cached above
         error, split = bad[0]
         more = f"; {len(bad) - 1} more unreadable clip(s)" if len(bad) > 1 else ""
-        raise DatasetError(f"{error} (listed in {task.root / (split + '.json')}{more}; "
-                           "embeddings done so far are cached)")
+        raise DatasetError(
+            f"{error} (listed in {task.root / (split + '.json')}{more}; embeddings done so far are cached)"
+        )
     out = {split: {file: found[(split, file)] for file in task.split_items[split]} for split in task.splits}
     stats = EmbedStats(cache.hits - hits0, cache.misses - misses0, time.perf_counter() - start)
     return out, stats
@@ -175,7 +178,9 @@ def heareval_file_order(task: HearTaskData) -> dict[str, list[str]]:
     """
     names = list(task.metadata.get("splits") or task.splits)
     if sorted(names) != sorted(task.splits):
-        raise DatasetError(f"{task.root / 'task_metadata.json'}: splits {names} do not match the split files {task.splits}")
+        raise DatasetError(
+            f"{task.root / 'task_metadata.json'}: splits {names} do not match the split files {task.splits}"
+        )
     prng = random.Random(HEAREVAL_FILE_SHUFFLE_SEED)
     order = {}
     for split in names:
@@ -213,7 +218,9 @@ def build_probe_split(task: HearTaskData, splits: list[str], embeddings: dict) -
                 y = np.zeros(len(index), dtype=np.float32)
                 y[[index[str(label)] for label in value]] = 1.0
                 if task.prediction_type == "multiclass" and len(value) != 1:
-                    raise DatasetError(f"{task.root / (split + '.json')}: {file} has {len(value)} labels, a multiclass task needs one")
+                    raise DatasetError(
+                        f"{task.root / (split + '.json')}: {file} has {len(value)} labels, a multiclass task needs one"
+                    )
                 xs.append(emb[None, :])
                 ys.append(y)
                 clip_files.append(file)
@@ -228,6 +235,7 @@ def build_probe_split(task: HearTaskData, splits: list[str], embeddings: dict) -
 
 # --- scoring --------------------------------------------------------------------------------------
 
+
 def postprocessing_options(grid: dict) -> list[tuple]:
     return [tuple(p.items()) for p in ParameterGrid(grid)]
 
@@ -239,7 +247,9 @@ def predicted_events(probabilities: np.ndarray, split: ProbeSplit, labels: list[
         by_file[file].append(i)
     out = {}
     for file, rows in by_file.items():
-        out[file] = events_from_frame_predictions(probabilities[rows], split.timestamps[rows], labels, **dict(postprocessing))
+        out[file] = events_from_frame_predictions(
+            probabilities[rows], split.timestamps[rows], labels, **dict(postprocessing)
+        )
     return out
 
 
@@ -260,11 +270,16 @@ def make_scorer(task: HearTaskData, config: ProbeConfig):
     options = postprocessing_options(config.event_postprocessing_grid) if event else []
 
     if not config.use_scoring_for_early_stopping:
+
         def loss_scorer(probabilities, logits, split):
             losses = loss_per_point(logits, split.y, task.prediction_type).tolist()
             return ScoreResult(losses, [options[0]] * len(losses) if event else None)
+
         if event and len(options) != 1:
-            raise DatasetError(f"{task.root / 'task_metadata.json'}: without scoring for early stopping the event post-processing grid must have one point")
+            raise DatasetError(
+                f"{task.root / 'task_metadata.json'}: without scoring for early stopping "
+                "the event post-processing grid must have one point"
+            )
         return loss_scorer, "min"
 
     def scorer(probabilities: torch.Tensor, logits: torch.Tensor, split: ProbeSplit) -> ScoreResult:
@@ -288,7 +303,9 @@ def make_scorer(task: HearTaskData, config: ProbeConfig):
     return scorer, ("max" if metric.higher_is_better else "min")
 
 
-def test_scores(task: HearTaskData, probe: TrainedProbe, test: ProbeSplit, config: ProbeConfig) -> tuple[dict, dict, dict]:
+def test_scores(
+    task: HearTaskData, probe: TrainedProbe, test: ProbeSplit, config: ProbeConfig
+) -> tuple[dict, dict, dict]:
     """(scores, details, predictions) of one trained probe on a test split."""
     probabilities = probe.predict(test.x.to(config.device), task.prediction_type, config.dropout).cpu().numpy()
     targets = test.y.numpy()
@@ -325,6 +342,7 @@ def save_predictions(folder: Path, name: str, predictions: dict) -> None:
 
 # --- the task -------------------------------------------------------------------------------------
 
+
 def run_hear_task(
     spec: HearTaskSpec,
     data_root: Path,
@@ -347,14 +365,22 @@ def run_hear_task(
     first = data_splits[0]
     train = build_probe_split(task, first["train"], embeddings)
     valid = build_probe_split(task, first["valid"], embeddings)
-    probe_progress = progress_factory(f"{spec.name}: probe grid", config.max_epochs * len(points) + config.max_epochs * (len(data_splits) - 1)) if progress_factory else None
+    probe_progress = (
+        progress_factory(
+            f"{spec.name}: probe grid", config.max_epochs * len(points) + config.max_epochs * (len(data_splits) - 1)
+        )
+        if progress_factory
+        else None
+    )
     grid = train_grid(points, train, valid, task.prediction_type, scorer, mode, config, probe_progress)
     best = best_probe(grid)
     trained = [best]
     for split in data_splits[1:]:
         train = build_probe_split(task, split["train"], embeddings)
         valid = build_probe_split(task, split["valid"], embeddings)
-        trained.append(train_grid([best.point], train, valid, task.prediction_type, scorer, mode, config, probe_progress)[0])
+        trained.append(
+            train_grid([best.point], train, valid, task.prediction_type, scorer, mode, config, probe_progress)[0]
+        )
     fold_scores: dict[str, dict[str, float]] = {}
     fold_details: dict[str, dict] = {}
     for split, probe in zip(data_splits, trained):
@@ -362,7 +388,12 @@ def run_hear_task(
         test = build_probe_split(task, split["test"], embeddings)
         scores, details, predictions = test_scores(task, probe, test, config)
         fold_scores[name] = scores
-        fold_details[name] = {**details, "validation_score": probe.validation_score, "epoch": probe.epoch, "epochs_run": probe.epochs_run}
+        fold_details[name] = {
+            **details,
+            "validation_score": probe.validation_score,
+            "epoch": probe.epoch,
+            "epochs_run": probe.epochs_run,
+        }
         if predictions_dir is not None:
             save_predictions(predictions_dir, name, predictions)
     probe_seconds = time.perf_counter() - start
@@ -371,11 +402,21 @@ def run_hear_task(
         values = np.array([fold_scores[f][metric] for f in fold_scores], dtype=np.float64)
         means[metric] = float(np.nanmean(values)) if np.isfinite(values).any() else math.nan
     grid_summary = [
-        {**p.point.as_dict(), "validation_score": p.validation_score, "epoch": p.epoch, "epochs_run": p.epochs_run,
-         "postprocessing": dict(p.postprocessing) if p.postprocessing else None}
+        {
+            **p.point.as_dict(),
+            "validation_score": p.validation_score,
+            "epoch": p.epoch,
+            "epochs_run": p.epochs_run,
+            "postprocessing": dict(p.postprocessing) if p.postprocessing else None,
+        }
         for p in grid
     ]
     return HearTaskResult(
-        scores=means, fold_scores=fold_scores, best_point=best.point.as_dict(), grid=grid_summary,
-        embed=embed_stats, probe_seconds=probe_seconds, details={"folds": fold_details, "score_mode": mode},
+        scores=means,
+        fold_scores=fold_scores,
+        best_point=best.point.as_dict(),
+        grid=grid_summary,
+        embed=embed_stats,
+        probe_seconds=probe_seconds,
+        details={"folds": fold_details, "score_mode": mode},
     )

@@ -17,6 +17,7 @@ their own readers, orders and probes:
 
 Used by tests/test_heareval_oracle.py (the parity tests) and the benchmarks.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -44,6 +45,7 @@ AMPLITUDE = 0.1  # embeddings are scaled into the usual audio range (float WAV k
 
 
 # --- the HEAR module: the audio is the embedding ----------------------------------------------------
+
 
 class VectorModel(torch.nn.Module):
     """A HEAR model without weights: a torch module (heareval's torch path), ``dim``-d embeddings."""
@@ -77,6 +79,7 @@ def get_timestamp_embeddings(audio: torch.Tensor, model: VectorModel) -> tuple[t
 
 # --- synthetic task folders --------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class OracleTask:
     """A synthetic task: ``kind`` scene (train/valid/test), kfold (scene, ``folds`` folds) or event."""
@@ -102,11 +105,17 @@ class OracleTask:
         """The task definition spear-bench runs it with (as a tasks/*.yaml entry would give it)."""
         kfold = self.kind == "kfold"
         return HearTaskSpec(
-            name=self.name, short=self.name, title=self.name, group="environment", folder=self.name,
+            name=self.name,
+            short=self.name,
+            title=self.name,
+            group="environment",
+            folder=self.name,
             level="timestamp" if self.kind == "event" else "scene",
             prediction_type="multilabel" if self.kind == "event" else "multiclass",
-            metric=self.evaluation[0], metrics=tuple(self.evaluation),
-            split_mode="new_split_kfold" if kfold else "trainvaltest", folds=len(self.clips) if kfold else None,
+            metric=self.evaluation[0],
+            metrics=tuple(self.evaluation),
+            split_mode="new_split_kfold" if kfold else "trainvaltest",
+            folds=len(self.clips) if kfold else None,
             sample_duration=self.duration,
         )
 
@@ -122,9 +131,14 @@ def make_task(root: Path, task: OracleTask) -> Path:
     folder = root / task.name
     means = rng.normal(size=(task.classes, task.dim)) * task.separation / np.sqrt(2)
     metadata = {
-        "task_name": task.name, "version": "oracle", "embedding_type": "event" if task.kind == "event" else "scene",
-        "prediction_type": task.spec().prediction_type, "split_mode": task.spec().split_mode,
-        "sample_duration": task.duration, "evaluation": task.evaluation, "splits": list(task.clips),
+        "task_name": task.name,
+        "version": "oracle",
+        "embedding_type": "event" if task.kind == "event" else "scene",
+        "prediction_type": task.spec().prediction_type,
+        "split_mode": task.spec().split_mode,
+        "sample_duration": task.duration,
+        "evaluation": task.evaluation,
+        "splits": list(task.clips),
         **({"nfolds": len(task.clips)} if task.kind == "kfold" else {}),
     }
     folder.mkdir(parents=True, exist_ok=True)
@@ -165,6 +179,7 @@ def _event_clip(rng: np.random.Generator, means: np.ndarray, task: OracleTask) -
 
 
 # --- heareval's pipeline -------------------------------------------------------------------------------
+
 
 @contextlib.contextmanager
 def heareval_session(workdir: Path, verbose: bool = False):
@@ -227,8 +242,14 @@ def heareval_predictions(embedding_dir: Path, dim: int, max_epochs: int, grid_po
         logger.addHandler(logging.NullHandler())
     with mock.patch.dict(predictions.PARAM_GRID, {"max_epochs": [max_epochs]}):
         predictions.task_predictions(
-            embedding_path=embedding_dir.resolve(), embedding_size=dim, grid_points=grid_points, gpus=None,
-            in_memory=True, deterministic=True, grid="default", logger=logger,
+            embedding_path=embedding_dir.resolve(),
+            embedding_size=dim,
+            grid_points=grid_points,
+            gpus=None,
+            in_memory=True,
+            deterministic=True,
+            grid="default",
+            logger=logger,
         )
     return json.loads((embedding_dir / "test.predicted-scores.json").read_text())
 
@@ -240,10 +261,17 @@ def heareval_summary(results: dict, evaluation: list[str]) -> dict:
     scores = {m: float(np.nanmean([float(v[f"test_{m}"]) for v in folds.values()])) for m in evaluation}
     hparams = results["hparams"]
     first = next(iter(folds.values()))
-    point = {"hidden_layers": int(hparams["hidden_layers"]), "initialization": init_name(hparams["initialization"]),
-             "lr": float(hparams["lr"])}
-    return {"best_point": point, "scores": scores, "validation_score": float(first["validation_score"]),
-            "postprocessing": [list(p) for p in results.get("postprocessing") or []]}
+    point = {
+        "hidden_layers": int(hparams["hidden_layers"]),
+        "initialization": init_name(hparams["initialization"]),
+        "lr": float(hparams["lr"]),
+    }
+    return {
+        "best_point": point,
+        "scores": scores,
+        "validation_score": float(first["validation_score"]),
+        "postprocessing": [list(p) for p in results.get("postprocessing") or []],
+    }
 
 
 def init_name(serialized: str) -> str:
@@ -254,8 +282,15 @@ def init_name(serialized: str) -> str:
     return serialized
 
 
-def run_heareval(task_dir: Path, workdir: Path, dim: int, max_epochs: int, evaluation: list[str],
-                 grid_points: int = 8, verbose: bool = False) -> dict:
+def run_heareval(
+    task_dir: Path,
+    workdir: Path,
+    dim: int,
+    max_epochs: int,
+    evaluation: list[str],
+    grid_points: int = 8,
+    verbose: bool = False,
+) -> dict:
     """heareval end to end (embeddings, then the probe grid) on a task folder of this module."""
     workdir.mkdir(parents=True, exist_ok=True)
     with heareval_session(workdir, verbose):
@@ -266,6 +301,7 @@ def run_heareval(task_dir: Path, workdir: Path, dim: int, max_epochs: int, evalu
 
 # --- spear-bench's pipeline ----------------------------------------------------------------------------
 
+
 def vector_handle(dim: int, device: str = "cpu"):
     """This module as a spear-bench HEAR model (``hear:spear_bench.bench.heareval_oracle`` with its ``dim``)."""
     from spear_bench.bench.models import BenchModel, HearModelHandle
@@ -274,8 +310,9 @@ def vector_handle(dim: int, device: str = "cpu"):
     return HearModelHandle(model, device)
 
 
-def run_spear_bench(task: OracleTask, data_root: Path, cache_dir: Path, max_epochs: int, grid_points: int = 8,
-                    seed: int = 42) -> dict:
+def run_spear_bench(
+    task: OracleTask, data_root: Path, cache_dir: Path, max_epochs: int, grid_points: int = 8, seed: int = 42
+) -> dict:
     """spear-bench's run_hear_task on the task folder (embeddings cached under ``cache_dir``)."""
     from spear_bench.bench.cache import EmbeddingCache
     from spear_bench.bench.hear_runner import run_hear_task
@@ -286,9 +323,13 @@ def run_spear_bench(task: OracleTask, data_root: Path, cache_dir: Path, max_epoc
     config = ProbeConfig(max_epochs=max_epochs, grid_points=grid_points, seed=seed)
     result = run_hear_task(task.spec(), data_root, handle, cache, config)
     best = next(g for g in result.grid if {k: g[k] for k in result.best_point} == result.best_point)
-    return {"best_point": result.best_point, "scores": result.scores,
-            "validation_score": float(best["validation_score"]),
-            "postprocessing": sorted((best.get("postprocessing") or {}).items()), "grid": result.grid}
+    return {
+        "best_point": result.best_point,
+        "scores": result.scores,
+        "validation_score": float(best["validation_score"]),
+        "postprocessing": sorted((best.get("postprocessing") or {}).items()),
+        "grid": result.grid,
+    }
 
 
 # --- the three parity tasks (tests/test_heareval_oracle.py, benchmarks/heareval_oracle_noise.py) ---------
@@ -297,10 +338,12 @@ ORACLE_MAX_EPOCHS = 9  # three validation checks (every 3 epochs); heareval's ot
 ORACLE_TASKS = {
     # > 1024 training clips, names (and so the split JSON) sorted by label, as Speech Commands
     "scene": OracleTask("oracle_scene", "scene", {"train": 1100, "valid": 200, "test": 200}, classes=8, separation=1.5),
-    "kfold": OracleTask("oracle_kfold", "kfold", {"fold00": 400, "fold01": 400, "fold02": 400}, classes=6,
-                        separation=1.5),
-    "event": OracleTask("oracle_event", "event", {"train": 24, "valid": 8, "test": 8}, classes=3, frames=30,
-                        separation=2.0),
+    "kfold": OracleTask(
+        "oracle_kfold", "kfold", {"fold00": 400, "fold01": 400, "fold02": 400}, classes=6, separation=1.5
+    ),
+    "event": OracleTask(
+        "oracle_event", "event", {"train": 24, "valid": 8, "test": 8}, classes=3, frames=30, separation=2.0
+    ),
 }
 # Largest spread (max - min) of a test score of spear-bench's probe over seeds 0-4 and 42 on each task,
 # measured with benchmarks/heareval_oracle_noise.py (docs/orchestration.md): the most two correct

@@ -13,6 +13,7 @@ the run exits non-zero. Devices (:func:`resolve_device`): the ``--device`` asked
 device used; without one, units run on the GPU where GPUs are allocated (torchrun with CUDA,
 ``--slurm-gpus N``) and on the CPU otherwise.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,7 +21,7 @@ import os
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -73,7 +74,9 @@ def get_launcher(name: str) -> Launcher:
 
 
 @launcher("local")
-def launch_local(units: list[Unit], config: RunConfig, options: LaunchOptions, log: Callable[[str], None]) -> list[UnitOutcome]:
+def launch_local(
+    units: list[Unit], config: RunConfig, options: LaunchOptions, log: Callable[[str], None]
+) -> list[UnitOutcome]:
     from tqdm.auto import tqdm
 
     config = _replace_device(config, resolve_device(config.device, gpus=False))
@@ -90,6 +93,7 @@ def launch_local(units: list[Unit], config: RunConfig, options: LaunchOptions, l
 
 
 # --- torchrun ----------------------------------------------------------------------------------------
+
 
 def rank_outcomes_path(plan_path: str, rank: int) -> Path:
     return Path(f"{plan_path}.rank{rank}.json")
@@ -127,7 +131,9 @@ def _replace_device(config: RunConfig, device: str) -> RunConfig:
 
 
 @launcher("torchrun")
-def launch_torchrun(units: list[Unit], config: RunConfig, options: LaunchOptions, log: Callable[[str], None]) -> list[UnitOutcome]:
+def launch_torchrun(
+    units: list[Unit], config: RunConfig, options: LaunchOptions, log: Callable[[str], None]
+) -> list[UnitOutcome]:
     import dataclasses
 
     if options.nproc < 1:
@@ -138,15 +144,24 @@ def launch_torchrun(units: list[Unit], config: RunConfig, options: LaunchOptions
     fd, plan_path = tempfile.mkstemp(dir=folder, prefix="plan-", suffix=".json")
     with os.fdopen(fd, "w") as f:
         json.dump({"config": worker_config.to_json(), "units": [dataclasses.asdict(u) for u in units]}, f)
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={options.nproc}",
-               "-m", "spear_bench.bench.worker", plan_path]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc_per_node={options.nproc}",
+        "-m",
+        "spear_bench.bench.worker",
+        plan_path,
+    ]
     log(f"torchrun: {' '.join(command)}")
     result = subprocess.run(command)
     return collect_rank_outcomes(units, plan_path, options.nproc, result.returncode, log)
 
 
-def collect_rank_outcomes(units: list[Unit], plan_path: str, nproc: int, returncode: int,
-                          log: Callable[[str], None]) -> list[UnitOutcome]:
+def collect_rank_outcomes(
+    units: list[Unit], plan_path: str, nproc: int, returncode: int, log: Callable[[str], None]
+) -> list[UnitOutcome]:
     """One outcome per unit, in plan order: what each rank reported, ``failed`` for the units a rank never reported."""
     reported: dict[Unit, UnitOutcome] = {}
     for rank in range(nproc):
@@ -164,18 +179,22 @@ def collect_rank_outcomes(units: list[Unit], plan_path: str, nproc: int, returnc
         if unit in reported:
             outcomes.append(reported[unit])
             continue
-        message = (f"torchrun rank {index % nproc} ended without reporting this unit "
-                   f"(torchrun exit status {returncode}, plan {plan_path})")
+        message = (
+            f"torchrun rank {index % nproc} ended without reporting this unit "
+            f"(torchrun exit status {returncode}, plan {plan_path})"
+        )
         missing = UnitOutcome(unit, "failed", message=message)
         log(format_outcome(missing))
         outcomes.append(missing)
     if returncode != 0 and all(o.status != "failed" for o in outcomes):
-        raise SpearBenchError(f"torchrun exited with status {returncode} although every unit reported "
-                              f"(plan {plan_path})")
+        raise SpearBenchError(
+            f"torchrun exited with status {returncode} although every unit reported (plan {plan_path})"
+        )
     return outcomes
 
 
 # --- SLURM via submitit ----------------------------------------------------------------------------
+
 
 def slurm_job(unit: Unit, config: RunConfig) -> dict:
     """What one SLURM job runs (a top-level function, so submitit can pickle it)."""
@@ -192,15 +211,21 @@ def slurm_executor(options: LaunchOptions, default_folder: Path, name: str):
     executor = submitit.AutoExecutor(folder=folder, cluster=options.slurm_cluster)
     params = {"timeout_min": options.slurm_timeout_min, "name": name}
     if executor.cluster == "slurm":
-        params.update(slurm_partition=options.slurm_partition, gpus_per_node=options.slurm_gpus_per_node,
-                      cpus_per_task=options.slurm_cpus_per_task, mem_gb=options.slurm_mem_gb)
+        params.update(
+            slurm_partition=options.slurm_partition,
+            gpus_per_node=options.slurm_gpus_per_node,
+            cpus_per_task=options.slurm_cpus_per_task,
+            mem_gb=options.slurm_mem_gb,
+        )
         params = {k: v for k, v in params.items() if v is not None}
     executor.update_parameters(**params)
     return executor
 
 
 @launcher("slurm")
-def launch_slurm(units: list[Unit], config: RunConfig, options: LaunchOptions, log: Callable[[str], None]) -> list[UnitOutcome]:
+def launch_slurm(
+    units: list[Unit], config: RunConfig, options: LaunchOptions, log: Callable[[str], None]
+) -> list[UnitOutcome]:
     import dataclasses
 
     executor = slurm_executor(options, Path(config.results) / "_slurm" / "%j", f"spear-bench-{config.suite}")
@@ -222,7 +247,11 @@ def launch_slurm(units: list[Unit], config: RunConfig, options: LaunchOptions, l
         try:
             outcome = UnitOutcome.from_dict(job.result())
         except Exception as error:  # the job itself died (node failure, timeout)
-            outcome = UnitOutcome(unit, "failed", message=f"job {job.job_id}: {str(error).splitlines()[0] if str(error) else type(error).__name__}")
+            outcome = UnitOutcome(
+                unit,
+                "failed",
+                message=f"job {job.job_id}: {str(error).splitlines()[0] if str(error) else type(error).__name__}",
+            )
         log(format_outcome(outcome))
         outcomes.append(outcome)
     return outcomes

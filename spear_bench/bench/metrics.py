@@ -10,6 +10,7 @@ are fractions in [0, 1] (heareval's units), except ``d_prime``.
 heareval's ``create_events_from_prediction`` does (median filter, 0.5 threshold, runs of
 active frames, minimum duration).
 """
+
 from __future__ import annotations
 
 import math
@@ -39,7 +40,10 @@ class Metric:
 def _check_2d(predictions: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     predictions, targets = np.asarray(predictions), np.asarray(targets)
     if predictions.ndim != 2 or targets.shape != predictions.shape:
-        raise ConfigError(f"label metrics need (N, C) predictions and targets of the same shape, got {predictions.shape} and {targets.shape}")
+        raise ConfigError(
+            "label metrics need (N, C) predictions and targets of the same shape, "
+            f"got {predictions.shape} and {targets.shape}"
+        )
     return predictions, targets
 
 
@@ -109,16 +113,24 @@ def _event_container(events: Events):
     return MetaDataContainer(rows)
 
 
-def sed_eval_scores(kind: str, predictions: Events, targets: Events, labels: Sequence[str], **params) -> dict[str, float]:
+def sed_eval_scores(
+    kind: str, predictions: Events, targets: Events, labels: Sequence[str], **params
+) -> dict[str, float]:
     """sed_eval's overall scores (f_measure, precision, recall, error_rate, ...) for ``kind`` event|segment."""
     import sed_eval
 
-    metric_class = {"event": sed_eval.sound_event.EventBasedMetrics, "segment": sed_eval.sound_event.SegmentBasedMetrics}[kind]
+    metric_class = {
+        "event": sed_eval.sound_event.EventBasedMetrics,
+        "segment": sed_eval.sound_event.SegmentBasedMetrics,
+    }[kind]
     reference, estimated = _event_container(targets), _event_container(predictions)
     scores = metric_class(event_label_list=[str(label) for label in labels], **params)
     # As heareval: one evaluate() per file that has predictions (every test file does).
     for filename in predictions:
-        scores.evaluate(reference_event_list=reference.filter(filename=filename), estimated_event_list=estimated.filter(filename=filename))
+        scores.evaluate(
+            reference_event_list=reference.filter(filename=filename),
+            estimated_event_list=estimated.filter(filename=filename),
+        )
     overall: dict[str, float] = {}
     for group in scores.results_overall_metrics().values():
         overall.update(group)
@@ -151,12 +163,26 @@ for _metric in (
     Metric("mAP", "label", True, mean_average_precision),
     Metric("d_prime", "label", True, d_prime, unit=""),
     Metric("aucroc", "label", True, roc_auc),
-    Metric("event_onset_200ms_fms", "event", True,
-           _event_metric("event", "f_measure", evaluate_onset=True, evaluate_offset=False, t_collar=0.2)),
-    Metric("event_onset_50ms_fms", "event", True,
-           _event_metric("event", "f_measure", evaluate_onset=True, evaluate_offset=False, t_collar=0.05)),
-    Metric("event_onset_offset_50ms_20perc_fms", "event", True,
-           _event_metric("event", "f_measure", evaluate_onset=True, evaluate_offset=True, t_collar=0.05, percentage_of_length=0.2)),
+    Metric(
+        "event_onset_200ms_fms",
+        "event",
+        True,
+        _event_metric("event", "f_measure", evaluate_onset=True, evaluate_offset=False, t_collar=0.2),
+    ),
+    Metric(
+        "event_onset_50ms_fms",
+        "event",
+        True,
+        _event_metric("event", "f_measure", evaluate_onset=True, evaluate_offset=False, t_collar=0.05),
+    ),
+    Metric(
+        "event_onset_offset_50ms_20perc_fms",
+        "event",
+        True,
+        _event_metric(
+            "event", "f_measure", evaluate_onset=True, evaluate_offset=True, t_collar=0.05, percentage_of_length=0.2
+        ),
+    ),
     Metric("segment_1s_er", "event", False, _event_metric("segment", "error_rate", time_resolution=1.0)),
 ):
     register(_metric)
@@ -175,6 +201,7 @@ def event_metric_details(name: str, predictions: Events, targets: Events, labels
 
 
 # --- frame predictions -> events (heareval's post-processing) ---------------------------------
+
 
 def events_from_frame_predictions(
     probabilities: np.ndarray,

@@ -8,6 +8,7 @@ heareval takes a module name). HEAR tasks load it through a HEAR module (``hear_
 registered model); SUPERB tasks through its s3prl hub entry (``spear_bench.upstreams``:
 ``spear_<size>``, ``spear_local`` for a SPEAR checkpoint, ``spear_bench_<baseline>``).
 """
+
 from __future__ import annotations
 
 import importlib
@@ -59,16 +60,27 @@ def resolve_model(spec: str, layer: str = "last") -> BenchModel:
     resolved = resolve_weights(ref)  # one-line errors: no such path, nothing cached offline, no published weights
     weights = resolved.path
     if ref.hear:
-        return BenchModel(name=ref.name, hear_module=ref.name, hear_kwargs={}, weights=weights, family="hear",
-                          fingerprint=resolved.fingerprint)
+        return BenchModel(
+            name=ref.name,
+            hear_module=ref.name,
+            hear_kwargs={},
+            weights=weights,
+            family="hear",
+            fingerprint=resolved.fingerprint,
+        )
     bundle = get_bundle(ref.name)
     if bundle.family == "spear":
         upstream, ckpt = ("spear_local", weights) if weights else (bundle.name, None)
     else:
         upstream, ckpt = "spear_bench_" + bundle.name, weights
     return BenchModel(
-        name=ref.label, hear_module="hear_spear", hear_kwargs={"model": bundle.name, "layer": layer},
-        weights=weights, s3prl_upstream=upstream, s3prl_ckpt=ckpt, family=bundle.family,
+        name=ref.label,
+        hear_module="hear_spear",
+        hear_kwargs={"model": bundle.name, "layer": layer},
+        weights=weights,
+        s3prl_upstream=upstream,
+        s3prl_ckpt=ckpt,
+        family=bundle.family,
         fingerprint=resolved.fingerprint,
     )
 
@@ -113,7 +125,10 @@ class HearModelHandle:
             elif self.spec.weights:
                 self._weights_hash = weights_fingerprint(self.spec.weights)
             else:
-                raise ConfigError(f"HEAR module {self.spec.hear_module!r}: model is not a torch module and has no weights file to hash")
+                raise ConfigError(
+                    f"HEAR module {self.spec.hear_module!r}: "
+                    "model is not a torch module and has no weights file to hash"
+                )
         return self._weights_hash
 
     @torch.no_grad()

@@ -11,6 +11,7 @@ sources, the feature libraries' versions, the HEAR module's sources: see
 the protocol, so changing any of them makes a new unit instead of reusing an old one.
 ``RunConfig.force`` (``spear-bench run --force``) reruns finished units on purpose.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -101,15 +102,18 @@ def default_data_root(suite: str, data_root: str | None) -> Path:
         from spear_bench.bench.demo_data import default_demo_root
 
         return default_demo_root()
-    raise ConfigError(f"--data-root is required for suite {suite!r}: the folder holding its datasets (see docs/orchestration.md)")
+    raise ConfigError(
+        f"--data-root is required for suite {suite!r}: the folder holding its datasets (see docs/orchestration.md)"
+    )
 
 
 def plan(config: RunConfig) -> list[Unit]:
     suite = load_suite(config.suite)
     specs = suite.select(list(config.tasks))
     if any(isinstance(spec, FinetuneTaskSpec) for spec in specs):
-        raise ConfigError(f"suite {config.suite!r} holds fine-tuning tasks: "
-                          "run them with spear-bench finetune asr|audioset")
+        raise ConfigError(
+            f"suite {config.suite!r} holds fine-tuning tasks: run them with spear-bench finetune asr|audioset"
+        )
     if not config.models:
         raise ConfigError("give at least one --model")
     return [Unit(model, spec.name) for model in config.models for spec in specs]
@@ -140,6 +144,7 @@ def superb_upstream(model_spec: str, config: RunConfig):
 
 
 # --- config hash ------------------------------------------------------------------------------------
+
 
 def _task_metadata(spec: TaskSpec, data_root: Path) -> dict:
     if isinstance(spec, HearTaskSpec):
@@ -180,6 +185,7 @@ def unit_config(unit: Unit, spec: TaskSpec, config: RunConfig, data_root: Path) 
 
 # --- running one unit -------------------------------------------------------------------------------
 
+
 def _progress_factory(config: RunConfig, model: str):
     if config.quiet:
         return None
@@ -208,7 +214,12 @@ def run_unit(unit: Unit, config: RunConfig) -> UnitOutcome:
     except SpearBenchError as error:
         return UnitOutcome(unit, "failed", time.perf_counter() - start, message=str(error))
     except Exception as error:  # a bug or a library failure: keep the run going, report it
-        return UnitOutcome(unit, "failed", time.perf_counter() - start, message=f"{type(error).__name__}: {error} | {traceback.format_exc(limit=3).splitlines()[-1]}")
+        return UnitOutcome(
+            unit,
+            "failed",
+            time.perf_counter() - start,
+            message=f"{type(error).__name__}: {error} | {traceback.format_exc(limit=3).splitlines()[-1]}",
+        )
 
 
 def _run_unit(unit: Unit, config: RunConfig, start: float) -> UnitOutcome:
@@ -220,8 +231,14 @@ def _run_unit(unit: Unit, config: RunConfig, start: float) -> UnitOutcome:
     chash = config_hash(unit_config(unit, spec, config, data_root))
     store = ResultsStore(config.results)
     if not config.force and store.is_done(model.name, config.suite, spec.name, chash, config.seed):
-        return UnitOutcome(unit, "skipped", 0.0, primary=spec.metric, path=str(store.unit_path(model.name, config.suite, spec.name, chash, config.seed)),
-                           scores=_stored_scores(store.unit_path(model.name, config.suite, spec.name, chash, config.seed)))
+        return UnitOutcome(
+            unit,
+            "skipped",
+            0.0,
+            primary=spec.metric,
+            path=str(store.unit_path(model.name, config.suite, spec.name, chash, config.seed)),
+            scores=_stored_scores(store.unit_path(model.name, config.suite, spec.name, chash, config.seed)),
+        )
     out_dir = Path(config.results) / PREDICTIONS_DIR / config.suite / model.name / f"{spec.name}__{chash}"
     progress = _progress_factory(config, model.name)
     if isinstance(spec, HearTaskSpec):
@@ -233,16 +250,42 @@ def _run_unit(unit: Unit, config: RunConfig, start: float) -> UnitOutcome:
         if metric != spec.metric and not math.isfinite(value):
             continue  # e.g. d_prime with a perfect class (infinite) or a class absent from a small test set
         facts = spec.metric_facts(metric)  # the task registry's facts travel with the row
-        rows.append(ResultRow(model=model.name, suite=config.suite, task=spec.name, metric=metric, value=float(value),
-                              seed=config.seed, config_hash=chash, split="test",
-                              higher_is_better=facts.higher_is_better, task_short=spec.short, unit=facts.unit,
-                              weights=model.fingerprint))
-    details.update({"unit": dataclasses.asdict(unit), "config_hash": chash, "seconds": time.perf_counter() - start,
-                    "embeddings": {"hits": hits, "misses": misses}})
+        rows.append(
+            ResultRow(
+                model=model.name,
+                suite=config.suite,
+                task=spec.name,
+                metric=metric,
+                value=float(value),
+                seed=config.seed,
+                config_hash=chash,
+                split="test",
+                higher_is_better=facts.higher_is_better,
+                task_short=spec.short,
+                unit=facts.unit,
+                weights=model.fingerprint,
+            )
+        )
+    details.update(
+        {
+            "unit": dataclasses.asdict(unit),
+            "config_hash": chash,
+            "seconds": time.perf_counter() - start,
+            "embeddings": {"hits": hits, "misses": misses},
+        }
+    )
     atomic_write_text(out_dir / "details.json", json.dumps(details, indent=1, default=str))
     path = store.write_unit(rows)
-    return UnitOutcome(unit, "done", time.perf_counter() - start, scores=scores, primary=spec.metric,
-                       embed_hits=hits, embed_misses=misses, path=str(path))
+    return UnitOutcome(
+        unit,
+        "done",
+        time.perf_counter() - start,
+        scores=scores,
+        primary=spec.metric,
+        embed_hits=hits,
+        embed_misses=misses,
+        path=str(path),
+    )
 
 
 def _stored_scores(path: Path) -> dict:
@@ -264,13 +307,29 @@ def _run_hear(spec: HearTaskSpec, unit: Unit, config: RunConfig, data_root: Path
 
     handle = hear_handle(unit.model, config)
     _, loaded = handle.load()
-    cache = EmbeddingCache(Path(config.cache) / "hear", handle.spec.name, handle.weights_hash,
-                           _cache_layer(config.layer, config.dtype),
-                           settings=embedding_settings(handle.spec, loaded, handle.spec.hear_module))
-    cache.describe({"hear_module": handle.spec.hear_module, "hear_kwargs": handle.spec.hear_kwargs, "weights": handle.spec.weights})
-    result = run_hear_task(spec, data_root, handle, cache, ProbeConfig(seed=config.seed, device=config.device), out_dir, progress)
-    details = {"suite": "hear", "scores": result.scores, "fold_scores": result.fold_scores, "best_point": result.best_point,
-               "grid": result.grid, "probe_seconds": result.probe_seconds, "embedding_seconds": result.embed.seconds, **result.details}
+    cache = EmbeddingCache(
+        Path(config.cache) / "hear",
+        handle.spec.name,
+        handle.weights_hash,
+        _cache_layer(config.layer, config.dtype),
+        settings=embedding_settings(handle.spec, loaded, handle.spec.hear_module),
+    )
+    cache.describe(
+        {"hear_module": handle.spec.hear_module, "hear_kwargs": handle.spec.hear_kwargs, "weights": handle.spec.weights}
+    )
+    result = run_hear_task(
+        spec, data_root, handle, cache, ProbeConfig(seed=config.seed, device=config.device), out_dir, progress
+    )
+    details = {
+        "suite": "hear",
+        "scores": result.scores,
+        "fold_scores": result.fold_scores,
+        "best_point": result.best_point,
+        "grid": result.grid,
+        "probe_seconds": result.probe_seconds,
+        "embedding_seconds": result.embed.seconds,
+        **result.details,
+    }
     return result.scores, details, result.embed.hits, result.embed.misses
 
 
@@ -279,19 +338,36 @@ def _run_superb(spec: SuperbTaskSpec, unit: Unit, config: RunConfig, data_root: 
 
     upstream = superb_upstream(unit.model, config)
     cache_root = Path(config.cache) / "superb" / ("" if config.dtype == "float32" else config.dtype)
-    result = run_superb_task(spec, data_root, upstream, cache_root, seed=config.seed,
-                             cache_budget_bytes=config.cache_budget_gb * 1024**3, progress_factory=progress)
+    result = run_superb_task(
+        spec,
+        data_root,
+        upstream,
+        cache_root,
+        seed=config.seed,
+        cache_budget_bytes=config.cache_budget_gb * 1024**3,
+        progress_factory=progress,
+    )
     details = {"suite": "superb", "scores": result.scores, "fold_scores": result.fold_scores, **result.details}
     return result.scores, details, result.embed_hits, result.embed_misses
 
 
 # --- summaries ---------------------------------------------------------------------------------------
 
+
 def format_outcome(outcome: UnitOutcome) -> str:
     score = outcome.scores.get(outcome.primary)
     score_text = f"{outcome.primary}={score:.4g}" if isinstance(score, (int, float)) else ""
-    cache = f"embeddings {outcome.embed_misses} computed, {outcome.embed_hits} cached" if outcome.status == "done" else ""
-    parts = [f"[{outcome.status}]", outcome.unit.label, score_text, f"{outcome.seconds:.1f}s" if outcome.status != "skipped" else "", cache, outcome.message]
+    cache = (
+        f"embeddings {outcome.embed_misses} computed, {outcome.embed_hits} cached" if outcome.status == "done" else ""
+    )
+    parts = [
+        f"[{outcome.status}]",
+        outcome.unit.label,
+        score_text,
+        f"{outcome.seconds:.1f}s" if outcome.status != "skipped" else "",
+        cache,
+        outcome.message,
+    ]
     return "  ".join(p for p in parts if p)
 
 
@@ -320,7 +396,9 @@ def check_datasets(config: RunConfig) -> Path:
     return data_root
 
 
-def execute(config: RunConfig, launcher: str = "local", options=None, log: Callable[[str], None] = print) -> list[UnitOutcome]:
+def execute(
+    config: RunConfig, launcher: str = "local", options=None, log: Callable[[str], None] = print
+) -> list[UnitOutcome]:
     """Plan, check the data, run every unit with ``launcher``; returns the outcomes."""
     from spear_bench.bench.launchers import LaunchOptions, get_launcher
     from spear_bench.bench.models import resolve_model

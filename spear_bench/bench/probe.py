@@ -17,6 +17,7 @@ What differs from heareval, and why it does not change the protocol: weight init
 from a different random stream (same distributions: xavier uniform/normal with heareval's
 gains, torch's default bias init); scores are computed on the same predictions.
 """
+
 from __future__ import annotations
 
 import copy
@@ -67,7 +68,9 @@ class ProbeConfig:
     # its only batch mixing is the one-off file shuffle of its embeddings memmap, which
     # hear_runner.build_probe_split reproduces.
     shuffle_train: bool = False
-    event_postprocessing_grid: dict = field(default_factory=lambda: {"median_filter_ms": [250], "min_duration": [125, 250]})
+    event_postprocessing_grid: dict = field(
+        default_factory=lambda: {"median_filter_ms": [250], "min_duration": [125, 250]}
+    )
     use_scoring_for_early_stopping: bool = True
     device: str = "cpu"
 
@@ -75,7 +78,10 @@ class ProbeConfig:
         """Apply heareval's per-task grid changes: its built-in table, then the task's ``evaluation_params``."""
         params = metadata.get("evaluation_params", {}) or {}
         changes: dict = {}
-        grid = {**HEAREVAL_TASK_SPECIFIC_PARAM_GRID.get(metadata.get("task_name", ""), {}), **(params.get("task_specific_param_grid") or {})}
+        grid = {
+            **HEAREVAL_TASK_SPECIFIC_PARAM_GRID.get(metadata.get("task_name", ""), {}),
+            **(params.get("task_specific_param_grid") or {}),
+        }
         for key, values in grid.items():
             values = list(values) if isinstance(values, (list, tuple)) else [values]
             if key in ("hidden_layers", "lr", "initialization"):
@@ -120,12 +126,15 @@ def select_grid_points(config: ProbeConfig) -> list[GridPoint]:
     for init in config.initializations:
         if init not in INITIALIZATIONS:
             raise ConfigError(f"unknown initialization {init!r} (known: {INITIALIZATIONS})")
-    points = [GridPoint(h, init, lr) for h in config.hidden_layers for init in config.initializations for lr in config.lrs]
+    points = [
+        GridPoint(h, init, lr) for h in config.hidden_layers for init in config.initializations for lr in config.lrs
+    ]
     random.Random(config.grid_seed).shuffle(points)
     return points[: config.grid_points]
 
 
 # --- data ------------------------------------------------------------------------------------
+
 
 @dataclass
 class ProbeSplit:
@@ -154,6 +163,7 @@ Scorer = Callable[[torch.Tensor, torch.Tensor, ProbeSplit], ScoreResult]
 
 # --- the stacked MLP ---------------------------------------------------------------------------
 
+
 def _xavier(shape: tuple[int, int], gain: float, kind: str, gen: torch.Generator) -> torch.Tensor:
     fan_in, fan_out = shape
     std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
@@ -166,7 +176,15 @@ def _xavier(shape: tuple[int, int], gain: float, kind: str, gen: torch.Generator
 class StackedMLP:
     """G MLPs of the same depth as stacked tensors: layer weights (G, in, out)."""
 
-    def __init__(self, points: Sequence[GridPoint], in_dim: int, out_dim: int, config: ProbeConfig, generator: torch.Generator, device: str):
+    def __init__(
+        self,
+        points: Sequence[GridPoint],
+        in_dim: int,
+        out_dim: int,
+        config: ProbeConfig,
+        generator: torch.Generator,
+        device: str,
+    ):
         depths = {p.hidden_layers for p in points}
         if len(depths) != 1:
             raise ConfigError("StackedMLP: grid points must share hidden_layers")
@@ -297,6 +315,7 @@ class StackedAdam:
 
 # --- training ------------------------------------------------------------------------------------
 
+
 @dataclass
 class TrainedProbe:
     point: GridPoint
@@ -412,9 +431,14 @@ def train_grid(
                 best_state[g] = model.state_of(active.index(g))
                 best_epoch[g] = config.max_epochs - 1
             results[indices[g]] = TrainedProbe(
-                point=group[g], state={k: v.cpu() for k, v in best_state[g].items()}, validation_score=float(best_score[g]),
-                epoch=best_epoch[g], epochs_run=stopped_at[g], postprocessing=best_post[g],
-                seconds=seconds / len(group), score_mode=score_mode,
+                point=group[g],
+                state={k: v.cpu() for k, v in best_state[g].items()},
+                validation_score=float(best_score[g]),
+                epoch=best_epoch[g],
+                epochs_run=stopped_at[g],
+                postprocessing=best_post[g],
+                seconds=seconds / len(group),
+                score_mode=score_mode,
             )
     return [results[i] for i in range(len(points))]
 

@@ -6,6 +6,7 @@ the utterance heads or the token inventory of the CTC head. Splits follow s3prl'
 recipes; where spear-bench has to choose (IEMOCAP's dev set, Speech Commands' silence
 clips) the choice is documented on the reader and in docs/orchestration.md.
 """
+
 from __future__ import annotations
 
 import csv
@@ -74,6 +75,7 @@ def _audio_files(folder: Path, suffixes=(".wav", ".flac")) -> list[Path]:
 
 # --- Keyword spotting -------------------------------------------------------------------------------
 
+
 @reader("speech_commands_v1")
 def read_speech_commands(root: Path) -> list[SuperbData]:
     """Speech Commands v0.01 (s3prl KS): 10 words + _unknown_ + _silence_.
@@ -120,11 +122,15 @@ def read_speech_commands(root: Path) -> list[SuperbData]:
         (train if i < n_train else dev).append(item)
     if not test_root.is_dir():
         raise DatasetError(f"expected {test_root} (Speech Commands v0.01 test set)")
-    test = [SuperbItem(f"test/{p.relative_to(test_root).as_posix()}", p, (label_of(p.relative_to(test_root).parts[0]),)) for p in _audio_files(test_root)]
+    test = [
+        SuperbItem(f"test/{p.relative_to(test_root).as_posix()}", p, (label_of(p.relative_to(test_root).parts[0]),))
+        for p in _audio_files(test_root)
+    ]
     return [SuperbData("utterance", {"train": train, "dev": dev, "test": test}, classes=[list(KS_CLASSES)])]
 
 
 # --- Intent classification --------------------------------------------------------------------------
+
 
 @reader("fluent_speech_commands")
 def read_fluent_speech_commands(root: Path) -> list[SuperbData]:
@@ -139,7 +145,12 @@ def read_fluent_speech_commands(root: Path) -> list[SuperbData]:
         if rows and not {"path", "action", "object", "location"} <= set(rows[0]):
             raise DatasetError(f"{path}: expected columns path, action, object, location")
         splits[split] = [
-            SuperbItem(row["path"], root / row["path"], (row["action"], row["object"], row["location"]), text=row.get("transcription", ""))
+            SuperbItem(
+                row["path"],
+                root / row["path"],
+                (row["action"], row["object"], row["location"]),
+                text=row.get("transcription", ""),
+            )
             for row in rows
         ]
     classes = [sorted({item.target[h] for items in splits.values() for item in items}) for h in range(3)]
@@ -147,6 +158,7 @@ def read_fluent_speech_commands(root: Path) -> list[SuperbData]:
 
 
 # --- Speaker identification ------------------------------------------------------------------------
+
 
 @reader("voxceleb1_iden")
 def read_voxceleb1(root: Path) -> list[SuperbData]:
@@ -211,7 +223,9 @@ def read_iemocap(root: Path) -> list[SuperbData]:
         dev = rest[::5]
         dev_keys = {item.key for item in dev}
         train = [item for item in rest if item.key not in dev_keys]
-        folds.append(SuperbData("utterance", {"train": train, "dev": dev, "test": sessions[n]}, classes=classes, fold=f"fold{n}"))
+        folds.append(
+            SuperbData("utterance", {"train": train, "dev": dev, "test": sessions[n]}, classes=classes, fold=f"fold{n}")
+        )
     return folds
 
 

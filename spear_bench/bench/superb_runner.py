@@ -15,9 +15,9 @@ where it differs from s3prl's recipes (docs/orchestration.md has the list):
   gradient accumulation, total steps and validation interval (the best dev checkpoint is
   tested), as the s3prl problem configs give; IEMOCAP's dev split is a fixed 1-in-5 pick.
 """
+
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,12 +50,15 @@ class SuperbTaskResult:
 
 # --- upstream and features -------------------------------------------------------------------------
 
+
 class Upstream:
     """The model as an s3prl upstream (S3PRLUpstream), loaded on first use."""
 
     def __init__(self, model: BenchModel, device: str = "cpu", dtype: str = "float32"):
         if model.s3prl_upstream is None:
-            raise ConfigError(f"model {model.name!r} has no s3prl upstream (HEAR-only module); SUPERB needs a registered model")
+            raise ConfigError(
+                f"model {model.name!r} has no s3prl upstream (HEAR-only module); SUPERB needs a registered model"
+            )
         self.model = model
         self.device = device
         self.dtype = dtype  # float32 | bfloat16 | float16 (autocast, spear_bench.bench.extract)
@@ -88,7 +91,7 @@ class Upstream:
             all_hs, all_lens = upstream(padded.to(self.device), lengths.to(self.device))
         out = []
         for i in range(len(waves)):
-            out.append(torch.stack([h[i, : int(l[i])] for h, l in zip(all_hs, all_lens)]).float().cpu())
+            out.append(torch.stack([h[i, : int(lens[i])] for h, lens in zip(all_hs, all_lens)]).float().cpu())
         return out
 
 
@@ -147,7 +150,9 @@ class FeatureSource:
                 self.memory[item.key] = torch.from_numpy(arrays["hidden_states"])
         if not missing:
             return
-        progress = self.progress_factory(f"{self.corpus}: hidden states", len(missing)) if self.progress_factory else None
+        progress = (
+            self.progress_factory(f"{self.corpus}: hidden states", len(missing)) if self.progress_factory else None
+        )
         extract = extract or ExtractConfig(dtype=self.upstream.dtype)
         lengths = [_item_length(item) for item, _, _ in missing]
         with timed("superb"):
@@ -173,6 +178,7 @@ class FeatureSource:
 
 # --- heads and metrics ------------------------------------------------------------------------------
 
+
 def s3prl_nn():
     """``s3prl.nn``, imported after the compatibility shims (s3prl's import chain needs them)."""
     from spear_bench.s3prl_compat import apply_s3prl_compat
@@ -197,16 +203,29 @@ def build_head(protocol: SuperbProtocol, data: SuperbData, input_size: int) -> t
     if protocol.head == "blstm":
         n = protocol.head_layers
         return RNNEncoder(
-            input_size, vocab, module="LSTM", proj_size=protocol.head_hidden, hidden_size=[protocol.head_hidden] * n,
-            dropout=[protocol.head_dropout] * n, layer_norm=[False] * n, proj=[False] * n, sample_rate=[1] * n,
-            sample_style="concat", bidirectional=True,
+            input_size,
+            vocab,
+            module="LSTM",
+            proj_size=protocol.head_hidden,
+            hidden_size=[protocol.head_hidden] * n,
+            dropout=[protocol.head_dropout] * n,
+            layer_norm=[False] * n,
+            proj=[False] * n,
+            sample_rate=[1] * n,
+            sample_style="concat",
+            bidirectional=True,
         )
     raise ConfigError(f"unknown SUPERB head {protocol.head!r} (mean_pooling_linear, frame_linear, blstm)")
 
 
 def _targets(data: SuperbData, items: list[SuperbItem]):
     if data.kind == "utterance":
-        return torch.tensor([[c.index(item.target[h]) if item.target[h] in c else -100 for h, c in enumerate(data.classes)] for item in items])
+        return torch.tensor(
+            [
+                [c.index(item.target[h]) if item.target[h] in c else -100 for h, c in enumerate(data.classes)]
+                for item in items
+            ]
+        )
     index = {t: i for i, t in enumerate(data.tokens)}
     return [torch.tensor([index[t] for t in item.target]) for item in items]
 
@@ -239,7 +258,9 @@ def _greedy_ctc(logits: torch.Tensor, lengths: torch.Tensor, tokens: list[str]) 
     return out
 
 
-def evaluate(data: SuperbData, featurizer, head, source: FeatureSource, items: list[SuperbItem], batch_size: int) -> dict[str, float]:
+def evaluate(
+    data: SuperbData, featurizer, head, source: FeatureSource, items: list[SuperbItem], batch_size: int
+) -> dict[str, float]:
     """Scores in percent: acc (utterance), wer+cer (characters) or per (phones)."""
     import jiwer
 
@@ -285,7 +306,11 @@ def _primary_better(metric: str, higher: bool, new: float, best: float | None) -
 
 
 def train_and_test(
-    spec: SuperbTaskSpec, data: SuperbData, upstream: Upstream, source: FeatureSource, seed: int,
+    spec: SuperbTaskSpec,
+    data: SuperbData,
+    upstream: Upstream,
+    source: FeatureSource,
+    seed: int,
     progress: Callable[[int], None] | None = None,
 ) -> tuple[dict[str, float], dict]:
     Featurizer = s3prl_nn().Featurizer
@@ -326,14 +351,23 @@ def train_and_test(
             history.append({"step": step, "loss": last_loss, **scores})
             if _primary_better(primary, higher, value, best):
                 best, best_step = value, step
-                best_state = ({k: v.clone() for k, v in featurizer.state_dict().items()}, {k: v.clone() for k, v in head.state_dict().items()})
+                best_state = (
+                    {k: v.clone() for k, v in featurizer.state_dict().items()},
+                    {k: v.clone() for k, v in head.state_dict().items()},
+                )
     featurizer.load_state_dict(best_state[0])
     head.load_state_dict(best_state[1])
     test = evaluate(data, featurizer, head, source, data.splits["test"], protocol.batch_size)
     weights = torch.softmax(featurizer.weights.detach(), -1).tolist() if hasattr(featurizer, "weights") else [1.0]
-    details = {"dev_best": best, "best_step": best_step, "steps": step, "history": history,
-               "layer_weights": weights, "train_seconds": time.perf_counter() - start,
-               "items": {k: len(v) for k, v in data.splits.items()}}
+    details = {
+        "dev_best": best,
+        "best_step": best_step,
+        "steps": step,
+        "history": history,
+        "layer_weights": weights,
+        "train_seconds": time.perf_counter() - start,
+        "items": {k: len(v) for k, v in data.splits.items()},
+    }
     return test, details
 
 
@@ -362,28 +396,44 @@ def run_superb_task(
     if spec.runner is None:
         raise ConfigError(
             f"SUPERB task {spec.name} ({spec.short}) is defined but not run by spear-bench; run it with s3prl: "
-            f"run_downstream.py -m train -u {upstream.model.s3prl_upstream} -d {spec.s3prl_downstream} (after spear_bench.upstreams.register())"
+            f"run_downstream.py -m train -u {upstream.model.s3prl_upstream} -d {spec.s3prl_downstream} "
+            "(after spear_bench.upstreams.register())"
         )
     root = spec.check_data(data_root)
     data_list = read_dataset(spec.dataset, root)
     cache = None
     if cache_root is not None and estimated_cache_bytes(data_list, upstream) <= cache_budget_bytes:
-        cache = EmbeddingCache(Path(cache_root), upstream.model.name, upstream.weights_hash, "all_hidden_states",
-                               settings=embedding_settings(upstream.model, upstream.load()))
+        cache = EmbeddingCache(
+            Path(cache_root),
+            upstream.model.name,
+            upstream.weights_hash,
+            "all_hidden_states",
+            settings=embedding_settings(upstream.model, upstream.load()),
+        )
         cache.describe({"s3prl_upstream": upstream.model.s3prl_upstream, "ckpt": upstream.model.s3prl_ckpt})
     source = FeatureSource(upstream, cache, spec.layout.root, progress_factory)
     fold_scores, fold_details = {}, {}
     for data in data_list:
         for items in data.splits.values():
             source.prepare(items)
-        progress = progress_factory(f"{spec.name}{' ' + data.fold if data.fold else ''}: training", spec.protocol.total_steps) if progress_factory else None
+        progress = (
+            progress_factory(f"{spec.name}{' ' + data.fold if data.fold else ''}: training", spec.protocol.total_steps)
+            if progress_factory
+            else None
+        )
         scores, details = train_and_test(spec, data, upstream, source, seed, progress)
         fold_scores[data.fold or "test"] = scores
         fold_details[data.fold or "test"] = details
     metrics = [m.name for m in spec.metrics if all(m.name in s for s in fold_scores.values())]
     means = {m: float(np.mean([s[m] for s in fold_scores.values()])) for m in metrics}
     return SuperbTaskResult(
-        scores=means, fold_scores=fold_scores,
-        details={"folds": fold_details, "features": "cached" if cache else "per batch", "protocol": spec.protocol.__dict__},
-        embed_hits=cache.hits if cache else 0, embed_misses=cache.misses if cache else 0,
+        scores=means,
+        fold_scores=fold_scores,
+        details={
+            "folds": fold_details,
+            "features": "cached" if cache else "per batch",
+            "protocol": spec.protocol.__dict__,
+        },
+        embed_hits=cache.hits if cache else 0,
+        embed_misses=cache.misses if cache else 0,
     )

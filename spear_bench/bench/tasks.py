@@ -12,6 +12,7 @@ the facts each result row stores when it is written, so that reports read them f
 rows instead of guessing. HEAR metrics take theirs from heareval's scorers
 (:mod:`spear_bench.bench.metrics`), SUPERB and fine-tune metrics from their task files.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -69,7 +70,8 @@ class HearTaskSpec:
         metadata = folder / "task_metadata.json"
         if not metadata.is_file():
             raise DatasetError(
-                f"HEAR task {self.name}: expected {metadata} (a hearpreprocess task folder {self.folder}/ under --data-root)"
+                f"HEAR task {self.name}: expected {metadata} "
+                f"(a hearpreprocess task folder {self.folder}/ under --data-root)"
             )
         return folder
 
@@ -140,7 +142,9 @@ class SuperbTaskSpec:
         """The corpus folder, or a one-line DatasetError naming the first missing path."""
         root = self.data_dir(data_root)
         if not root.is_dir():
-            raise DatasetError(f"SUPERB task {self.name}: expected the corpus folder {root} ({self.layout.description})")
+            raise DatasetError(
+                f"SUPERB task {self.name}: expected the corpus folder {root} ({self.layout.description})"
+            )
         for relative in self.layout.required:
             if not (root / relative).exists():
                 raise DatasetError(f"SUPERB task {self.name}: expected {root / relative} ({self.layout.description})")

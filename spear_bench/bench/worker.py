@@ -1,4 +1,5 @@
 """One torchrun worker of ``spear-bench run --launcher torchrun`` (see spear_bench.bench.launchers)."""
+
 import sys
 
 import spear_bench  # noqa: F401  (torchaudio hook first)

@@ -3,6 +3,7 @@
 Each command group lives in its own module with a ``register(app)`` function; this module
 only assembles them and turns :class:`SpearBenchError` into a one-line message.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -18,8 +19,9 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    # Help texts name models as NAME[random-init]: rich markup would swallow the brackets.
+    rich_markup_mode=None,
 )
-
 
 
 @app.callback()

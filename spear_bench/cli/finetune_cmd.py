@@ -3,6 +3,7 @@
 See docs/finetuning.md. Settings come from a preset (``configs/finetune/<name>.yaml``) or
 a YAML file, with the common ones as options and any other as ``--set key.sub=value``.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -57,8 +58,10 @@ def _run(
         model = model or DEMO_MODEL
         config = config or DEMO_PRESETS[kind]
     if model is None:
-        raise ConfigError("--model is required (a released name such as spear_base_sa, NAME@WEIGHTS, NAME[random-init], "
-                          "or a SPEAR checkpoint path)")
+        raise ConfigError(
+            "--model is required (a released name such as spear_base_sa, NAME@WEIGHTS, NAME[random-init], "
+            "or a SPEAR checkpoint path)"
+        )
     all_overrides = list(extra_overrides) + list(overrides)
     if steps is not None:
         all_overrides.append(f"train.max_steps={steps}")
@@ -72,7 +75,14 @@ def _run(
             raise ConfigError("--data is required (the LibriSpeech / AudioSet folder), or pass --demo")
         data = _make_demo_data(kind, out / "demo_data")
     spec = RunSpec(
-        model=model, data_dir=data, out_dir=out, model_path=model_path, init_seed=init_seed, resume=resume, force=force, progress=not quiet
+        model=model,
+        data_dir=data,
+        out_dir=out,
+        model_path=model_path,
+        init_seed=init_seed,
+        resume=resume,
+        force=force,
+        progress=not quiet,
     )
     if spec.weights_fingerprint() == "random-init":
         from spear_bench.models.catalogue import random_init_warning
@@ -87,13 +97,22 @@ def _run(
         typer.echo(f"already in the results store ({outcome.results_path}); --force runs it again")
     for metric, value in outcome.metrics.items():
         before = outcome.metrics_before.get(metric)
-        typer.echo(f"{cfg.task} {label} {metric} = {value:.2f}" + (f" (before fine-tuning: {before:.2f})" if before is not None else ""))
+        typer.echo(
+            f"{cfg.task} {label} {metric} = {value:.2f}"
+            + (f" (before fine-tuning: {before:.2f})" if before is not None else "")
+        )
     typer.echo(f"run folder: {outcome.out_dir}; results: {outcome.results_path}")
 
 
-_MODEL = typer.Option(None, "--model", help="model name (a released name such as spear_base_sa, NAME@WEIGHTS, NAME[random-init]) or a SPEAR checkpoint")
+_MODEL = typer.Option(
+    None,
+    "--model",
+    help="model name (a released name such as spear_base_sa, NAME@WEIGHTS, NAME[random-init]) or a SPEAR checkpoint",
+)
 _DATA = typer.Option(None, "--data", help="dataset folder (see docs/finetuning.md for the layout)")
-_OUT = typer.Option(None, "--out", help="run folder (checkpoints, decodes, results.json); default work_dir/finetune/<task>__<model>")
+_OUT = typer.Option(
+    None, "--out", help="run folder (checkpoints, decodes, results.json); default work_dir/finetune/<task>__<model>"
+)
 _CONFIG = typer.Option(None, "--config", help="preset name in configs/finetune/ or a YAML path")
 _STEPS = typer.Option(None, "--steps", help="training steps (train.max_steps)")
 _DEVICE = typer.Option(None, "--device", help="auto | cpu | cuda | cuda:N")
@@ -125,7 +144,23 @@ def asr(
 ) -> None:
     """LibriSpeech ASR: RNN-T (Table 3, preset ls100_rnnt / ls960_rnnt) or CTC (Table 11, ls100_ctc)."""
     extra = [f"head={head}"] if head else []
-    _run("asr", model, data, out, config, steps, device, model_path, init_seed, overrides, resume, force, quiet, demo, extra)
+    _run(
+        "asr",
+        model,
+        data,
+        out,
+        config,
+        steps,
+        device,
+        model_path,
+        init_seed,
+        overrides,
+        resume,
+        force,
+        quiet,
+        demo,
+        extra,
+    )
 
 
 @finetune_app.command("audioset")
@@ -145,7 +180,23 @@ def audioset(
     demo: bool = _DEMO,
 ) -> None:
     """AudioSet tagging: AS-20k (preset as20k) or AS-2M with balanced sampling (as2m); reports mAP."""
-    _run("audioset", model, data, out, config, steps, device, model_path, init_seed, overrides, resume, force, quiet, demo, [])
+    _run(
+        "audioset",
+        model,
+        data,
+        out,
+        config,
+        steps,
+        device,
+        model_path,
+        init_seed,
+        overrides,
+        resume,
+        force,
+        quiet,
+        demo,
+        [],
+    )
 
 
 @finetune_app.command("demo-data")

@@ -6,16 +6,16 @@ MODEL is a model name (``spear_bench.models.catalogue.ModelRef``): a released na
 NAME[random-init] (random init seeded with --seed, only on request), or a SPEAR checkpoint
 (folder with config.json + model.safetensors, or a weights file).
 """
+
 from __future__ import annotations
 
 import io
 import json
 from pathlib import Path
-from typing import Optional
 
 import typer
 
-from spear_bench.errors import AudioError, ConfigError, SpearBenchError
+from spear_bench.errors import AudioError, ConfigError
 from spear_bench.models.catalogue import ModelRef, random_init_warning
 
 LAYER_HELP = "last (encoder output), all (every hidden state, stacked: L x T x D) or N (hidden state N, 0-based)"
@@ -124,7 +124,9 @@ def model_info(model: str, seed: int = 0) -> dict:
 
 
 def info(
-    model: str = typer.Argument(..., help="A model name (spear_base_sa, base[random-init], NAME@WEIGHTS ...) or a checkpoint path"),
+    model: str = typer.Argument(
+        ..., help="A model name (spear_base_sa, base[random-init], NAME@WEIGHTS ...) or a checkpoint path"
+    ),
     json_output: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
     seed: int = typer.Option(0, help="Seed of the random init (named models)."),
 ) -> None:
@@ -156,7 +158,9 @@ def parse_layer(layer: str, num_hidden_states: int) -> str | int:
     except ValueError:
         raise ConfigError(f"--layer {layer!r}: expected {LAYER_HELP}") from None
     if not -num_hidden_states <= index < num_hidden_states:
-        raise ConfigError(f"--layer {index}: this model has {num_hidden_states} hidden states (0..{num_hidden_states - 1})")
+        raise ConfigError(
+            f"--layer {index}: this model has {num_hidden_states} hidden states (0..{num_hidden_states - 1})"
+        )
     return index % num_hidden_states
 
 
@@ -176,7 +180,9 @@ def output_paths(inputs: list[str], out_dir: Path, suffix: str) -> list[tuple[Pa
     seen: dict[Path, Path] = {}
     for src, dst in pairs:
         if dst in seen:
-            raise ConfigError(f"{src} and {seen[dst]} would both be written to {dst}; embed them into different --out folders")
+            raise ConfigError(
+                f"{src} and {seen[dst]} would both be written to {dst}; embed them into different --out folders"
+            )
         seen[dst] = src
     return pairs
 
@@ -192,7 +198,10 @@ def _embeddings(encoder, waves, layer: str | int, dtype: str = "float32", device
     with torch.inference_mode(), precision(dtype, device):
         if layer == "last":
             out = encoder(waves, lengths, output_hidden_states=False) if _is_spear(encoder) else encoder(waves, lengths)
-            return [(out.last_hidden_state[i, : int(n)].float().cpu().numpy(), encoder.frame_rate) for i, n in enumerate(out.lengths)]
+            return [
+                (out.last_hidden_state[i, : int(n)].float().cpu().numpy(), encoder.frame_rate)
+                for i, n in enumerate(out.lengths)
+            ]
         kwargs = {"layers": [layer]} if _is_spear(encoder) and layer != "all" else {}
         out = encoder(waves, lengths, **kwargs)
         rate = getattr(encoder, "hidden_frame_rate", encoder.frame_rate)
@@ -236,22 +245,35 @@ def _write(path: Path, array, fmt: str, metadata: dict) -> None:
         import torch
         from safetensors.torch import save
 
-        data = save({"embedding": torch.from_numpy(np.ascontiguousarray(array))}, metadata={k: str(v) for k, v in metadata.items()})
+        data = save(
+            {"embedding": torch.from_numpy(np.ascontiguousarray(array))},
+            metadata={k: str(v) for k, v in metadata.items()},
+        )
         atomic_write_bytes(path, data)
 
 
 def embed(
-    model: str = typer.Argument(..., help="A released name (spear_base_sa ...), NAME@WEIGHTS, NAME[random-init] or a checkpoint path"),
+    model: str = typer.Argument(
+        ..., help="A released name (spear_base_sa ...), NAME@WEIGHTS, NAME[random-init] or a checkpoint path"
+    ),
     audio: list[str] = typer.Argument(..., help="Audio files and/or folders (searched recursively)."),
     out: Path = typer.Option(..., "--out", help="Output folder (one embedding file per input file)."),
     layer: str = typer.Option("last", "--layer", help=LAYER_HELP),
     fmt: str = typer.Option("npy", "--format", help="npy or safetensors (tensor 'embedding' + metadata)."),
     seed: int = typer.Option(0, help="Seed of the random init (NAME[random-init])."),
-    overwrite: bool = typer.Option(False, help="Recompute files that already exist (default: skip them, so a killed run resumes)."),
-    skip_errors: bool = typer.Option(False, "--skip-errors", help="Report unreadable audio and go on instead of stopping."),
-    dtype: str = typer.Option("float32", "--dtype", help="Inference precision: float32 | bfloat16 | float16 (autocast; for GPUs)."),
+    overwrite: bool = typer.Option(
+        False, help="Recompute files that already exist (default: skip them, so a killed run resumes)."
+    ),
+    skip_errors: bool = typer.Option(
+        False, "--skip-errors", help="Report unreadable audio and go on instead of stopping."
+    ),
+    dtype: str = typer.Option(
+        "float32", "--dtype", help="Inference precision: float32 | bfloat16 | float16 (autocast; for GPUs)."
+    ),
     device: str = typer.Option("cpu", "--device", help="cpu | cuda | cuda:N."),
-    batch_s: float = typer.Option(160.0, "--batch-s", help="Audio per batch in seconds (files of equal length are batched)."),
+    batch_s: float = typer.Option(
+        160.0, "--batch-s", help="Audio per batch in seconds (files of equal length are batched)."
+    ),
     workers: int = typer.Option(2, "--workers", help="Processes decoding audio while the model runs (0: none)."),
 ) -> None:
     """Write MODEL's embeddings of AUDIO files to --out: (T, D) per file, or (L, T, D) with --layer all.
@@ -302,7 +324,9 @@ def embed(
                 groups.setdefault(wave.numel(), []).append(i)
         for group in groups.values():
             try:
-                results = _embeddings(encoder, torch.stack([loaded[i][0] for i in group]), chosen, extract.dtype, device)
+                results = _embeddings(
+                    encoder, torch.stack([loaded[i][0] for i in group]), chosen, extract.dtype, device
+                )
             except AudioError as error:  # e.g. files too short for the model: all of this group are (equal lengths)
                 for i in group:
                     fail(f"{pairs_batch[i][0]}: {error}")
@@ -315,7 +339,11 @@ def embed(
     for message in unreadable:
         fail(message)
     done = len(todo) - len(failures)
-    typer.echo(f"wrote {done} embedding file(s) to {out}" + (f", {skipped} already there" if skipped else "") + (f", {len(failures)} skipped (bad audio)" if failures else ""))
+    typer.echo(
+        f"wrote {done} embedding file(s) to {out}"
+        + (f", {skipped} already there" if skipped else "")
+        + (f", {len(failures)} skipped (bad audio)" if failures else "")
+    )
 
 
 # ---------------------------------------------------------------------------------------
@@ -332,13 +360,30 @@ def catalogue_rows() -> list[dict]:
     for name in model_names():
         entry = CATALOGUE.get(name)
         if entry is None:
-            rows.append({"name": name, "family": get_bundle(name).family,
-                         "source": "none (architecture: NAME@FOLDER or NAME[random-init])",
-                         "revision": "", "parameters": None, "paper_row": "", "cached": None})
+            rows.append(
+                {
+                    "name": name,
+                    "family": get_bundle(name).family,
+                    "source": "none (architecture: NAME@FOLDER or NAME[random-init])",
+                    "revision": "",
+                    "parameters": None,
+                    "paper_row": "",
+                    "cached": None,
+                }
+            )
             continue
-        rows.append({"name": name, "family": entry.family, "source": entry.where, "revision": entry.revision or "main",
-                     "parameters": entry.parameters, "parameter_tolerance": entry.parameter_tolerance,
-                     "paper_row": entry.paper_row, "cached": cached_path(entry) is not None})
+        rows.append(
+            {
+                "name": name,
+                "family": entry.family,
+                "source": entry.where,
+                "revision": entry.revision or "main",
+                "parameters": entry.parameters,
+                "parameter_tolerance": entry.parameter_tolerance,
+                "paper_row": entry.paper_row,
+                "cached": cached_path(entry) is not None,
+            }
+        )
     return rows
 
 

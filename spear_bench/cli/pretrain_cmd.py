@@ -7,6 +7,7 @@
 
 See docs/pretraining.md.
 """
+
 from __future__ import annotations
 
 import json
@@ -96,10 +97,16 @@ def pretrain(
             values = [r[key] for r in records if r.get(key) is not None]
             # first and last step, and the means of the first and last 10 % of the steps
             window = max(1, len(values) // 10)
-            summary[key] = {
-                "first": round(values[0], 4), "last": round(values[-1], 4),
-                "first_mean": round(sum(values[:window]) / window, 4), "last_mean": round(sum(values[-window:]) / window, 4),
-            } if values else None
+            summary[key] = (
+                {
+                    "first": round(values[0], 4),
+                    "last": round(values[-1], 4),
+                    "first_mean": round(sum(values[:window]) / window, 4),
+                    "last_mean": round(sum(values[-window:]) / window, 4),
+                }
+                if values
+                else None
+            )
         typer.echo(json.dumps(summary))
     typer.echo(f"encoder (release layout): {result.exp_dir / 'encoder'}")
 

@@ -1,4 +1,5 @@
 """``spear-bench report``: leaderboards beside the paper's numbers, comparisons, ablation plots."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -14,13 +15,28 @@ def _patterns(text: Optional[str]) -> Optional[list[str]]:
 
 
 def report(
-    models: Optional[str] = typer.Option(None, "--models", help="Measured models to show: comma-separated names or globs (default: all)."),
-    paper_models: Optional[str] = typer.Option(None, "--paper-models", help="Paper rows to show: comma-separated model ids or globs, e.g. 'spear_*,wavlm_*' (default: all)."),
+    models: Optional[str] = typer.Option(
+        None, "--models", help="Measured models to show: comma-separated names or globs (default: all)."
+    ),
+    paper_models: Optional[str] = typer.Option(
+        None,
+        "--paper-models",
+        help="Paper rows to show: comma-separated model ids or globs, e.g. 'spear_*,wavlm_*' (default: all).",
+    ),
     results: Optional[Path] = typer.Option(None, "--results", help="Results store folder (default: results/)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Output folder (default: reports/)."),
-    reference: Optional[Path] = typer.Option(None, "--reference", help="Reference CSV folder (default: results/reference/)."),
-    compare: Optional[str] = typer.Option(None, "--compare", help="Models to compare against the baselines, comma-separated (default: every measured model, else the paper's SPEAR s+a XLarge)."),
-    baselines: str = typer.Option("wavlm_large,usad_large,dasheng_1.2b", "--baselines", help="Baselines of the comparison report."),
+    reference: Optional[Path] = typer.Option(
+        None, "--reference", help="Reference CSV folder (default: results/reference/)."
+    ),
+    compare: Optional[str] = typer.Option(
+        None,
+        "--compare",
+        help="Models to compare against the baselines, comma-separated "
+        "(default: every measured model, else the paper's SPEAR s+a XLarge).",
+    ),
+    baselines: str = typer.Option(
+        "wavlm_large,usad_large,dasheng_1.2b", "--baselines", help="Baselines of the comparison report."
+    ),
     plots: bool = typer.Option(True, "--plots/--no-plots", help="Draw the ablation figures."),
 ) -> None:
     """Render the SUPERB, HEAR and fine-tuning leaderboards (Markdown, HTML, LaTeX), comparisons and ablation plots."""

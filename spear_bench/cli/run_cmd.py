@@ -1,4 +1,5 @@
 """``spear-bench run`` (HEAR / SUPERB / demo suites) and ``spear-bench demo`` (generate + run + report)."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -66,24 +67,57 @@ def _print_stages(stages: dict[str, float]) -> None:
 
 def run(
     suite: str = typer.Option(..., "--suite", help="hear | superb | demo (task files in tasks/)."),
-    model: List[str] = typer.Option(..., "--model", help="Model to score (repeatable): a released name (spear_base_sa, wavlm_large ...; fetched once, see spear-bench models), NAME@WEIGHTS, NAME[random-init], or hear:MODULE or hear:MODULE@WEIGHTS."),
-    tasks: Optional[List[str]] = typer.Option(None, "--tasks", help="Tasks to run (names or paper abbreviations, comma-separated or repeated; default: all)."),
-    data_root: Optional[Path] = typer.Option(None, "--data-root", help="Folder holding the suite's datasets (HEAR task folders / SUPERB corpora). Demo: generated under work_dir/demo_data when absent."),
+    model: List[str] = typer.Option(
+        ...,
+        "--model",
+        help="Model to score (repeatable): a released name (spear_base_sa, wavlm_large ...; "
+        "fetched once, see spear-bench models), NAME@WEIGHTS, NAME[random-init], "
+        "or hear:MODULE or hear:MODULE@WEIGHTS.",
+    ),
+    tasks: Optional[List[str]] = typer.Option(
+        None, "--tasks", help="Tasks to run (names or paper abbreviations, comma-separated or repeated; default: all)."
+    ),
+    data_root: Optional[Path] = typer.Option(
+        None,
+        "--data-root",
+        help="Folder holding the suite's datasets (HEAR task folders / SUPERB corpora). "
+        "Demo: generated under work_dir/demo_data when absent.",
+    ),
     launcher: str = typer.Option("local", "--launcher", help="local | torchrun | slurm."),
     results: Optional[Path] = typer.Option(None, "--results", help="Results store folder (default: results/)."),
     cache: Optional[Path] = typer.Option(None, "--cache", help="Embedding cache folder (default: work_dir/cache)."),
-    layer: str = typer.Option("last", "--layer", help="HEAR embeddings: last | all (hidden states concatenated) | an index."),
-    device: Optional[str] = typer.Option(None, "--device", help="cpu | cuda | cuda:N, used as given (torchrun: cuda = each worker's GPU). Default: the GPU where GPUs are allocated (torchrun with CUDA, --slurm-gpus N), else cpu."),
-    dtype: str = typer.Option("float32", "--dtype", help="Embedding inference precision: float32 | bfloat16 | float16 (autocast; for GPUs)."),
-    seed: int = typer.Option(42, "--seed", help="Probe seed: init and dropout of the HEAR probe (heareval uses 42); the grid points are drawn with 42 whatever the seed, as heareval draws them."),
+    layer: str = typer.Option(
+        "last", "--layer", help="HEAR embeddings: last | all (hidden states concatenated) | an index."
+    ),
+    device: Optional[str] = typer.Option(
+        None,
+        "--device",
+        help="cpu | cuda | cuda:N, used as given (torchrun: cuda = each worker's GPU). "
+        "Default: the GPU where GPUs are allocated (torchrun with CUDA, --slurm-gpus N), else cpu.",
+    ),
+    dtype: str = typer.Option(
+        "float32", "--dtype", help="Embedding inference precision: float32 | bfloat16 | float16 (autocast; for GPUs)."
+    ),
+    seed: int = typer.Option(
+        42,
+        "--seed",
+        help="Probe seed: init and dropout of the HEAR probe (heareval uses 42); "
+        "the grid points are drawn with 42 whatever the seed, as heareval draws them.",
+    ),
     nproc: int = typer.Option(1, "--nproc", help="torchrun: workers on this node."),
-    slurm_cluster: Optional[str] = typer.Option(None, "--slurm-cluster", help="slurm launcher: submitit cluster (default SLURM; 'local' or 'debug' run the jobs here)."),
+    slurm_cluster: Optional[str] = typer.Option(
+        None,
+        "--slurm-cluster",
+        help="slurm launcher: submitit cluster (default SLURM; 'local' or 'debug' run the jobs here).",
+    ),
     slurm_partition: Optional[str] = typer.Option(None, "--slurm-partition"),
     slurm_timeout_min: int = typer.Option(240, "--slurm-timeout-min"),
     slurm_gpus: int = typer.Option(0, "--slurm-gpus", help="GPUs per job."),
     wait: bool = typer.Option(True, "--wait/--no-wait", help="slurm: wait for the jobs and print their results."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
-    force: bool = typer.Option(False, "--force", help="Rerun units the results store already has (embeddings under the same key are reused)."),
+    force: bool = typer.Option(
+        False, "--force", help="Rerun units the results store already has (embeddings under the same key are reused)."
+    ),
 ) -> None:
     """Score models on a suite: one unit per (model, task), finished units skipped, results stored atomically."""
     import spear_bench  # noqa: F401
@@ -95,8 +129,16 @@ def run(
 
     results = results or results_dir()
     config = RunConfig(
-        suite=suite, models=_split(model), tasks=_split(tasks), data_root=str(data_root) if data_root else None,
-        results=str(results), cache=str(cache or cache_dir()), layer=layer, seed=seed, device=device, quiet=quiet,
+        suite=suite,
+        models=_split(model),
+        tasks=_split(tasks),
+        data_root=str(data_root) if data_root else None,
+        results=str(results),
+        cache=str(cache or cache_dir()),
+        layer=layer,
+        seed=seed,
+        device=device,
+        quiet=quiet,
         force=force,
         dtype=ExtractConfig(dtype=dtype).dtype,  # a bad value fails here, in one line
     )
@@ -105,8 +147,14 @@ def run(
         from spear_bench.bench.demo_data import generate_demo_data
 
         generate_demo_data(log=typer.echo)
-    options = LaunchOptions(nproc=nproc, slurm_cluster=slurm_cluster, slurm_partition=slurm_partition,
-                            slurm_timeout_min=slurm_timeout_min, slurm_gpus_per_node=slurm_gpus, wait=wait)
+    options = LaunchOptions(
+        nproc=nproc,
+        slurm_cluster=slurm_cluster,
+        slurm_partition=slurm_partition,
+        slurm_timeout_min=slurm_timeout_min,
+        slurm_gpus_per_node=slurm_gpus,
+        wait=wait,
+    )
     start = time.perf_counter()
     outcomes = execute(config, launcher, options, log=typer.echo)
     _print_summary(outcomes, results, time.perf_counter() - start)
@@ -123,12 +171,20 @@ def _failed_message(failed) -> str:
 
 def demo(
     results: Optional[Path] = typer.Option(None, "--results", help="Results store folder (default: results/)."),
-    data_root: Optional[Path] = typer.Option(None, "--data-root", help="Where the demo data is generated (default: work_dir/demo_data)."),
-    models: str = typer.Option(",".join(DEMO_MODELS), "--models", help="Models to score, comma-separated (NAME[random-init], NAME@WEIGHTS or a released name)."),
-    report: bool = typer.Option(True, "--report/--no-report", help="Render the report afterwards (spear-bench report)."),
+    data_root: Optional[Path] = typer.Option(
+        None, "--data-root", help="Where the demo data is generated (default: work_dir/demo_data)."
+    ),
+    models: str = typer.Option(
+        ",".join(DEMO_MODELS),
+        "--models",
+        help="Models to score, comma-separated (NAME[random-init], NAME@WEIGHTS or a released name).",
+    ),
+    report: bool = typer.Option(
+        True, "--report/--no-report", help="Render the report afterwards (spear-bench report)."
+    ),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
 ) -> None:
-    """Generate the demo datasets, score SPEAR Base and WavLM Base+ ([random-init] weights) on them, render the report."""
+    """Generate the demo data, score SPEAR Base and WavLM Base+ (random-init weights) on it, render the report."""
     import spear_bench  # noqa: F401
     from spear_bench.bench.demo_data import generate_demo_data
     from spear_bench.bench.extract import CLOCK

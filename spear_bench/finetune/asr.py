@@ -2,6 +2,7 @@
 
 Read top to bottom: data -> units -> model -> train -> decode -> WER -> results store.
 """
+
 from __future__ import annotations
 
 import logging
@@ -17,7 +18,15 @@ from spear_bench.finetune.heads import CtcHead, TransducerHead
 from spear_bench.finetune.librispeech import cut_transcript, librispeech_cuts
 from spear_bench.finetune.metrics import word_errors
 from spear_bench.finetune.model import FinetuneModel
-from spear_bench.finetune.run import FinetuneOutcome, RunSpec, load_start_encoder, resume_key, run_identity, stored_outcome, write_outcome
+from spear_bench.finetune.run import (
+    FinetuneOutcome,
+    RunSpec,
+    load_start_encoder,
+    resume_key,
+    run_identity,
+    stored_outcome,
+    write_outcome,
+)
 from spear_bench.finetune.tokenizer import Tokenizer, load_tokenizer, train_tokenizer
 from spear_bench.finetune.trainer import resolve_device, train
 
@@ -67,18 +76,25 @@ def prepare_tokenizer(out_dir: Path, texts: list[str], config: AsrConfig) -> Tok
 
 
 @torch.no_grad()
-def transcribe(model: FinetuneModel, cuts, tokenizer: Tokenizer, config: AsrConfig, device: torch.device, num_workers: int = 0):
+def transcribe(
+    model: FinetuneModel, cuts, tokenizer: Tokenizer, config: AsrConfig, device: torch.device, num_workers: int = 0
+):
     """[(cut id, reference, hypothesis)] for every cut, decoded with ``config.decoding``."""
     model.eval()
     rows = []
     for batch in eval_batches(cuts, config.eval_max_duration, num_workers):
         encoder_out, lengths = model.encode(batch["waves"].to(device), batch["lengths"])
-        for cut, ids in zip(batch["cuts"], decode(model.head, encoder_out, lengths, config.decoding, config.beam, config.max_sym_per_frame)):
+        for cut, ids in zip(
+            batch["cuts"],
+            decode(model.head, encoder_out, lengths, config.decoding, config.beam, config.max_sym_per_frame),
+        ):
             rows.append((cut.id, cut_transcript(cut), tokenizer.decode(ids)))
     return rows
 
 
-def evaluate(model, eval_cuts: dict, tokenizer, config: AsrConfig, device, out_dir: Path | None = None, tag: str = "") -> dict[str, float]:
+def evaluate(
+    model, eval_cuts: dict, tokenizer, config: AsrConfig, device, out_dir: Path | None = None, tag: str = ""
+) -> dict[str, float]:
     """WER (%) per split; with ``out_dir`` the references and hypotheses go to decode/<split><tag>.txt."""
     metrics = {}
     for split, cuts in eval_cuts.items():
@@ -89,7 +105,9 @@ def evaluate(model, eval_cuts: dict, tokenizer, config: AsrConfig, device, out_d
             folder = Path(out_dir) / "decode"
             folder.mkdir(parents=True, exist_ok=True)
             lines = [f"{cut_id}\tREF: {ref}\n{cut_id}\tHYP: {hyp}\n" for cut_id, ref, hyp in rows]
-            (folder / f"{split}{tag}.txt").write_text("".join(lines) + f"# WER {stats.wer:.2f}% ({stats.errors}/{stats.reference_words})\n")
+            (folder / f"{split}{tag}.txt").write_text(
+                "".join(lines) + f"# WER {stats.wer:.2f}% ({stats.errors}/{stats.reference_words})\n"
+            )
     return metrics
 
 
@@ -134,13 +152,30 @@ def finetune_asr(config: AsrConfig, spec: RunSpec) -> FinetuneOutcome:
     sampler = make_sampler(config.train.sampler, train_cuts, config.train.max_duration, shuffle=True, seed=seed)
     stream = BatchStream(sampler, num_workers=config.train.num_workers)
     result = train(
-        model, stream, loss_fn, config.train, out_dir, resume_key(identity), device,
-        resume=spec.resume, progress=spec.progress, epoch_size=_batches_per_epoch(train_cuts, config.train.max_duration),
+        model,
+        stream,
+        loss_fn,
+        config.train,
+        out_dir,
+        resume_key(identity),
+        device,
+        resume=spec.resume,
+        progress=spec.progress,
+        epoch_size=_batches_per_epoch(train_cuts, config.train.max_duration),
     )
     metrics = evaluate(model, eval_cuts, tokenizer, config, device, out_dir)
     outcome = FinetuneOutcome(
-        config.task, metrics, metrics_before, result.steps, out_dir, None,
-        {"final_train_loss": result.last_loss, "resumed_from_step": result.resumed_from, "vocab_size": tokenizer.vocab_size},
+        config.task,
+        metrics,
+        metrics_before,
+        result.steps,
+        out_dir,
+        None,
+        {
+            "final_train_loss": result.last_loss,
+            "resumed_from_step": result.resumed_from,
+            "vocab_size": tokenizer.vocab_size,
+        },
     )
     names = {split_metric(s): s for s in config.eval_splits}
     return write_outcome(outcome, spec, identity, seed, names)

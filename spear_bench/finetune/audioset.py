@@ -22,6 +22,7 @@ whose clip is absent are skipped and counted (parts of AudioSet are always missi
 AS-2M is heavily imbalanced; the paper follows Gong et al. (2021, PSLA) and samples
 clips with weights: a clip's weight is the sum over its labels of 1 / (label count).
 """
+
 from __future__ import annotations
 
 import csv
@@ -98,17 +99,25 @@ def read_segments(path: str | Path) -> list[Segment]:
     path = Path(path)
     if not path.is_file():
         raise DatasetError(
-            f"AudioSet segment list not found: {path} (expected a CSV of YTID, start_seconds, end_seconds, positive_labels)"
+            f"AudioSet segment list not found: {path} "
+            "(expected a CSV of YTID, start_seconds, end_seconds, positive_labels)"
         )
     segments = []
     with path.open(newline="") as f:
         lines = (line for line in f if line.strip() and not line.lstrip().startswith("#"))
         for number, row in enumerate(csv.reader(lines, skipinitialspace=True), start=1):
             if len(row) != 4:
-                raise DatasetError(f"{path}: data row {number} has {len(row)} fields, expected 4 (YTID, start, end, labels)")
+                raise DatasetError(
+                    f"{path}: data row {number} has {len(row)} fields, expected 4 (YTID, start, end, labels)"
+                )
             ytid, start, end, labels = row
             try:
-                segment = Segment(ytid.strip(), float(start), float(end), tuple(l.strip() for l in labels.split(",") if l.strip()))
+                segment = Segment(
+                    ytid.strip(),
+                    float(start),
+                    float(end),
+                    tuple(label.strip() for label in labels.split(",") if label.strip()),
+                )
             except ValueError as error:
                 raise DatasetError(f"{path}: data row {number}: {error}") from error
             segments.append(segment)
@@ -118,11 +127,13 @@ def read_segments(path: str | Path) -> list[Segment]:
 def write_segments(path: str | Path, segments: list[Segment]) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    labels = {l for s in segments for l in s.labels}
+    labels = {label for s in segments for label in s.labels}
     with path.open("w", newline="") as f:
         f.write("# Segments csv created by spear-bench\n")
-        f.write(f"# num_ytids={len(segments)}, num_segs={len(segments)}, num_unique_labels={len(labels)}, "
-                f"num_positive_labels={sum(len(s.labels) for s in segments)}\n")
+        f.write(
+            f"# num_ytids={len(segments)}, num_segs={len(segments)}, num_unique_labels={len(labels)}, "
+            f"num_positive_labels={sum(len(s.labels) for s in segments)}\n"
+        )
         f.write("# YTID, start_seconds, end_seconds, positive_labels\n")
         for s in segments:
             f.write(f'{s.ytid}, {s.start:.3f}, {s.end:.3f}, "{",".join(s.labels)}"\n')
@@ -147,7 +158,9 @@ def index_audio_folder(audio_dir: str | Path) -> dict[str, Path]:
     """YTID -> clip path for every audio file under ``audio_dir`` (recursively; see module docstring)."""
     audio_dir = Path(audio_dir)
     if not audio_dir.is_dir():
-        raise DatasetError(f"AudioSet audio folder not found: {audio_dir} (expected clips named <YTID>.wav or Y<YTID>.wav)")
+        raise DatasetError(
+            f"AudioSet audio folder not found: {audio_dir} (expected clips named <YTID>.wav or Y<YTID>.wav)"
+        )
     index: dict[str, Path] = {}
     for path in sorted(audio_dir.rglob("*")):
         if path.suffix.lower() in AUDIO_SUFFIXES:
@@ -163,7 +176,9 @@ class AudioSetSplit:
     num_missing: int
 
 
-def audioset_cuts(segments_csv: str | Path, audio_dir: str | Path, ontology: Ontology, audio_index: dict[str, Path] | None = None) -> AudioSetSplit:
+def audioset_cuts(
+    segments_csv: str | Path, audio_dir: str | Path, ontology: Ontology, audio_index: dict[str, Path] | None = None
+) -> AudioSetSplit:
     """CutSet of the listed segments whose clip is present, with label indices in ``cut.custom['labels']``."""
     from lhotse import CutSet, Recording
 
@@ -182,7 +197,13 @@ def audioset_cuts(segments_csv: str | Path, audio_dir: str | Path, ontology: Ont
     if not cuts:
         raise DatasetError(f"none of the {len(segments)} clips listed in {segments_csv} was found under {audio_dir}")
     if missing:
-        log.warning("%s: %d of %d listed clips are missing under %s and skipped", segments_csv, missing, len(segments), audio_dir)
+        log.warning(
+            "%s: %d of %d listed clips are missing under %s and skipped",
+            segments_csv,
+            missing,
+            len(segments),
+            audio_dir,
+        )
     return AudioSetSplit(CutSet.from_cuts(cuts), len(segments), missing)
 
 

@@ -13,11 +13,11 @@ Mixup (Zhang et al., 2018) for audio tagging mixes waveforms and their label vec
 with a weight drawn from Beta(alpha, alpha); each clip is mixed with probability
 ``prob`` (0.5 in the paper, Table 10) with another clip of the batch.
 """
+
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import torch

@@ -5,6 +5,7 @@ SPEAR release (encoder learning rate x 0.05, encoder frozen for the first 2000 s
 presets for the other set-ups and for the CPU demos live in ``configs/finetune/*.yaml``.
 A YAML file only lists what differs; unknown keys are errors naming the file and key.
 """
+
 from __future__ import annotations
 
 import dataclasses

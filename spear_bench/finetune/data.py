@@ -7,6 +7,7 @@ sampling with replacement; weights from :func:`audioset.balanced_sample_weights`
 :class:`BatchStream` runs epochs one after another and can start mid-epoch, which is how
 a resumed run continues with the batches it has not yet seen.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -49,7 +50,9 @@ def _simple(cuts, max_duration: float, shuffle: bool, seed: int, weights=None, n
 def _bucketing(cuts, max_duration: float, shuffle: bool, seed: int, weights=None, num_samples=None):
     from lhotse.dataset import DynamicBucketingSampler
 
-    return DynamicBucketingSampler(cuts, max_duration=max_duration, shuffle=shuffle, seed=seed, num_buckets=min(30, max(1, len(cuts) // 20)))
+    return DynamicBucketingSampler(
+        cuts, max_duration=max_duration, shuffle=shuffle, seed=seed, num_buckets=min(30, max(1, len(cuts) // 20))
+    )
 
 
 class WeightedCutSampler:
@@ -101,10 +104,15 @@ def _weighted(cuts, max_duration: float, shuffle: bool, seed: int, weights=None,
     return WeightedCutSampler(cuts, weights, num_samples or len(cuts), max_duration, seed)
 
 
-SAMPLERS: dict[str, SamplerSpec] = {s.name: s for s in (SamplerSpec("simple", _simple), SamplerSpec("bucketing", _bucketing), SamplerSpec("weighted", _weighted))}
+SAMPLERS: dict[str, SamplerSpec] = {
+    s.name: s
+    for s in (SamplerSpec("simple", _simple), SamplerSpec("bucketing", _bucketing), SamplerSpec("weighted", _weighted))
+}
 
 
-def make_sampler(name: str, cuts, max_duration: float, shuffle: bool = True, seed: int = 0, weights=None, num_samples=None):
+def make_sampler(
+    name: str, cuts, max_duration: float, shuffle: bool = True, seed: int = 0, weights=None, num_samples=None
+):
     if name not in SAMPLERS:
         raise ConfigError(f"unknown sampler {name!r}; known: {', '.join(SAMPLERS)}")
     longest = max(c.duration for c in cuts)
@@ -172,6 +180,10 @@ def eval_batches(cuts, max_duration: float, num_workers: int = 0) -> Iterator[di
     """Each cut once, in order."""
     sampler = make_sampler("simple", cuts, max_duration, shuffle=False)
     loader = torch.utils.data.DataLoader(
-        CutBatchDataset(), sampler=sampler, batch_size=None, num_workers=num_workers, generator=torch.Generator().manual_seed(0)
+        CutBatchDataset(),
+        sampler=sampler,
+        batch_size=None,
+        num_workers=num_workers,
+        generator=torch.Generator().manual_seed(0),
     )
     yield from loader

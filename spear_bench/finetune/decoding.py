@@ -15,6 +15,7 @@
 
 ``DECODERS[(head kind, method)]`` is the registry the recipes use.
 """
+
 from __future__ import annotations
 
 import math
@@ -77,7 +78,10 @@ def _ctc_prefix_beam_one(log_probs: torch.Tensor, blank: int, beam: int) -> list
 @torch.no_grad()
 def ctc_prefix_beam(head, encoder_out: torch.Tensor, encoder_lens: torch.Tensor, beam: int = 4) -> Hypotheses:
     log_probs = head.log_probs(encoder_out).float().cpu()
-    return [_ctc_prefix_beam_one(log_probs[b, :length], head.blank_id, beam) for b, length in enumerate(encoder_lens.tolist())]
+    return [
+        _ctc_prefix_beam_one(log_probs[b, :length], head.blank_id, beam)
+        for b, length in enumerate(encoder_lens.tolist())
+    ]
 
 
 @torch.no_grad()
@@ -147,7 +151,8 @@ def rnnt_beam(
 ) -> Hypotheses:
     encoder_proj = head.joiner.encoder_proj(encoder_out)
     return [
-        _rnnt_beam_one(head, encoder_proj[b, :length], beam, max_sym_per_frame) for b, length in enumerate(encoder_lens.tolist())
+        _rnnt_beam_one(head, encoder_proj[b, :length], beam, max_sym_per_frame)
+        for b, length in enumerate(encoder_lens.tolist())
     ]
 
 
@@ -178,7 +183,9 @@ def rnnt_modified_beam(
     head, encoder_out: torch.Tensor, encoder_lens: torch.Tensor, beam: int = 4, max_sym_per_frame: int = 1
 ) -> Hypotheses:
     encoder_proj = head.joiner.encoder_proj(encoder_out)
-    return [_rnnt_modified_beam_one(head, encoder_proj[b, :length], beam) for b, length in enumerate(encoder_lens.tolist())]
+    return [
+        _rnnt_modified_beam_one(head, encoder_proj[b, :length], beam) for b, length in enumerate(encoder_lens.tolist())
+    ]
 
 
 Decoder = Callable[..., Hypotheses]
@@ -192,7 +199,12 @@ DECODERS: dict[tuple[str, str], Decoder] = {
 
 
 def decode(
-    head, encoder_out: torch.Tensor, encoder_lens: torch.Tensor, method: str = "greedy", beam: int = 4, max_sym_per_frame: int = 3
+    head,
+    encoder_out: torch.Tensor,
+    encoder_lens: torch.Tensor,
+    method: str = "greedy",
+    beam: int = 4,
+    max_sym_per_frame: int = 3,
 ) -> Hypotheses:
     """Token id sequences for a batch with the head's decoder ``method`` (see DECODERS)."""
     from spear_bench.errors import ConfigError

@@ -13,6 +13,7 @@ No corpus can be downloaded here, so the demos and tests fine-tune on these:
 
 Everything is deterministic given the seed.
 """
+
 from __future__ import annotations
 
 import random
@@ -90,7 +91,9 @@ DEMO_SOUND_CLASSES: tuple[DemoSoundClass, ...] = (
     DemoSoundClass("/demo/low_tone", "Low tone", lambda d, r: tone(220 * r.uniform(0.95, 1.05), d, 0.25, harmonics=3)),
     DemoSoundClass("/demo/high_tone", "High tone", lambda d, r: tone(1760 * r.uniform(0.95, 1.05), d, 0.2)),
     DemoSoundClass("/demo/rising_chirp", "Rising chirp", lambda d, r: chirp(300, 3000 * r.uniform(0.9, 1.1), d, 0.25)),
-    DemoSoundClass("/demo/falling_chirp", "Falling chirp", lambda d, r: chirp(4000 * r.uniform(0.9, 1.1), 500, d, 0.25)),
+    DemoSoundClass(
+        "/demo/falling_chirp", "Falling chirp", lambda d, r: chirp(4000 * r.uniform(0.9, 1.1), 500, d, 0.25)
+    ),
     DemoSoundClass("/demo/white_noise", "White noise", lambda d, r: noise(d, r.randrange(2**31), 0.05, "white")),
     DemoSoundClass("/demo/brown_noise", "Brown noise", lambda d, r: noise(d, r.randrange(2**31), 0.1, "brown")),
     DemoSoundClass("/demo/clicks", "Clicks", lambda d, r: clicks(8 * r.uniform(0.8, 1.2), d, r.randrange(2**31), 0.4)),
@@ -106,7 +109,9 @@ def _demo_clip(classes: list[int], duration: float, rng: random.Random) -> torch
     return place(events, duration)
 
 
-def _write_clips(root: Path, prefix: str, count: int, class_weights: list[float], duration: float, rng: random.Random) -> list[Segment]:
+def _write_clips(
+    root: Path, prefix: str, count: int, class_weights: list[float], duration: float, rng: random.Random
+) -> list[Segment]:
     segments = []
     num_classes = len(DEMO_SOUND_CLASSES)
     for i in range(count):
@@ -136,10 +141,14 @@ def make_mini_audioset(
     root = Path(root)
     rng = random.Random(seed)
     uniform = [1.0] * len(DEMO_SOUND_CLASSES)
-    write_ontology(root / "class_labels_indices.csv", [c.mid for c in DEMO_SOUND_CLASSES], [c.name for c in DEMO_SOUND_CLASSES])
+    write_ontology(
+        root / "class_labels_indices.csv", [c.mid for c in DEMO_SOUND_CLASSES], [c.name for c in DEMO_SOUND_CLASSES]
+    )
     write_segments(root / "balanced_train_segments.csv", _write_clips(root, "btr", num_train, uniform, duration, rng))
     write_segments(root / "eval_segments.csv", _write_clips(root, "evl", num_eval, uniform, duration, rng))
     if num_unbalanced:
-        skewed = [2.0 ** -i for i in range(len(DEMO_SOUND_CLASSES))]  # class 0 common, the last rare
-        write_segments(root / "unbalanced_train_segments.csv", _write_clips(root, "ubt", num_unbalanced, skewed, duration, rng))
+        skewed = [2.0**-i for i in range(len(DEMO_SOUND_CLASSES))]  # class 0 common, the last rare
+        write_segments(
+            root / "unbalanced_train_segments.csv", _write_clips(root, "ubt", num_unbalanced, skewed, duration, rng)
+        )
     return root

@@ -13,6 +13,7 @@ Linear(D, num_classes) (527 for AudioSet), trained with BCE on the logits.
 Every head exposes ``loss(...)``; ASR heads also ``decode(..., method, beam)`` where the
 methods come from :data:`spear_bench.finetune.decoding.DECODERS`.
 """
+
 from __future__ import annotations
 
 import torch
@@ -80,7 +81,9 @@ class StatelessPredictor(nn.Module):
         self.context_size = context_size
         self.embedding = nn.Embedding(vocab_size, dim)
         self.conv = (
-            nn.Conv1d(dim, dim, kernel_size=context_size, groups=max(1, dim // 4), bias=False) if context_size > 1 else None
+            nn.Conv1d(dim, dim, kernel_size=context_size, groups=max(1, dim // 4), bias=False)
+            if context_size > 1
+            else None
         )
 
     def forward(self, tokens: torch.Tensor, need_pad: bool = True) -> torch.Tensor:
@@ -159,14 +162,25 @@ class TransducerHead(nn.Module):
         return self.joiner(enc, dec)
 
     def loss(
-        self, encoder_out: torch.Tensor, encoder_lens: torch.Tensor, targets: list[list[int]], warmup_fraction: float = 1.0
+        self,
+        encoder_out: torch.Tensor,
+        encoder_lens: torch.Tensor,
+        targets: list[list[int]],
+        warmup_fraction: float = 1.0,
     ) -> torch.Tensor:
         """RNN-T loss per utterance, averaged over the batch (utterances without a path count 0)."""
         padded, target_lens = pad_targets(targets, pad=self.blank_id)
         padded = padded.to(encoder_out.device)
         encoder_lens, target_lens = encoder_lens.to(encoder_out.device), target_lens.to(encoder_out.device)
         if self.loss_kind == "full":
-            losses = rnnt_loss(self.logits(encoder_out, padded), padded, encoder_lens, target_lens, blank=self.blank_id, reduction="none")
+            losses = rnnt_loss(
+                self.logits(encoder_out, padded),
+                padded,
+                encoder_lens,
+                target_lens,
+                blank=self.blank_id,
+                reduction="none",
+            )
         else:
             simple, pruned = self.pruned_losses(encoder_out, encoder_lens, padded, target_lens)
             fraction = min(1.0, max(0.0, warmup_fraction))
@@ -182,7 +196,11 @@ class TransducerHead(nn.Module):
         """(simple loss (B,), pruned loss (B,)) for padded targets (B, U)."""
         decoder_out = self._decoder_out(padded)
         blank_simple, emit_simple = simple_lattice_log_probs(
-            self.simple_am_proj(encoder_out), self.simple_lm_proj(decoder_out), padded, self.blank_id, self.lm_only_scale
+            self.simple_am_proj(encoder_out),
+            self.simple_lm_proj(decoder_out),
+            padded,
+            self.blank_id,
+            self.lm_only_scale,
         )
         simple = transducer_lattice_loss(blank_simple, emit_simple, encoder_lens, target_lens)
         # Occupation of each cell = -d(loss)/d(log-prob of its arcs), on a detached copy.
@@ -201,8 +219,10 @@ class TransducerHead(nn.Module):
         width = padded.shape[1] + s_range + 1
         decoder_proj = F.pad(self.joiner.decoder_proj(decoder_out), (0, 0, 0, width - decoder_out.shape[1]))
         joiner_dim = decoder_proj.shape[-1]
-        decoder_pruned = decoder_proj[:, None].expand(batch, frames, width, joiner_dim).gather(
-            2, index[..., None].expand(batch, frames, s_range, joiner_dim)
+        decoder_pruned = (
+            decoder_proj[:, None]
+            .expand(batch, frames, width, joiner_dim)
+            .gather(2, index[..., None].expand(batch, frames, s_range, joiner_dim))
         )
         logits = self.joiner(self.joiner.encoder_proj(encoder_out)[:, :, None, :], decoder_pruned)  # (B, T, S, V)
         log_probs = logits.float().log_softmax(dim=-1)

@@ -9,6 +9,7 @@ Layout (as extracted from the OpenSLR tarballs)::
 train-clean-360, train-other-500, dev-clean, dev-other, test-clean, test-other (and the
 mini-LibriSpeech parts). Manifests are written under ``manifest_dir`` and reused.
 """
+
 from __future__ import annotations
 
 import logging
@@ -39,7 +40,9 @@ def find_librispeech_root(data_dir: str | Path) -> Path:
     return data_dir
 
 
-def librispeech_cuts(data_dir: str | Path, splits: list[str], manifest_dir: str | Path | None = None, num_jobs: int = 1):
+def librispeech_cuts(
+    data_dir: str | Path, splits: list[str], manifest_dir: str | Path | None = None, num_jobs: int = 1
+):
     """``{split: CutSet}`` for the requested splits; a missing split is a one-line DatasetError naming its path."""
     from lhotse import CutSet
     from lhotse.recipes import prepare_librispeech

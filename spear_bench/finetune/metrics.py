@@ -6,6 +6,7 @@ reported. mAP is the macro average over classes of sklearn's ``average_precision
 a class without a positive clip in the evaluated set has no defined AP and is left out
 of the average (the number of classes used is returned with it).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

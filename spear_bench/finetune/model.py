@@ -7,6 +7,7 @@
 - Freezing: while ``encoder_frozen`` is set the encoder runs without gradients (its
   parameters get no update), as in the release's first 2000 fine-tuning steps.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -31,7 +32,9 @@ class FinetuneModel(nn.Module):
     def takes_fbank(self) -> bool:
         return callable(getattr(self.encoder, "forward_fbank", None))
 
-    def encode(self, waves: torch.Tensor, lengths: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def encode(
+        self, waves: torch.Tensor, lengths: torch.Tensor, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, S) waveforms -> encoder output (B, T, D) and its lengths; SpecAugment in training mode."""
         augment = self.training and self.spec_augment.enabled
         freeze = torch.no_grad() if self.encoder_frozen else contextlib.nullcontext()
@@ -53,6 +56,10 @@ class FinetuneModel(nn.Module):
 
     def param_groups(self, lr: float, encoder_lr_scale: float) -> list[dict]:
         return [
-            {"params": [p for p in self.encoder.parameters() if p.requires_grad], "lr": lr * encoder_lr_scale, "name": "encoder"},
+            {
+                "params": [p for p in self.encoder.parameters() if p.requires_grad],
+                "lr": lr * encoder_lr_scale,
+                "name": "encoder",
+            },
             {"params": [p for p in self.head.parameters() if p.requires_grad], "lr": lr, "name": "head"},
         ]

@@ -1,5 +1,6 @@
 """What every fine-tune run shares: its identity (model, data, output folder), the
 encoder it starts from, and how its scores reach the results store."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -71,7 +72,16 @@ def run_identity(kind: str, config, spec: RunSpec) -> dict:
 
 
 # Settings that only affect scoring, not training.
-EVAL_ONLY_KEYS = ("task", "eval_splits", "eval_csv", "eval_before", "eval_max_duration", "decoding", "beam", "max_sym_per_frame")
+EVAL_ONLY_KEYS = (
+    "task",
+    "eval_splits",
+    "eval_csv",
+    "eval_before",
+    "eval_max_duration",
+    "decoding",
+    "beam",
+    "max_sym_per_frame",
+)
 
 
 def resume_key(identity: dict) -> str:
@@ -98,8 +108,9 @@ class FinetuneOutcome:
     extra: dict = dataclasses.field(default_factory=dict)
 
 
-def write_outcome(outcome: FinetuneOutcome, spec: RunSpec, identity: dict, seed: int,
-                  splits: dict[str, str]) -> FinetuneOutcome:
+def write_outcome(
+    outcome: FinetuneOutcome, spec: RunSpec, identity: dict, seed: int, splits: dict[str, str]
+) -> FinetuneOutcome:
     """Store the metrics as one results unit and a summary ``results.json`` in the run folder.
 
     Each row carries its task's short name and its metric's unit and direction from the
@@ -112,10 +123,22 @@ def write_outcome(outcome: FinetuneOutcome, spec: RunSpec, identity: dict, seed:
     rows = []
     for metric, value in {**outcome.metrics, **{f"{k}_step0": v for k, v in outcome.metrics_before.items()}}.items():
         facts = task.metric_facts(metric)
-        rows.append(ResultRow(model=spec.model_label, suite=SUITE, task=outcome.task, metric=metric, value=float(value),
-                              seed=seed, config_hash=digest, split=splits.get(metric, "test"),
-                              higher_is_better=facts.higher_is_better, task_short=task.short, unit=facts.unit,
-                              weights=weights))
+        rows.append(
+            ResultRow(
+                model=spec.model_label,
+                suite=SUITE,
+                task=outcome.task,
+                metric=metric,
+                value=float(value),
+                seed=seed,
+                config_hash=digest,
+                split=splits.get(metric, "test"),
+                higher_is_better=facts.higher_is_better,
+                task_short=task.short,
+                unit=facts.unit,
+                weights=weights,
+            )
+        )
     outcome.results_path = spec.store().write_unit(rows)
     summary = {
         "task": outcome.task,

@@ -5,6 +5,7 @@ Linear(D, 527)) -> train with BCE, mixup and SpecAugment (balanced sampling for 
 -> mAP on the eval list -> results store. The chance level (mAP of random scores on the
 same eval labels) is reported beside the model's mAP.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -27,7 +28,15 @@ from spear_bench.finetune.data import BatchStream, eval_batches, make_sampler
 from spear_bench.finetune.heads import TaggingHead
 from spear_bench.finetune.metrics import chance_mean_average_precision, mean_average_precision
 from spear_bench.finetune.model import FinetuneModel
-from spear_bench.finetune.run import FinetuneOutcome, RunSpec, load_start_encoder, resume_key, run_identity, stored_outcome, write_outcome
+from spear_bench.finetune.run import (
+    FinetuneOutcome,
+    RunSpec,
+    load_start_encoder,
+    resume_key,
+    run_identity,
+    stored_outcome,
+    write_outcome,
+)
 from spear_bench.finetune.trainer import resolve_device, train
 
 
@@ -45,7 +54,9 @@ def load_audioset(data_dir: Path, config: TaggingConfig):
         )
     ontology = read_ontology(data_dir / config.ontology)
     index = index_audio_folder(data_dir / config.audio_dir)
-    train_parts = [audioset_cuts(data_dir / name, data_dir / config.audio_dir, ontology, index) for name in config.train_csvs]
+    train_parts = [
+        audioset_cuts(data_dir / name, data_dir / config.audio_dir, ontology, index) for name in config.train_csvs
+    ]
     train_cuts = train_parts[0].cuts
     for part in train_parts[1:]:
         train_cuts = train_cuts + part.cuts
@@ -96,7 +107,9 @@ def finetune_audioset(config: TaggingConfig, spec: RunSpec) -> FinetuneOutcome:
     ontology, train_cuts, eval_cuts, counts = load_audioset(spec.data_dir, config)
     torch.manual_seed(seed)  # the head's initialisation
     encoder = load_start_encoder(spec)
-    model = FinetuneModel(encoder, TaggingHead(encoder.hidden_size, ontology.num_classes, config.dropout), config.spec_augment)
+    model = FinetuneModel(
+        encoder, TaggingHead(encoder.hidden_size, ontology.num_classes, config.dropout), config.spec_augment
+    )
     model.to(device)
     metrics_before = {}
     if config.eval_before and not (out_dir / "checkpoint.pt").exists():
@@ -113,17 +126,41 @@ def finetune_audioset(config: TaggingConfig, spec: RunSpec) -> FinetuneOutcome:
         weights = balanced_sample_weights([_labels(c) for c in train_cuts], ontology.num_classes)
     num_samples = config.samples_per_epoch or len(train_cuts)
     sampler = make_sampler(
-        config.train.sampler, train_cuts, config.train.max_duration, shuffle=True, seed=seed, weights=weights, num_samples=num_samples
+        config.train.sampler,
+        train_cuts,
+        config.train.max_duration,
+        shuffle=True,
+        seed=seed,
+        weights=weights,
+        num_samples=num_samples,
     )
     stream = BatchStream(sampler, num_workers=config.train.num_workers)
     mean_duration = sum(c.duration for c in train_cuts) / len(train_cuts)
     result = train(
-        model, stream, loss_fn, config.train, out_dir, resume_key(identity), device,
-        resume=spec.resume, progress=spec.progress, epoch_size=max(1, round(num_samples * mean_duration / config.train.max_duration)),
+        model,
+        stream,
+        loss_fn,
+        config.train,
+        out_dir,
+        resume_key(identity),
+        device,
+        resume=spec.resume,
+        progress=spec.progress,
+        epoch_size=max(1, round(num_samples * mean_duration / config.train.max_duration)),
     )
     metrics = evaluate(model, eval_cuts, config, device)
     outcome = FinetuneOutcome(
-        config.task, metrics, metrics_before, result.steps, out_dir, None,
-        {"final_train_loss": result.last_loss, "resumed_from_step": result.resumed_from, "num_classes": ontology.num_classes, **counts},
+        config.task,
+        metrics,
+        metrics_before,
+        result.steps,
+        out_dir,
+        None,
+        {
+            "final_train_loss": result.last_loss,
+            "resumed_from_step": result.resumed_from,
+            "num_classes": ontology.num_classes,
+            **counts,
+        },
     )
     return write_outcome(outcome, spec, identity, seed, {})

@@ -6,6 +6,7 @@ the icefall LibriSpeech recipes (``<blk>`` = 0, ``<sos/eos>`` = 1, ``<unk>`` = 2
 (26 letters, word boundary, apostrophe, blank). A tokenizer is saved into the run folder
 (``tokenizer.json`` + ``bpe.model``) so that a resumed run decodes with the same units.
 """
+
 from __future__ import annotations
 
 import json

@@ -6,6 +6,7 @@ states), written atomically every ``save_every`` steps and at the end; a killed 
 started again with the same settings continues from it with the batches it had not yet
 seen. ``train_log.jsonl`` gets one line per ``log_every`` steps.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -63,7 +64,9 @@ def build_optimizer(model: FinetuneModel, config: OptimConfig):
         raise ConfigError(f"train.optim.name: unknown optimiser {config.name!r}; known: {', '.join(OPTIMIZERS)}")
     groups = [g for g in model.param_groups(config.lr, config.encoder_lr_scale) if g["params"]]
     optimizer = OPTIMIZERS[config.name](groups, config)
-    schedule = Eden(optimizer, EdenConfig(lr_steps=config.lr_steps, lr_epochs=config.lr_epochs, warmup_steps=config.warmup_steps))
+    schedule = Eden(
+        optimizer, EdenConfig(lr_steps=config.lr_steps, lr_epochs=config.lr_epochs, warmup_steps=config.warmup_steps)
+    )
     return optimizer, schedule
 
 
@@ -146,7 +149,9 @@ def train(
 
     last_loss = math.nan
     log_path = out_dir / "train_log.jsonl"
-    bar = tqdm(total=config.max_steps, initial=step, desc="fine-tune", unit="step", disable=not progress, dynamic_ncols=True)
+    bar = tqdm(
+        total=config.max_steps, initial=step, desc="fine-tune", unit="step", disable=not progress, dynamic_ncols=True
+    )
     batches = iter(stream)
     skipped = 0
     while step < config.max_steps:
@@ -174,7 +179,9 @@ def train(
         bar.set_postfix(loss=f"{last_loss:.3f}", frozen=model.encoder_frozen)
         if step % config.log_every == 0 or step == config.max_steps:
             with log_path.open("a") as log:
-                log.write(json.dumps({"step": step, "loss": last_loss, "lr": schedule.get_last_lr(), "epoch": epoch}) + "\n")
+                log.write(
+                    json.dumps({"step": step, "loss": last_loss, "lr": schedule.get_last_lr(), "epoch": epoch}) + "\n"
+                )
         if step % config.save_every == 0 or step == config.max_steps:
             save()
     bar.close()

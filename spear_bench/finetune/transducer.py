@@ -13,6 +13,7 @@ and ``-log P(y | x) = -(alpha(T-1, U) + blank(T-1, U))``. Cells on one anti-diag
 every diagonal computed at once; autograd gives the gradient. ``-inf`` is replaced by a
 large negative number because ``logaddexp(-inf, -inf)`` has a NaN gradient.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -105,7 +106,9 @@ def rnnt_loss(
     if logits.dim() != 4:
         raise ValueError(f"rnnt_loss expects logits (B, T, U+1, V), got shape {tuple(logits.shape)}")
     if logits.shape[2] != targets.shape[1] + 1:
-        raise ValueError(f"logits have {logits.shape[2]} label positions, expected targets.shape[1] + 1 = {targets.shape[1] + 1}")
+        raise ValueError(
+            f"logits have {logits.shape[2]} label positions, expected targets.shape[1] + 1 = {targets.shape[1] + 1}"
+        )
     if bool((logit_lengths < 1).any()):
         raise ValueError("rnnt_loss: every utterance needs at least one encoder frame")
     blank_lp, emit_lp = transducer_log_probs(logits, targets, blank)
@@ -180,7 +183,9 @@ def simple_lattice_log_probs(
     blank_lp = am[:, :, blank][:, :, None] + lm[:, :, blank][:, None, :] - normaliser
     if lm_only_scale > 0:
         lm_lp = lm.log_softmax(dim=-1)
-        emit = (1 - lm_only_scale) * emit + lm_only_scale * lm_lp[:, :max_u].gather(2, targets[:, :, None]).squeeze(-1)[:, None, :]
+        emit = (1 - lm_only_scale) * emit + lm_only_scale * lm_lp[:, :max_u].gather(2, targets[:, :, None]).squeeze(-1)[
+            :, None, :
+        ]
         blank_lp = (1 - lm_only_scale) * blank_lp + lm_only_scale * lm_lp[:, :, blank][:, None, :]
     return blank_lp, emit
 
@@ -234,4 +239,6 @@ def pruned_lattice_loss(
     index = starts[:, :, None] + torch.arange(s_range, device=starts.device)
     blank_full = blank_pruned.new_full((batch, frames, width), _LOG_ZERO).scatter(2, index, blank_pruned)
     emit_full = emit_pruned.new_full((batch, frames, width), _LOG_ZERO).scatter(2, index, emit_pruned)
-    return transducer_lattice_loss(blank_full[:, :, : max_u + 1], emit_full[:, :, :max_u], logit_lengths, target_lengths)
+    return transducer_lattice_loss(
+        blank_full[:, :, : max_u + 1], emit_full[:, :, :max_u], logit_lengths, target_lengths
+    )

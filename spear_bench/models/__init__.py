@@ -1,4 +1,5 @@
 """Encoders: SPEAR (Zipformer2) and the baselines, behind one interface (models/base.py)."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -40,4 +41,15 @@ def _is_registered(name: str) -> bool:
     return name in ALIASES or name in model_names()
 
 
-__all__ = ["CATALOGUE", "ModelRef", "fetch", "resolve_weights", "AudioEncoder", "EncoderOutput", "ModelBundle", "get_bundle", "load_encoder", "model_names"]
+__all__ = [
+    "CATALOGUE",
+    "ModelRef",
+    "fetch",
+    "resolve_weights",
+    "AudioEncoder",
+    "EncoderOutput",
+    "ModelBundle",
+    "get_bundle",
+    "load_encoder",
+    "model_names",
+]

@@ -1,4 +1,5 @@
 """What every encoder in spear-bench (SPEAR and the baselines) looks like from outside."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

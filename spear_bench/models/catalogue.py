@@ -19,6 +19,7 @@ Parameter counts are those of this project's architecture for the size (counted,
 docs/models.md and docs/upstreams.md); USAD's released code is its own, so its count is
 checked within a tolerance around the Hub's listing.
 """
+
 from __future__ import annotations
 
 import functools
@@ -64,43 +65,139 @@ class CatalogueEntry:
 _SPEAR_PARAMS = {"spear_base": 93_289_363, "spear_large": 326_951_346, "spear_xlarge": 596_973_236}
 
 
-def _spear(name: str, size: str, repo: str, paper_row: str, paper_id: str = "",
-           revision: str | None = None) -> CatalogueEntry:
+def _spear(
+    name: str, size: str, repo: str, paper_row: str, paper_id: str = "", revision: str | None = None
+) -> CatalogueEntry:
     return CatalogueEntry(name, "spear", size, "hf", repo, revision, _SPEAR_PARAMS[size], paper_row, paper_id)
 
 
 _DASHENG_URL = "https://zenodo.org/records/11511780/files/{}.pt?download=1"
 
-CATALOGUE: dict[str, CatalogueEntry] = {e.name: e for e in (
-    _spear("spear_base_s", "spear_base", "marcoyang/spear-base-speech", "SPEAR-s Base, Speech-84k", "spear_s_base"),
-    _spear("spear_base_sa", "spear_base", "marcoyang/spear-base-speech-audio", "SPEAR-s+a Base, SA-97k",
-           "spear_sa_base"),
-    _spear("spear_base_s_v2", "spear_base", "marcoyang/spear-base-speech-v2", "SPEAR-s Base, Speech-84k (v2 release)"),
-    _spear("spear_base_sa_v2", "spear_base", "marcoyang/spear-base-speech-audio-v2",
-           "SPEAR-s+a Base, SA-97k (v2 release: token mixing)"),
-    # The commit that uploaded config.json + model.safetensors (the model card's history).
-    _spear("spear_large_s", "spear_large", "marcoyang/spear-large-speech", "SPEAR-s Large, Speech-84k", "spear_s_large",
-           revision="75d5f67c95b5f6de897e2137d438947c6e01e6fa"),
-    _spear("spear_large_sa", "spear_large", "marcoyang/spear-large-speech-audio", "SPEAR-s+a Large, SA-97k",
-           "spear_sa_large"),
-    _spear("spear_xlarge_sa", "spear_xlarge", "marcoyang/spear-xlarge-speech-audio", "SPEAR-s+a XLarge, SA-197k",
-           "spear_sa_xlarge"),
-    CatalogueEntry("wavlm_base_plus", "wavlm", "wavlm_base_plus", "hf", "microsoft/wavlm-base-plus", None, 94_381_936,
-                   "WavLM Base+ (94k h)", "wavlm_base_plus"),
-    CatalogueEntry("wavlm_large", "wavlm", "wavlm_large", "hf", "microsoft/wavlm-large", None, 315_453_120,
-                   "WavLM Large (94k h)", "wavlm_large"),
-    CatalogueEntry("dasheng_base", "dasheng", "dasheng_base", "dasheng", _DASHENG_URL.format("dasheng_base"), None,
-                   85_447_808, "Dasheng Base (272k h)", "dasheng_base"),
-    CatalogueEntry("dasheng_0_6b", "dasheng", "dasheng_0_6b", "dasheng", _DASHENG_URL.format("dasheng_06b"), None,
-                   630_333_568, "Dasheng 0.6B (272k h)", "dasheng_0.6b"),
-    CatalogueEntry("dasheng_1_2b", "dasheng", "dasheng_1_2b", "dasheng", _DASHENG_URL.format("dasheng_12b"), None,
-                   1_134_047_360, "Dasheng 1.2B (272k h)", "dasheng_1.2b"),
-    # USAD's released code is not this project's reconstruction: its count is checked within 5 % of the Hub listing.
-    CatalogueEntry("usad_base", "usad", "usad_base", "hf", "MIT-SLS/USAD-Base", None, 97_200_000,
-                   "USAD Base", "usad_base", parameter_tolerance=0.05),
-    CatalogueEntry("usad_large", "usad", "usad_large", "hf", "MIT-SLS/USAD-Large", None, 330_000_000,
-                   "USAD Large", "usad_large", parameter_tolerance=0.05),
-)}
+CATALOGUE: dict[str, CatalogueEntry] = {
+    e.name: e
+    for e in (
+        _spear("spear_base_s", "spear_base", "marcoyang/spear-base-speech", "SPEAR-s Base, Speech-84k", "spear_s_base"),
+        _spear(
+            "spear_base_sa",
+            "spear_base",
+            "marcoyang/spear-base-speech-audio",
+            "SPEAR-s+a Base, SA-97k",
+            "spear_sa_base",
+        ),
+        _spear(
+            "spear_base_s_v2", "spear_base", "marcoyang/spear-base-speech-v2", "SPEAR-s Base, Speech-84k (v2 release)"
+        ),
+        _spear(
+            "spear_base_sa_v2",
+            "spear_base",
+            "marcoyang/spear-base-speech-audio-v2",
+            "SPEAR-s+a Base, SA-97k (v2 release: token mixing)",
+        ),
+        # The commit that uploaded config.json + model.safetensors (the model card's history).
+        _spear(
+            "spear_large_s",
+            "spear_large",
+            "marcoyang/spear-large-speech",
+            "SPEAR-s Large, Speech-84k",
+            "spear_s_large",
+            revision="75d5f67c95b5f6de897e2137d438947c6e01e6fa",
+        ),
+        _spear(
+            "spear_large_sa",
+            "spear_large",
+            "marcoyang/spear-large-speech-audio",
+            "SPEAR-s+a Large, SA-97k",
+            "spear_sa_large",
+        ),
+        _spear(
+            "spear_xlarge_sa",
+            "spear_xlarge",
+            "marcoyang/spear-xlarge-speech-audio",
+            "SPEAR-s+a XLarge, SA-197k",
+            "spear_sa_xlarge",
+        ),
+        CatalogueEntry(
+            "wavlm_base_plus",
+            "wavlm",
+            "wavlm_base_plus",
+            "hf",
+            "microsoft/wavlm-base-plus",
+            None,
+            94_381_936,
+            "WavLM Base+ (94k h)",
+            "wavlm_base_plus",
+        ),
+        CatalogueEntry(
+            "wavlm_large",
+            "wavlm",
+            "wavlm_large",
+            "hf",
+            "microsoft/wavlm-large",
+            None,
+            315_453_120,
+            "WavLM Large (94k h)",
+            "wavlm_large",
+        ),
+        CatalogueEntry(
+            "dasheng_base",
+            "dasheng",
+            "dasheng_base",
+            "dasheng",
+            _DASHENG_URL.format("dasheng_base"),
+            None,
+            85_447_808,
+            "Dasheng Base (272k h)",
+            "dasheng_base",
+        ),
+        CatalogueEntry(
+            "dasheng_0_6b",
+            "dasheng",
+            "dasheng_0_6b",
+            "dasheng",
+            _DASHENG_URL.format("dasheng_06b"),
+            None,
+            630_333_568,
+            "Dasheng 0.6B (272k h)",
+            "dasheng_0.6b",
+        ),
+        CatalogueEntry(
+            "dasheng_1_2b",
+            "dasheng",
+            "dasheng_1_2b",
+            "dasheng",
+            _DASHENG_URL.format("dasheng_12b"),
+            None,
+            1_134_047_360,
+            "Dasheng 1.2B (272k h)",
+            "dasheng_1.2b",
+        ),
+        # USAD's released code is not this project's reconstruction: its count is checked within 5 % of the Hub listing.
+        CatalogueEntry(
+            "usad_base",
+            "usad",
+            "usad_base",
+            "hf",
+            "MIT-SLS/USAD-Base",
+            None,
+            97_200_000,
+            "USAD Base",
+            "usad_base",
+            parameter_tolerance=0.05,
+        ),
+        CatalogueEntry(
+            "usad_large",
+            "usad",
+            "usad_large",
+            "hf",
+            "MIT-SLS/USAD-Large",
+            None,
+            330_000_000,
+            "USAD Large",
+            "usad_large",
+            parameter_tolerance=0.05,
+        ),
+    )
+}
 
 
 def catalogue_entry(name: str) -> CatalogueEntry | None:
@@ -143,7 +240,7 @@ class ModelRef:
             raise ConfigError(f"model {text!r}: give the weights after '@' (NAME@FOLDER or NAME@FILE)")
         weights = path.strip() or None
         if target.startswith(HEAR_MODULE_PREFIX):
-            module = target[len(HEAR_MODULE_PREFIX):].strip()
+            module = target[len(HEAR_MODULE_PREFIX) :].strip()
             if not module:
                 raise ConfigError(f"model {text!r}: give a module after 'hear:'")
             return cls(module, weights, False, True, text)
@@ -169,8 +266,10 @@ def is_random_init_label(model: str) -> bool:
 
 
 def random_init_warning(label: str) -> str:
-    return (f"warning: {label}: randomly initialised weights (on request); its scores measure the pipeline, "
-            "not a released model")
+    return (
+        f"warning: {label}: randomly initialised weights (on request); its scores measure the pipeline, "
+        "not a released model"
+    )
 
 
 # --------------------------------------------------------------------------------------------- weights
@@ -235,8 +334,11 @@ def cached_path(entry: CatalogueEntry) -> Path | None:
     from huggingface_hub.errors import LocalEntryNotFoundError
 
     try:
-        return Path(snapshot_download(entry.repo_id, revision=entry.revision, allow_patterns=list(HUB_FILES),
-                                      local_files_only=True))
+        return Path(
+            snapshot_download(
+                entry.repo_id, revision=entry.revision, allow_patterns=list(HUB_FILES), local_files_only=True
+            )
+        )
     except (LocalEntryNotFoundError, FileNotFoundError, OSError, ValueError):
         return None
 
@@ -312,8 +414,10 @@ def fetch(name: str) -> Path:
 def no_published_weights(name: str) -> str:
     variants = released_variants(name)
     also = f"name a released variant ({', '.join(variants)}), " if variants else ""
-    return (f"{name} has no published weights of its own: {also}give local weights as {name}@FOLDER, "
-            f"or ask for random weights with {name}{RANDOM_INIT_SUFFIX}")
+    return (
+        f"{name} has no published weights of its own: {also}give local weights as {name}@FOLDER, "
+        f"or ask for random weights with {name}{RANDOM_INIT_SUFFIX}"
+    )
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ values as ints, lists or comma-separated strings) and ``model.safetensors`` (or
 CheckpointError listing the first missing / unexpected keys and shape mismatches.
 Nothing is unpickled beyond tensors: safetensors, or ``torch.load(weights_only=True)``.
 """
+
 from __future__ import annotations
 
 import json
@@ -31,7 +32,9 @@ _SHOW = 5  # keys listed per kind of mismatch
 def _find_files(path: Path) -> tuple[Path | None, Path]:
     """(config.json or None, weights file) for a checkpoint folder or weights file."""
     if not path.exists():
-        raise CheckpointError(f"{path}: no such checkpoint (expected a folder with {CONFIG_NAME} + model.safetensors, or a weights file)")
+        raise CheckpointError(
+            f"{path}: no such checkpoint (expected a folder with {CONFIG_NAME} + model.safetensors, or a weights file)"
+        )
     if path.is_dir():
         weights = next((path / n for n in WEIGHT_NAMES if (path / n).is_file()), None)
         if weights is None:
@@ -137,7 +140,9 @@ def infer_config(state: dict[str, torch.Tensor], source: str = "weights") -> Spe
         num_mel_bins = 128 if 4 * width + 3 <= 128 <= 4 * width + 6 else 4 * width + 4
         return SpearConfig(num_mel_bins=num_mel_bins, pos_dim=pos_dim, output_downsampling_factor=1, **cfg)
     except (KeyError, IndexError, ValueError, ZeroDivisionError, ConfigError) as error:
-        raise CheckpointError(f"{source}: no config.json and the weights do not look like a SPEAR encoder ({error})") from None
+        raise CheckpointError(
+            f"{source}: no config.json and the weights do not look like a SPEAR encoder ({error})"
+        ) from None
 
 
 def _mismatch_message(path: Path, config_source: str, state: dict, model: SpearEncoder) -> str | None:
@@ -145,7 +150,11 @@ def _mismatch_message(path: Path, config_source: str, state: dict, model: SpearE
     optional = OPTIONAL_KEYS if model.config.output_downsampling_factor == 1 else ()
     missing = [k for k in expected if k not in state and k not in optional]
     unexpected = [k for k in state if k not in expected]
-    shapes = [f"{k}: checkpoint {tuple(state[k].shape)} vs model {expected[k]}" for k in expected if k in state and tuple(state[k].shape) != expected[k]]
+    shapes = [
+        f"{k}: checkpoint {tuple(state[k].shape)} vs model {expected[k]}"
+        for k in expected
+        if k in state and tuple(state[k].shape) != expected[k]
+    ]
     if not (missing or unexpected or shapes):
         return None
     parts = []
@@ -174,7 +183,8 @@ def load_spear_checkpoint(path: str | Path, expected: SpearConfig | None = None)
             if diff:
                 k = diff[0]
                 raise CheckpointError(
-                    f"{config_path}: {k}={theirs[k]} but {expected.name} expects {ours[k]} ({len(diff)} settings differ: {', '.join(diff)})"
+                    f"{config_path}: {k}={theirs[k]} but {expected.name} expects {ours[k]} "
+                    f"({len(diff)} settings differ: {', '.join(diff)})"
                 )
             # Keep the caller's inference settings (chunking), the checkpoint's architecture.
             config = _with_inference_settings(config, expected)

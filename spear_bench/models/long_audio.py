@@ -13,6 +13,7 @@ group exactly the frames they group in a full pass; what differs is only what
 attention and the convolutions see beyond the context. docs/models.md reports the
 measured difference.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -138,7 +139,9 @@ def chunked_forward_fbank(
                 # Each row of the padded group on its own: the same padding, masks and
                 # therefore outputs as the whole group, with a quarter of its activations
                 # (a group of 30 s chunks held about 1 GB of attention and front-end tensors).
-                result = model.run(batch[i : i + 1], lens[i : i + 1].to(fbank.device), return_layer_outputs=output_hidden_states)
+                result = model.run(
+                    batch[i : i + 1], lens[i : i + 1].to(fbank.device), return_layer_outputs=output_hidden_states
+                )
                 states = model.hidden_states_50hz(result, layers) if output_hidden_states else ()
                 lo, hi = c.keep_start - c.start, c.keep_end - c.start
                 # Copies, so the chunk batch's tensors are freed before the next group; the
@@ -161,7 +164,9 @@ def chunked_forward_fbank(
     hidden_states = tuple(
         torch.nn.utils.rnn.pad_sequence([h[k] for h in hiddens], batch_first=True) for k in range(len(hiddens[0]))
     )
-    return EncoderOutput(last_hidden_state=last, hidden_states=hidden_states, lengths=lengths, hidden_lengths=hidden_lengths)
+    return EncoderOutput(
+        last_hidden_state=last, hidden_states=hidden_states, lengths=lengths, hidden_lengths=hidden_lengths
+    )
 
 
 def _padding_value() -> float:

@@ -4,6 +4,7 @@ A :class:`ModelBundle` is a frozen record (as torchaudio's pipeline bundles) tha
 the model's sample rate, frame rate and how to build it; the CLI, the s3prl upstreams
 and the HEAR modules all resolve names here, so a model's facts exist once.
 """
+
 from __future__ import annotations
 
 import importlib

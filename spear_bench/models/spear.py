@@ -7,6 +7,7 @@ encoder output (50 Hz, or 25 Hz when ``output_downsampling_factor`` is 2) and wh
 Inputs longer than ``SpearConfig.long_audio_threshold_s`` are encoded in overlapping
 chunks (spear_bench.models.long_audio; see docs/models.md for the approximation).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -18,7 +19,13 @@ from torch import Tensor
 
 from spear_bench.errors import AudioError, ConfigError
 from spear_bench.models.base import AudioEncoder, EncoderOutput
-from spear_bench.models.zipformer2 import Conv2dSubsampling, Zipformer2, Zipformer2Config, Zipformer2Output, make_pad_mask
+from spear_bench.models.zipformer2 import (
+    Conv2dSubsampling,
+    Zipformer2,
+    Zipformer2Config,
+    Zipformer2Output,
+    make_pad_mask,
+)
 
 # encoder_embed's unpadded convolutions need 9 fbank frames for one 50 Hz frame.
 MIN_FBANK_FRAMES = 9
@@ -48,7 +55,9 @@ class SpearConfig(Zipformer2Config):
     def validate(self) -> None:
         super().validate()
         if self.chunk_s <= 0 or self.chunk_context_s < 0:
-            raise ConfigError(f"config settings chunk_s={self.chunk_s} / chunk_context_s={self.chunk_context_s} must be positive")
+            raise ConfigError(
+                f"config settings chunk_s={self.chunk_s} / chunk_context_s={self.chunk_context_s} must be positive"
+            )
         if len(self.edge_pad_frames) != 2 or min(self.edge_pad_frames) < 0:
             raise ConfigError(f"config setting edge_pad_frames={self.edge_pad_frames} must be two counts >= 0")
         self.edge_pad_frames = tuple(int(n) for n in self.edge_pad_frames)
@@ -225,7 +234,9 @@ class SpearEncoder(AudioEncoder):
         if fbank.shape[1] > self.long_audio_threshold_frames:
             from spear_bench.models.long_audio import chunked_forward_fbank
 
-            return chunked_forward_fbank(self, fbank, fbank_lens, output_hidden_states=output_hidden_states, layers=layers)
+            return chunked_forward_fbank(
+                self, fbank, fbank_lens, output_hidden_states=output_hidden_states, layers=layers
+            )
         result = self.run(fbank, fbank_lens, return_layer_outputs=output_hidden_states)
         hidden = self.hidden_states_50hz(result, layers) if output_hidden_states else ()
         return EncoderOutput(

@@ -18,6 +18,7 @@ Each layer: ff1, non-linear attention, self-attention 1, conv 1, ff2, mid bypass
 self-attention 2, conv 2, ff3, BiasNorm, bypass; one set of relative-position attention
 weights is shared by the two self-attentions and (head 0) the non-linear attention.
 """
+
 from __future__ import annotations
 
 import copy
@@ -90,7 +91,9 @@ def parse_int_tuple(value, name: str) -> tuple[int, ...]:
             out.append(int(v))
         return tuple(out)
     except (TypeError, ValueError) as error:
-        raise ConfigError(f"config setting {name}={value!r} is not an int, a list of ints or a comma-separated string ({error})") from None
+        raise ConfigError(
+            f"config setting {name}={value!r} is not an int, a list of ints or a comma-separated string ({error})"
+        ) from None
 
 
 @dataclass
@@ -134,7 +137,9 @@ class Zipformer2Config:
 
     def validate(self) -> None:
         if self.output_downsampling_factor not in (1, 2):
-            raise ConfigError(f"config setting output_downsampling_factor={self.output_downsampling_factor} must be 1 or 2")
+            raise ConfigError(
+                f"config setting output_downsampling_factor={self.output_downsampling_factor} must be 1 or 2"
+            )
         if any(d < 1 for d in self.downsampling_factor):
             raise ConfigError(f"config setting downsampling_factor={self.downsampling_factor} must be >= 1")
         if self.num_mel_bins < 7:
@@ -187,10 +192,14 @@ class ConvNeXt(nn.Module):
         self.layerdrop_rate: FloatLike = ScheduledFloat((0.0, 0.2), (20000.0, 0.015))
         self.depthwise_conv = nn.Conv2d(channels, channels, kernel_size, groups=channels, padding=padding)
         self.pointwise_conv1 = nn.Conv2d(channels, hidden, kernel_size=1)
-        self.hidden_balancer = Balancer(hidden, channel_dim=1, min_positive=0.3, max_positive=1.0, min_abs=0.75, max_abs=5.0)
+        self.hidden_balancer = Balancer(
+            hidden, channel_dim=1, min_positive=0.3, max_positive=1.0, min_abs=0.75, max_abs=5.0
+        )
         self.activation = SwooshL()
         self.pointwise_conv2 = scaled_conv2d(hidden, channels, kernel_size=1, initial_scale=0.01)
-        self.out_balancer = Balancer(channels, channel_dim=1, min_positive=0.4, max_positive=0.6, min_abs=1.0, max_abs=6.0)
+        self.out_balancer = Balancer(
+            channels, channel_dim=1, min_positive=0.4, max_positive=0.6, min_abs=1.0, max_abs=6.0
+        )
         self.out_whiten = Whiten(num_groups=1, whitening_limit=5.0, prob=(0.025, 0.25), grad_scale=0.01)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -234,7 +243,14 @@ class Conv2dSubsampling(nn.Module):
     balancers and activations), matching the released key names.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, layer1_channels: int = 8, layer2_channels: int = 32, layer3_channels: int = 128):
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        layer1_channels: int = 8,
+        layer2_channels: int = 32,
+        layer3_channels: int = 128,
+    ):
         super().__init__()
         self.conv = nn.Sequential(
             nn.Conv2d(1, layer1_channels, kernel_size=3, padding=(0, 1)),
@@ -333,7 +349,9 @@ class RelPositionMultiheadAttentionWeights(nn.Module):
     -1000 before the softmax.
     """
 
-    def __init__(self, embed_dim: int, pos_dim: int, num_heads: int, query_head_dim: int, pos_head_dim: int, dropout: float = 0.0):
+    def __init__(
+        self, embed_dim: int, pos_dim: int, num_heads: int, query_head_dim: int, pos_head_dim: int, dropout: float = 0.0
+    ):
         super().__init__()
         self.embed_dim = embed_dim
         self.num_heads = num_heads
@@ -343,9 +361,17 @@ class RelPositionMultiheadAttentionWeights(nn.Module):
         self.pos_emb_skip_rate: FloatLike = ScheduledFloat((0.0, 0.5), (4000.0, 0.0))
         in_proj_dim = (2 * query_head_dim + pos_head_dim) * num_heads
         self.in_proj = scaled_linear(embed_dim, in_proj_dim, bias=True, initial_scale=query_head_dim**-0.25)
-        self.whiten_keys = Whiten(num_groups=num_heads, whitening_limit=whitening_schedule(3.0), prob=(0.025, 0.25), grad_scale=0.025)
+        self.whiten_keys = Whiten(
+            num_groups=num_heads, whitening_limit=whitening_schedule(3.0), prob=(0.025, 0.25), grad_scale=0.025
+        )
         self.balance_keys = Balancer(
-            query_head_dim * num_heads, channel_dim=-1, min_positive=0.4, max_positive=0.6, min_abs=0.0, max_abs=100.0, prob=0.025
+            query_head_dim * num_heads,
+            channel_dim=-1,
+            min_positive=0.4,
+            max_positive=0.6,
+            min_abs=0.0,
+            max_abs=100.0,
+            prob=0.025,
         )
         self.linear_pos = scaled_linear(pos_dim, num_heads * pos_head_dim, bias=False, initial_scale=0.05)
 
@@ -382,13 +408,14 @@ class RelPositionMultiheadAttentionWeights(nn.Module):
         weights = scores.softmax(dim=-1)
         return nn.functional.dropout(weights, p=self.dropout, training=self.training)
 
-
     def _inference_weights(self, scores: Tensor, p: Tensor, pos_emb: Tensor, key_padding_mask: Tensor | None) -> Tensor:
         """The same weights without autograd, in place: the (T, 2T - 1) position scores
         exist for one head of one sequence at a time and the softmax overwrites the scores,
         so a batch of 30 s chunks needs one (B, H, T, T) tensor instead of about four."""
         b, h, t, _ = scores.shape
-        pos = self.linear_pos(pos_emb).reshape(-1, 2 * t - 1, h, self.pos_head_dim).permute(0, 2, 3, 1)  # (1, H, dp, 2T - 1)
+        pos = (
+            self.linear_pos(pos_emb).reshape(-1, 2 * t - 1, h, self.pos_head_dim).permute(0, 2, 3, 1)
+        )  # (1, H, dp, 2T - 1)
         for i in range(b):
             row = scores[i]
             for head in range(h):  # (T, 2T - 1) position scores of one head at a time
@@ -429,7 +456,9 @@ class SelfAttention(nn.Module):
         super().__init__()
         self.in_proj = nn.Linear(embed_dim, num_heads * value_head_dim, bias=True)
         self.out_proj = scaled_linear(num_heads * value_head_dim, embed_dim, bias=True, initial_scale=0.05)
-        self.whiten = Whiten(num_groups=1, whitening_limit=whitening_schedule(7.5, ratio=3.0), prob=(0.025, 0.25), grad_scale=0.01)
+        self.whiten = Whiten(
+            num_groups=1, whitening_limit=whitening_schedule(7.5, ratio=3.0), prob=(0.025, 0.25), grad_scale=0.01
+        )
 
     def forward(self, x: Tensor, attn_weights: Tensor) -> Tensor:
         b, t, _ = x.shape
@@ -455,8 +484,12 @@ class NonlinAttention(nn.Module):
             max_abs=5.0,
         )
         self.out_proj = scaled_linear(hidden_channels, channels, bias=True, initial_scale=0.05)
-        self.whiten1 = Whiten(num_groups=1, whitening_limit=whitening_schedule(5.0), prob=(0.025, 0.25), grad_scale=0.01)
-        self.whiten2 = Whiten(num_groups=1, whitening_limit=whitening_schedule(5.0, ratio=3.0), prob=(0.025, 0.25), grad_scale=0.01)
+        self.whiten1 = Whiten(
+            num_groups=1, whitening_limit=whitening_schedule(5.0), prob=(0.025, 0.25), grad_scale=0.01
+        )
+        self.whiten2 = Whiten(
+            num_groups=1, whitening_limit=whitening_schedule(5.0, ratio=3.0), prob=(0.025, 0.25), grad_scale=0.01
+        )
 
     def forward(self, x: Tensor, attn_weights: Tensor) -> Tensor:
         """attn_weights: (B, H', T, T) with H' heads (the layer passes head 0 only)."""
@@ -495,7 +528,9 @@ class ConvolutionModule(nn.Module):
             max_abs=10.0,
         )
         self.whiten = Whiten(num_groups=1, whitening_limit=whitening_schedule(7.5), prob=(0.025, 0.25), grad_scale=0.01)
-        self.out_proj = ActivationDropoutAndLinear(channels, channels, activation="SwooshR", dropout_p=0.0, initial_scale=0.05)
+        self.out_proj = ActivationDropoutAndLinear(
+            channels, channels, activation="SwooshR", dropout_p=0.0, initial_scale=0.05
+        )
 
     def forward(self, x: Tensor, key_padding_mask: Tensor | None = None) -> Tensor:
         if not self.training:
@@ -520,7 +555,11 @@ class ConvolutionModule(nn.Module):
             x = x.masked_fill(key_padding_mask[:, :, None], 0.0)
         conv = self.depthwise_conv
         x = nn.functional.conv2d(
-            x.transpose(1, 2).unsqueeze(2), conv.weight.unsqueeze(2), conv.bias, padding=(0, conv.padding[0]), groups=conv.groups
+            x.transpose(1, 2).unsqueeze(2),
+            conv.weight.unsqueeze(2),
+            conv.bias,
+            padding=(0, conv.padding[0]),
+            groups=conv.groups,
         )
         return self.out_proj(x.squeeze(2).transpose(1, 2))
 
@@ -531,11 +570,21 @@ class FeedforwardModule(nn.Module):
     def __init__(self, embed_dim: int, feedforward_dim: int, dropout: FloatLike):
         super().__init__()
         self.in_proj = nn.Linear(embed_dim, feedforward_dim)
-        self.hidden_balancer = Balancer(feedforward_dim, channel_dim=-1, min_positive=0.3, max_positive=1.0, min_abs=0.75, max_abs=5.0)
-        self.out_proj = ActivationDropoutAndLinear(
-            feedforward_dim, embed_dim, activation="SwooshL", dropout_p=dropout, dropout_shared_axis=1, bias=True, initial_scale=0.1
+        self.hidden_balancer = Balancer(
+            feedforward_dim, channel_dim=-1, min_positive=0.3, max_positive=1.0, min_abs=0.75, max_abs=5.0
         )
-        self.out_whiten = Whiten(num_groups=1, whitening_limit=whitening_schedule(7.5), prob=(0.025, 0.25), grad_scale=0.01)
+        self.out_proj = ActivationDropoutAndLinear(
+            feedforward_dim,
+            embed_dim,
+            activation="SwooshL",
+            dropout_p=dropout,
+            dropout_shared_axis=1,
+            bias=True,
+            initial_scale=0.1,
+        )
+        self.out_whiten = Whiten(
+            num_groups=1, whitening_limit=whitening_schedule(7.5), prob=(0.025, 0.25), grad_scale=0.01
+        )
 
     def forward(self, x: Tensor) -> Tensor:
         return self.out_whiten(self.out_proj(self.hidden_balancer(self.in_proj(x))))
@@ -614,7 +663,12 @@ class Zipformer2EncoderLayer(nn.Module):
         # (eval mode and a zero default rate) never fires, so it is not reproduced.
 
         self.self_attn_weights = RelPositionMultiheadAttentionWeights(
-            embed_dim, pos_dim=pos_dim, num_heads=num_heads, query_head_dim=query_head_dim, pos_head_dim=pos_head_dim, dropout=0.0
+            embed_dim,
+            pos_dim=pos_dim,
+            num_heads=num_heads,
+            query_head_dim=query_head_dim,
+            pos_head_dim=pos_head_dim,
+            dropout=0.0,
         )
         self.self_attn1 = SelfAttention(embed_dim, num_heads, value_head_dim)
         self.self_attn2 = SelfAttention(embed_dim, num_heads, value_head_dim)
@@ -627,9 +681,16 @@ class Zipformer2EncoderLayer(nn.Module):
         # Unused by the forward pass, but present (and counted) in the released weights.
         self.bypass_scale = nn.Parameter(torch.full((embed_dim,), 0.5))
         self.norm = BiasNorm(embed_dim)
-        self.balancer1 = Balancer(embed_dim, channel_dim=-1, min_positive=0.45, max_positive=0.55, min_abs=0.2, max_abs=4.0)
+        self.balancer1 = Balancer(
+            embed_dim, channel_dim=-1, min_positive=0.45, max_positive=0.55, min_abs=0.2, max_abs=4.0
+        )
         self.balancer_na = Balancer(
-            embed_dim, channel_dim=-1, min_positive=0.3, max_positive=0.7, min_abs=ScheduledFloat((0.0, 0.004), (4000.0, 0.02)), prob=0.05
+            embed_dim,
+            channel_dim=-1,
+            min_positive=0.3,
+            max_positive=0.7,
+            min_abs=ScheduledFloat((0.0, 0.004), (4000.0, 0.02)),
+            prob=0.05,
         )
         self.balancer_ff2 = Balancer(
             embed_dim,
@@ -649,8 +710,12 @@ class Zipformer2EncoderLayer(nn.Module):
             max_abs=4.0,
             prob=0.05,
         )
-        self.whiten = Whiten(num_groups=1, whitening_limit=whitening_schedule(4.0, ratio=3.0), prob=(0.025, 0.25), grad_scale=0.01)
-        self.balancer2 = Balancer(embed_dim, channel_dim=-1, min_positive=0.45, max_positive=0.55, min_abs=0.1, max_abs=4.0)
+        self.whiten = Whiten(
+            num_groups=1, whitening_limit=whitening_schedule(4.0, ratio=3.0), prob=(0.025, 0.25), grad_scale=0.01
+        )
+        self.balancer2 = Balancer(
+            embed_dim, channel_dim=-1, min_positive=0.45, max_positive=0.55, min_abs=0.1, max_abs=4.0
+        )
 
     def forward(self, src: Tensor, pos_emb: Tensor, key_padding_mask: Tensor | None = None) -> Tensor:
         training = self.training
@@ -709,7 +774,9 @@ class Zipformer2Encoder(nn.Module):
         delta = (warmup_end - warmup_begin) / num_layers
         begin = warmup_begin
         for layer in self.layers:
-            layer.bypass.skip_rate = ScheduledFloat((begin, initial_layerdrop_rate), (begin + delta, final_layerdrop_rate), default=0.0)
+            layer.bypass.skip_rate = ScheduledFloat(
+                (begin, initial_layerdrop_rate), (begin + delta, final_layerdrop_rate), default=0.0
+            )
             begin += delta
 
     def forward(
@@ -777,7 +844,9 @@ class DownsampledZipformer2Encoder(nn.Module):
     def forward(self, src, feature_mask=1.0, key_padding_mask=None, layer_outputs=None) -> Tensor:
         src_orig = src
         src = self.downsample(src)
-        src = self.encoder(src, feature_mask=feature_mask, key_padding_mask=key_padding_mask, layer_outputs=layer_outputs)
+        src = self.encoder(
+            src, feature_mask=feature_mask, key_padding_mask=key_padding_mask, layer_outputs=layer_outputs
+        )
         src = self.upsample(src)[:, : src_orig.shape[1]]
         return self.out_combiner(src_orig, src)
 
@@ -833,7 +902,9 @@ class Zipformer2(nn.Module):
                 final_layerdrop_rate=0.035 * (c.downsampling_factor[i] ** 0.5),
             )
             if c.downsampling_factor[i] != 1:
-                stack = DownsampledZipformer2Encoder(stack, dim=c.encoder_dim[i], downsample=c.downsampling_factor[i], dropout=dropout)
+                stack = DownsampledZipformer2Encoder(
+                    stack, dim=c.encoder_dim[i], downsample=c.downsampling_factor[i], dropout=dropout
+                )
             encoders.append(stack)
         self.encoders = nn.ModuleList(encoders)
         # Always built with 2 weights (they are part of the released parameter count); only
@@ -869,7 +940,9 @@ class Zipformer2(nn.Module):
                 cur = d
         return torch.cat(pieces, dim=-1) if len(pieces) > 1 else pieces[0]
 
-    def forward(self, x: Tensor, x_lens: Tensor, key_padding_mask: Tensor | None = None, return_layer_outputs: bool = False) -> Zipformer2Output:
+    def forward(
+        self, x: Tensor, x_lens: Tensor, key_padding_mask: Tensor | None = None, return_layer_outputs: bool = False
+    ) -> Zipformer2Output:
         """x (B, T, D0) at 50 Hz, x_lens (B,), key_padding_mask (B, T) True = padding."""
         masks = self.feature_masks(x)
         outputs = []

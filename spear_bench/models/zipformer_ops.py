@@ -6,6 +6,7 @@ the reference implementation (icefall): every regulariser here changes only grad
 applies only when ``module.training`` is True, so an encoder in eval mode computes exactly
 the inference function whose outputs the reference vectors record.
 """
+
 from __future__ import annotations
 
 import math
@@ -311,7 +312,9 @@ class _WhitenFunction(torch.autograd.Function):
 
 
 class Whiten(nn.Module):
-    def __init__(self, num_groups: int, whitening_limit: FloatLike, prob: float | tuple[float, float], grad_scale: FloatLike):
+    def __init__(
+        self, num_groups: int, whitening_limit: FloatLike, prob: float | tuple[float, float], grad_scale: FloatLike
+    ):
         super().__init__()
         self.num_groups = num_groups
         self.whitening_limit = whitening_limit

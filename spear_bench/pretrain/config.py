@@ -5,6 +5,7 @@ YAML only lists what differs. Unknown keys are a ConfigError naming the file and
 Paths in the YAML are relative to the current directory; ``work_dir`` holds everything
 the run writes (demo data, teacher features, quantisers, tokens, checkpoints).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -14,15 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from spear_bench.errors import ConfigError
+from spear_bench.pretrain.data import DemoDataConfig
 from spear_bench.pretrain.kmeans import KMeansConfig
 from spear_bench.pretrain.masking import MaskingConfig
 from spear_bench.pretrain.mixing import NoiseMixingConfig, TokenMixingConfig
 from spear_bench.pretrain.mvq import MVQConfig
 from spear_bench.pretrain.optim import EdenConfig, ScaledAdamConfig
-from spear_bench.pretrain.data import DemoDataConfig
 from spear_bench.pretrain.strategies import strategy_names
 from spear_bench.pretrain.teachers import TeacherConfig
-
 
 TARGET_KINDS = ("mvq", "kmeans")
 

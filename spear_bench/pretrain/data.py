@@ -10,6 +10,7 @@ function of (seed, e) only, so a resumed run continues at (epoch, batch index) e
 With ``world_size`` ranks, every rank takes every ``world_size``-th batch of the same
 global list (trailing batches that do not fill all ranks are dropped).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -45,7 +46,9 @@ def cuts_from_folders(folders_by_domain: dict[str, list[str]]):
         for path in find_audio_files(list(folders)) if folders else []:
             cut_id = f"{domain}-{path.stem}"
             if cut_id in seen:
-                raise DatasetError(f"{path}: two files named {path.stem!r} in the {domain} folders (ids must be unique)")
+                raise DatasetError(
+                    f"{path}: two files named {path.stem!r} in the {domain} folders (ids must be unique)"
+                )
             seen.add(cut_id)
             cut = Recording.from_file(str(path.resolve()), recording_id=cut_id).to_cut()
             cut.custom = {"domain": domain}
@@ -65,7 +68,9 @@ def load_cuts(path: str | Path):
     for cut in cuts:
         domain = (cut.custom or {}).get("domain")
         if domain not in DOMAINS:
-            raise DatasetError(f"{path}: cut {cut.id!r} has domain {domain!r}; every cut needs custom.domain in {list(DOMAINS)}")
+            raise DatasetError(
+                f"{path}: cut {cut.id!r} has domain {domain!r}; every cut needs custom.domain in {list(DOMAINS)}"
+            )
     return cuts
 
 
@@ -73,7 +78,9 @@ def cut_waveform(cut) -> torch.Tensor:
     """(S,) float32 mono 16 kHz waveform of a cut."""
     audio = cut.load_audio()
     if audio.shape[0] != 1 or cut.sampling_rate != 16000:
-        raise DatasetError(f"cut {cut.id}: expected mono 16 kHz audio, got {audio.shape[0]} channels at {cut.sampling_rate} Hz")
+        raise DatasetError(
+            f"cut {cut.id}: expected mono 16 kHz audio, got {audio.shape[0]} channels at {cut.sampling_rate} Hz"
+        )
     return torch.from_numpy(np.ascontiguousarray(audio[0], dtype=np.float32))
 
 
@@ -116,7 +123,7 @@ def generate_demo_data(folder: str | Path, config: DemoDataConfig, progress: boo
 
     Reuses an existing manifest (the generation is deterministic).
     """
-    from lhotse import CutSet, Recording
+    from lhotse import CutSet
     from tqdm import tqdm
 
     from spear_bench.audio.synth import VOICES, chirp, clicks, noise, place, speak, tone, write_wav
@@ -209,7 +216,8 @@ class EpochBatchSampler:
         usable = len(batches) - len(batches) % self.world_size
         if usable == 0:
             raise DatasetError(
-                f"only {len(batches)} batch(es) per epoch for {self.world_size} ranks: lower train.batch_duration or add data"
+                f"only {len(batches)} batch(es) per epoch for {self.world_size} ranks: "
+                "lower train.batch_duration or add data"
             )
         return batches[:usable]
 

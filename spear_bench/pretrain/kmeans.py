@@ -9,6 +9,7 @@ the tokens are one "codebook" of ``num_clusters`` entries, shape (T, 1), uint8 w
 ``num_clusters`` <= 256 and uint16 otherwise. The saved ``.pt`` holds the centroids and
 ``meta`` with ``kind: kmeans`` (no pickled estimator, so it loads with ``weights_only``).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -109,16 +110,32 @@ def train_kmeans(features: torch.Tensor, config: KMeansConfig, meta: dict) -> KM
     from sklearn.cluster import MiniBatchKMeans
 
     if features.shape[0] < config.num_clusters:
-        raise ConfigError(f"k-means with {config.num_clusters} clusters needs at least as many teacher frames, "
-                          f"got {features.shape[0]}")
+        raise ConfigError(
+            f"k-means with {config.num_clusters} clusters needs at least as many teacher frames, "
+            f"got {features.shape[0]}"
+        )
     model = MiniBatchKMeans(
-        n_clusters=config.num_clusters, init="k-means++", max_iter=config.max_iter, batch_size=config.batch_size,
-        tol=0.0, max_no_improvement=config.max_no_improvement, n_init=config.n_init, reassignment_ratio=0.0,
-        compute_labels=False, random_state=config.seed,
+        n_clusters=config.num_clusters,
+        init="k-means++",
+        max_iter=config.max_iter,
+        batch_size=config.batch_size,
+        tol=0.0,
+        max_no_improvement=config.max_no_improvement,
+        n_init=config.n_init,
+        reassignment_ratio=0.0,
+        compute_labels=False,
+        random_state=config.seed,
     )
     model.fit(features.double().numpy())
     centers = torch.from_numpy(model.cluster_centers_.astype(np.float32))
-    meta = {**meta, "kind": KIND, "dim": int(features.shape[1]), "num_codebooks": 1,
-            "codebook_size": config.num_clusters, "kmeans": asdict(config), "train_frames": int(features.shape[0]),
-            "inertia": float(model.inertia_)}
+    meta = {
+        **meta,
+        "kind": KIND,
+        "dim": int(features.shape[1]),
+        "num_codebooks": 1,
+        "codebook_size": config.num_clusters,
+        "kmeans": asdict(config),
+        "train_frames": int(features.shape[0]),
+        "inertia": float(model.inertia_),
+    }
     return KMeansQuantizer(centers, meta)

@@ -5,6 +5,7 @@ sums the cross entropy of codebook n's token over the masked (unmasked) frames. 
 linear head per codebook predicts a distribution over that codebook's K entries.
 Targets are int64 with IGNORE_INDEX on padding (frames without a target).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -15,6 +15,7 @@ Facts (paper Sec. 3.2.1 and Appendix B.2; the release's ``apply_mask_w2v2``):
 Every random draw takes an explicit ``torch.Generator`` so that a resumed run redraws
 exactly the same masks.
 """
+
 from __future__ import annotations
 
 import math
@@ -86,9 +87,16 @@ def sample_masks(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Channel mask (B, C) then time mask (B, T), drawn in the release's order."""
     channel = sample_channel_mask(
-        len(feat_lens), num_channels, config.channel_mask_prob, config.channel_span_min, config.channel_span_max, generator
+        len(feat_lens),
+        num_channels,
+        config.channel_mask_prob,
+        config.channel_span_min,
+        config.channel_span_max,
+        generator,
     )
-    time = sample_time_mask(feat_lens, max_len, config.time_mask_prob, config.time_span, config.min_time_spans, generator)
+    time = sample_time_mask(
+        feat_lens, max_len, config.time_mask_prob, config.time_span, config.min_time_spans, generator
+    )
     return time, channel
 
 

@@ -20,6 +20,7 @@ Samples that are token-mixed are not also noise-mixed.
 
 Every draw takes the caller's ``torch.Generator`` (exact resume).
 """
+
 from __future__ import annotations
 
 import math
@@ -138,9 +139,7 @@ def _fit_noise(noise: torch.Tensor, length: int, generator: torch.Generator) -> 
     return noise[start : start + length]
 
 
-def token_mix_sample(
-    sample: Sample, other: Sample, config: TokenMixingConfig, generator: torch.Generator
-) -> Sample:
+def token_mix_sample(sample: Sample, other: Sample, config: TokenMixingConfig, generator: torch.Generator) -> Sample:
     """Mix ``other`` into ``sample`` (waveforms and ``config.token_set`` targets)."""
     name = config.token_set
     snr = _uniform(config.snr_min, config.snr_max, generator)
@@ -152,7 +151,9 @@ def token_mix_sample(
     beta = beta_from_powers(signal_power(sample.wave), signal_power(scaled))
     wave = mix_waveforms(sample.wave, scaled, delay * TOKEN_HOP)
     tokens = dict(sample.tokens)
-    tokens[name] = mix_token_sequences(sample.tokens[name], other.tokens[name], beta, delay, generator, config.per_codebook)
+    tokens[name] = mix_token_sequences(
+        sample.tokens[name], other.tokens[name], beta, delay, generator, config.per_codebook
+    )
     return Sample(sample.cut_id, wave, sample.domain, tokens, mixed_with=other.cut_id, beta=beta)
 
 

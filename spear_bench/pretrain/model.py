@@ -3,6 +3,7 @@
 After pre-training only the encoder is kept (paper Fig. 1, grey box); it is saved in the
 released layout with spear_bench.models.checkpoint.save_spear_checkpoint.
 """
+
 from __future__ import annotations
 
 import torch
@@ -13,16 +14,23 @@ from spear_bench.pretrain.masking import apply_masks
 
 
 class SpearPretrainModel(nn.Module):
-    def __init__(self, encoder: nn.Module, num_codebooks: dict[str, int], codebook_size: int = 256,
-                 codebook_sizes: dict[str, int] | None = None):
+    def __init__(
+        self,
+        encoder: nn.Module,
+        num_codebooks: dict[str, int],
+        codebook_size: int = 256,
+        codebook_sizes: dict[str, int] | None = None,
+    ):
         super().__init__()
         self.encoder = encoder
         num_mel_bins = encoder.config.num_mel_bins
         # Standard-normal init, as the release's mask embedding.
         self.mask_embedding = nn.Parameter(torch.randn(num_mel_bins))
         self.heads = nn.ModuleDict(
-            {name: CodebookHeads(encoder.hidden_size, n, (codebook_sizes or {}).get(name, codebook_size))
-             for name, n in num_codebooks.items()}
+            {
+                name: CodebookHeads(encoder.hidden_size, n, (codebook_sizes or {}).get(name, codebook_size))
+                for name, n in num_codebooks.items()
+            }
         )
 
     def forward(
@@ -35,8 +43,9 @@ class SpearPretrainModel(nn.Module):
         return {name: head(hidden) for name, head in self.heads.items()}, out.lengths
 
 
-def build_pretrain_model(model_config, num_codebooks: dict[str, int],
-                         codebook_sizes: dict[str, int] | None = None) -> SpearPretrainModel:
+def build_pretrain_model(
+    model_config, num_codebooks: dict[str, int], codebook_sizes: dict[str, int] | None = None
+) -> SpearPretrainModel:
     """Encoder of ``model_config.size`` (+ overrides; from ``init`` weights if given) with fresh heads, seeded.
 
     ``codebook_sizes``: entries per codebook of each token set (default 256, MVQ's; k-means: its clusters)."""

@@ -8,6 +8,7 @@ are normalised by the training set's per-dimension mean and std, (x - mean) / (s
 and the saved quantiser carries that mean and std (a ``.pt`` file with ``quantizer``,
 ``mean``, ``std`` as the release writes, plus ``meta``: teacher, layer, frame rate, sizes).
 """
+
 from __future__ import annotations
 
 import random
@@ -46,7 +47,9 @@ class MVQConfig:
 
     def __post_init__(self):
         if self.num_codebooks not in (1, 2, 4, 8, 16, 32):
-            raise ConfigError(f"mvq.num_codebooks={self.num_codebooks}: multi-quantization supports 1, 2, 4, 8, 16 or 32")
+            raise ConfigError(
+                f"mvq.num_codebooks={self.num_codebooks}: multi-quantization supports 1, 2, 4, 8, 16 or 32"
+            )
 
 
 @dataclass
@@ -106,7 +109,9 @@ class TrainedQuantizer:
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
             meta = state["meta"]
-            quantizer = Quantizer(dim=int(meta["dim"]), codebook_size=CODEBOOK_SIZE, num_codebooks=int(meta["num_codebooks"]))
+            quantizer = Quantizer(
+                dim=int(meta["dim"]), codebook_size=CODEBOOK_SIZE, num_codebooks=int(meta["num_codebooks"])
+            )
             quantizer.load_state_dict(state["quantizer"])
         except (KeyError, RuntimeError, ValueError, OSError) as error:
             raise CheckpointError(f"{path}: not a spear-bench MVQ quantiser ({str(error).splitlines()[0]})") from error
@@ -157,8 +162,14 @@ def train_quantizer(features: torch.Tensor, config: MVQConfig, meta: dict, progr
             quantizer = trainer.get_quantizer().eval()
     finally:
         random.setstate(python_state)
-    meta = {**meta, "dim": int(data.shape[1]), "num_codebooks": config.num_codebooks, "codebook_size": CODEBOOK_SIZE,
-            "mvq": asdict(config), "train_frames": int(data.shape[0])}
+    meta = {
+        **meta,
+        "dim": int(data.shape[1]),
+        "num_codebooks": config.num_codebooks,
+        "codebook_size": CODEBOOK_SIZE,
+        "mvq": asdict(config),
+        "train_frames": int(data.shape[0]),
+    }
     return TrainedQuantizer(quantizer, mean, std, meta)
 
 

@@ -26,6 +26,7 @@ Eden: lr = base_lr * ((step^2 + lr_steps^2) / lr_steps^2)^-0.25
 warmup rising linearly from ``warmup_start`` (0.5) to 1 over ``warmup_steps`` (500).
 "epoch" may be any measure of data seen (the SPEAR release counts hours of audio).
 """
+
 from __future__ import annotations
 
 import math
@@ -80,7 +81,11 @@ class ScaledAdam(Optimizer):
 
     @staticmethod
     def _new_clipping_state(group: dict) -> dict:
-        return {"norms": torch.zeros(group["clipping_update_period"], dtype=torch.float64), "count": 0, "threshold": None}
+        return {
+            "norms": torch.zeros(group["clipping_update_period"], dtype=torch.float64),
+            "count": 0,
+            "threshold": None,
+        }
 
     # The clipping history is part of the optimiser's state (exact resume).
     def state_dict(self) -> dict:
@@ -97,7 +102,11 @@ class ScaledAdam(Optimizer):
         # dtype; the float64 scale statistics (scale_exp_avg_sq) must come back as float64,
         # or a resumed run drifts from the uninterrupted one in the last bits.
         doubles = {
-            index: {name: value for name, value in entries.items() if torch.is_tensor(value) and value.dtype == torch.float64}
+            index: {
+                name: value
+                for name, value in entries.items()
+                if torch.is_tensor(value) and value.dtype == torch.float64
+            }
             for index, entries in state_dict["state"].items()
         }
         super().load_state_dict(state_dict)
@@ -107,7 +116,8 @@ class ScaledAdam(Optimizer):
                     self.state[param][name] = value.detach().clone().to(param.device)
         if clipping is not None:
             self._clipping = [
-                {"norms": c["norms"].clone().double(), "count": int(c["count"]), "threshold": c["threshold"]} for c in clipping
+                {"norms": c["norms"].clone().double(), "count": int(c["count"]), "threshold": c["threshold"]}
+                for c in clipping
             ]
 
     @staticmethod

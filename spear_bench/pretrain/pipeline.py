@@ -7,6 +7,7 @@ work_dir layout:
   tokens/<token_set>/   uint8 tokens (lhotse NumpyFilesWriter), tokens/cuts.jsonl.gz the cuts with them
   exp/                  checkpoints, log.jsonl, tensorboard/, encoder/ (release layout)
 """
+
 from __future__ import annotations
 
 import json
@@ -25,9 +26,10 @@ from spear_bench.pretrain.data import (
     load_cuts,
     token_field,
 )
-from spear_bench.pretrain.kmeans import KIND as KMEANS, KMeansQuantizer, storage_dtype, train_kmeans
+from spear_bench.pretrain.kmeans import KIND as KMEANS
+from spear_bench.pretrain.kmeans import KMeansQuantizer, storage_dtype, train_kmeans
 from spear_bench.pretrain.mvq import TrainedQuantizer, sample_training_frames, train_quantizer
-from spear_bench.pretrain.teachers import extract_features, feature_dir, load_features
+from spear_bench.pretrain.teachers import extract_features, load_features
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +106,9 @@ def load_quantizer(path: str | Path) -> TrainedQuantizer | KMeansQuantizer:
     return TrainedQuantizer.load(path)
 
 
-def train_mvq(config: PretrainConfig, cuts, names: list[str] | None = None, force: bool = False, progress: bool = True) -> dict[str, Path]:
+def train_mvq(
+    config: PretrainConfig, cuts, names: list[str] | None = None, force: bool = False, progress: bool = True
+) -> dict[str, Path]:
     """Train (or reuse) one quantiser per token set (MVQ or k-means, its ``target``) on its teacher's features."""
     out = {}
     for token_set in config.token_sets:
@@ -114,8 +118,10 @@ def train_mvq(config: PretrainConfig, cuts, names: list[str] | None = None, forc
         if path.is_file() and not force:
             kind = load_quantizer(path).meta.get("kind", "mvq")
             if kind != token_set.target:
-                raise ConfigError(f"{path} holds {kind} targets but token set {token_set.name!r} asks for "
-                                  f"{token_set.target} (use another work_dir or `mvq train --force`)")
+                raise ConfigError(
+                    f"{path} holds {kind} targets but token set {token_set.name!r} asks for "
+                    f"{token_set.target} (use another work_dir or `mvq train --force`)"
+                )
             out[token_set.name] = path
             continue
         if token_set.quantizer and not force:
@@ -124,16 +130,27 @@ def train_mvq(config: PretrainConfig, cuts, names: list[str] | None = None, forc
         arrays = list(load_features(folder, [c.id for c in cuts]).values())
         settings = token_set.kmeans if token_set.target == KMEANS else token_set.mvq
         frames = sample_training_frames(arrays, settings.max_train_frames, settings.seed)
-        meta = {"token_set": token_set.name, "teacher": token_set.teacher.label, "layer": token_set.teacher.resolved_layer,
-                "frame_rate": token_set.teacher.spec.frame_rate, "teacher_cache_key": token_set.teacher.cache_key()}
+        meta = {
+            "token_set": token_set.name,
+            "teacher": token_set.teacher.label,
+            "layer": token_set.teacher.resolved_layer,
+            "frame_rate": token_set.teacher.spec.frame_rate,
+            "teacher_cache_key": token_set.teacher.cache_key(),
+        }
         if token_set.target == KMEANS:
             quantizer = train_kmeans(frames, token_set.kmeans, meta)
         else:
             quantizer = train_quantizer(frames, token_set.mvq, meta, progress)
-        error = quantizer.relative_reconstruction_error(frames[: 20000])
+        error = quantizer.relative_reconstruction_error(frames[:20000])
         quantizer.meta["relative_reconstruction_error"] = error
         quantizer.save(path)
-        log.info("MVQ %s: %d codebooks, relative reconstruction error %.4f -> %s", token_set.name, quantizer.num_codebooks, error, path)
+        log.info(
+            "MVQ %s: %d codebooks, relative reconstruction error %.4f -> %s",
+            token_set.name,
+            quantizer.num_codebooks,
+            error,
+            path,
+        )
         out[token_set.name] = path
     return out
 
@@ -167,7 +184,9 @@ def encode_tokens(config: PretrainConfig, cuts, progress: bool = True):
                 feats = torch.from_numpy(load_features(folder, [cut.id])[cut.id]).float()
                 codes = quantizer.encode(feats, token_set.mvq.refine_iters).numpy()
                 codes = codes.astype(storage_dtype(quantizer.codebook_size))
-                array = writer.store_array(cut.id, codes, frame_shift=1.0 / quantizer.frame_rate, temporal_dim=0, start=0)
+                array = writer.store_array(
+                    cut.id, codes, frame_shift=1.0 / quantizer.frame_rate, temporal_dim=0, start=0
+                )
                 with_tokens[cut.id] = with_tokens[cut.id].with_custom(token_field(token_set.name), array)
     result = CutSet.from_cuts(with_tokens[c.id] for c in cuts)
     work.tokens.mkdir(parents=True, exist_ok=True)

@@ -10,6 +10,7 @@ total loss is sum_b sum_s weight[s][b] * L_single(H_b, Z_{s,b}).
   on audio samples: L = L_single(Z_speech) + 1_audio * lambda * L_single(Z_audio).
 With a single token set (single-domain pre-training) every sample gets weight 1 on it.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -55,9 +56,7 @@ def strategy_names() -> list[str]:
     return sorted(_STRATEGIES)
 
 
-def token_set_weights(
-    strategy: str, domains: list[str], token_sets: list[str], lam: float
-) -> dict[str, torch.Tensor]:
+def token_set_weights(strategy: str, domains: list[str], token_sets: list[str], lam: float) -> dict[str, torch.Tensor]:
     """Per-sample weight (B,) for each configured token set (``speech`` and/or ``audio``)."""
     unknown = sorted(set(domains) - set(DOMAINS))
     if unknown:

@@ -24,6 +24,7 @@ Features are extracted in length-sorted batches (``batch_seconds`` of padded aud
 stored as float16 ``.npy`` per utterance under a cache folder named after the teacher
 config, and reused on the next run (a killed extraction resumes where it stopped).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -62,16 +63,41 @@ def register_teacher(spec: TeacherSpec) -> TeacherSpec:
 
 
 for _spec in (
-    TeacherSpec("wavlm_large", "spear_bench.models.baselines.wavlm:build_wavlm_large", 21, 50.0,
-                "WavLM Large, layer 21 (SPEAR's speech teacher, 1024-d, 50 Hz)"),
-    TeacherSpec("wavlm_base_plus", "spear_bench.models.baselines.wavlm:build_wavlm_base_plus", LAST, 50.0,
-                "WavLM Base+, last layer (the USAD-aligned ablation's speech teacher, 768-d, 50 Hz)"),
-    TeacherSpec("hubert_large", "spear_bench.pretrain.teachers:build_hubert_large", 21, 50.0,
-                "HuBERT Large, layer 21 (teacher ablation, 1024-d, 50 Hz)"),
-    TeacherSpec("dasheng_1_2b", "spear_bench.models.baselines.dasheng:build_dasheng_1_2b", LAST, 25.0,
-                "Dasheng 1.2B, last layer (SPEAR's audio teacher, 1536-d, 25 Hz)"),
-    TeacherSpec("dasheng_base", "spear_bench.models.baselines.dasheng:build_dasheng_base", LAST, 25.0,
-                "Dasheng base, last layer (768-d, 25 Hz)"),
+    TeacherSpec(
+        "wavlm_large",
+        "spear_bench.models.baselines.wavlm:build_wavlm_large",
+        21,
+        50.0,
+        "WavLM Large, layer 21 (SPEAR's speech teacher, 1024-d, 50 Hz)",
+    ),
+    TeacherSpec(
+        "wavlm_base_plus",
+        "spear_bench.models.baselines.wavlm:build_wavlm_base_plus",
+        LAST,
+        50.0,
+        "WavLM Base+, last layer (the USAD-aligned ablation's speech teacher, 768-d, 50 Hz)",
+    ),
+    TeacherSpec(
+        "hubert_large",
+        "spear_bench.pretrain.teachers:build_hubert_large",
+        21,
+        50.0,
+        "HuBERT Large, layer 21 (teacher ablation, 1024-d, 50 Hz)",
+    ),
+    TeacherSpec(
+        "dasheng_1_2b",
+        "spear_bench.models.baselines.dasheng:build_dasheng_1_2b",
+        LAST,
+        25.0,
+        "Dasheng 1.2B, last layer (SPEAR's audio teacher, 1536-d, 25 Hz)",
+    ),
+    TeacherSpec(
+        "dasheng_base",
+        "spear_bench.models.baselines.dasheng:build_dasheng_base",
+        LAST,
+        25.0,
+        "Dasheng base, last layer (768-d, 25 Hz)",
+    ),
 ):
     register_teacher(_spec)
 
@@ -163,8 +189,10 @@ class TeacherConfig:
             return self.path
         if self.name in CATALOGUE:
             return str(fetch(self.name))
-        raise ConfigError(f"teacher {self.name} has no published weights in the catalogue: give teacher.path "
-                          "(its weights folder), or teacher.random_init: true for random weights")
+        raise ConfigError(
+            f"teacher {self.name} has no published weights in the catalogue: give teacher.path "
+            "(its weights folder), or teacher.random_init: true for random weights"
+        )
 
     @property
     def spec(self) -> TeacherSpec:
@@ -176,8 +204,13 @@ class TeacherConfig:
 
     def cache_key(self) -> str:
         """Folder name for this teacher's cached features (changes with anything that changes them)."""
-        identity = {"name": self.name, "layer": self.resolved_layer, "path": self.path, "seed": self.seed,
-                    "overrides": dict(sorted(self.overrides.items()))}
+        identity = {
+            "name": self.name,
+            "layer": self.resolved_layer,
+            "path": self.path,
+            "seed": self.seed,
+            "overrides": dict(sorted(self.overrides.items())),
+        }
         if not self.random_init:  # random-init folders keep their names; released weights get their own
             identity["weights"] = self.path or (CATALOGUE[self.name].where if self.name in CATALOGUE else None)
         digest = hashlib.sha1(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:10]
@@ -201,7 +234,8 @@ class Teacher:
         self.layer = config.resolved_layer
         if self.layer != LAST and not 0 <= self.layer < self.encoder.num_hidden_states:
             raise ConfigError(
-                f"teacher {config.name}: layer {self.layer} out of range (0..{self.encoder.num_hidden_states - 1}, or -1 for the output)"
+                f"teacher {config.name}: layer {self.layer} out of range "
+                f"(0..{self.encoder.num_hidden_states - 1}, or -1 for the output)"
             )
 
     @torch.no_grad()

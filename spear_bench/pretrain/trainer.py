@@ -17,6 +17,7 @@ Multi-process: ``torchrun --nproc_per_node N -m spear_bench pretrain --config FI
 ``spear-bench pretrain --nproc N`` (torch.multiprocessing spawn); gloo on CPU, NCCL on GPUs.
 Every rank trains on every N-th batch of the same global batch list.
 """
+
 from __future__ import annotations
 
 import json
@@ -102,8 +103,13 @@ def _random_state(generator: torch.Generator, model: torch.nn.Module) -> dict:
     return {
         "torch": torch.get_rng_state(),
         "python": random.getstate(),
-        "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
-                  "has_gauss": int(has_gauss), "cached": float(cached)},
+        "numpy": {
+            "kind": kind,
+            "keys": torch.from_numpy(keys.astype(np.int64)),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "cached": float(cached),
+        },
         "augment": generator.get_state(),
         "whiten": _whiten_probs(model),
     }
@@ -130,8 +136,17 @@ def _device(rank: int) -> torch.device:
 
 
 class PretrainTrainer:
-    def __init__(self, config: PretrainConfig, cuts, num_codebooks: dict[str, int], rank: int = 0, world_size: int = 1,
-                 noise_folders: list[Path] | None = None, progress: bool = True, codebook_sizes: dict[str, int] | None = None):
+    def __init__(
+        self,
+        config: PretrainConfig,
+        cuts,
+        num_codebooks: dict[str, int],
+        rank: int = 0,
+        world_size: int = 1,
+        noise_folders: list[Path] | None = None,
+        progress: bool = True,
+        codebook_sizes: dict[str, int] | None = None,
+    ):
         self.config = config
         self.rank, self.world_size = rank, world_size
         self.progress = progress and rank == 0
@@ -152,7 +167,9 @@ class PretrainTrainer:
             self.dataset = PretrainDataset(cuts, self.token_sets)
             self.sampler = EpochBatchSampler(self.dataset.durations, train.batch_duration, train.seed, world_size, rank)
         self.noises = load_noises(noise_folders or [])
-        self.model: SpearPretrainModel = build_pretrain_model(config.model, self.num_codebooks, codebook_sizes).to(self.device)
+        self.model: SpearPretrainModel = build_pretrain_model(config.model, self.num_codebooks, codebook_sizes).to(
+            self.device
+        )
         self.model.train()
         self.net = self.model
         if _is_distributed():
@@ -179,7 +196,9 @@ class PretrainTrainer:
         from spear_bench.models.zipformer_ops import set_batch_count
 
         train = self.config.train
-        set_batch_count(self.model.encoder, self.state.step * train.batch_duration * self.world_size / train.ref_duration)
+        set_batch_count(
+            self.model.encoder, self.state.step * train.batch_duration * self.world_size / train.ref_duration
+        )
 
     def train_step(self, indices: list[int]) -> dict:
         return self.train_on_samples([self.dataset.sample(i) for i in indices])
@@ -192,7 +211,9 @@ class PretrainTrainer:
         samples = augment_batch(samples, config.augment.token_mixing, config.augment.noise, self.noises, self.generator)
         batch = collate(samples, self.num_codebooks)
         feats, feat_lens = fbank_batch(batch.waves, batch.wave_lens)
-        time_mask, channel_mask = sample_masks(feat_lens, feats.shape[1], feats.shape[2], config.masking, self.generator)
+        time_mask, channel_mask = sample_masks(
+            feat_lens, feats.shape[1], feats.shape[2], config.masking, self.generator
+        )
         self._set_batch_count()
         logits, enc_lens = self.net(feats.to(self.device), feat_lens.to(self.device), time_mask, channel_mask)
         enc_lens = enc_lens.cpu()
@@ -208,14 +229,20 @@ class PretrainTrainer:
             # Logged cross entropies cover the samples this token set is trained on (weight > 0).
             used = (weights[name] > 0).to(self.device)
             n = terms.num_codebooks
-            sums += [float((terms.masked_ce.detach() * used).sum()), float((terms.masked_frames * used).sum()) * n,
-                     float((terms.unmasked_ce.detach() * used).sum()), float((terms.unmasked_frames * used).sum()) * n]
+            sums += [
+                float((terms.masked_ce.detach() * used).sum()),
+                float((terms.masked_frames * used).sum()) * n,
+                float((terms.unmasked_ce.detach() * used).sum()),
+                float((terms.unmasked_frames * used).sum()) * n,
+            ]
         frames = float(enc_lens.sum())
         loss = total / max(frames, 1.0)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
-        stats = _all_reduce_sum(torch.tensor([float(total.detach()), frames, batch.seconds, *sums], dtype=torch.float64))
+        stats = _all_reduce_sum(
+            torch.tensor([float(total.detach()), frames, batch.seconds, *sums], dtype=torch.float64)
+        )
         record = {
             "step": self.state.step + 1,
             "epoch": self.state.epoch,
@@ -377,14 +404,19 @@ class PretrainTrainer:
         files = [folder / "train_state.pt", folder / f"rng-rank{self.rank}.pt"]
         for path in files:
             if not path.is_file():
-                raise CheckpointError(f"{path}: missing from the checkpoint (delete {folder} to restart from an earlier one)")
+                raise CheckpointError(
+                    f"{path}: missing from the checkpoint (delete {folder} to restart from an earlier one)"
+                )
         state = torch.load(files[0], map_location="cpu", weights_only=True)
         if state["world_size"] != self.world_size:
             raise ConfigError(
-                f"{folder}: written by {state['world_size']} process(es), resumed with {self.world_size}; resume with the same number"
+                f"{folder}: written by {state['world_size']} process(es), resumed with {self.world_size}; "
+                "resume with the same number"
             )
         if state["num_codebooks"] != self.num_codebooks:
-            raise CheckpointError(f"{folder}: codebooks {state['num_codebooks']} differ from the config's {self.num_codebooks}")
+            raise CheckpointError(
+                f"{folder}: codebooks {state['num_codebooks']} differ from the config's {self.num_codebooks}"
+            )
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
@@ -412,18 +444,30 @@ def _codebook_sizes(config: PretrainConfig) -> dict[str, int]:
     return {t.name: load_quantizer(work.quantizer(t)).codebook_size for t in config.token_sets}
 
 
-def train_worker(config: PretrainConfig, rank: int, world_size: int, max_steps: int | None = None, progress: bool = True) -> RunResult:
+def train_worker(
+    config: PretrainConfig, rank: int, world_size: int, max_steps: int | None = None, progress: bool = True
+) -> RunResult:
     """Train on already prepared data (tokens manifest in work_dir) as ``rank`` of ``world_size``."""
     from spear_bench.pretrain.data import load_cuts
     from spear_bench.pretrain.pipeline import layout, noise_folders
 
     cuts = load_cuts(layout(config).tokens_manifest)
-    trainer = PretrainTrainer(config, cuts, _num_codebooks(config), rank, world_size, noise_folders(config), progress,
-                              codebook_sizes=_codebook_sizes(config))
+    trainer = PretrainTrainer(
+        config,
+        cuts,
+        _num_codebooks(config),
+        rank,
+        world_size,
+        noise_folders(config),
+        progress,
+        codebook_sizes=_codebook_sizes(config),
+    )
     return trainer.run(max_steps)
 
 
-def _spawned(rank: int, world_size: int, port: int, config: PretrainConfig, max_steps: int | None, progress: bool) -> None:
+def _spawned(
+    rank: int, world_size: int, port: int, config: PretrainConfig, max_steps: int | None, progress: bool
+) -> None:
     os.environ["MASTER_ADDR"] = "127.0.0.1"
     os.environ["MASTER_PORT"] = str(port)
     backend = "nccl" if torch.cuda.is_available() and os.environ.get("SPEAR_BENCH_CPU") != "1" else "gloo"
@@ -434,7 +478,9 @@ def _spawned(rank: int, world_size: int, port: int, config: PretrainConfig, max_
         dist.destroy_process_group()
 
 
-def run_pretraining(config: PretrainConfig, nproc: int = 1, max_steps: int | None = None, progress: bool = True) -> RunResult:
+def run_pretraining(
+    config: PretrainConfig, nproc: int = 1, max_steps: int | None = None, progress: bool = True
+) -> RunResult:
     """Prepare data/teachers/MVQ/tokens (once), then train with ``nproc`` processes (or as a torchrun rank)."""
     from spear_bench.pretrain.pipeline import layout, prepare_training_data
 

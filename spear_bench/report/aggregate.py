@@ -21,6 +21,7 @@ adding measured models never changes anyone's score. A model's score uses the ta
 has; the report prints how many of the 15 that is (scores over different task sets
 are not comparable).
 """
+
 from __future__ import annotations
 
 import math
@@ -86,7 +87,11 @@ def superb_normalisers(reference: Iterable[tuple[str, str, str, float, bool]]) -
             continue
         if key not in best or (value > best[key] if higher else value < best[key]):
             best[key] = value
-    return [NormalisedMetric(key[0], key[1], fbank[key], best[key]) for key in best if key in fbank and best[key] != fbank[key]]
+    return [
+        NormalisedMetric(key[0], key[1], fbank[key], best[key])
+        for key in best
+        if key in fbank and best[key] != fbank[key]
+    ]
 
 
 @dataclass(frozen=True)
@@ -148,8 +153,9 @@ def weights_labels(rows: Iterable) -> dict[tuple[str, str], str]:
     seen: dict[str, set[str]] = {}
     for row in rows:
         seen.setdefault(row.model, set()).add(getattr(row, "weights", "") or "")
-    return {(model, w): model if len(ws) == 1 else f"{model}@{_short_weights(w)}"
-            for model, ws in seen.items() for w in ws}
+    return {
+        (model, w): model if len(ws) == 1 else f"{model}@{_short_weights(w)}" for model, ws in seen.items() for w in ws
+    }
 
 
 def measured_values(rows: Iterable) -> list[Measured]:
@@ -177,6 +183,19 @@ def measured_values(rows: Iterable) -> list[Measured]:
         mean = sum(values) / len(values)
         std = math.sqrt(sum((v - mean) ** 2 for v in values) / len(values))
         latest = max(chosen, key=lambda r: r.time)
-        out.append(Measured(*key, mean, std, len(values), config, bool(latest.higher_is_better), latest.git_commit,
-                            latest.time, getattr(latest, "task_short", ""), getattr(latest, "unit", ""), weights))
+        out.append(
+            Measured(
+                *key,
+                mean,
+                std,
+                len(values),
+                config,
+                bool(latest.higher_is_better),
+                latest.git_commit,
+                latest.time,
+                getattr(latest, "task_short", ""),
+                getattr(latest, "unit", ""),
+                weights,
+            )
+        )
     return out

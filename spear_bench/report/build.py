@@ -8,6 +8,7 @@ Layout of the output folder (default ``reports/``, :func:`spear_bench.paths.repo
 - ``compare_<model>.md|html|tex``: one model against the baselines
 - ``plots/ablation_<knob>.png|svg``: the ablation figures
 """
+
 from __future__ import annotations
 
 import re
@@ -24,9 +25,11 @@ from spear_bench.report.render import html_page, latex_document, to_html_table, 
 from spear_bench.results.store import ResultsStore, atomic_write_text
 
 FALLBACK_COMPARE = "spear_sa_xlarge"
-INTRO = ("Measured rows (shaded, source 'measured') come from the results store: per task, the mean over seeds of the most "
-         "recent config. Paper rows are the SPEAR paper's published numbers (results/reference/). Bold: best per column in "
-         "the metric's direction. In the HTML, click a column header to sort.")
+INTRO = (
+    "Measured rows (shaded, source 'measured') come from the results store: per task, the mean over seeds of the most "
+    "recent config. Paper rows are the SPEAR paper's published numbers (results/reference/). Bold: best per column in "
+    "the metric's direction. In the HTML, click a column header to sort."
+)
 
 
 @dataclass

@@ -10,6 +10,7 @@ Delta = model - baseline in the column's units. A win means better in the column
 direction at the printed precision; equal printed values are a tie. Aggregate columns
 (SUPERB score, HEAR averages) are compared only when both sides cover all their tasks.
 """
+
 from __future__ import annotations
 
 import html
@@ -143,7 +144,9 @@ def _summary_rows(comparison: Comparison) -> list[list[str]]:
             t = comparison.tally(baseline, board)
             if board is not None and not any(t.values()):
                 continue
-            rows.append([display_name(baseline), _BOARD_TITLES.get(board, "all"), str(t["win"]), str(t["loss"]), str(t["tie"])])
+            rows.append(
+                [display_name(baseline), _BOARD_TITLES.get(board, "all"), str(t["win"]), str(t["loss"]), str(t["tie"])]
+            )
     return rows
 
 
@@ -159,7 +162,11 @@ def _detail_rows(comparison: Comparison) -> list[list[str]]:
     for line in comparison.lines:
         cells = [_BOARD_TITLES[line.board], _label(line.column), _fmt(line.target, line.column)]
         for b in comparison.baselines:
-            cells += [_fmt(line.baselines[b], line.column), _fmt_delta(line.delta(b), line.column), _SYMBOL[line.outcome(b)]]
+            cells += [
+                _fmt(line.baselines[b], line.column),
+                _fmt_delta(line.delta(b), line.column),
+                _SYMBOL[line.outcome(b)],
+            ]
         rows.append(cells)
     return rows
 
@@ -173,14 +180,20 @@ def _sources(comparison: Comparison) -> list[str]:
     return [f"{display_name(name)}: " + "; ".join(sorted(sources)) for name, sources in seen.items()]
 
 
-_INTRO = ("Delta = model minus baseline, in the metric's units; 'win' = better in the metric's direction at the printed precision. "
-          "\u2020 marks an average over part of its tasks (not compared); "
-          f"{PAPER_MARK} marks a number taken from the paper, not measured here.")
+_INTRO = (
+    "Delta = model minus baseline, in the metric's units; "
+    "'win' = better in the metric's direction at the printed precision. "
+    "\u2020 marks an average over part of its tasks (not compared); "
+    f"{PAPER_MARK} marks a number taken from the paper, not measured here."
+)
 
 
 def to_markdown(comparison: Comparison) -> str:
     def table(header, rows):
-        out = ["| " + " | ".join(header) + " |", "| " + " | ".join(":--" if i < 2 else "--:" for i in range(len(header))) + " |"]
+        out = [
+            "| " + " | ".join(header) + " |",
+            "| " + " | ".join(":--" if i < 2 else "--:" for i in range(len(header))) + " |",
+        ]
         out += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows]
         return out
 
@@ -196,7 +209,9 @@ def to_html(comparison: Comparison) -> str:
     e = lambda s: html.escape(s, quote=True)  # noqa: E731
 
     def table(table_id, header, rows, numeric_from=2):
-        head = "".join(f'<th data-sort="{"num" if i >= numeric_from else "text"}">{e(h)}</th>' for i, h in enumerate(header))
+        head = "".join(
+            f'<th data-sort="{"num" if i >= numeric_from else "text"}">{e(h)}</th>' for i, h in enumerate(header)
+        )
         body = []
         for row in rows:
             cells = []
@@ -211,23 +226,41 @@ def to_html(comparison: Comparison) -> str:
                 cls = cls or (' class="name"' if i < numeric_from else "")
                 cells.append(f'<td data-value="{value}"{cls}>{e(cell)}</td>')
             body.append("<tr>" + "".join(cells) + "</tr>")
-        return f'<table class="lb" id="{table_id}"><thead><tr>{head}</tr></thead><tbody class="paper">{"".join(body)}</tbody></table>'
+        return (
+            f'<table class="lb" id="{table_id}"><thead><tr>{head}</tr></thead>'
+            f'<tbody class="paper">{"".join(body)}</tbody></table>'
+        )
 
-    sections = ["<h2>Wins / losses / ties</h2>", table("summary", ["Baseline", "Benchmark", "wins", "losses", "ties"], _summary_rows(comparison)),
-                "<h2>Per task</h2>", table("detail", _detail_header(comparison), _detail_rows(comparison)),
-                "<h2>Sources</h2>", '<ul class="notes">' + "".join(f"<li>{e(s)}</li>" for s in _sources(comparison)) + "</ul>"]
+    sections = [
+        "<h2>Wins / losses / ties</h2>",
+        table("summary", ["Baseline", "Benchmark", "wins", "losses", "ties"], _summary_rows(comparison)),
+        "<h2>Per task</h2>",
+        table("detail", _detail_header(comparison), _detail_rows(comparison)),
+        "<h2>Sources</h2>",
+        '<ul class="notes">' + "".join(f"<li>{e(s)}</li>" for s in _sources(comparison)) + "</ul>",
+    ]
     return html_page(_title(comparison), sections, _INTRO)
 
 
 def to_latex(comparison: Comparison) -> str:
     header = _detail_header(comparison)
-    lines = [r"\begin{table*}[t]", r"\centering", rf"\caption{{{latex_escape(_title(comparison))}}}",
-             r"\resizebox{\linewidth}{!}{%", r"\begin{tabular}{ll" + "r" * (len(header) - 2) + "}", r"\toprule",
-             " & ".join(latex_escape(h) for h in header) + r" \\", r"\midrule"]
+    lines = [
+        r"\begin{table*}[t]",
+        r"\centering",
+        rf"\caption{{{latex_escape(_title(comparison))}}}",
+        r"\resizebox{\linewidth}{!}{%",
+        r"\begin{tabular}{ll" + "r" * (len(header) - 2) + "}",
+        r"\toprule",
+        " & ".join(latex_escape(h) for h in header) + r" \\",
+        r"\midrule",
+    ]
     lines += [" & ".join(latex_escape(c) for c in row) + r" \\" for row in _detail_rows(comparison)]
     lines += [r"\midrule"]
     for row in _summary_rows(comparison):
         if row[1] == "all":
-            lines.append(rf"\multicolumn{{{len(header)}}}{{l}}{{{latex_escape(row[0])}: {row[2]} wins, {row[3]} losses, {row[4]} ties}} \\")
+            lines.append(
+                rf"\multicolumn{{{len(header)}}}{{l}}"
+                rf"{{{latex_escape(row[0])}: {row[2]} wins, {row[3]} losses, {row[4]} ties}} \\"
+            )
     lines += [r"\bottomrule", r"\end{tabular}}", r"\end{table*}"]
     return "\n".join(lines) + "\n"

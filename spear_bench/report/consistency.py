@@ -10,6 +10,7 @@ transcription error) and on a known one that disappears.
 model (Table 4 against Tables 13/14, the baselines of Tables 17, 18 and 26 against the
 main tables), with :data:`KNOWN_CROSS_MISMATCHES` as the paper's own differences.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -30,14 +31,40 @@ class Mismatch:
 
 # (model, variant, average, against table) -> why
 KNOWN_HEAR_MISMATCHES: dict[tuple[str, str, str, str], str] = {
-    **{("beats", "", key, "5"): "Table 16's per-task row does not reproduce any of its Table 5 averages"
-       for key in ("HEAR-Env", "HEAR-Speech", "HEAR-Music", "HEAR-Avg")},
-    ("beats", "", "HEAR-Avg", "16"): "Table 16's Avg (69.3) is not the mean of its own cells (70.58), nor Table 5's 71.05",
-    ("spear_a_base", "data=13k", "HEAR-Music", "5"): "Table 5 prints 80.33 (the Env value repeated); Table 16's cells give 80.70, as Table 23 (N=8) prints",
-    **{("usad_base", "features=concat", key, "5"): "Table 5's (and Table 26's) averages differ from the mean of Table 16's cells"
-       for key in ("HEAR-Env", "HEAR-Speech", "HEAR-Music", "HEAR-Avg")},
-    **{(model, "features=concat", "HEAR-Avg", "16"): "(grey row) Table 16's Avg column disagrees with the mean of its own cells, which matches Table 5"
-       for model in ("spear_sa_base", "spear_sa_large", "spear_sa_xlarge")},
+    **{
+        ("beats", "", key, "5"): "Table 16's per-task row does not reproduce any of its Table 5 averages"
+        for key in ("HEAR-Env", "HEAR-Speech", "HEAR-Music", "HEAR-Avg")
+    },
+    (
+        "beats",
+        "",
+        "HEAR-Avg",
+        "16",
+    ): "Table 16's Avg (69.3) is not the mean of its own cells (70.58), nor Table 5's 71.05",
+    (
+        "spear_a_base",
+        "data=13k",
+        "HEAR-Music",
+        "5",
+    ): "Table 5 prints 80.33 (the Env value repeated); Table 16's cells give 80.70, as Table 23 (N=8) prints",
+    **{
+        (
+            "usad_base",
+            "features=concat",
+            key,
+            "5",
+        ): "Table 5's (and Table 26's) averages differ from the mean of Table 16's cells"
+        for key in ("HEAR-Env", "HEAR-Speech", "HEAR-Music", "HEAR-Avg")
+    },
+    **{
+        (
+            model,
+            "features=concat",
+            "HEAR-Avg",
+            "16",
+        ): "(grey row) Table 16's Avg column disagrees with the mean of its own cells, which matches Table 5"
+        for model in ("spear_sa_base", "spear_sa_large", "spear_sa_xlarge")
+    },
 }
 
 

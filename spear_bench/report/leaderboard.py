@@ -14,6 +14,7 @@ Which paper rows a leaderboard shows:
 Measured rows of any other suite (``demo``...) or that match no known task get a
 generic table per suite.
 """
+
 from __future__ import annotations
 
 import fnmatch
@@ -31,8 +32,8 @@ from spear_bench.report.tasks import (
     SUPERB,
     Benchmark,
     Column,
-    TaskSpec,
     MetricSpec,
+    TaskSpec,
     canonical_split,
     display_value,
     hear_benchmark,
@@ -93,7 +94,11 @@ class Leaderboard:
             if column.higher_is_better is None:
                 continue
             key = column_key(column)
-            cells = [r.cells[key] for r in self.rows if key in r.cells and r.cells[key].value is not None and not r.cells[key].partial]
+            cells = [
+                r.cells[key]
+                for r in self.rows
+                if key in r.cells and r.cells[key].value is not None and not r.cells[key].partial
+            ]
             if not cells:
                 continue
             rounded = [round(c.value, column.decimals) for c in cells]
@@ -117,7 +122,11 @@ def _paper_rows(reference, tables: Sequence[str], columns: list[Column], paper_m
         identity = (record.model, record.variant)
         if identity in exclude or not _matches(record.model, paper_models):
             continue
-        key = (record.task, record.metric, record.split if record.suite == "finetune" and record.split != "eval" else "")
+        key = (
+            record.task,
+            record.metric,
+            record.split if record.suite == "finetune" and record.split != "eval" else "",
+        )
         if key not in wanted:
             continue
         row = rows.get(identity)
@@ -159,15 +168,19 @@ def _measured_rows(benchmark: Benchmark, measured: Iterable[Measured], models, u
     return list(rows.values())
 
 
-def superb_leaderboard(reference, measured: list[Measured], models=None, paper_models=None, used: set[int] | None = None) -> Leaderboard:
+def superb_leaderboard(
+    reference, measured: list[Measured], models=None, paper_models=None, used: set[int] | None = None
+) -> Leaderboard:
     used = set() if used is None else used
     score = Column("SUPERB", "score", "", True, 1, "SUPERB score", "Aggregate")
     coverage = Column("SUPERB", "tasks", "", None, 0, "Tasks", "Aggregate")
     columns = SUPERB.columns()
     board = Leaderboard(
-        "superb", "SUPERB leaderboard",
-        "Frozen encoder, weighted sum of layers (SUPERB protocol). Paper rows: Tables 13 and 14, plus the models only Table 4 "
-        "reports (its 10 tasks). The SUPERB score maps each metric linearly from FBANK (0) to the paper's best (1000) and "
+        "superb",
+        "SUPERB leaderboard",
+        "Frozen encoder, weighted sum of layers (SUPERB protocol). "
+        "Paper rows: Tables 13 and 14, plus the models only Table 4 reports (its 10 tasks). "
+        "The SUPERB score maps each metric linearly from FBANK (0) to the paper's best (1000) and "
         "averages over tasks (see docs/reports.md); 'Tasks' is how many of the 15 tasks it covers.",
         columns + [score, coverage],
     )
@@ -177,7 +190,8 @@ def superb_leaderboard(reference, measured: list[Measured], models=None, paper_m
     board.rows = _measured_rows(SUPERB, measured, models, used) + full + table4
     scale_rows = reference[reference["table"].isin(["13", "14"])]
     normalisers = superb_normalisers(
-        (r.model, r.task, r.metric, float(r.value), bool(r.higher_is_better)) for r in scale_rows.itertuples(index=False)
+        (r.model, r.task, r.metric, float(r.value), bool(r.higher_is_better))
+        for r in scale_rows.itertuples(index=False)
     )
     for row in board.rows:
         values = {(t, m): c.value for (t, m, _), c in row.cells.items()}
@@ -185,24 +199,42 @@ def superb_leaderboard(reference, measured: list[Measured], models=None, paper_m
         if result is not None:
             row.cells[column_key(score)] = Cell(result.value, partial=result.tasks < result.total)
             row.cells[column_key(coverage)] = Cell(float(result.tasks), note=f"{result.tasks}/{result.total}")
-    board.notes.append(f"{PARTIAL_MARK} SUPERB score over fewer than all 15 tasks: not comparable with full-coverage scores, never bold.")
-    board.notes.append("Table 4 prints some numbers that differ from Tables 13/14 for the same model (e.g. WavLM Base+ PR 3.5 vs 3.92); "
-                       "Tables 13/14 are used wherever they have the model.")
+    board.notes.append(
+        f"{PARTIAL_MARK} SUPERB score over fewer than all 15 tasks: "
+        "not comparable with full-coverage scores, never bold."
+    )
+    board.notes.append(
+        "Table 4 prints some numbers that differ from Tables 13/14 for the same model "
+        "(e.g. WavLM Base+ PR 3.5 vs 3.92); "
+        "Tables 13/14 are used wherever they have the model."
+    )
     board.mark_best()
     return board
 
 
-def hear_leaderboard(reference, groups: dict[str, str], measured: list[Measured], models=None, paper_models=None,
-                     used: set[int] | None = None) -> Leaderboard:
+def hear_leaderboard(
+    reference,
+    groups: dict[str, str],
+    measured: list[Measured],
+    models=None,
+    paper_models=None,
+    used: set[int] | None = None,
+) -> Leaderboard:
     used = set() if used is None else used
     benchmark = hear_benchmark(groups)
     order = {g: i for i, g in enumerate(HEAR_GROUPS)}
-    task_columns = sorted(benchmark.columns(), key=lambda c: (order.get(c.group, 9), [t.key for t in benchmark.tasks].index(c.task)))
-    average_columns = [Column(HEAR_AVERAGE_KEYS[g], MEAN, "", True, 2, label, "Average")
-                       for g, label in (("Environment", "Env"), ("Speech", "Speech"), ("Music", "Music"), ("all", "Avg"))]
+    task_columns = sorted(
+        benchmark.columns(), key=lambda c: (order.get(c.group, 9), [t.key for t in benchmark.tasks].index(c.task))
+    )
+    average_columns = [
+        Column(HEAR_AVERAGE_KEYS[g], MEAN, "", True, 2, label, "Average")
+        for g, label in (("Environment", "Env"), ("Speech", "Speech"), ("Music", "Music"), ("all", "Avg"))
+    ]
     board = Leaderboard(
-        "hear", "HEAR leaderboard",
-        "Per-task HEAR scores (Table 15 groups: Environment / Speech / Music) and their averages as in Table 5: group means "
+        "hear",
+        "HEAR leaderboard",
+        "Per-task HEAR scores (Table 15 groups: Environment / Speech / Music) "
+        "and their averages as in Table 5: group means "
         "and the mean over all 18 tasks, recomputed here from the per-task cells for every row that has them. "
         "Paper rows: Table 16, then the rows only Table 5 reports (published averages).",
         task_columns + average_columns,
@@ -216,38 +248,63 @@ def hear_leaderboard(reference, groups: dict[str, str], measured: list[Measured]
     for row in measured_rows + t16:
         scores = {task: cell.value for (task, _, _), cell in row.cells.items()}
         for group, average in hear_averages(scores, groups).items():
-            row.cells[(HEAR_AVERAGE_KEYS[group], MEAN, "")] = Cell(average.value, partial=not average.complete,
-                                                                  note=f"{average.count}/{average.expected} tasks")
+            row.cells[(HEAR_AVERAGE_KEYS[group], MEAN, "")] = Cell(
+                average.value, partial=not average.complete, note=f"{average.count}/{average.expected} tasks"
+            )
     board.rows = measured_rows + t16 + t5
-    board.notes.append(f"{PARTIAL_MARK} average over only the tasks present (count in the HTML tooltip): not comparable, never bold.")
+    board.notes.append(
+        f"{PARTIAL_MARK} average over only the tasks present (count in the HTML tooltip): not comparable, never bold."
+    )
     for (model, variant, _, _), why in KNOWN_HEAR_MISMATCHES.items():
         note = f"Paper inconsistency, {display_name(model)}{' [' + variant + ']' if variant else ''}: {why}."
         if note not in board.notes:
             board.notes.append(note)
-    board.notes.append("Grey rows of Tables 5/16 (all layers concatenated) are marked [features=concat]; the markdown paper loses the shading, "
-                       "see results/reference/README.md for the evidence.")
+    board.notes.append(
+        "Grey rows of Tables 5/16 (all layers concatenated) are marked [features=concat]; "
+        "the markdown paper loses the shading, "
+        "see results/reference/README.md for the evidence."
+    )
     board.mark_best()
     return board
 
 
-FINETUNE_CTC = Benchmark("finetune_ctc", (), [
-    FINETUNE.task("LS-100"),
-    TaskSpec("LS-10", "LibriSpeech 10 h (CTC)", "ASR", FINETUNE.task("LS-100").metrics, ("test-clean", "test-other")),
-])
+FINETUNE_CTC = Benchmark(
+    "finetune_ctc",
+    (),
+    [
+        FINETUNE.task("LS-100"),
+        TaskSpec(
+            "LS-10", "LibriSpeech 10 h (CTC)", "ASR", FINETUNE.task("LS-100").metrics, ("test-clean", "test-other")
+        ),
+    ],
+)
 
 
 def _finetune_columns(benchmark: Benchmark) -> list[Column]:
-    return [Column(c.task, c.metric, c.split, c.higher_is_better, c.decimals,
-                   f"{c.task} {c.split.replace('test-', '')}" if c.split else f"{c.task} {c.metric}", c.group)
-            for c in benchmark.columns()]
+    return [
+        Column(
+            c.task,
+            c.metric,
+            c.split,
+            c.higher_is_better,
+            c.decimals,
+            f"{c.task} {c.split.replace('test-', '')}" if c.split else f"{c.task} {c.metric}",
+            c.group,
+        )
+        for c in benchmark.columns()
+    ]
 
 
-def finetune_leaderboard(reference, measured: list[Measured], models=None, paper_models=None, used: set[int] | None = None) -> Leaderboard:
+def finetune_leaderboard(
+    reference, measured: list[Measured], models=None, paper_models=None, used: set[int] | None = None
+) -> Leaderboard:
     used = set() if used is None else used
     columns = _finetune_columns(FINETUNE)
     board = Leaderboard(
-        "finetune", "Fine-tuning: ASR WER and AudioSet mAP",
-        "Full fine-tuning (Table 3): LibriSpeech WER (%) of an RNN-T head on test-clean / test-other, AudioSet mAP (%) on the eval set.",
+        "finetune",
+        "Fine-tuning: ASR WER and AudioSet mAP",
+        "Full fine-tuning (Table 3): LibriSpeech WER (%) of an RNN-T head on test-clean / test-other, "
+        "AudioSet mAP (%) on the eval set.",
         columns,
     )
     board.rows = _measured_rows(FINETUNE, measured, models, used) + _paper_rows(reference, ["3"], columns, paper_models)
@@ -258,8 +315,10 @@ def finetune_leaderboard(reference, measured: list[Measured], models=None, paper
 def ctc_leaderboard(reference, paper_models=None) -> Leaderboard:
     columns = _finetune_columns(FINETUNE_CTC)
     board = Leaderboard(
-        "finetune_ctc", "Fine-tuning with limited labels: CTC (Table 11)",
-        "LibriSpeech WER (%) of a letter CTC head fine-tuned on 100 h / 10 h, without and with a 4-gram LM (paper rows only).",
+        "finetune_ctc",
+        "Fine-tuning with limited labels: CTC (Table 11)",
+        "LibriSpeech WER (%) of a letter CTC head fine-tuned on 100 h / 10 h, "
+        "without and with a 4-gram LM (paper rows only).",
         columns,
     )
     board.rows = _paper_rows(reference, ["11"], columns, paper_models)
@@ -288,10 +347,16 @@ def suite_leaderboards(measured: list[Measured], models=None, used: set[int] | N
         for task, metric, split in keys:
             values = [i.value for i in items if (i.task, i.metric, i.split) == (task, metric, split)]
             label = f"{task} {metric}" + (f" ({split})" if split and split != "test" else "")
-            columns.append(Column(task, metric, split, direction[(task, metric, split)], _decimals(values), label, suite))
-        board = Leaderboard(f"suite_{suite}", f"Measured: suite '{suite}'",
-                            f"Every measured number of suite '{suite}' that no benchmark leaderboard above shows "
-                            "(mean over seeds of the latest config; no paper rows).", columns)
+            columns.append(
+                Column(task, metric, split, direction[(task, metric, split)], _decimals(values), label, suite)
+            )
+        board = Leaderboard(
+            f"suite_{suite}",
+            f"Measured: suite '{suite}'",
+            f"Every measured number of suite '{suite}' that no benchmark leaderboard above shows "
+            "(mean over seeds of the latest config; no paper rows).",
+            columns,
+        )
         rows: dict[str, Row] = {}
         for item in items:
             row = rows.setdefault(item.model, Row(item.model, item.model, "", MEASURED))

@@ -6,6 +6,7 @@ The paper writes one model many ways ("Ours, SPEAR _{S+a} Large", "SPEAR _{s+a} 
 models (``spear_base``...) are the measured names, and :data:`PAPER_COUNTERPART` says
 which paper model each released checkpoint is.
 """
+
 from __future__ import annotations
 
 import re
@@ -35,23 +36,44 @@ _LABEL_PATTERNS: list[tuple[str, str]] = [
 ]
 
 DISPLAY_NAMES = {
-    "spear_s_base": "SPEAR-s Base", "spear_s_large": "SPEAR-s Large",
-    "spear_a_base": "SPEAR-a Base", "spear_a_large": "SPEAR-a Large",
-    "spear_sa_base": "SPEAR-s+a Base", "spear_sa_large": "SPEAR-s+a Large", "spear_sa_xlarge": "SPEAR-s+a XLarge",
+    "spear_s_base": "SPEAR-s Base",
+    "spear_s_large": "SPEAR-s Large",
+    "spear_a_base": "SPEAR-a Base",
+    "spear_a_large": "SPEAR-a Large",
+    "spear_sa_base": "SPEAR-s+a Base",
+    "spear_sa_large": "SPEAR-s+a Large",
+    "spear_sa_xlarge": "SPEAR-s+a XLarge",
     "spear_usad_aligned": "SPEAR (USAD-aligned)",
-    "wavlm_base": "WavLM Base", "wavlm_base_plus": "WavLM Base+", "wavlm_large": "WavLM Large",
-    "hubert_base": "HuBERT Base", "hubert_large": "HuBERT Large", "wav2vec2_large": "wav2vec 2.0 Large",
-    "usad_base": "USAD Base", "usad_large": "USAD Large",
-    "dasheng_base": "Dasheng Base", "dasheng_0.6b": "Dasheng 0.6B", "dasheng_1.2b": "Dasheng 1.2B",
-    "beats": "BEATs", "eat": "EAT", "atst_frame": "ATST-Frame", "fbank": "FBANK",
-    "large_h_1": "LARGE-H-1", "large_h_2": "LARGE-H-2", "base_audio_1": "BASE-AUDIO-1", "base_audio_2": "BASE-AUDIO-2",
+    "wavlm_base": "WavLM Base",
+    "wavlm_base_plus": "WavLM Base+",
+    "wavlm_large": "WavLM Large",
+    "hubert_base": "HuBERT Base",
+    "hubert_large": "HuBERT Large",
+    "wav2vec2_large": "wav2vec 2.0 Large",
+    "usad_base": "USAD Base",
+    "usad_large": "USAD Large",
+    "dasheng_base": "Dasheng Base",
+    "dasheng_0.6b": "Dasheng 0.6B",
+    "dasheng_1.2b": "Dasheng 1.2B",
+    "beats": "BEATs",
+    "eat": "EAT",
+    "atst_frame": "ATST-Frame",
+    "fbank": "FBANK",
+    "large_h_1": "LARGE-H-1",
+    "large_h_2": "LARGE-H-2",
+    "base_audio_1": "BASE-AUDIO-1",
+    "base_audio_2": "BASE-AUDIO-2",
 }
 
 # Which paper model a measured name is: the architecture names (their own weights, NAME@FOLDER) are
 # compared with the paper's dual-domain models; every released checkpoint with its own paper row
 # (spear_bench/models/catalogue.py). A NAME[random-init] has no paper counterpart.
-PAPER_COUNTERPART = {"spear_base": "spear_sa_base", "spear_large": "spear_sa_large", "spear_xlarge": "spear_sa_xlarge",
-                     **{e.name: e.paper_id for e in CATALOGUE.values() if e.paper_id and e.paper_id != e.name}}
+PAPER_COUNTERPART = {
+    "spear_base": "spear_sa_base",
+    "spear_large": "spear_sa_large",
+    "spear_xlarge": "spear_sa_xlarge",
+    **{e.name: e.paper_id for e in CATALOGUE.values() if e.paper_id and e.paper_id != e.name},
+}
 
 
 def normalise_label(label: str) -> str:

@@ -9,6 +9,7 @@ line after its tab-separated block. Table 19 has two sub-tables, introduced by l
 Cells keep the paper's text; :func:`clean_cell` strips the markup the paper uses for
 best/second-best (``**bold**``, ``<u>underline</u>``) and italic section labels.
 """
+
 from __future__ import annotations
 
 import os
@@ -67,7 +68,9 @@ class PaperTable:
         """Raw text of column ``column`` in the ``occurrence``-th line labelled ``label``."""
         matches = self.rows_labelled(label)
         if occurrence >= len(matches):
-            raise SpearBenchError(f"Table {self.table_id}: no line #{occurrence} labelled {label!r} ({len(matches)} found)")
+            raise SpearBenchError(
+                f"Table {self.table_id}: no line #{occurrence} labelled {label!r} ({len(matches)} found)"
+            )
         cells = matches[occurrence]
         if column >= len(cells):
             raise SpearBenchError(f"Table {self.table_id}: line {label!r} has {len(cells)} cells, no column {column}")

@@ -16,6 +16,7 @@ the caption lists it, and seeds (when several) are error bars (population std). 
 model-scale figure the released checkpoints ``spear_base|large|xlarge`` (and
 ``...@scale=base|large|xlarge``) are the measured points.
 """
+
 from __future__ import annotations
 
 import math
@@ -72,47 +73,105 @@ LS100 = (("LS-100", "WER", "test-clean"), ("LS-100", "WER", "test-other"))
 HEAR_AVGS = tuple((k, "mean", "") for k in ("HEAR-Env", "HEAR-Speech", "HEAR-Music", "HEAR-Avg"))
 
 ABLATIONS: dict[str, AblationSpec] = {
-    spec.knob: spec for spec in [
-        AblationSpec("alpha", "Masked / unmasked loss weight \u03b1 (Fig. 3)", "\u03b1 (weight of the masked-frame loss)", (),
-                     adopted=("0.5",),
-                     note="The paper shows the \u03b1 sweep only as a figure (Fig. 3) and publishes no numbers;\n"
-                          "\u03b1 = 0.5 is its adopted setting (Table 9). Measured runs appear here when the store has them."),
-        AblationSpec("codebooks", "Number of MVQ codebooks N (Tables 22, 23)", "N codebooks", (
-            PanelSpec("Speech: LS-100 fine-tune (T22)", ("22",), LS100, "WER % \u2193", adopted=("16",)),
-            PanelSpec("Speech: SUPERB SID (T22)", ("22",), (("SID", "Acc", ""),), "Acc % \u2191", adopted=("16",)),
-            PanelSpec("Speech: SUPERB ER (T22)", ("22",), (("ER", "Acc", ""),), "Acc % \u2191", adopted=("16",)),
-            PanelSpec("Audio: AudioSet (T23)", ("23",), (("AS-20k", "mAP", "eval"), ("AS-2M", "mAP", "eval")), "mAP % \u2191",
-                      adopted=("8",)),
-            PanelSpec("Audio: HEAR averages (T23)", ("23",), HEAR_AVGS, "score \u2191", adopted=("8",)),
-        ), adopted=("16", "8"), log2_x=True, note="dotted lines: the paper's adopted settings (N=16 for speech, N=8 for audio)"),
-        AblationSpec("lambda", "Audio loss weight \u03bb in dual-domain training (Table 24)", "\u03bb", (
-            PanelSpec("LS-100 fine-tune", ("24",), LS100, "WER % \u2193"),
-            PanelSpec("AS-20k fine-tune", ("24",), (("AS-20k", "mAP", "eval"),), "mAP % \u2191"),
-        ), adopted=("0.1",)),
-        AblationSpec("teacher_layer", "Teacher layer for the MVQ targets (Table 19)", "teacher layer", (
-            PanelSpec("WavLM Large layer: LS-100 (T19a)", ("19a",), LS100, "WER % \u2193", adopted=("21",)),
-            PanelSpec("Dasheng 1.2B layer: AS-20k (T19b)", ("19b",), (("AS-20k", "mAP", "eval"),), "mAP % \u2191", adopted=("40",)),
-        ), adopted=("21", "40")),
-        AblationSpec("scale", "Model scale (Tables 3, 5, 13, 14)", "model size", (
-            PanelSpec("LS-100 test-other WER (T3)", ("3",), (("LS-100", "WER", "test-other"),), "WER % \u2193", "model"),
-            PanelSpec("AS-20k mAP (T3)", ("3",), (("AS-20k", "mAP", "eval"),), "mAP % \u2191", "model"),
-            PanelSpec("SUPERB ASR (T13)", ("13",), (("ASR", "WER", ""),), "WER % \u2193", "model"),
-            PanelSpec("SUPERB SID (T14)", ("14",), (("SID", "Acc", ""),), "Acc % \u2191", "model"),
-            PanelSpec("HEAR average (T5)", ("5",), (("HEAR-Avg", "mean", ""),), "score \u2191", "model"),
-        ), categorical=True, order=SIZES),
-        AblationSpec("augmentation", "Token mixing vs WavLM-style denoising (Table 6)", "augmentation", (
-            PanelSpec("LS-100 fine-tune", ("6",), LS100, "WER % \u2193"),
-            PanelSpec("SUPERB PR", ("6",), (("PR", "PER", ""),), "PER % \u2193"),
-            PanelSpec("SUPERB SD", ("6",), (("SD", "DER", ""),), "DER % \u2193"),
-            PanelSpec("SUPERB SS", ("6",), (("SS", "SI-SDRi", ""),), "SI-SDRi dB \u2191"),
-            PanelSpec("SUPERB SID", ("6",), (("SID", "Acc", ""),), "Acc % \u2191"),
-            PanelSpec("SUPERB SE", ("6",), (("SE", "PESQ", ""),), "PESQ \u2191"),
-        ), categorical=True, order=("none", "wavlm_style", "token_mixing"), adopted=("token_mixing",)),
+    spec.knob: spec
+    for spec in [
+        AblationSpec(
+            "alpha",
+            "Masked / unmasked loss weight \u03b1 (Fig. 3)",
+            "\u03b1 (weight of the masked-frame loss)",
+            (),
+            adopted=("0.5",),
+            note="The paper shows the \u03b1 sweep only as a figure (Fig. 3) and publishes no numbers;\n"
+            "\u03b1 = 0.5 is its adopted setting (Table 9). Measured runs appear here when the store has them.",
+        ),
+        AblationSpec(
+            "codebooks",
+            "Number of MVQ codebooks N (Tables 22, 23)",
+            "N codebooks",
+            (
+                PanelSpec("Speech: LS-100 fine-tune (T22)", ("22",), LS100, "WER % \u2193", adopted=("16",)),
+                PanelSpec("Speech: SUPERB SID (T22)", ("22",), (("SID", "Acc", ""),), "Acc % \u2191", adopted=("16",)),
+                PanelSpec("Speech: SUPERB ER (T22)", ("22",), (("ER", "Acc", ""),), "Acc % \u2191", adopted=("16",)),
+                PanelSpec(
+                    "Audio: AudioSet (T23)",
+                    ("23",),
+                    (("AS-20k", "mAP", "eval"), ("AS-2M", "mAP", "eval")),
+                    "mAP % \u2191",
+                    adopted=("8",),
+                ),
+                PanelSpec("Audio: HEAR averages (T23)", ("23",), HEAR_AVGS, "score \u2191", adopted=("8",)),
+            ),
+            adopted=("16", "8"),
+            log2_x=True,
+            note="dotted lines: the paper's adopted settings (N=16 for speech, N=8 for audio)",
+        ),
+        AblationSpec(
+            "lambda",
+            "Audio loss weight \u03bb in dual-domain training (Table 24)",
+            "\u03bb",
+            (
+                PanelSpec("LS-100 fine-tune", ("24",), LS100, "WER % \u2193"),
+                PanelSpec("AS-20k fine-tune", ("24",), (("AS-20k", "mAP", "eval"),), "mAP % \u2191"),
+            ),
+            adopted=("0.1",),
+        ),
+        AblationSpec(
+            "teacher_layer",
+            "Teacher layer for the MVQ targets (Table 19)",
+            "teacher layer",
+            (
+                PanelSpec("WavLM Large layer: LS-100 (T19a)", ("19a",), LS100, "WER % \u2193", adopted=("21",)),
+                PanelSpec(
+                    "Dasheng 1.2B layer: AS-20k (T19b)",
+                    ("19b",),
+                    (("AS-20k", "mAP", "eval"),),
+                    "mAP % \u2191",
+                    adopted=("40",),
+                ),
+            ),
+            adopted=("21", "40"),
+        ),
+        AblationSpec(
+            "scale",
+            "Model scale (Tables 3, 5, 13, 14)",
+            "model size",
+            (
+                PanelSpec(
+                    "LS-100 test-other WER (T3)", ("3",), (("LS-100", "WER", "test-other"),), "WER % \u2193", "model"
+                ),
+                PanelSpec("AS-20k mAP (T3)", ("3",), (("AS-20k", "mAP", "eval"),), "mAP % \u2191", "model"),
+                PanelSpec("SUPERB ASR (T13)", ("13",), (("ASR", "WER", ""),), "WER % \u2193", "model"),
+                PanelSpec("SUPERB SID (T14)", ("14",), (("SID", "Acc", ""),), "Acc % \u2191", "model"),
+                PanelSpec("HEAR average (T5)", ("5",), (("HEAR-Avg", "mean", ""),), "score \u2191", "model"),
+            ),
+            categorical=True,
+            order=SIZES,
+        ),
+        AblationSpec(
+            "augmentation",
+            "Token mixing vs WavLM-style denoising (Table 6)",
+            "augmentation",
+            (
+                PanelSpec("LS-100 fine-tune", ("6",), LS100, "WER % \u2193"),
+                PanelSpec("SUPERB PR", ("6",), (("PR", "PER", ""),), "PER % \u2193"),
+                PanelSpec("SUPERB SD", ("6",), (("SD", "DER", ""),), "DER % \u2193"),
+                PanelSpec("SUPERB SS", ("6",), (("SS", "SI-SDRi", ""),), "SI-SDRi dB \u2191"),
+                PanelSpec("SUPERB SID", ("6",), (("SID", "Acc", ""),), "Acc % \u2191"),
+                PanelSpec("SUPERB SE", ("6",), (("SE", "PESQ", ""),), "PESQ \u2191"),
+            ),
+            categorical=True,
+            order=("none", "wavlm_style", "token_mixing"),
+            adopted=("token_mixing",),
+        ),
     ]
 }
 
 # Model families of the scale figure: (label, model id pattern, variant) in the paper's tables.
-SCALE_FAMILIES = (("SPEAR-s", "spear_s_{}", ""), ("SPEAR-a (13k h)", "spear_a_{}", "data=13k"), ("SPEAR-s+a", "spear_sa_{}", ""))
+SCALE_FAMILIES = (
+    ("SPEAR-s", "spear_s_{}", ""),
+    ("SPEAR-a (13k h)", "spear_a_{}", "data=13k"),
+    ("SPEAR-s+a", "spear_sa_{}", ""),
+)
 FAMILY_COLOURS = {"SPEAR-s": "#1f77b4", "SPEAR-a (13k h)": "#2ca02c", "SPEAR-s+a": "#9467bd"}
 
 
@@ -146,8 +205,13 @@ def reference_series(reference, spec: AblationSpec, panel: PanelSpec) -> list[Se
         for label, pattern, variant in SCALE_FAMILIES:
             series = Series(label)
             for size in SIZES:
-                cells = frame[(frame["model"] == pattern.format(size)) & (frame["variant"] == variant)
-                              & (frame["task"] == measure[0]) & (frame["metric"] == measure[1]) & (frame["split"] == measure[2])]
+                cells = frame[
+                    (frame["model"] == pattern.format(size))
+                    & (frame["variant"] == variant)
+                    & (frame["task"] == measure[0])
+                    & (frame["metric"] == measure[1])
+                    & (frame["split"] == measure[2])
+                ]
                 if len(cells):
                     series.points[size] = float(cells["value"].iloc[0])
                     series.texts[size] = cells["paper_cell"].iloc[0]
@@ -156,7 +220,13 @@ def reference_series(reference, spec: AblationSpec, panel: PanelSpec) -> list[Se
         return out
     for task, metric, split in panel.measures:
         cells = frame[(frame["task"] == task) & (frame["metric"] == metric) & (frame["split"] == split)]
-        label = (split.replace("test-", "") if task.startswith("LS-") else task.replace("HEAR-", "") if task.startswith("HEAR-") else task)
+        label = (
+            split.replace("test-", "")
+            if task.startswith("LS-")
+            else task.replace("HEAR-", "")
+            if task.startswith("HEAR-")
+            else task
+        )
         series = Series(label)
         for record in cells.itertuples(index=False):
             value = _knob_of(record.variant, spec.knob)
@@ -178,8 +248,9 @@ def _canonical(item: Measured) -> tuple[str, str, str]:
     return (item.task, item.metric, item.split)
 
 
-def measured_series(measured: Iterable[Measured], spec: AblationSpec,
-                    scales: Mapping[str, str] | None = None) -> dict[tuple[str, str, str], list[Series]]:
+def measured_series(
+    measured: Iterable[Measured], spec: AblationSpec, scales: Mapping[str, str] | None = None
+) -> dict[tuple[str, str, str], list[Series]]:
     """Measured runs of one ablation: measure -> series (one per base model, other knob settings and scale).
 
     ``scales``: model name -> the run's scale (model size, steps, data), shown in the series' label."""
@@ -191,7 +262,9 @@ def measured_series(measured: Iterable[Measured], spec: AblationSpec,
         if spec.knob not in knobs:
             continue
         others = ",".join(f"{k}={v}" for k, v in sorted(knobs.items()) if k != spec.knob)
-        scale = (scales or {}).get(item.model) or ("released weights" if base == "released checkpoints" else "scale not recorded")
+        scale = (scales or {}).get(item.model) or (
+            "released weights" if base == "released checkpoints" else "scale not recorded"
+        )
         label = f"{base} (measured{', ' + others if others else ''}): {scale}"
         series = out.setdefault(_canonical(item), {}).setdefault(label, Series(label))
         series.points[knobs[spec.knob]] = display_value(item.value, item.unit)
@@ -202,14 +275,37 @@ def measured_series(measured: Iterable[Measured], spec: AblationSpec,
 
 # Figures for sweep knobs the paper draws no figure of (measured panels only).
 EXTRA_ABLATIONS: dict[str, AblationSpec] = {
-    spec.knob: spec for spec in [
-        AblationSpec("strategy", "Dual-domain strategy (Table 7)", "strategy", (), categorical=True,
-                     order=("joint", "disjoint", "asymmetrical"), adopted=("asymmetrical",)),
-        AblationSpec("target", "Pre-training targets: MVQ vs k-means (Table 21)", "targets", (), categorical=True,
-                     order=("mvq", "kmeans"), adopted=("mvq",)),
-        AblationSpec("token_mixing", "Token-mixing probability (Table 6)", "token-mixing probability", (), adopted=("0.1",)),
-        AblationSpec("audio_codebooks", "Number of audio MVQ codebooks (Table 23)", "N audio codebooks", (),
-                     adopted=("8",), log2_x=True),
+    spec.knob: spec
+    for spec in [
+        AblationSpec(
+            "strategy",
+            "Dual-domain strategy (Table 7)",
+            "strategy",
+            (),
+            categorical=True,
+            order=("joint", "disjoint", "asymmetrical"),
+            adopted=("asymmetrical",),
+        ),
+        AblationSpec(
+            "target",
+            "Pre-training targets: MVQ vs k-means (Table 21)",
+            "targets",
+            (),
+            categorical=True,
+            order=("mvq", "kmeans"),
+            adopted=("mvq",),
+        ),
+        AblationSpec(
+            "token_mixing", "Token-mixing probability (Table 6)", "token-mixing probability", (), adopted=("0.1",)
+        ),
+        AblationSpec(
+            "audio_codebooks",
+            "Number of audio MVQ codebooks (Table 23)",
+            "N audio codebooks",
+            (),
+            adopted=("8",),
+            log2_x=True,
+        ),
         AblationSpec("audio_teacher_layer", "Audio teacher layer (Table 19b)", "audio teacher layer", ()),
     ]
 }
@@ -253,8 +349,16 @@ def _draw(ax, series_list: list[Series], spec: AblationSpec, measured: bool) -> 
             else:
                 ax.plot(xs, ys, linestyle="--", marker="x", color=color, label=series.label)
             for x, y in zip(xs, ys):
-                ax.annotate(f"{y:.3g}", (x, y), textcoords="offset points", xytext=(0, 5), ha="center", va="bottom",
-                            fontsize=7, color=color)
+                ax.annotate(
+                    f"{y:.3g}",
+                    (x, y),
+                    textcoords="offset points",
+                    xytext=(0, 5),
+                    ha="center",
+                    va="bottom",
+                    fontsize=7,
+                    color=color,
+                )
             continue
         color = FAMILY_COLOURS.get(series.label, palette[index % len(palette)])
         # Categories are not ordered quantities: markers only, nudged apart per series.
@@ -264,8 +368,15 @@ def _draw(ax, series_list: list[Series], spec: AblationSpec, measured: bool) -> 
         ax.plot(xs, ys, marker="o", color=color, label=series.label, linestyle="none" if categorical else "-")
         for key, x, y in zip(keys, xs, ys):
             under = (index, key) in below
-            ax.annotate(series.texts.get(key, f"{y:g}"), (x, y), textcoords="offset points", xytext=(0, -6 if under else 5),
-                        ha="center", va="top" if under else "bottom", fontsize=7)
+            ax.annotate(
+                series.texts.get(key, f"{y:g}"),
+                (x, y),
+                textcoords="offset points",
+                xytext=(0, -6 if under else 5),
+                ha="center",
+                va="top" if under else "bottom",
+                fontsize=7,
+            )
     ax.margins(x=0.08, y=0.18)
 
 
@@ -290,14 +401,19 @@ def _caption(spec: AblationSpec, series: list[Series]) -> str:
     lines = [spec.note] if spec.note else []
     scales = sorted({s.label.split("): ", 1)[-1] for s in series})
     if scales:
-        lines.append("Measured (orange, own panels and axes; paper numbers are at full scale): " + "; ".join(scales) + ".")
+        lines.append(
+            "Measured (orange, own panels and axes; paper numbers are at full scale): " + "; ".join(scales) + "."
+        )
         if any("demo scale" in text for text in scales):
-            lines.append("Demo-scale runs show that the sweep runs end to end; they do not reproduce the paper's effect.")
+            lines.append(
+                "Demo-scale runs show that the sweep runs end to end; they do not reproduce the paper's effect."
+            )
     return "\n".join(lines)
 
 
-def plot_ablation(spec: AblationSpec, reference, measured: list[Measured], out_dir: Path,
-                  scales: Mapping[str, str] | None = None) -> list[Path]:
+def plot_ablation(
+    spec: AblationSpec, reference, measured: list[Measured], out_dir: Path, scales: Mapping[str, str] | None = None
+) -> list[Path]:
     """Draw one ablation figure; returns the PNG and SVG paths. ``scales``: see :func:`measured_series`."""
     import matplotlib
 
@@ -312,28 +428,45 @@ def plot_ablation(spec: AblationSpec, reference, measured: list[Measured], out_d
         claimed.update(m for m in panel.measures if m in measured_by_measure)
         panels.append((panel, reference_series(reference, spec, panel), []))
         if overlay:  # beside the paper's panel, on an axis of its own (another scale)
-            panels.append((PanelSpec(f"measured: {panel.title}", (), panel.measures, panel.ylabel, adopted=panel.adopted),
-                           [], overlay))
+            panels.append(
+                (
+                    PanelSpec(f"measured: {panel.title}", (), panel.measures, panel.ylabel, adopted=panel.adopted),
+                    [],
+                    overlay,
+                )
+            )
     for measure, series in sorted(measured_by_measure.items()):
         # The scale figure takes only measures the paper panels show: the released checkpoints'
         # every benchmark number would otherwise each get a panel.
         if measure not in claimed and spec.knob != "scale":
-            panels.append((PanelSpec(f"measured: {' '.join(p for p in measure if p)}", (), (measure,), measure[1]), [], series))
+            panels.append(
+                (PanelSpec(f"measured: {' '.join(p for p in measure if p)}", (), (measure,), measure[1]), [], series)
+            )
     if not panels:
         panels.append((None, [], []))
     columns = min(3, len(panels))
     rows = math.ceil(len(panels) / columns)
     caption = _caption(spec, [s for _, _, overlay in panels for s in overlay]) if panels[0][0] is not None else ""
     caption_inches = 0.18 * (caption.count("\n") + 1) if caption else 0.0
-    figure, axes = plt.subplots(rows, columns, figsize=(max(4.4 * columns, 7.0), 3.5 * rows + 0.8 + caption_inches),
-                                squeeze=False)
-    for ax in axes.flat[len(panels):]:
+    figure, axes = plt.subplots(
+        rows, columns, figsize=(max(4.4 * columns, 7.0), 3.5 * rows + 0.8 + caption_inches), squeeze=False
+    )
+    for ax in axes.flat[len(panels) :]:
         ax.set_visible(False)
     for ax, (panel, paper, overlay) in zip(axes.flat, panels):
         values = {k for s in paper + overlay for k in s.points}
         if panel is None:
             ax.axis("off")
-            ax.text(0.5, 0.5, spec.note or "no data", ha="center", va="center", fontsize=9, wrap=True, transform=ax.transAxes)
+            ax.text(
+                0.5,
+                0.5,
+                spec.note or "no data",
+                ha="center",
+                va="center",
+                fontsize=9,
+                wrap=True,
+                transform=ax.transAxes,
+            )
             continue
         ax.set_title(panel.title, fontsize=9)
         ax.set_xlabel(spec.xlabel, fontsize=8)
@@ -347,8 +480,14 @@ def plot_ablation(spec: AblationSpec, reference, measured: list[Measured], out_d
             ax.set_ylabel(panel.ylabel + " (measured)", fontsize=8)
             # Under the panel: the labels carry the runs' scale and would cover the points inside it.
             handles, labels = ax.get_legend_handles_labels()
-            ax.legend(handles, [textwrap.fill(label, 48) for label in labels], fontsize=6, loc="upper center",
-                      bbox_to_anchor=(0.5, -0.2), frameon=False)
+            ax.legend(
+                handles,
+                [textwrap.fill(label, 48) for label in labels],
+                fontsize=6,
+                loc="upper center",
+                bbox_to_anchor=(0.5, -0.2),
+                frameon=False,
+            )
         _format_x(ax, spec, panel, values)
         ax.grid(alpha=0.3)
     bottom = 0.03

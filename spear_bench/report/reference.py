@@ -17,6 +17,7 @@ One CSV per paper table, long format: one row per published cell. Columns:
 
 ``hear_task_groups.csv`` is Table 15: HEAR task, name, group, metric, frame level.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -24,9 +25,25 @@ from pathlib import Path
 from spear_bench.errors import SpearBenchError
 
 REFERENCE_COLUMNS = [
-    "table", "suite", "model", "variant", "task", "metric", "split", "value", "higher_is_better", "condition",
-    "params", "pretrain_data", "section", "paper_label", "label_occurrence", "paper_col", "paper_header",
-    "paper_cell", "notes",
+    "table",
+    "suite",
+    "model",
+    "variant",
+    "task",
+    "metric",
+    "split",
+    "value",
+    "higher_is_better",
+    "condition",
+    "params",
+    "pretrain_data",
+    "section",
+    "paper_label",
+    "label_occurrence",
+    "paper_col",
+    "paper_header",
+    "paper_cell",
+    "notes",
 ]
 HEAR_GROUPS_FILE = "hear_task_groups.csv"
 HEAR_GROUP_COLUMNS = ["task", "name", "group", "metric", "frame_level"]
@@ -44,7 +61,9 @@ def reference_files(path: Path | str | None = None) -> list[Path]:
     folder = _reference_dir(path)
     files = sorted(folder.glob("table*.csv"))
     if not files:
-        raise SpearBenchError(f"{folder}: no reference tables (table*.csv); run python -m spear_bench.report.transcribe")
+        raise SpearBenchError(
+            f"{folder}: no reference tables (table*.csv); run python -m spear_bench.report.transcribe"
+        )
     return files
 
 

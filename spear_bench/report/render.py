@@ -12,6 +12,7 @@ every table by every column both ways, checks the order, and writes the outcome 
 ``<body data-selftest=...>``; script errors are collected in ``data-js-errors``. The
 headless-Chromium test reads both from the dumped DOM.
 """
+
 from __future__ import annotations
 
 import html
@@ -49,6 +50,7 @@ def header_label(column: Column) -> str:
 
 # ---------------------------------------------------------------- Markdown
 
+
 def _md_escape(text: str) -> str:
     return text.replace("|", "\\|")
 
@@ -70,7 +72,9 @@ def to_markdown(board: Leaderboard, level: int = 2) -> str:
 
     lines.extend(row_line(r) for r in board.measured_rows)
     if board.measured_rows and board.paper_rows:
-        lines.append("| " + " | ".join(["**\u2014 published in the paper \u2014**", ""] + ["" for _ in board.columns]) + " |")
+        lines.append(
+            "| " + " | ".join(["**\u2014 published in the paper \u2014**", ""] + ["" for _ in board.columns]) + " |"
+        )
     lines.extend(row_line(r) for r in board.paper_rows)
     if not board.rows:
         lines.append("")
@@ -132,10 +136,14 @@ _JS = r"""
     var numeric = header.getAttribute('data-sort') === 'num';
     Array.prototype.forEach.call(table.tBodies, function (body) {
       var rows = dataRows(body);
-      rows.sort(function (x, y) { return compare(sortKey(x.cells[column], numeric), sortKey(y.cells[column], numeric), ascending); });
+      rows.sort(function (x, y) {
+        return compare(sortKey(x.cells[column], numeric), sortKey(y.cells[column], numeric), ascending);
+      });
       rows.forEach(function (row) { body.appendChild(row); });
     });
-    Array.prototype.forEach.call(table.tHead.rows[0].cells, function (th) { th.classList.remove('sorted-asc', 'sorted-desc'); });
+    Array.prototype.forEach.call(table.tHead.rows[0].cells, function (th) {
+      th.classList.remove('sorted-asc', 'sorted-desc');
+    });
     header.classList.add(ascending ? 'sorted-asc' : 'sorted-desc');
   }
   function isSorted(table, column, ascending) {
@@ -183,7 +191,11 @@ def _e(text: str) -> str:
 
 def _html_cell(cell: Cell | None, column: Column, extra_class: str = "") -> str:
     text = cell_text(cell, column)
-    value = "" if cell is None or cell.value is None or (isinstance(cell.value, float) and math.isnan(cell.value)) else repr(float(cell.value))
+    value = (
+        ""
+        if cell is None or cell.value is None or (isinstance(cell.value, float) and math.isnan(cell.value))
+        else repr(float(cell.value))
+    )
     tips = []
     if cell is not None and cell.seeds:
         tips.append(f"{cell.seeds} seed(s)")
@@ -196,16 +208,25 @@ def _html_cell(cell: Cell | None, column: Column, extra_class: str = "") -> str:
 
 
 def to_html_table(board: Leaderboard) -> str:
-    parts = [f'<h2 id="{_e(board.key)}-title">{_e(board.title)}</h2>', f'<p class="desc">{_e(board.description)}</p>',
-             f'<table class="lb" id="{_e(board.key)}"><thead><tr>',
-             '<th data-sort="text">Model</th><th data-sort="text">Source</th>']
+    parts = [
+        f'<h2 id="{_e(board.key)}-title">{_e(board.title)}</h2>',
+        f'<p class="desc">{_e(board.description)}</p>',
+        f'<table class="lb" id="{_e(board.key)}"><thead><tr>',
+        '<th data-sort="text">Model</th><th data-sort="text">Source</th>',
+    ]
     for column in board.columns:
         direction = {True: "higher is better", False: "lower is better", None: ""}[column.higher_is_better]
-        parts.append(f'<th data-sort="num" title="{_e(column.task)} {_e(column.metric)} {_e(column.split)} {direction}">{_e(header_label(column))}</th>')
+        parts.append(
+            f'<th data-sort="num" title="{_e(column.task)} {_e(column.metric)} {_e(column.split)} {direction}">'
+            f"{_e(header_label(column))}</th>"
+        )
     parts.append("</tr></thead>")
 
     def row_html(row: Row) -> str:
-        cells = [f'<td class="name" data-value="">{_e(row.name)}</td>', f'<td class="src" data-value="">{_e(row.source)}</td>']
+        cells = [
+            f'<td class="name" data-value="">{_e(row.name)}</td>',
+            f'<td class="src" data-value="">{_e(row.source)}</td>',
+        ]
         cells += [_html_cell(row.cells.get(column_key(c)), c) for c in board.columns]
         return "<tr>" + "".join(cells) + "</tr>"
 
@@ -223,7 +244,7 @@ def to_html_table(board: Leaderboard) -> str:
 def html_page(title: str, sections: list[str], intro: str = "") -> str:
     """A standalone page: the sections' HTML, inline CSS and the sorting script."""
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{_e(title)}</title><style>{_CSS}</style></head>\n<body>\n<h1>{_e(title)}</h1>\n"
         + (f'<p class="desc">{_e(intro)}</p>\n' if intro else "")
         + "\n".join(sections)
@@ -233,10 +254,26 @@ def html_page(title: str, sections: list[str], intro: str = "") -> str:
 
 # ---------------------------------------------------------------- LaTeX
 
-_LATEX_SPECIALS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-                   "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
-                   "\u2191": r"$\uparrow$", "\u2193": r"$\downarrow$", "\u00b1": r"$\pm$", "\u2020": r"$^\dagger$", "\u2021": r"$^\ddagger$",
-                   "\u2013": "--", "\u2014": "---", "\u0394": r"$\Delta$"}
+_LATEX_SPECIALS = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "\u2191": r"$\uparrow$",
+    "\u2193": r"$\downarrow$",
+    "\u00b1": r"$\pm$",
+    "\u2020": r"$^\dagger$",
+    "\u2021": r"$^\ddagger$",
+    "\u2013": "--",
+    "\u2014": "---",
+    "\u0394": r"$\Delta$",
+}
 
 
 def latex_escape(text: str) -> str:
@@ -246,9 +283,18 @@ def latex_escape(text: str) -> str:
 def to_latex(board: Leaderboard) -> str:
     """A ``table*`` with booktabs rules, scaled to the text width (needs booktabs and graphicx)."""
     spec = "ll" + "r" * len(board.columns)
-    lines = [r"\begin{table*}[t]", r"\centering", rf"\caption{{{latex_escape(board.title)}}}",
-             rf"\label{{tab:{board.key}}}", r"\resizebox{\linewidth}{!}{%", rf"\begin{{tabular}}{{{spec}}}", r"\toprule"]
-    lines.append(" & ".join(latex_escape(h) for h in ["Model", "Source"] + [header_label(c) for c in board.columns]) + r" \\")
+    lines = [
+        r"\begin{table*}[t]",
+        r"\centering",
+        rf"\caption{{{latex_escape(board.title)}}}",
+        rf"\label{{tab:{board.key}}}",
+        r"\resizebox{\linewidth}{!}{%",
+        rf"\begin{{tabular}}{{{spec}}}",
+        r"\toprule",
+    ]
+    lines.append(
+        " & ".join(latex_escape(h) for h in ["Model", "Source"] + [header_label(c) for c in board.columns]) + r" \\"
+    )
 
     def row_line(row: Row) -> str:
         cells = []
@@ -272,5 +318,7 @@ def to_latex(board: Leaderboard) -> str:
 
 
 def latex_document(bodies: list[str]) -> str:
-    return ("\\documentclass{article}\n\\usepackage[margin=1.5cm,landscape]{geometry}\n\\usepackage{booktabs}\n"
-            "\\usepackage{graphicx}\n\\begin{document}\n" + "\n".join(bodies) + "\\end{document}\n")
+    return (
+        "\\documentclass{article}\n\\usepackage[margin=1.5cm,landscape]{geometry}\n\\usepackage{booktabs}\n"
+        "\\usepackage{graphicx}\n\\begin{document}\n" + "\n".join(bodies) + "\\end{document}\n"
+    )

@@ -13,10 +13,12 @@ rates, mAP, F-measures, STOI). Each row says the unit of its value (``unit``): a
 ``fraction`` (heareval's scores) is shown in percent, anything else (``percent``, ``dB``,
 no unit) as stored (:func:`display_value`). Nothing is guessed from the size of a value.
 """
+
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+
 
 def normalise_name(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
@@ -89,8 +91,22 @@ class Benchmark:
         for spec in self.tasks:
             for metric in spec.metrics:
                 for split in spec.splits:
-                    parts = [spec.key] + ([split] if split else []) + ([metric.key] if len(spec.metrics) > 1 or self.name != "hear" else [])
-                    out.append(Column(spec.key, metric.key, split, metric.higher_is_better, metric.decimals, " ".join(parts), spec.group))
+                    parts = (
+                        [spec.key]
+                        + ([split] if split else [])
+                        + ([metric.key] if len(spec.metrics) > 1 or self.name != "hear" else [])
+                    )
+                    out.append(
+                        Column(
+                            spec.key,
+                            metric.key,
+                            split,
+                            metric.higher_is_better,
+                            metric.decimals,
+                            " ".join(parts),
+                            spec.group,
+                        )
+                    )
         return out
 
 
@@ -119,23 +135,66 @@ SUPERB = Benchmark(
         TaskSpec("QbE", _title("superb", "QbE"), "Understanding", (_m("MTWV", True, 4, "mtwv"),)),
         TaskSpec("ST", _title("superb", "ST"), "Understanding", (_m("BLEU", True, 2, "bleu"),)),
         TaskSpec("IC", _title("superb", "IC"), "Understanding", (_m("Acc", True, 2, *ACC),)),
-        TaskSpec("SF", _title("superb", "SF"), "Understanding", (_m("F1", True, 2, "f1", "slot_f1", "slot_type_f1"), _m("CER", False, 2, "cer", "slot_cer", "slot_value_cer"))),
+        TaskSpec(
+            "SF",
+            _title("superb", "SF"),
+            "Understanding",
+            (
+                _m("F1", True, 2, "f1", "slot_f1", "slot_type_f1"),
+                _m("CER", False, 2, "cer", "slot_cer", "slot_value_cer"),
+            ),
+        ),
         TaskSpec("SID", _title("superb", "SID"), "Paralinguistics", (_m("Acc", True, 2, *ACC),)),
         TaskSpec("SV", _title("superb", "SV"), "Paralinguistics", (_m("EER", False, 2, "eer"),)),
         TaskSpec("SD", _title("superb", "SD"), "Paralinguistics", (_m("DER", False, 2, "der"),)),
         TaskSpec("ER", _title("superb", "ER"), "Paralinguistics", (_m("Acc", True, 2, *ACC),)),
-        TaskSpec("SE", _title("superb", "SE"), "Enhancement", (_m("PESQ", True, 2, "pesq"), _m("STOI", True, 1, "stoi"))),
-        TaskSpec("SS", _title("superb", "SS"), "Enhancement", (_m("SI-SDRi", True, 2, "si_sdri", "sisdri", "si_sdr_improvement"),)),
-        TaskSpec("VC", _title("superb", "VC"), "Generation", (_m("MCD", False, 2, "mcd"), _m("WER", False, 1, *WER), _m("ASV", True, 2, "asv", "sv", "asv_accept"))),
+        TaskSpec(
+            "SE", _title("superb", "SE"), "Enhancement", (_m("PESQ", True, 2, "pesq"), _m("STOI", True, 1, "stoi"))
+        ),
+        TaskSpec(
+            "SS",
+            _title("superb", "SS"),
+            "Enhancement",
+            (_m("SI-SDRi", True, 2, "si_sdri", "sisdri", "si_sdr_improvement"),),
+        ),
+        TaskSpec(
+            "VC",
+            _title("superb", "VC"),
+            "Generation",
+            (_m("MCD", False, 2, "mcd"), _m("WER", False, 1, *WER), _m("ASV", True, 2, "asv", "sv", "asv_accept")),
+        ),
     ],
 )
 
 # The paper's HEAR columns, in its order; titles and the stored task behind each come from tasks/hear.yaml.
-HEAR_COLUMN_ORDER = ("BJ", "CD", "D16", "ESC", "FSD", "GZ-Gen", "GZ-MS", "Gun", "LC", "MST", "Mri-S", "Mri-T", "NS-50", "NS-5",
-                     "SC-5", "SC-F", "VI", "VL")
+HEAR_COLUMN_ORDER = (
+    "BJ",
+    "CD",
+    "D16",
+    "ESC",
+    "FSD",
+    "GZ-Gen",
+    "GZ-MS",
+    "Gun",
+    "LC",
+    "MST",
+    "Mri-S",
+    "Mri-T",
+    "NS-50",
+    "NS-5",
+    "SC-5",
+    "SC-F",
+    "VI",
+    "VL",
+)
 # heareval's primary score of a task -> the paper's header for it.
-HEAR_PRIMARY_HEADERS = {"top1_acc": "Acc", "mAP": "mAP", "event_onset_200ms_fms": "Onset-FMS", "event_onset_50ms_fms": "Onset-FMS",
-                        "pitch_acc": "Pitch-Acc"}
+HEAR_PRIMARY_HEADERS = {
+    "top1_acc": "Acc",
+    "mAP": "mAP",
+    "event_onset_200ms_fms": "Onset-FMS",
+    "event_onset_50ms_fms": "Onset-FMS",
+    "pitch_acc": "Pitch-Acc",
+}
 HEAR_METRICS = {
     "Acc": _m("Acc", True, 1, *ACC),
     "mAP": _m("mAP", True, 1, "map", "m_ap"),
@@ -155,9 +214,12 @@ def hear_benchmark(groups: dict[str, str]) -> Benchmark:
     from spear_bench.bench.tasks import load_suite
 
     registry = {spec.short: spec for spec in load_suite("hear").tasks}
-    tasks = [TaskSpec(key, registry[key].title, groups.get(key, ""),
-                      (HEAR_METRICS[HEAR_PRIMARY_HEADERS[registry[key].metric]],))
-             for key in HEAR_COLUMN_ORDER]
+    tasks = [
+        TaskSpec(
+            key, registry[key].title, groups.get(key, ""), (HEAR_METRICS[HEAR_PRIMARY_HEADERS[registry[key].metric]],)
+        )
+        for key in HEAR_COLUMN_ORDER
+    ]
     return Benchmark("hear", ("hear",), tasks)
 
 
@@ -165,8 +227,12 @@ FINETUNE = Benchmark(
     "finetune",
     ("finetune",),
     [
-        TaskSpec("LS-100", _title("finetune", "LS-100"), "ASR", (_m("WER", False, 1, *WER),), ("test-clean", "test-other")),
-        TaskSpec("LS-960", _title("finetune", "LS-960"), "ASR", (_m("WER", False, 1, *WER),), ("test-clean", "test-other")),
+        TaskSpec(
+            "LS-100", _title("finetune", "LS-100"), "ASR", (_m("WER", False, 1, *WER),), ("test-clean", "test-other")
+        ),
+        TaskSpec(
+            "LS-960", _title("finetune", "LS-960"), "ASR", (_m("WER", False, 1, *WER),), ("test-clean", "test-other")
+        ),
         TaskSpec("AS-20k", _title("finetune", "AS-20k"), "AT", (_m("mAP", True, 1, "map", "m_ap"),)),
         TaskSpec("AS-2M", _title("finetune", "AS-2M"), "AT", (_m("mAP", True, 1, "map", "m_ap"),)),
     ],

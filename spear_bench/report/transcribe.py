@@ -9,6 +9,7 @@ split, direction) and what its rows are (a model per row, or one model under an 
 setting per row). Conditions that the paper marks only by a grey background (lost in the
 markdown) are stated in ``row_conditions`` with the evidence in ``row_notes``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,7 +23,7 @@ from pathlib import Path
 from spear_bench.errors import SpearBenchError
 from spear_bench.report.models import model_id
 from spear_bench.report.paper import PaperTable, clean_cell, parse_paper_tables, read_paper
-from spear_bench.report.reference import REFERENCE_COLUMNS, HEAR_GROUPS_FILE, HEAR_GROUP_COLUMNS
+from spear_bench.report.reference import HEAR_GROUP_COLUMNS, HEAR_GROUPS_FILE, REFERENCE_COLUMNS
 
 _QUANTITY = re.compile(r"^([-+]?\d+(?:\.\d+)?)([kMB]?)$")
 
@@ -65,14 +66,48 @@ def _cols(suite: str, first: int, items: list[tuple], **common) -> tuple[ValueCo
 
 
 LS_CLEAN_OTHER = [("LS-100", "WER", False, "test-clean"), ("LS-100", "WER", False, "test-other")]
-HEAR_TASKS_T16 = ["BJ", "CD", "D16", "ESC", "FSD", "GZ-Gen", "GZ-MS", "Gun", "LC", "MST", "Mri-S", "Mri-T",
-                  "NS-50", "NS-5", "SC-5", "SC-F", "VI", "VL"]
-HEAR_METRIC = {"D16": "Onset-FMS", "MST": "Onset-FMS", "FSD": "mAP", "VI": "mAP", "NS-50": "Pitch-Acc", "NS-5": "Pitch-Acc"}
-HEAR_AVERAGES = [("HEAR-Env", "mean", True), ("HEAR-Speech", "mean", True), ("HEAR-Music", "mean", True), ("HEAR-Avg", "mean", True)]
+HEAR_TASKS_T16 = [
+    "BJ",
+    "CD",
+    "D16",
+    "ESC",
+    "FSD",
+    "GZ-Gen",
+    "GZ-MS",
+    "Gun",
+    "LC",
+    "MST",
+    "Mri-S",
+    "Mri-T",
+    "NS-50",
+    "NS-5",
+    "SC-5",
+    "SC-F",
+    "VI",
+    "VL",
+]
+HEAR_METRIC = {
+    "D16": "Onset-FMS",
+    "MST": "Onset-FMS",
+    "FSD": "mAP",
+    "VI": "mAP",
+    "NS-50": "Pitch-Acc",
+    "NS-5": "Pitch-Acc",
+}
+HEAR_AVERAGES = [
+    ("HEAR-Env", "mean", True),
+    ("HEAR-Speech", "mean", True),
+    ("HEAR-Music", "mean", True),
+    ("HEAR-Avg", "mean", True),
+]
 CONCAT = "features=concat"
-CONCAT_NOTE_T5 = ("grey row in the paper (all layers concatenated); the markdown loses the shading, "
-                  "inferred from the row order and Table 16's per-task rows")
-USAD_NOTE = "feature concatenation inferred: Table 26's caption and Section 5.3 compare with USAD under concatenated features"
+CONCAT_NOTE_T5 = (
+    "grey row in the paper (all layers concatenated); the markdown loses the shading, "
+    "inferred from the row order and Table 16's per-task rows"
+)
+USAD_NOTE = (
+    "feature concatenation inferred: Table 26's caption and Section 5.3 compare with USAD under concatenated features"
+)
 
 
 def _hear_cols(first: int, tasks: list[str], **common) -> tuple[ValueColumn, ...]:
@@ -80,101 +115,342 @@ def _hear_cols(first: int, tasks: list[str], **common) -> tuple[ValueColumn, ...
 
 
 SPECS: list[TableSpec] = [
-    TableSpec("3", "table03_finetune.csv",
-              _cols("finetune", 3, [("LS-100", "WER", False, "test-clean"), ("LS-100", "WER", False, "test-other"),
-                                    ("LS-960", "WER", False, "test-clean"), ("LS-960", "WER", False, "test-other"),
-                                    ("AS-20k", "mAP", True, "eval"), ("AS-2M", "mAP", True, "eval")]),
-              condition="decoder=rnnt",
-              row_notes={(m, 0): "fine-tuned from the public checkpoint (triangle in the paper)"
-                         for m in ("wavlm_base_plus", "wavlm_large", "usad_base", "usad_large")}),
-    TableSpec("4", "table04_superb.csv",
-              _cols("superb", 3, [("PR", "PER", False), ("ASR", "WER", False), ("IC", "Acc", True), ("KS", "Acc", True),
-                                  ("SID", "Acc", True), ("SV", "EER", False), ("SD", "DER", False), ("ER", "Acc", True),
-                                  ("SE", "PESQ", True), ("SS", "SI-SDRi", True)]),
-              note="USAD, BEATs and EAT rows quoted by the paper from Chang et al. (2025)"),
-    TableSpec("5", "table05_hear_summary.csv", _cols("hear", 3, HEAR_AVERAGES),
-              row_conditions={("spear_sa_base", 1): CONCAT, ("spear_sa_large", 1): CONCAT, ("spear_sa_xlarge", 1): CONCAT,
-                              ("usad_base", 0): CONCAT, ("usad_large", 0): CONCAT},
-              row_notes={("spear_sa_base", 1): CONCAT_NOTE_T5, ("spear_sa_large", 1): CONCAT_NOTE_T5,
-                         ("spear_sa_xlarge", 1): CONCAT_NOTE_T5, ("usad_base", 0): USAD_NOTE, ("usad_large", 0): USAD_NOTE}),
-    TableSpec("6", "table06_token_mixing.csv",
-              _cols("finetune", 1, LS_CLEAN_OTHER) + _cols("superb", 3, [("PR", "PER", False), ("SD", "DER", False),
-                                                                         ("SS", "SI-SDRi", True), ("SID", "Acc", True), ("SE", "PESQ", True)]),
-              params_col=None, data_col=None, model="spear_s_base", knob="augmentation", condition="data=LibriSpeech"),
-    TableSpec("7", "table07_dual_domain_strategy.csv",
-              _cols("finetune", 1, LS_CLEAN_OTHER + [("AS-20k", "mAP", True, "eval")])
-              + _cols("superb", 4, [("SID", "Acc", True), ("PR", "PER", False)]) + _cols("hear", 6, [("HEAR-Avg", "mean", True)]),
-              params_col=None, data_col=None, model="spear_sa_large", knob="strategy",
-              condition="data=SA-97k;steps=100k;token_mixing=off"),
-    TableSpec("11", "table11_ctc_finetune.csv",
-              _cols("finetune", 3, LS_CLEAN_OTHER + [("LS-10", "WER", False, "test-clean"), ("LS-10", "WER", False, "test-other")]),
-              data_col=None, condition="decoder=ctc", extra_cols={2: "lm"}),
-    TableSpec("13", "table13_superb_understanding.csv",
-              _cols("superb", 3, [("PR", "PER", False), ("ASR", "WER", False), ("OOD-ASR", "WER", False), ("KS", "Acc", True),
-                                  ("QbE", "MTWV", True), ("ST", "BLEU", True), ("IC", "Acc", True), ("SF", "F1", True)])
-              + (ValueColumn(11, "superb", "SF", "CER", False,
-                             note="the paper's header marks slot-filling CER with an up arrow; an error rate is lower-is-better"),)),
-    TableSpec("14", "table14_superb_paralinguistics.csv",
-              _cols("superb", 3, [("SID", "Acc", True), ("SV", "EER", False), ("SD", "DER", False), ("ER", "Acc", True),
-                                  ("SE", "PESQ", True), ("SE", "STOI", True), ("SS", "SI-SDRi", True),
-                                  ("VC", "MCD", False), ("VC", "WER", False), ("VC", "ASV", True)])),
-    TableSpec("16", "table16_hear_tasks.csv",
-              _hear_cols(2, HEAR_TASKS_T16) + _cols("hear", 20, [("HEAR-Avg", "mean", True)]), data_col=None,
-              row_conditions={("spear_a_base", 0): "data=13k", ("spear_a_large", 0): "data=13k",
-                              ("spear_a_base", 1): CONCAT, ("spear_a_large", 1): CONCAT,
-                              ("spear_sa_base", 1): CONCAT, ("spear_sa_large", 1): CONCAT, ("spear_sa_xlarge", 1): CONCAT,
-                              ("usad_base", 0): CONCAT, ("usad_large", 0): CONCAT, ("atst_frame", 0): CONCAT,
-                              ("dasheng_base", 0): "data=272k", ("dasheng_0.6b", 0): "data=272k", ("dasheng_1.2b", 0): "data=272k"},
-              row_notes={**{(m, 1): "grey row in the paper (intermediate layers concatenated); shading lost in the markdown, inferred from the row order"
-                            for m in ("spear_a_base", "spear_a_large", "spear_sa_base", "spear_sa_large", "spear_sa_xlarge")},
-                         ("spear_a_base", 0): "13k-hour model: its averages match Table 5's 13k row",
-                         ("spear_a_large", 0): "13k-hour model: its averages match Table 5's 13k row",
-                         ("usad_base", 0): USAD_NOTE, ("usad_large", 0): USAD_NOTE,
-                         ("atst_frame", 0): "concatenated layers: Table 18 quotes the same numbers as HEAR* (concatenation)",
-                         **{(m, 0): "272k-hour release: its average matches Table 5's 272k row" for m in ("dasheng_base", "dasheng_0.6b", "dasheng_1.2b")}}),
-    TableSpec("17", "table17_speech_teacher.csv",
-              _cols("superb", 4, [("ASR", "WER", False), ("KS", "Acc", True), ("IC", "Acc", True), ("SV", "EER", False),
-                                  ("SID", "Acc", True), ("SD", "DER", False), ("ER", "Acc", True)]),
-              data_col=3, extra_cols={2: "teacher"}, condition="token_mixing=off"),
-    TableSpec("18", "table18_audio_teacher.csv",
-              _cols("finetune", 4, [("AS-20k", "mAP", True, "eval"), ("AS-2M", "mAP", True, "eval")])
-              + _hear_cols(6, ["ESC", "FSD", "GZ-Gen", "NS-5", "LC", "SC-5"], condition=CONCAT),
-              data_col=3, extra_cols={2: "teacher"}, condition="token_mixing=off;codebooks=8"),
-    TableSpec("19a", "table19_teacher_layer.csv", _cols("finetune", 1, LS_CLEAN_OTHER),
-              params_col=None, data_col=None, model="spear_s_base", knob="teacher_layer",
-              condition="teacher=wavlm_large;token_mixing=off"),
-    TableSpec("19b", "table19_teacher_layer.csv", _cols("finetune", 1, [("AS-20k", "mAP", True, "eval")]),
-              params_col=None, data_col=None, model="spear_a_base", knob="teacher_layer",
-              condition="teacher=dasheng_1.2b;token_mixing=off"),
-    TableSpec("20", "table20_backbone.csv",
-              _cols("finetune", 1, LS_CLEAN_OTHER) + _cols("superb", 3, [("PR", "PER", False), ("IC", "Acc", True), ("KS", "Acc", True),
-                                                                         ("SID", "Acc", True), ("ER", "Acc", True)]),
-              params_col=None, data_col=None, model="spear_s_base", knob="backbone",
-              condition="data=LS-960;steps=300k;token_mixing=off"),
-    TableSpec("21", "table21_mvq_vs_kmeans.csv",
-              _cols("finetune", 1, LS_CLEAN_OTHER) + _cols("superb", 3, [("PR", "PER", False), ("IC", "Acc", True), ("KS", "Acc", True),
-                                                                         ("SID", "Acc", True), ("ER", "Acc", True)]),
-              params_col=None, data_col=None, model="spear_s_base", knob="target",
-              condition="teacher=wavlm_large;teacher_layer=21;data=LibriSpeech;steps=300k;token_mixing=off"),
-    TableSpec("22", "table22_codebooks_speech.csv",
-              _cols("finetune", 1, LS_CLEAN_OTHER) + _cols("superb", 3, [("SID", "Acc", True), ("ER", "Acc", True)]),
-              params_col=None, data_col=None, model="spear_s_base", knob="codebooks",
-              condition="teacher=wavlm_large;teacher_layer=21;data=LS-960;steps=300k;token_mixing=off"),
-    TableSpec("23", "table23_codebooks_audio.csv",
-              _cols("finetune", 1, [("AS-20k", "mAP", True, "eval"), ("AS-2M", "mAP", True, "eval")]) + _cols("hear", 3, HEAR_AVERAGES),
-              params_col=None, data_col=None, model="spear_a_base", knob="codebooks",
-              condition="teacher=dasheng_1.2b;token_mixing=off"),
-    TableSpec("24", "table24_lambda.csv",
-              _cols("finetune", 1, LS_CLEAN_OTHER + [("AS-20k", "mAP", True, "eval")]),
-              params_col=None, data_col=None, model="spear_sa_large", knob="lambda", condition="steps=100k;token_mixing=off"),
-    TableSpec("25", "table25_usad_aligned_config.csv",
-              _cols("config", 2, [("pretrain-data", "speech_khours", None), ("pretrain-data", "audio_khours", None),
-                                  ("pretrain-data", "total_khours", None)]),
-              data_col=None, note="model configurations, not results: values are thousands of hours"),
-    TableSpec("26", "table26_usad_comparison.csv",
-              _cols("superb", 3, [("PR", "PER", False), ("ASR", "WER", False), ("IC", "Acc", True), ("KS", "Acc", True),
-                                  ("SID", "Acc", True), ("ER", "Acc", True)]) + _cols("hear", 9, HEAR_AVERAGES, condition=CONCAT),
-              condition="token_mixing=off"),
+    TableSpec(
+        "3",
+        "table03_finetune.csv",
+        _cols(
+            "finetune",
+            3,
+            [
+                ("LS-100", "WER", False, "test-clean"),
+                ("LS-100", "WER", False, "test-other"),
+                ("LS-960", "WER", False, "test-clean"),
+                ("LS-960", "WER", False, "test-other"),
+                ("AS-20k", "mAP", True, "eval"),
+                ("AS-2M", "mAP", True, "eval"),
+            ],
+        ),
+        condition="decoder=rnnt",
+        row_notes={
+            (m, 0): "fine-tuned from the public checkpoint (triangle in the paper)"
+            for m in ("wavlm_base_plus", "wavlm_large", "usad_base", "usad_large")
+        },
+    ),
+    TableSpec(
+        "4",
+        "table04_superb.csv",
+        _cols(
+            "superb",
+            3,
+            [
+                ("PR", "PER", False),
+                ("ASR", "WER", False),
+                ("IC", "Acc", True),
+                ("KS", "Acc", True),
+                ("SID", "Acc", True),
+                ("SV", "EER", False),
+                ("SD", "DER", False),
+                ("ER", "Acc", True),
+                ("SE", "PESQ", True),
+                ("SS", "SI-SDRi", True),
+            ],
+        ),
+        note="USAD, BEATs and EAT rows quoted by the paper from Chang et al. (2025)",
+    ),
+    TableSpec(
+        "5",
+        "table05_hear_summary.csv",
+        _cols("hear", 3, HEAR_AVERAGES),
+        row_conditions={
+            ("spear_sa_base", 1): CONCAT,
+            ("spear_sa_large", 1): CONCAT,
+            ("spear_sa_xlarge", 1): CONCAT,
+            ("usad_base", 0): CONCAT,
+            ("usad_large", 0): CONCAT,
+        },
+        row_notes={
+            ("spear_sa_base", 1): CONCAT_NOTE_T5,
+            ("spear_sa_large", 1): CONCAT_NOTE_T5,
+            ("spear_sa_xlarge", 1): CONCAT_NOTE_T5,
+            ("usad_base", 0): USAD_NOTE,
+            ("usad_large", 0): USAD_NOTE,
+        },
+    ),
+    TableSpec(
+        "6",
+        "table06_token_mixing.csv",
+        _cols("finetune", 1, LS_CLEAN_OTHER)
+        + _cols(
+            "superb",
+            3,
+            [
+                ("PR", "PER", False),
+                ("SD", "DER", False),
+                ("SS", "SI-SDRi", True),
+                ("SID", "Acc", True),
+                ("SE", "PESQ", True),
+            ],
+        ),
+        params_col=None,
+        data_col=None,
+        model="spear_s_base",
+        knob="augmentation",
+        condition="data=LibriSpeech",
+    ),
+    TableSpec(
+        "7",
+        "table07_dual_domain_strategy.csv",
+        _cols("finetune", 1, LS_CLEAN_OTHER + [("AS-20k", "mAP", True, "eval")])
+        + _cols("superb", 4, [("SID", "Acc", True), ("PR", "PER", False)])
+        + _cols("hear", 6, [("HEAR-Avg", "mean", True)]),
+        params_col=None,
+        data_col=None,
+        model="spear_sa_large",
+        knob="strategy",
+        condition="data=SA-97k;steps=100k;token_mixing=off",
+    ),
+    TableSpec(
+        "11",
+        "table11_ctc_finetune.csv",
+        _cols(
+            "finetune",
+            3,
+            LS_CLEAN_OTHER + [("LS-10", "WER", False, "test-clean"), ("LS-10", "WER", False, "test-other")],
+        ),
+        data_col=None,
+        condition="decoder=ctc",
+        extra_cols={2: "lm"},
+    ),
+    TableSpec(
+        "13",
+        "table13_superb_understanding.csv",
+        _cols(
+            "superb",
+            3,
+            [
+                ("PR", "PER", False),
+                ("ASR", "WER", False),
+                ("OOD-ASR", "WER", False),
+                ("KS", "Acc", True),
+                ("QbE", "MTWV", True),
+                ("ST", "BLEU", True),
+                ("IC", "Acc", True),
+                ("SF", "F1", True),
+            ],
+        )
+        + (
+            ValueColumn(
+                11,
+                "superb",
+                "SF",
+                "CER",
+                False,
+                note="the paper's header marks slot-filling CER with an up arrow; an error rate is lower-is-better",
+            ),
+        ),
+    ),
+    TableSpec(
+        "14",
+        "table14_superb_paralinguistics.csv",
+        _cols(
+            "superb",
+            3,
+            [
+                ("SID", "Acc", True),
+                ("SV", "EER", False),
+                ("SD", "DER", False),
+                ("ER", "Acc", True),
+                ("SE", "PESQ", True),
+                ("SE", "STOI", True),
+                ("SS", "SI-SDRi", True),
+                ("VC", "MCD", False),
+                ("VC", "WER", False),
+                ("VC", "ASV", True),
+            ],
+        ),
+    ),
+    TableSpec(
+        "16",
+        "table16_hear_tasks.csv",
+        _hear_cols(2, HEAR_TASKS_T16) + _cols("hear", 20, [("HEAR-Avg", "mean", True)]),
+        data_col=None,
+        row_conditions={
+            ("spear_a_base", 0): "data=13k",
+            ("spear_a_large", 0): "data=13k",
+            ("spear_a_base", 1): CONCAT,
+            ("spear_a_large", 1): CONCAT,
+            ("spear_sa_base", 1): CONCAT,
+            ("spear_sa_large", 1): CONCAT,
+            ("spear_sa_xlarge", 1): CONCAT,
+            ("usad_base", 0): CONCAT,
+            ("usad_large", 0): CONCAT,
+            ("atst_frame", 0): CONCAT,
+            ("dasheng_base", 0): "data=272k",
+            ("dasheng_0.6b", 0): "data=272k",
+            ("dasheng_1.2b", 0): "data=272k",
+        },
+        row_notes={
+            **{
+                (m, 1): (
+                    "grey row in the paper (intermediate layers concatenated); "
+                    "shading lost in the markdown, inferred from the row order"
+                )
+                for m in ("spear_a_base", "spear_a_large", "spear_sa_base", "spear_sa_large", "spear_sa_xlarge")
+            },
+            ("spear_a_base", 0): "13k-hour model: its averages match Table 5's 13k row",
+            ("spear_a_large", 0): "13k-hour model: its averages match Table 5's 13k row",
+            ("usad_base", 0): USAD_NOTE,
+            ("usad_large", 0): USAD_NOTE,
+            ("atst_frame", 0): "concatenated layers: Table 18 quotes the same numbers as HEAR* (concatenation)",
+            **{
+                (m, 0): "272k-hour release: its average matches Table 5's 272k row"
+                for m in ("dasheng_base", "dasheng_0.6b", "dasheng_1.2b")
+            },
+        },
+    ),
+    TableSpec(
+        "17",
+        "table17_speech_teacher.csv",
+        _cols(
+            "superb",
+            4,
+            [
+                ("ASR", "WER", False),
+                ("KS", "Acc", True),
+                ("IC", "Acc", True),
+                ("SV", "EER", False),
+                ("SID", "Acc", True),
+                ("SD", "DER", False),
+                ("ER", "Acc", True),
+            ],
+        ),
+        data_col=3,
+        extra_cols={2: "teacher"},
+        condition="token_mixing=off",
+    ),
+    TableSpec(
+        "18",
+        "table18_audio_teacher.csv",
+        _cols("finetune", 4, [("AS-20k", "mAP", True, "eval"), ("AS-2M", "mAP", True, "eval")])
+        + _hear_cols(6, ["ESC", "FSD", "GZ-Gen", "NS-5", "LC", "SC-5"], condition=CONCAT),
+        data_col=3,
+        extra_cols={2: "teacher"},
+        condition="token_mixing=off;codebooks=8",
+    ),
+    TableSpec(
+        "19a",
+        "table19_teacher_layer.csv",
+        _cols("finetune", 1, LS_CLEAN_OTHER),
+        params_col=None,
+        data_col=None,
+        model="spear_s_base",
+        knob="teacher_layer",
+        condition="teacher=wavlm_large;token_mixing=off",
+    ),
+    TableSpec(
+        "19b",
+        "table19_teacher_layer.csv",
+        _cols("finetune", 1, [("AS-20k", "mAP", True, "eval")]),
+        params_col=None,
+        data_col=None,
+        model="spear_a_base",
+        knob="teacher_layer",
+        condition="teacher=dasheng_1.2b;token_mixing=off",
+    ),
+    TableSpec(
+        "20",
+        "table20_backbone.csv",
+        _cols("finetune", 1, LS_CLEAN_OTHER)
+        + _cols(
+            "superb",
+            3,
+            [("PR", "PER", False), ("IC", "Acc", True), ("KS", "Acc", True), ("SID", "Acc", True), ("ER", "Acc", True)],
+        ),
+        params_col=None,
+        data_col=None,
+        model="spear_s_base",
+        knob="backbone",
+        condition="data=LS-960;steps=300k;token_mixing=off",
+    ),
+    TableSpec(
+        "21",
+        "table21_mvq_vs_kmeans.csv",
+        _cols("finetune", 1, LS_CLEAN_OTHER)
+        + _cols(
+            "superb",
+            3,
+            [("PR", "PER", False), ("IC", "Acc", True), ("KS", "Acc", True), ("SID", "Acc", True), ("ER", "Acc", True)],
+        ),
+        params_col=None,
+        data_col=None,
+        model="spear_s_base",
+        knob="target",
+        condition="teacher=wavlm_large;teacher_layer=21;data=LibriSpeech;steps=300k;token_mixing=off",
+    ),
+    TableSpec(
+        "22",
+        "table22_codebooks_speech.csv",
+        _cols("finetune", 1, LS_CLEAN_OTHER) + _cols("superb", 3, [("SID", "Acc", True), ("ER", "Acc", True)]),
+        params_col=None,
+        data_col=None,
+        model="spear_s_base",
+        knob="codebooks",
+        condition="teacher=wavlm_large;teacher_layer=21;data=LS-960;steps=300k;token_mixing=off",
+    ),
+    TableSpec(
+        "23",
+        "table23_codebooks_audio.csv",
+        _cols("finetune", 1, [("AS-20k", "mAP", True, "eval"), ("AS-2M", "mAP", True, "eval")])
+        + _cols("hear", 3, HEAR_AVERAGES),
+        params_col=None,
+        data_col=None,
+        model="spear_a_base",
+        knob="codebooks",
+        condition="teacher=dasheng_1.2b;token_mixing=off",
+    ),
+    TableSpec(
+        "24",
+        "table24_lambda.csv",
+        _cols("finetune", 1, LS_CLEAN_OTHER + [("AS-20k", "mAP", True, "eval")]),
+        params_col=None,
+        data_col=None,
+        model="spear_sa_large",
+        knob="lambda",
+        condition="steps=100k;token_mixing=off",
+    ),
+    TableSpec(
+        "25",
+        "table25_usad_aligned_config.csv",
+        _cols(
+            "config",
+            2,
+            [
+                ("pretrain-data", "speech_khours", None),
+                ("pretrain-data", "audio_khours", None),
+                ("pretrain-data", "total_khours", None),
+            ],
+        ),
+        data_col=None,
+        note="model configurations, not results: values are thousands of hours",
+    ),
+    TableSpec(
+        "26",
+        "table26_usad_comparison.csv",
+        _cols(
+            "superb",
+            3,
+            [
+                ("PR", "PER", False),
+                ("ASR", "WER", False),
+                ("IC", "Acc", True),
+                ("KS", "Acc", True),
+                ("SID", "Acc", True),
+                ("ER", "Acc", True),
+            ],
+        )
+        + _cols("hear", 9, HEAR_AVERAGES, condition=CONCAT),
+        condition="token_mixing=off",
+    ),
 ]
 
 
@@ -229,7 +505,7 @@ def transcribe_table(table: PaperTable, table_spec: TableSpec) -> list[dict]:
     section = ""
     label_seen: dict[str, int] = {}
     model_seen: dict[str, int] = {}
-    lines = table.lines[_header_lines(table):]
+    lines = table.lines[_header_lines(table) :]
     data_lines = [cells for cells in lines if any(clean_cell(c) for c in cells[1:])]
     # A model appearing on several lines with different data sizes gets data=... in its variant.
     data_by_model: dict[str, set[str]] = {}
@@ -259,22 +535,39 @@ def transcribe_table(table: PaperTable, table_spec: TableSpec) -> list[dict]:
         row_condition = table_spec.row_conditions.get((model, nth), "")
         if row_condition and row_condition not in variant:
             variant.append(row_condition)
-        notes = [n for n in (table_spec.row_notes.get((model, nth), ""), "adopted setting" if "(adopted)" in cells[0] else "") if n]
+        notes = [
+            n
+            for n in (table_spec.row_notes.get((model, nth), ""), "adopted setting" if "(adopted)" in cells[0] else "")
+            if n
+        ]
         for column in table_spec.columns:
             raw = clean_cell(cells[column.col])
             value = parse_quantity(raw)
             if value is None:
                 continue  # '-' : not reported
-            rows.append({
-                "table": table.table_id, "suite": column.suite, "model": model, "variant": ";".join(variant),
-                "task": column.task, "metric": column.metric, "split": column.split, "value": repr(value),
-                "higher_is_better": "" if column.higher_is_better is None else str(column.higher_is_better),
-                "condition": _join(table_spec.condition, *variant, column.condition),
-                "params": clean_cell(cells[table_spec.params_col]) if table_spec.params_col is not None else "",
-                "pretrain_data": data, "section": section, "paper_label": label, "label_occurrence": str(occurrence),
-                "paper_col": str(column.col), "paper_header": _header_text(table, column.col), "paper_cell": raw,
-                "notes": "; ".join(notes + ([column.note] if column.note else [])),
-            })
+            rows.append(
+                {
+                    "table": table.table_id,
+                    "suite": column.suite,
+                    "model": model,
+                    "variant": ";".join(variant),
+                    "task": column.task,
+                    "metric": column.metric,
+                    "split": column.split,
+                    "value": repr(value),
+                    "higher_is_better": "" if column.higher_is_better is None else str(column.higher_is_better),
+                    "condition": _join(table_spec.condition, *variant, column.condition),
+                    "params": clean_cell(cells[table_spec.params_col]) if table_spec.params_col is not None else "",
+                    "pretrain_data": data,
+                    "section": section,
+                    "paper_label": label,
+                    "label_occurrence": str(occurrence),
+                    "paper_col": str(column.col),
+                    "paper_header": _header_text(table, column.col),
+                    "paper_cell": raw,
+                    "notes": "; ".join(notes + ([column.note] if column.note else [])),
+                }
+            )
     return rows
 
 
@@ -286,8 +579,15 @@ def hear_groups_rows(table15: PaperTable) -> list[dict]:
         match = re.fullmatch(r"(.*) \(([^()]+)\)(\*?)", name)
         if not match:
             raise SpearBenchError(f"Table 15: cannot read task name {name!r}")
-        rows.append({"task": match.group(2), "name": match.group(1), "group": clean_cell(cells[1]),
-                     "metric": clean_cell(cells[3]), "frame_level": str(bool(match.group(3)))})
+        rows.append(
+            {
+                "task": match.group(2),
+                "name": match.group(1),
+                "group": clean_cell(cells[1]),
+                "metric": clean_cell(cells[3]),
+                "frame_level": str(bool(match.group(3))),
+            }
+        )
     return rows
 
 

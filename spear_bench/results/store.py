@@ -7,6 +7,7 @@ so a killed run leaves either the whole unit or nothing: resuming skips finished
 and no row is lost or duplicated. :meth:`ResultsStore.table` reads every unit into one
 pandas DataFrame with the columns of :class:`ResultRow`.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -55,8 +56,12 @@ def git_commit(repo: Path | None = None) -> str:
     """The checkout's HEAD commit (with ``+dirty`` if modified), or ``unknown``."""
     cwd = repo or Path(__file__).resolve().parents[2]
     try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd, capture_output=True, text=True).stdout.strip()
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd, capture_output=True, text=True
+        ).stdout.strip()
         return head + ("+dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
@@ -108,7 +113,9 @@ class ResultsStore:
             raise SpearBenchError("write_unit: no rows to store")
         keys = {(r.model, r.suite, r.task, r.config_hash, r.seed) for r in rows}
         if len(keys) != 1:
-            raise SpearBenchError(f"write_unit: rows of one unit must share model/suite/task/config/seed, got {sorted(keys)}")
+            raise SpearBenchError(
+                f"write_unit: rows of one unit must share model/suite/task/config/seed, got {sorted(keys)}"
+            )
         commit, stamp = git_commit(), now_iso()
         rows = [dataclasses.replace(r, git_commit=r.git_commit or commit, time=r.time or stamp) for r in rows]
         path = self.unit_path(*next(iter(keys)))

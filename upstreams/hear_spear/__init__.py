@@ -12,6 +12,7 @@ rows) or an integer index into the hidden states. Frames are every 20 ms, timest
 frame centres. Baselines have their own modules: ``hear_spear.wavlm``,
 ``hear_spear.dasheng``, ``hear_spear.usad``.
 """
+
 from __future__ import annotations
 
 from hear_spear._api import HearModel, get_scene_embeddings, get_timestamp_embeddings, load_hear_model

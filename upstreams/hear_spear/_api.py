@@ -1,4 +1,5 @@
 """The HEAR 2021 API over spear_bench's FrameEmbedder, shared by hear_spear and its baseline submodules."""
+
 from __future__ import annotations
 
 from typing import Tuple
@@ -9,7 +10,8 @@ from spear_bench.upstreams import FrameEmbedder, build_encoder, resolve_model_na
 
 
 class HearModel(FrameEmbedder):
-    """A torch module with HEAR's attributes: ``sample_rate``, ``scene_embedding_size``, ``timestamp_embedding_size``."""
+    """A torch module with HEAR's attributes: ``sample_rate``, ``scene_embedding_size``,
+    ``timestamp_embedding_size``."""
 
     @property
     def scene_embedding_size(self) -> int:
@@ -51,7 +53,8 @@ def load_hear_model(
 
 
 def get_timestamp_embeddings(audio: torch.Tensor, model: HearModel) -> Tuple[torch.Tensor, torch.Tensor]:
-    """audio (n_sounds, n_samples) -> embeddings float32 (n_sounds, n_frames, D), timestamps (n_sounds, n_frames) in ms."""
+    """audio (n_sounds, n_samples) -> embeddings float32 (n_sounds, n_frames, D),
+    timestamps (n_sounds, n_frames) in ms."""
     return model.timestamp_embeddings(audio)
 
 

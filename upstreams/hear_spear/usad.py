@@ -5,6 +5,7 @@
 
 ``model``: base | large (or the full registered name); ``layer``: last | all | int.
 """
+
 from __future__ import annotations
 
 from hear_spear._api import HearModel, get_scene_embeddings, get_timestamp_embeddings, load_hear_model

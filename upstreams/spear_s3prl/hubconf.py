@@ -8,6 +8,7 @@ nothing is downloaded), plus keyword arguments (``seed``, size overrides for tes
 Baselines carry the ``spear_bench_`` prefix so they never shadow s3prl's own ``wavlm_*``.
 A test (tests/test_upstreams_s3prl.py) checks that this list matches the model registry.
 """
+
 from spear_bench.upstreams import hub_entries, make_hub_entry
 
 _ENTRIES = hub_entries()

@@ -1,4 +1,5 @@
 """Small helpers shared by the baseline encoders (seeded random init, paths, masks, overrides)."""
+
 from __future__ import annotations
 
 import contextlib

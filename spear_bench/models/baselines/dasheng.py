@@ -13,6 +13,7 @@ hooks, so nothing of the model is reimplemented here. ``hidden_states`` are the 
 input (patch embedding + positional embeddings) and each block's output, the last after
 the final LayerNorm (equal to ``last_hidden_state``): depth + 1 entries at 25 Hz.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

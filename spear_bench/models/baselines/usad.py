@@ -28,6 +28,7 @@ one of two ways from a local folder:
 2. a folder with only config.json + weights: loaded into this reconstruction, strictly;
    a key mismatch is a one-line CheckpointError saying so.
 """
+
 from __future__ import annotations
 
 import json
@@ -134,7 +135,9 @@ class ConvPositionalEncoding(nn.Module):
         super().__init__()
         kernel = max(3, width // depth)
         kernel += 1 - kernel % 2  # odd, so "same" padding keeps the length
-        self.convs = nn.ModuleList(nn.Conv1d(dim, dim, kernel, padding=kernel // 2, groups=groups) for _ in range(depth))
+        self.convs = nn.ModuleList(
+            nn.Conv1d(dim, dim, kernel, padding=kernel // 2, groups=groups) for _ in range(depth)
+        )
         self.norms = nn.ModuleList(nn.LayerNorm(dim, elementwise_affine=False) for _ in range(depth))
 
     def forward(self, x: torch.Tensor, pad: torch.Tensor) -> torch.Tensor:
@@ -174,7 +177,11 @@ class UsadModel(nn.Module):
         dim = config.encoder_dim
         self.config = config
         self.subsample = FramewiseSubsampler(
-            config.input_dim, config.conv_subsample_channels, config.conv_subsample_rate, dim, config.subsample_normalization
+            config.input_dim,
+            config.conv_subsample_channels,
+            config.conv_subsample_rate,
+            dim,
+            config.subsample_normalization,
         )
         self.pos_conv = (
             ConvPositionalEncoding(dim, config.conv_pos_depth, config.conv_pos_width, config.conv_pos_groups)
@@ -287,11 +294,14 @@ def _load_remote_code_model(folder: Path, name: str):
         model_class = get_class_from_dynamic_module(config.auto_map["AutoModel"], str(folder), local_files_only=True)
         model = model_class(config)
     except Exception as error:  # noqa: BLE001 - the release's own code failed
-        raise CheckpointError(f"{name}: the remote code in {str(folder)!r} failed to build the model: {error}") from error
+        raise CheckpointError(
+            f"{name}: the remote code in {str(folder)!r} failed to build the model: {error}"
+        ) from error
     missing, unexpected = model.load_state_dict(_load_weights(folder), strict=False)
     if missing or unexpected:
         raise CheckpointError(
-            f"{name}: weights in {str(folder)!r} do not fit its remote code ({len(missing)} missing, {len(unexpected)} unexpected keys)"
+            f"{name}: weights in {str(folder)!r} do not fit its remote code "
+            f"({len(missing)} missing, {len(unexpected)} unexpected keys)"
         )
     return model.eval()
 
@@ -327,7 +337,9 @@ def save_usad(encoder: UsadEncoder, folder: str | Path) -> Path:
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps({"model_type": "usad", **asdict(encoder.model.config)}, indent=2))
-    save_file({f"model.{k}": v.contiguous() for k, v in encoder.model.state_dict().items()}, str(out / "model.safetensors"))
+    save_file(
+        {f"model.{k}": v.contiguous() for k, v in encoder.model.state_dict().items()}, str(out / "model.safetensors")
+    )
     return out
 
 

@@ -15,6 +15,7 @@ position bias (320 buckets, max distance 800), convolutional positional embeddin
 per layer (13 for Base+, 25 for Large), all at 50 Hz; the last equals ``last_hidden_state``.
 Batches are masked (attention_mask), so padding does not leak into the transformer.
 """
+
 from __future__ import annotations
 
 import json
@@ -145,8 +146,16 @@ def build_wavlm(name: str, path: str | None = None, seed: int = 0, **overrides) 
 
 
 # The config.json fields that decide the architecture (and so which weights exist).
-_ARCHITECTURE_FIELDS = ("hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
-                        "feat_extract_norm", "do_stable_layer_norm", "conv_dim", "num_conv_pos_embeddings")
+_ARCHITECTURE_FIELDS = (
+    "hidden_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "intermediate_size",
+    "feat_extract_norm",
+    "do_stable_layer_norm",
+    "conv_dim",
+    "num_conv_pos_embeddings",
+)
 _SHOW = 4  # keys named per kind of problem
 
 
@@ -160,7 +169,8 @@ def _check_config(path: Path, expected, name: str) -> None:
     if differ:
         k = differ[0]
         raise CheckpointError(
-            f"{path}: {k}={theirs[k]!r} but {name} expects {ours[k]!r} ({len(differ)} settings differ: {', '.join(differ)})"
+            f"{path}: {k}={theirs[k]!r} but {name} expects {ours[k]!r} "
+            f"({len(differ)} settings differ: {', '.join(differ)})"
         )
 
 

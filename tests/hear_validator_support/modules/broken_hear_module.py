@@ -1,4 +1,5 @@
 """A HEAR module that breaks the API on purpose (float64 embeddings): the validator must reject it."""
+
 import torch
 
 
