@@ -2,8 +2,8 @@
 
 QbE, SE, SS, VC and OOD-ASR: the classes of s3prl 0.4.18's ``s3prl.downstream`` read the
 generated folders (OOD-ASR through s3prl's ``ctc/data.py`` loader, whose missing corpus module
-spear_bench.superb_legacy.compat supplies). ST: s3prl's dataset code imports fairseq, which does
-not install beside torch 2.13, so the folder gets a layout check against the format that code reads.
+spear_bench.superb_legacy.compat supplies). ST: s3prl's dataset code imports fairseq, which is not
+installed, so the folder gets a layout check against the format that code reads.
 """
 
 import csv
@@ -113,21 +113,22 @@ def test_ood_asr_read_by_s3prl_ctc_loader(demo, name, clips, lists, vocab):
     base = demo / "ood_asr"
     corpus = dict(name=name, path=str(base / clips), bucketing=True, batch_size=4, num_workers=0)
     corpus.update({split: [str(base / lists / f"{split}.tsv")] for split in ("train", "dev", "test")})
-    wavs, labels, files = next(iter(data.load_dataset("train", tokenizer, dict(corpus))))
+    wavs, labels, files = next(iter(data.load_dataset("train", tokenizer, corpus)))
+    assert corpus["num_workers"] == 0  # shim ctc_load_dataset_keeps_num_workers: s3prl popped it
     assert len(wavs) == 4 and len(files) == 4
     assert all(len(a) >= len(b) for a, b in zip(wavs, wavs[1:]))  # longest first, as s3prl sorts
     decoded = tokenizer.decode(list(labels[0]))
     assert "<unk>" not in decoded and decoded.strip()
     if name == "common_voice":
         assert decoded in CV_ES_SENTENCES
-    wavs, labels, files = next(iter(data.load_dataset("test", tokenizer, dict(corpus))))
+    wavs, labels, files = next(iter(data.load_dataset("test", tokenizer, corpus)))
     assert len(wavs) == 1  # s3prl evaluates one utterance at a time
 
 
 def test_st_covost2_layout(demo):
-    """fairseq does not install beside torch 2.13, so s3prl's S3prl_SpeechToTextTask cannot be
-    imported; this checks the files it reads: <split>.tsv (csv.QUOTE_NONE, columns id, audio,
-    n_frames, sr, src_text, tgt_text), the fairseq data config.yaml, spm-*.model and spm-*.txt."""
+    """fairseq is not installed, so s3prl's S3prl_SpeechToTextTask cannot be imported; this checks
+    the files it reads: <split>.tsv (csv.QUOTE_NONE, columns id, audio, n_frames, sr, src_text,
+    tgt_text), the fairseq data config.yaml, spm-*.model and spm-*.txt."""
     import sentencepiece
     import yaml
 
