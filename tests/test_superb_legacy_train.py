@@ -1,5 +1,6 @@
-"""OOD-ASR's recipe runs through s3prl's own legacy runner (ctc expert) with spear_tiny, on CPU,
-on the Common Voice demo corpus, and resumes from s3prl's checkpoint."""
+"""Legacy recipes run through s3prl's own runner with spear_tiny on CPU, on the demo corpora:
+OOD-ASR (ctc expert) trains and resumes from s3prl's checkpoint; QbE (quesst14_dtw expert)
+writes its detections, which the MTWV scorer reads."""
 
 import shutil
 
@@ -8,10 +9,15 @@ import torch
 import yaml
 
 from spear_bench.superb_legacy.demo_corpora import generate_legacy_demo
+from spear_bench.superb_legacy.mtwv import read_stdlist, score_quesst
 from spear_bench.superb_legacy.recipes import load_recipe
-from spear_bench.superb_legacy.train import DEMO_OVERRIDES, ood_asr_corpus, run_legacy_downstream
+from spear_bench.superb_legacy.train import (
+    DEMO_OVERRIDES,
+    evaluate_legacy_downstream,
+    ood_asr_corpus,
+    run_legacy_downstream,
+)
 
-pytest.importorskip("editdistance", reason="s3prl's ctc metric imports editdistance (pinned on branch i15)")
 pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
 
 # The published head (2-layer BiLSTM 1024, projection 1024) takes about 15 s a step on one CPU
@@ -25,6 +31,7 @@ SMALL_HEAD = {
 
 @pytest.mark.slow  # about 30 s of CPU (s3prl import, 3 steps, one dev pass, two runner starts)
 def test_ood_asr_trains_evaluates_and_resumes(tmp_path):
+    pytest.importorskip("editdistance", reason="s3prl's ctc metric imports editdistance (pinned on branch i15)")
     torch.manual_seed(0)
     demo = generate_legacy_demo(tmp_path / "demo", tasks=["ood_asr"], log=lambda _: None)
     corpus = ood_asr_corpus(demo / "ood_asr")
@@ -43,3 +50,20 @@ def test_ood_asr_trains_evaluates_and_resumes(tmp_path):
     resumed = torch.load(expdir / "states-3.ckpt", map_location="cpu", weights_only=False)
     assert resumed["Step"] == 3
     assert "Featurizer" in resumed and "Downstream" in resumed
+
+
+@pytest.mark.slow  # about 20 s: s3prl import, spear_tiny on 15 files, 36 DTW alignments
+def test_qbe_dtw_output_is_scored(tmp_path):
+    pytest.importorskip("dtw", reason="s3prl's quesst14_dtw expert imports dtw-python")
+    pytest.importorskip("lxml", reason="s3prl's quesst14_dtw expert imports lxml")
+    demo = generate_legacy_demo(tmp_path / "demo", tasks=["qbe"], log=lambda _: None)
+    root = demo / "quesst14Database"
+    corpus = {"datarc.dataset_root": str(root)}
+    expdir = evaluate_legacy_downstream(
+        "qbe", corpus, "spear_tiny", tmp_path / "qbe", split="dev", layer=-1, overrides=DEMO_OVERRIDES["qbe"]
+    )
+    scores, _ = read_stdlist(expdir / "benchmark.stdlist.xml")
+    assert len(scores) == 3 * 12  # every dev query against every English document
+    result = score_quesst(expdir / "benchmark.stdlist.xml", root / "scoring" / "groundtruth_quesst14_dev")
+    assert (result.n_queries, result.n_documents) == (3, 13)  # the Albanian document: a default-score trial
+    assert 0.0 <= result.mtwv <= 1.0 and result.atwv is not None

@@ -28,6 +28,10 @@ DEMO_OVERRIDES: dict[str, dict[str, object]] = {
         "downstream_expert.corpus.batch_size": 4,
         "downstream_expert.corpus.num_workers": 0,
     },
+    "qbe": {  # no training; DTW in one worker process, no DataLoader workers
+        "downstream_expert.datarc.num_workers": 0,
+        "downstream_expert.max_workers": 1,
+    },
 }
 
 
@@ -91,4 +95,28 @@ def run_legacy_downstream(
     if total_steps is not None:
         argv += ["-o", f"config.runner.total_steps={int(total_steps)}"]
     compat.run_downstream(argv)
+    return expdir
+
+
+def evaluate_legacy_downstream(
+    recipe: str,
+    corpus: dict[str, object],
+    upstream: str,
+    expdir: str | Path,
+    split: str,
+    layer: int | None = None,
+    device: str = "cpu",
+    overrides: dict | None = None,
+) -> Path:
+    """s3prl's ``-m evaluate -t <split>`` of ``recipe`` without a trained checkpoint (QbE: DTW on
+    the upstream's features of hidden layer ``layer``; the expert writes
+    ``<expdir>/benchmark.stdlist.xml``). Returns ``expdir``."""
+    if recipe not in RECIPES:
+        raise ConfigError(f"unknown legacy SUPERB recipe {recipe!r} (known: {', '.join(RECIPES)})")
+    expdir = Path(expdir)
+    config = write_run_config(recipe, corpus, expdir.parent / f"{expdir.name}.config.yaml", overrides)
+    argv = ["-m", "evaluate", "-t", split, "-u", upstream, "-d", RECIPES[recipe].downstream, "-c", str(config)]
+    if layer is not None:
+        argv += ["-l", str(int(layer))]
+    compat.run_downstream([*argv, "-p", str(expdir), "--device", device])
     return expdir
