@@ -31,7 +31,6 @@ SMALL_HEAD = {
 
 @pytest.mark.slow  # about 30 s of CPU (s3prl import, 3 steps, one dev pass, two runner starts)
 def test_ood_asr_trains_evaluates_and_resumes(tmp_path):
-    pytest.importorskip("editdistance", reason="s3prl's ctc metric imports editdistance (pinned on branch i15)")
     torch.manual_seed(0)
     demo = generate_legacy_demo(tmp_path / "demo", tasks=["ood_asr"], log=lambda _: None)
     corpus = ood_asr_corpus(demo / "ood_asr")
@@ -54,8 +53,6 @@ def test_ood_asr_trains_evaluates_and_resumes(tmp_path):
 
 @pytest.mark.slow  # about 20 s: s3prl import, spear_tiny on 15 files, 36 DTW alignments
 def test_qbe_dtw_output_is_scored(tmp_path):
-    pytest.importorskip("dtw", reason="s3prl's quesst14_dtw expert imports dtw-python")
-    pytest.importorskip("lxml", reason="s3prl's quesst14_dtw expert imports lxml")
     demo = generate_legacy_demo(tmp_path / "demo", tasks=["qbe"], log=lambda _: None)
     root = demo / "quesst14Database"
     corpus = {"datarc.dataset_root": str(root)}
