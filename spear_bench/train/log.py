@@ -12,6 +12,8 @@ import json
 import math
 from pathlib import Path
 
+from torch.utils.tensorboard import SummaryWriter
+
 from spear_bench.atomic_io import atomic_write_text
 
 LOG_NAME = "log.jsonl"
@@ -57,8 +59,6 @@ class TrainLog:
         if not self.tensorboard:
             return
         if self._writer is None:
-            from torch.utils.tensorboard import SummaryWriter  # imports tensorboard (seconds); only when asked for
-
             self._writer = SummaryWriter(str(self.run_dir / TENSORBOARD), purge_step=record["step"])
         for key, value in record.items():
             if key not in ("step", "epoch") and isinstance(value, (int, float)) and math.isfinite(value):
