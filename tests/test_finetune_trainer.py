@@ -15,8 +15,10 @@ from spear_bench.finetune.data import BatchStream, make_sampler
 from spear_bench.finetune.demo_data import make_mini_librispeech
 from spear_bench.finetune.librispeech import cut_transcript, librispeech_cuts
 from spear_bench.finetune.tokenizer import CharTokenizer
-from spear_bench.finetune.trainer import CHECKPOINT, build_optimizer, train
+from spear_bench.finetune.trainer import build_optimizer, train
 from spear_bench.models.base import AudioEncoder, EncoderOutput
+from spear_bench.train.checkpoint import CHECKPOINTS
+from spear_bench.train.log import LOG_NAME
 
 # Tensors here are tiny: extra threads only add synchronisation cost (large on a busy machine).
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -137,13 +139,13 @@ def test_killed_run_resumes_to_the_same_weights_as_an_uninterrupted_one(train_cu
     assert result.resumed_from == 3 and result.steps == 6
     for name, tensor in straight.state_dict().items():
         assert torch.allclose(tensor, restarted.state_dict()[name], atol=1e-6), name
-    lines = (tmp_path / "resumed" / "train_log.jsonl").read_text().splitlines()
+    lines = (tmp_path / "resumed" / LOG_NAME).read_text().splitlines()
     assert len(lines) == 6  # one line per step, none repeated
 
 
 def test_checkpoint_of_another_setting_is_refused(train_cuts, tmp_path):
     _train(_ctc_model(TinyWaveEncoder()), train_cuts, tmp_path, steps=2, key="one")
-    assert (tmp_path / CHECKPOINT).exists()
+    assert (tmp_path / CHECKPOINTS).exists()
     with pytest.raises(CheckpointError, match="--no-resume"):
         _train(_ctc_model(TinyWaveEncoder()), train_cuts, tmp_path, steps=3, key="two")
     _train(_ctc_model(TinyWaveEncoder()), train_cuts, tmp_path, steps=1, key="two", resume=False)

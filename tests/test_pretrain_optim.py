@@ -5,7 +5,7 @@ import copy
 import pytest
 import torch
 
-from spear_bench.pretrain.optim import Eden, EdenConfig, ScaledAdam, ScaledAdamConfig, eden_factor
+from spear_bench.train.optim import Eden, EdenConfig, ScaledAdam, ScaledAdamConfig, eden_factor
 
 
 def test_eden_factor_hand_values():

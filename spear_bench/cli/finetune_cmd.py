@@ -12,6 +12,13 @@ from typing import Optional
 import typer
 
 from spear_bench.errors import ConfigError
+from spear_bench.finetune.asr import finetune_asr
+from spear_bench.finetune.config import load_config
+from spear_bench.finetune.demo_data import make_mini_audioset, make_mini_librispeech
+from spear_bench.finetune.run import RunSpec
+from spear_bench.finetune.tagging import finetune_audioset
+from spear_bench.models.catalogue import random_init_warning
+from spear_bench.paths import home
 
 finetune_app = typer.Typer(
     help="Fine-tune an encoder: LibriSpeech ASR (RNN-T or CTC) and AudioSet tagging.",
@@ -23,8 +30,6 @@ DEMO_MODEL = "spear_tiny[random-init]"  # the demo stays offline: random weights
 
 
 def _make_demo_data(kind: str, folder: Path) -> Path:
-    from spear_bench.finetune.demo_data import make_mini_audioset, make_mini_librispeech
-
     marker = folder / ".complete"
     if not marker.exists():
         typer.echo(f"generating the {kind} demo data in {folder} ...", err=True)
@@ -50,10 +55,6 @@ def _run(
     demo: bool,
     extra_overrides: list[str],
 ) -> None:
-    from spear_bench.finetune.config import load_config
-    from spear_bench.finetune.run import RunSpec
-    from spear_bench.paths import home
-
     if demo:
         model = model or DEMO_MODEL
         config = config or DEMO_PRESETS[kind]
@@ -85,13 +86,8 @@ def _run(
         progress=not quiet,
     )
     if spec.weights_fingerprint() == "random-init":
-        from spear_bench.models.catalogue import random_init_warning
-
         typer.echo(random_init_warning(spec.model_label))
-    if kind == "asr":
-        from spear_bench.finetune.asr import finetune_asr as run
-    else:
-        from spear_bench.finetune.tagging import finetune_audioset as run
+    run = finetune_asr if kind == "asr" else finetune_audioset
     outcome = run(cfg, spec)
     if outcome.extra.get("cached"):
         typer.echo(f"already in the results store ({outcome.results_path}); --force runs it again")
@@ -205,8 +201,6 @@ def demo_data(
     out: Path = typer.Option(..., "--out", help="folder to write"),
 ) -> None:
     """Write a generated miniature dataset in the real layout (espeak-ng speech / synthetic clips)."""
-    from spear_bench.finetune.demo_data import make_mini_audioset, make_mini_librispeech
-
     makers = {"asr": make_mini_librispeech, "audioset": make_mini_audioset}
     if kind not in makers:
         raise ConfigError(f"unknown demo dataset {kind!r}; known: {', '.join(makers)}")

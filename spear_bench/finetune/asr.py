@@ -28,7 +28,8 @@ from spear_bench.finetune.run import (
     write_outcome,
 )
 from spear_bench.finetune.tokenizer import Tokenizer, load_tokenizer, train_tokenizer
-from spear_bench.finetune.trainer import resolve_device, train
+from spear_bench.finetune.trainer import has_checkpoint, train
+from spear_bench.train.device import select_device
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +120,7 @@ def finetune_asr(config: AsrConfig, spec: RunSpec) -> FinetuneOutcome:
         return cached
     out_dir = Path(spec.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    device = resolve_device(config.train.device)
+    device = select_device(config.train.device)
 
     # Data: lhotse cuts from the LibriSpeech folders (missing folders fail here, in one line).
     splits = list(dict.fromkeys(config.train_splits + config.eval_splits))
@@ -138,7 +139,7 @@ def finetune_asr(config: AsrConfig, spec: RunSpec) -> FinetuneOutcome:
     torch.manual_seed(seed)  # the head's initialisation
     model = build_asr_model(load_start_encoder(spec), tokenizer, config).to(device)
     metrics_before = {}
-    if config.eval_before and not (out_dir / "checkpoint.pt").exists():
+    if config.eval_before and not has_checkpoint(out_dir):
         metrics_before = evaluate(model, eval_cuts, tokenizer, config, device, out_dir, tag=".step0")
 
     def loss_fn(model: FinetuneModel, batch: dict, generator: torch.Generator, step: int) -> torch.Tensor:

@@ -180,7 +180,7 @@ def audioset_cuts(
     segments_csv: str | Path, audio_dir: str | Path, ontology: Ontology, audio_index: dict[str, Path] | None = None
 ) -> AudioSetSplit:
     """CutSet of the listed segments whose clip is present, with label indices in ``cut.custom['labels']``."""
-    from lhotse import CutSet, Recording
+    from lhotse import CutSet, Recording  # heavy (~1 s): paid only where cuts are handled
 
     segments = read_segments(segments_csv)
     index = audio_index if audio_index is not None else index_audio_folder(audio_dir)

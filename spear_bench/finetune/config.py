@@ -43,7 +43,7 @@ class TrainConfig:
     log_every: int = 50
     num_workers: int = 2
     seed: int = 42
-    device: str = "auto"  # auto (cuda if available) | cpu | cuda | cuda:N
+    device: str = "auto"  # auto (cuda if available, unless SPEAR_BENCH_CPU=1) | cpu | cuda | cuda:N (train.device)
     optim: OptimConfig = field(default_factory=OptimConfig)
 
 

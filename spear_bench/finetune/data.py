@@ -42,13 +42,13 @@ class SamplerSpec:
 
 
 def _simple(cuts, max_duration: float, shuffle: bool, seed: int, weights=None, num_samples=None):
-    from lhotse.dataset import SimpleCutSampler
+    from lhotse.dataset import SimpleCutSampler  # heavy (~1 s): paid only where cuts are handled
 
     return SimpleCutSampler(cuts, max_duration=max_duration, shuffle=shuffle, seed=seed)
 
 
 def _bucketing(cuts, max_duration: float, shuffle: bool, seed: int, weights=None, num_samples=None):
-    from lhotse.dataset import DynamicBucketingSampler
+    from lhotse.dataset import DynamicBucketingSampler  # heavy (~1 s): paid only where cuts are handled
 
     return DynamicBucketingSampler(
         cuts, max_duration=max_duration, shuffle=shuffle, seed=seed, num_buckets=min(30, max(1, len(cuts) // 20))
@@ -81,7 +81,7 @@ class WeightedCutSampler:
         self.epoch = epoch
 
     def __iter__(self):
-        from lhotse import CutSet
+        from lhotse import CutSet  # heavy (~1 s): paid only where cuts are handled
 
         rng = np.random.default_rng([self.seed, self.epoch])
         drawn = rng.choice(len(self.cuts), size=self.num_samples, replace=True, p=self.probabilities)

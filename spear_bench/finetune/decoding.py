@@ -23,6 +23,8 @@ from typing import Callable
 
 import torch
 
+from spear_bench.errors import ConfigError
+
 Hypotheses = list[list[int]]
 
 
@@ -207,8 +209,6 @@ def decode(
     max_sym_per_frame: int = 3,
 ) -> Hypotheses:
     """Token id sequences for a batch with the head's decoder ``method`` (see DECODERS)."""
-    from spear_bench.errors import ConfigError
-
     key = (head.kind, method)
     if key not in DECODERS:
         known = ", ".join(m for kind, m in DECODERS if kind == head.kind)

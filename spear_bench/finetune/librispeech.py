@@ -44,7 +44,7 @@ def librispeech_cuts(
     data_dir: str | Path, splits: list[str], manifest_dir: str | Path | None = None, num_jobs: int = 1
 ):
     """``{split: CutSet}`` for the requested splits; a missing split is a one-line DatasetError naming its path."""
-    from lhotse import CutSet
+    from lhotse import CutSet  # heavy (~1 s): paid only where cuts are handled
     from lhotse.recipes import prepare_librispeech
 
     root = find_librispeech_root(data_dir)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import jiwer
 import numpy as np
 
 from spear_bench.finetune.tokenizer import normalize_transcript
@@ -35,8 +36,6 @@ class WerStats:
 
 def word_errors(references: list[str], hypotheses: list[str]) -> WerStats:
     """Corpus-level word errors after LibriSpeech normalisation (upper case, letters, apostrophes)."""
-    import jiwer
-
     if len(references) != len(hypotheses):
         raise ValueError(f"{len(references)} references but {len(hypotheses)} hypotheses")
     refs = [normalize_transcript(r) for r in references]
@@ -66,7 +65,7 @@ class MapResult:
 
 def mean_average_precision(labels: np.ndarray, scores: np.ndarray) -> MapResult:
     """Macro mAP over classes with at least one positive. labels (N, C) in {0, 1}, scores (N, C)."""
-    from sklearn.metrics import average_precision_score
+    from sklearn.metrics import average_precision_score  # heavy (~2 s): only mAP needs it
 
     labels = np.asarray(labels)
     scores = np.asarray(scores, dtype=np.float64)

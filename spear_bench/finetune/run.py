@@ -8,7 +8,13 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from spear_bench.results import ResultRow, ResultsStore, atomic_write_text, config_hash
+from spear_bench.atomic_io import atomic_write_text
+from spear_bench.bench.fingerprint import code_version
+from spear_bench.bench.tasks import finetune_task
+from spear_bench.models import load_encoder
+from spear_bench.models.catalogue import ModelRef, resolve_weights, weights_fingerprint
+from spear_bench.paths import results_dir
+from spear_bench.results import ResultRow, ResultsStore, config_hash
 
 SUITE = "finetune"
 
@@ -33,8 +39,6 @@ class RunSpec:
 
     def weights_fingerprint(self) -> str:
         """The weights the run starts from: sha256 of the file(s), or "random-init" (fetches a released name)."""
-        from spear_bench.models.catalogue import ModelRef, resolve_weights, weights_fingerprint
-
         if Path(self.model).exists():
             return weights_fingerprint(self.model)
         ref = ModelRef.parse(self.model)
@@ -43,22 +47,15 @@ class RunSpec:
         return resolve_weights(ref).fingerprint
 
     def store(self) -> ResultsStore:
-        from spear_bench.paths import results_dir
-
         return ResultsStore(self.results_root or results_dir())
 
 
 def load_start_encoder(spec: RunSpec):
-    from spear_bench.models import load_encoder
-
     return load_encoder(spec.model, seed=spec.init_seed, path=spec.model_path)
 
 
 def run_identity(kind: str, config, spec: RunSpec) -> dict:
     """Everything that determines a run's outcome (hashed into the results' config_hash), the code version included."""
-    from spear_bench.bench.fingerprint import code_version
-    from spear_bench.bench.tasks import finetune_task
-
     finetune_task(config.task)  # a task the registry does not know fails here, before any training
     return {
         "kind": kind,
@@ -115,8 +112,6 @@ def write_outcome(
 
     Each row carries its task's short name and its metric's unit and direction from the
     task registry (tasks/finetune.yaml)."""
-    from spear_bench.bench.tasks import finetune_task
-
     task = finetune_task(outcome.task)
     digest = config_hash(identity)
     weights = spec.weights_fingerprint()

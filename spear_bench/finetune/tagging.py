@@ -37,7 +37,8 @@ from spear_bench.finetune.run import (
     stored_outcome,
     write_outcome,
 )
-from spear_bench.finetune.trainer import resolve_device, train
+from spear_bench.finetune.trainer import has_checkpoint, train
+from spear_bench.train.device import select_device
 
 
 def _labels(cut) -> list[int]:
@@ -102,7 +103,7 @@ def finetune_audioset(config: TaggingConfig, spec: RunSpec) -> FinetuneOutcome:
         return cached
     out_dir = Path(spec.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    device = resolve_device(config.train.device)
+    device = select_device(config.train.device)
 
     ontology, train_cuts, eval_cuts, counts = load_audioset(spec.data_dir, config)
     torch.manual_seed(seed)  # the head's initialisation
@@ -112,7 +113,7 @@ def finetune_audioset(config: TaggingConfig, spec: RunSpec) -> FinetuneOutcome:
     )
     model.to(device)
     metrics_before = {}
-    if config.eval_before and not (out_dir / "checkpoint.pt").exists():
+    if config.eval_before and not has_checkpoint(out_dir):
         metrics_before = evaluate(model, eval_cuts, config, device)
 
     def loss_fn(model: FinetuneModel, batch: dict, generator: torch.Generator, step: int) -> torch.Tensor:

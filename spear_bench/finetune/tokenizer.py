@@ -9,12 +9,15 @@ the icefall LibriSpeech recipes (``<blk>`` = 0, ``<sos/eos>`` = 1, ``<unk>`` = 2
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import string
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Protocol
+
+import sentencepiece as spm
 
 from spear_bench.errors import ConfigError
 
@@ -46,8 +49,6 @@ class BpeTokenizer:
     blank_id = BLANK_ID
 
     def __init__(self, model_bytes: bytes):
-        import sentencepiece as spm
-
         self._model_bytes = model_bytes
         self._sp = spm.SentencePieceProcessor(model_proto=model_bytes)
         if self._sp.piece_to_id("<blk>") != BLANK_ID:
@@ -56,10 +57,6 @@ class BpeTokenizer:
 
     @classmethod
     def train(cls, texts: Iterable[str], vocab_size: int) -> "BpeTokenizer":
-        import io
-
-        import sentencepiece as spm
-
         texts = [normalize_transcript(t) for t in texts]
         if not any(texts):
             raise ConfigError("BPE training: no transcript text")

@@ -1,48 +1,39 @@
 """The fine-tuning loop shared by ASR and audio tagging: optimiser, schedule, freezing,
 checkpoints and resume.
 
-A run folder holds ``checkpoint.pt`` (model, optimiser, schedule, data position and RNG
-states), written atomically every ``save_every`` steps and at the end; a killed run
-started again with the same settings continues from it with the batches it had not yet
-seen. ``train_log.jsonl`` gets one line per ``log_every`` steps.
+The plumbing is spear_bench.train's, as in pre-training: a run folder holds
+``checkpoints/step-XXXXXXXX/`` (train.checkpoint; model, optimiser, schedule, data position,
+and the random states of train.rng), written every ``save_every`` steps and at the end, of
+which the last is kept; a killed run started again with the same settings continues from
+it with the batches it had not yet seen. ``log.jsonl`` (train.log) gets one line per
+``log_every`` steps.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import io
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import torch
+from tqdm.auto import tqdm
 
 from spear_bench.errors import CheckpointError, ConfigError
 from spear_bench.finetune.config import OptimConfig, TrainConfig
 from spear_bench.finetune.data import BatchStream, StreamPosition
 from spear_bench.finetune.model import FinetuneModel
-from spear_bench.results import atomic_write_bytes
+from spear_bench.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from spear_bench.train.log import TrainLog
+from spear_bench.train.optim import Eden, EdenConfig, ScaledAdam, ScaledAdamConfig
+from spear_bench.train.rng import capture_rng, restore_rng
 
-CHECKPOINT = "checkpoint.pt"
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError as error:
-        raise ConfigError(f"train.device: {name!r} is not a device ({error})") from error
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"train.device is {name!r} but no CUDA device is available")
-    return device
+KEEP_LAST = 1  # checkpoints kept per run folder
+LEGACY_CHECKPOINT = "checkpoint.pt"  # the single-file layout of spear-bench before the train package
 
 
 def _scaled_adam(groups: list[dict], config: OptimConfig) -> torch.optim.Optimizer:
-    from spear_bench.pretrain.optim import ScaledAdam, ScaledAdamConfig
-
     return ScaledAdam(groups, ScaledAdamConfig(lr=config.lr))
 
 
@@ -58,8 +49,6 @@ OPTIMIZERS: dict[str, Callable[[list[dict], OptimConfig], torch.optim.Optimizer]
 
 def build_optimizer(model: FinetuneModel, config: OptimConfig):
     """Optimiser with the encoder at ``lr * encoder_lr_scale`` and its Eden schedule."""
-    from spear_bench.pretrain.optim import Eden, EdenConfig
-
     if config.name not in OPTIMIZERS:
         raise ConfigError(f"train.optim.name: unknown optimiser {config.name!r}; known: {', '.join(OPTIMIZERS)}")
     groups = [g for g in model.param_groups(config.lr, config.encoder_lr_scale) if g["params"]]
@@ -77,25 +66,119 @@ class TrainResult:
     last_loss: float
 
 
-def _save(path: Path, payload: dict) -> None:
-    buffer = io.BytesIO()
-    torch.save(payload, buffer)
-    atomic_write_bytes(path, buffer.getvalue())
+def has_checkpoint(out_dir: str | Path) -> bool:
+    return latest_checkpoint(out_dir) is not None
 
 
-def load_checkpoint(out_dir: Path, resume_key: str) -> dict | None:
-    path = Path(out_dir) / CHECKPOINT
-    if not path.exists():
-        return None
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as error:  # noqa: BLE001 - any unreadable file is the same user error
-        raise CheckpointError(f"{path}: unreadable checkpoint ({error})") from error
-    if payload.get("resume_key") != resume_key:
-        raise CheckpointError(
-            f"{path} was written by a run with other settings; pass --no-resume to start over or choose another --out"
+class FinetuneTrainer:
+    """One fine-tuning run: the model and its optimiser, resumed from ``out_dir`` if asked, then the loop."""
+
+    def __init__(
+        self,
+        model: FinetuneModel,
+        stream: BatchStream,
+        loss_fn: Callable[[FinetuneModel, dict, torch.Generator, int], torch.Tensor],
+        config: TrainConfig,
+        out_dir: Path,
+        resume_key: str,
+        device: torch.device,
+        progress: bool = True,
+        epoch_size: int | None = None,
+    ):
+        self.model, self.stream, self.loss_fn, self.config = model, stream, loss_fn, config
+        self.out_dir, self.resume_key, self.progress, self.epoch_size = Path(out_dir), resume_key, progress, epoch_size
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        torch.manual_seed(config.seed)
+        self.generator = torch.Generator().manual_seed(config.seed)
+        model.to(device)
+        self.optimizer, self.schedule = build_optimizer(model, config.optim)
+        self.log = TrainLog(self.out_dir)
+        self.step = 0
+        self.last_loss = math.nan
+
+    def resume(self) -> int:
+        """Continue from the run folder's checkpoint, if any; returns the step it holds (0: none)."""
+        folder = latest_checkpoint(self.out_dir)
+        if folder is None:
+            if (self.out_dir / LEGACY_CHECKPOINT).exists():
+                raise CheckpointError(
+                    f"{self.out_dir / LEGACY_CHECKPOINT}: a checkpoint of an older spear-bench, which this one "
+                    "cannot resume; pass --no-resume to start over or choose another --out"
+                )
+            return 0
+        state, rng = load_checkpoint(folder)
+        if state.get("resume_key") != self.resume_key:
+            raise CheckpointError(
+                f"{folder} was written by a run with other settings; pass --no-resume to start over "
+                "or choose another --out"
+            )
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.schedule.load_state_dict(state["schedule"])
+        self.stream.position = StreamPosition(**state["position"])
+        restore_rng(rng, self.generator)
+        self.step, self.last_loss = int(state["step"]), float(state["last_loss"])
+        return self.step
+
+    def save(self) -> Path:
+        state = {
+            "resume_key": self.resume_key,
+            "step": self.step,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "schedule": self.schedule.state_dict(),
+            "position": dataclasses.asdict(self.stream.position),
+            "last_loss": self.last_loss,
+        }
+        return save_checkpoint(self.out_dir, self.step, state, capture_rng(self.generator), keep_last=KEEP_LAST)
+
+    def run(self) -> None:
+        """Train until ``config.max_steps``; non-finite losses skip their batch (at most 100 times)."""
+        config, model = self.config, self.model
+        self.log.start(self.step)
+        bar = tqdm(
+            total=config.max_steps,
+            initial=self.step,
+            desc="fine-tune",
+            unit="step",
+            disable=not self.progress,
+            dynamic_ncols=True,
         )
-    return payload
+        batches = iter(self.stream)
+        skipped = 0
+        while self.step < config.max_steps:
+            batch = next(batches)
+            model.train()
+            model.encoder_frozen = self.step < config.freeze_encoder_steps
+            loss = self.loss_fn(model, batch, self.generator, self.step)
+            if not torch.isfinite(loss):
+                skipped += 1  # a bad batch (e.g. transcript longer than the audio) must not poison the weights
+                if skipped > 100:
+                    raise FloatingPointError("more than 100 non-finite losses: check the data and learning rate")
+                self.optimizer.zero_grad(set_to_none=True)
+                continue
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if config.optim.name != "scaled_adam" and config.optim.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), config.optim.grad_clip)
+            self.optimizer.step()
+            self.step += 1
+            position = self.stream.position
+            epoch = position.epoch + (position.batch / self.epoch_size if self.epoch_size else 0.0)
+            self.schedule.step_batch(self.step)
+            self.schedule.step_epoch(epoch)
+            self.last_loss = float(loss.detach())
+            bar.update(1)
+            bar.set_postfix(loss=f"{self.last_loss:.3f}", frozen=model.encoder_frozen)
+            if self.step % config.log_every == 0 or self.step == config.max_steps:
+                self.log.write(
+                    {"step": self.step, "loss": self.last_loss, "lr": self.schedule.get_last_lr(), "epoch": epoch}
+                )
+            if self.step % config.save_every == 0 or self.step == config.max_steps:
+                self.save()
+        bar.close()
+        model.encoder_frozen = False
+        model.eval()
 
 
 def train(
@@ -111,82 +194,7 @@ def train(
     epoch_size: int | None = None,
 ) -> TrainResult:
     """Train ``model`` for ``config.max_steps`` steps (continuing a checkpoint in ``out_dir`` if any)."""
-    from tqdm.auto import tqdm
-
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(config.seed)
-    generator = torch.Generator().manual_seed(config.seed)
-    model.to(device)
-    optimizer, schedule = build_optimizer(model, config.optim)
-    step = 0
-    payload = load_checkpoint(out_dir, resume_key) if resume else None
-    if payload is not None:
-        model.load_state_dict(payload["model"])
-        optimizer.load_state_dict(payload["optimizer"])
-        schedule.load_state_dict(payload["schedule"])
-        stream.position = StreamPosition(**payload["position"])
-        generator.set_state(payload["generator"])
-        torch.set_rng_state(payload["torch_rng"])
-        step = int(payload["step"])
-    resumed_from = step
-
-    def save() -> None:
-        _save(
-            out_dir / CHECKPOINT,
-            {
-                "resume_key": resume_key,
-                "step": step,
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "schedule": schedule.state_dict(),
-                "position": dataclasses.asdict(stream.position),
-                "generator": generator.get_state(),
-                "torch_rng": torch.get_rng_state(),
-                "last_loss": last_loss,
-            },
-        )
-
-    last_loss = math.nan
-    log_path = out_dir / "train_log.jsonl"
-    bar = tqdm(
-        total=config.max_steps, initial=step, desc="fine-tune", unit="step", disable=not progress, dynamic_ncols=True
-    )
-    batches = iter(stream)
-    skipped = 0
-    while step < config.max_steps:
-        batch = next(batches)
-        model.train()
-        model.encoder_frozen = step < config.freeze_encoder_steps
-        loss = loss_fn(model, batch, generator, step)
-        if not torch.isfinite(loss):
-            skipped += 1  # a bad batch (e.g. transcript longer than the audio) must not poison the weights
-            if skipped > 100:
-                raise FloatingPointError("more than 100 non-finite losses: check the data and learning rate")
-            optimizer.zero_grad(set_to_none=True)
-            continue
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if config.optim.name != "scaled_adam" and config.optim.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.optim.grad_clip)
-        optimizer.step()
-        step += 1
-        epoch = stream.position.epoch + (stream.position.batch / epoch_size if epoch_size else 0.0)
-        schedule.step_batch(step)
-        schedule.step_epoch(epoch)
-        last_loss = float(loss.detach())
-        bar.update(1)
-        bar.set_postfix(loss=f"{last_loss:.3f}", frozen=model.encoder_frozen)
-        if step % config.log_every == 0 or step == config.max_steps:
-            with log_path.open("a") as log:
-                log.write(
-                    json.dumps({"step": step, "loss": last_loss, "lr": schedule.get_last_lr(), "epoch": epoch}) + "\n"
-                )
-        if step % config.save_every == 0 or step == config.max_steps:
-            save()
-    bar.close()
-    if payload is not None and step == resumed_from and "last_loss" in payload:
-        last_loss = payload["last_loss"]
-    model.encoder_frozen = False
-    model.eval()
-    return TrainResult(step, resumed_from, last_loss)
+    trainer = FinetuneTrainer(model, stream, loss_fn, config, out_dir, resume_key, device, progress, epoch_size)
+    resumed_from = trainer.resume() if resume else 0
+    trainer.run()
+    return TrainResult(trainer.step, resumed_from, trainer.last_loss)

@@ -11,12 +11,12 @@ Nothing is unpickled beyond tensors: safetensors, or ``torch.load(weights_only=T
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 
 import torch
 
+from spear_bench.atomic_io import atomic_path, atomic_write_text
 from spear_bench.errors import CheckpointError, ConfigError
 from spear_bench.models.spear import SpearConfig, SpearEncoder
 from spear_bench.models.zipformer2 import PER_STACK_FIELDS, Zipformer2Config
@@ -228,10 +228,7 @@ def save_spear_checkpoint(encoder: SpearEncoder, folder: str | Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     tensors = {RELEASE_PREFIX + k: v.detach().to("cpu").contiguous() for k, v in encoder.state_dict().items()}
     # Written next to its destination, then renamed: a killed save leaves no half file.
-    tmp = folder / f".{WEIGHT_NAMES[0]}.tmp"
-    save_file(tensors, str(tmp), metadata={"format": "pt"})
-    os.replace(tmp, folder / WEIGHT_NAMES[0])
-    tmp = folder / f".{CONFIG_NAME}.tmp"
-    tmp.write_text(json.dumps(config_to_json(encoder.config), indent=1) + "\n")
-    os.replace(tmp, folder / CONFIG_NAME)
+    with atomic_path(folder / WEIGHT_NAMES[0]) as tmp:
+        save_file(tensors, str(tmp), metadata={"format": "pt"})
+    atomic_write_text(folder / CONFIG_NAME, json.dumps(config_to_json(encoder.config), indent=1) + "\n")
     return folder

@@ -14,15 +14,17 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
 from spear_bench.errors import ConfigError
 from spear_bench.pretrain.data import DemoDataConfig
 from spear_bench.pretrain.kmeans import KMeansConfig
 from spear_bench.pretrain.masking import MaskingConfig
 from spear_bench.pretrain.mixing import NoiseMixingConfig, TokenMixingConfig
 from spear_bench.pretrain.mvq import MVQConfig
-from spear_bench.pretrain.optim import EdenConfig, ScaledAdamConfig
 from spear_bench.pretrain.strategies import strategy_names
 from spear_bench.pretrain.teachers import TeacherConfig
+from spear_bench.train.optim import EdenConfig, ScaledAdamConfig
 
 TARGET_KINDS = ("mvq", "kmeans")
 
@@ -202,8 +204,6 @@ def build_dataclass(cls, values: dict, where: str):
 
 def read_yaml_mapping(path: Path, what: str) -> dict:
     """A YAML file's top-level mapping; a missing file, bad YAML or a non-mapping is a one-line ConfigError."""
-    import yaml
-
     if not path.is_file():
         raise ConfigError(f"{path}: no such {what}")
     try:

@@ -18,7 +18,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
+from spear_bench.atomic_io import atomic_path
+from spear_bench.audio import collate_waveforms, find_audio_files, load_audio
+from spear_bench.audio.synth import VOICES, chirp, clicks, noise, place, speak, tone, write_wav
 from spear_bench.errors import DatasetError
 from spear_bench.pretrain.losses import IGNORE_INDEX
 from spear_bench.pretrain.mixing import Sample
@@ -37,9 +41,7 @@ def token_field(name: str) -> str:
 
 def cuts_from_folders(folders_by_domain: dict[str, list[str]]):
     """A CutSet of every audio file under the given folders, ``custom["domain"]`` set; ids are unique."""
-    from lhotse import CutSet, Recording
-
-    from spear_bench.audio import find_audio_files
+    from lhotse import CutSet, Recording  # heavy (~1 s): paid only where cuts are handled
 
     cuts, seen = [], set()
     for domain, folders in folders_by_domain.items():
@@ -59,7 +61,7 @@ def cuts_from_folders(folders_by_domain: dict[str, list[str]]):
 
 
 def load_cuts(path: str | Path):
-    from lhotse import load_manifest
+    from lhotse import load_manifest  # heavy (~1 s): paid only where cuts are handled
 
     path = Path(path)
     if not path.is_file():
@@ -123,10 +125,7 @@ def generate_demo_data(folder: str | Path, config: DemoDataConfig, progress: boo
 
     Reuses an existing manifest (the generation is deterministic).
     """
-    from lhotse import CutSet
-    from tqdm import tqdm
-
-    from spear_bench.audio.synth import VOICES, chirp, clicks, noise, place, speak, tone, write_wav
+    from lhotse import CutSet  # heavy (~1 s): paid only where cuts are handled
 
     folder = Path(folder)
     manifest = folder / "cuts.jsonl.gz"
@@ -162,12 +161,13 @@ def generate_demo_data(folder: str | Path, config: DemoDataConfig, progress: boo
             wave = noise(3.0, seed=config.seed * 1000 + 500 + i, amplitude=0.1, color=("white", "pink", "brown")[i % 3])
             write_wav(folder / "noise" / f"noise-{i:03d}.wav", wave)
             bar.update(1)
-    CutSet.from_cuts(cuts).to_file(manifest)
+    with atomic_path(manifest, suffix=".jsonl.gz") as tmp:  # lhotse picks the format from the suffix
+        CutSet.from_cuts(cuts).to_file(tmp)
     return manifest
 
 
 def _demo_cut(path: Path, domain: str):
-    from lhotse import Recording
+    from lhotse import Recording  # heavy (~1 s): paid only where cuts are handled
 
     cut = Recording.from_file(str(path.resolve()), recording_id=f"{domain}-{path.stem}").to_cut()
     cut.custom = {"domain": domain}
@@ -175,8 +175,6 @@ def _demo_cut(path: Path, domain: str):
 
 
 def load_noises(folders: list[str | Path]) -> list[torch.Tensor]:
-    from spear_bench.audio import find_audio_files, load_audio
-
     return [load_audio(p) for p in find_audio_files(list(folders))] if folders else []
 
 
@@ -279,8 +277,6 @@ class Batch:
 
 
 def collate(samples: list[Sample], num_codebooks: dict[str, int]) -> Batch:
-    from spear_bench.audio import collate_waveforms
-
     waves, lens = collate_waveforms([s.wave for s in samples])
     frames = max([1] + [t.shape[0] for s in samples for t in s.tokens.values()])
     targets = {}

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from spear_bench.errors import CheckpointError, ConfigError
-from spear_bench.pretrain.mvq import save_state_atomically
+from spear_bench.train.checkpoint import save_state
 
 KIND = "kmeans"
 
@@ -86,7 +86,7 @@ class KMeansQuantizer:
         return float((x - recon).pow(2).sum() / (x - x.mean(0)).pow(2).sum().clamp_min(1e-20))
 
     def save(self, path: str | Path) -> Path:
-        return save_state_atomically({"centers": self.centers, "meta": self.meta}, path)
+        return save_state({"centers": self.centers, "meta": self.meta}, path)
 
     @classmethod
     def load(cls, path: str | Path) -> "KMeansQuantizer":
@@ -107,7 +107,7 @@ def storage_dtype(codebook_size: int) -> type:
 
 def train_kmeans(features: torch.Tensor, config: KMeansConfig, meta: dict) -> KMeansQuantizer:
     """Fit scikit-learn's MiniBatchKMeans (fairseq HuBERT settings) on (F, D) features."""
-    from sklearn.cluster import MiniBatchKMeans
+    from sklearn.cluster import MiniBatchKMeans  # heavy (~2 s): only k-means training needs it
 
     if features.shape[0] < config.num_clusters:
         raise ConfigError(

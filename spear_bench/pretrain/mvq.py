@@ -17,21 +17,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from multi_quantization import Quantizer, QuantizerTrainer
+from tqdm import tqdm
 
 from spear_bench.errors import CheckpointError, ConfigError
+from spear_bench.train.checkpoint import save_state
 
 CODEBOOK_SIZE = 256  # fixed by the package's two-phase training (16 x 16) and the uint8 storage
 NORMALISATION_EPS = 1e-5
-
-
-def save_state_atomically(state: dict, path: str | Path) -> Path:
-    """``torch.save`` of a quantiser's state that readers see whole or not at all (temp file + rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(state, tmp)
-    tmp.replace(path)
-    return path
 
 
 @dataclass(frozen=True)
@@ -97,12 +90,10 @@ class TrainedQuantizer:
 
     def save(self, path: str | Path) -> Path:
         state = {"quantizer": self.quantizer.state_dict(), "mean": self.mean, "std": self.std, "meta": self.meta}
-        return save_state_atomically(state, path)
+        return save_state(state, path)
 
     @classmethod
     def load(cls, path: str | Path) -> "TrainedQuantizer":
-        from multi_quantization import Quantizer
-
         path = Path(path)
         if not path.is_file():
             raise CheckpointError(f"{path}: no such quantiser file (train it with `spear-bench mvq train`)")
@@ -129,9 +120,6 @@ def sample_training_frames(arrays: list[np.ndarray], max_frames: int, seed: int)
 
 def train_quantizer(features: torch.Tensor, config: MVQConfig, meta: dict, progress: bool = True) -> TrainedQuantizer:
     """Normalise ``features`` (F, D), train with ``QuantizerTrainer`` on shuffled minibatches."""
-    from multi_quantization import QuantizerTrainer
-    from tqdm import tqdm
-
     if features.shape[0] < 2:
         raise ConfigError(f"MVQ training needs teacher frames, got {features.shape[0]}")
     mean, std = features.mean(0), features.std(0)

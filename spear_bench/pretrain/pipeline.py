@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from tqdm import tqdm
 
+from spear_bench.atomic_io import atomic_path, atomic_write_text
 from spear_bench.errors import ConfigError, DatasetError
 from spear_bench.pretrain.config import PretrainConfig, TokenSetConfig
 from spear_bench.pretrain.data import (
@@ -157,9 +159,8 @@ def train_mvq(
 
 def encode_tokens(config: PretrainConfig, cuts, progress: bool = True):
     """uint8 tokens of every cut for every token set, stored beside a new cut manifest; reused when up to date."""
-    from lhotse import CutSet
+    from lhotse import CutSet  # heavy (~1 s): paid only where cuts are handled
     from lhotse.features.io import NumpyFilesWriter
-    from tqdm import tqdm
 
     work = layout(config)
     quantizers = {t.name: load_quantizer(work.quantizer(t)) for t in config.token_sets}
@@ -189,12 +190,8 @@ def encode_tokens(config: PretrainConfig, cuts, progress: bool = True):
                 )
                 with_tokens[cut.id] = with_tokens[cut.id].with_custom(token_field(token_set.name), array)
     result = CutSet.from_cuts(with_tokens[c.id] for c in cuts)
-    work.tokens.mkdir(parents=True, exist_ok=True)
-    tmp = work.tokens / ".cuts.tmp.jsonl.gz"
-    result.to_file(tmp)
-    tmp.replace(work.tokens_manifest)
-    from spear_bench.results.store import atomic_write_text
-
+    with atomic_path(work.tokens_manifest, suffix=".jsonl.gz") as tmp:  # lhotse picks the format from the suffix
+        result.to_file(tmp)
     atomic_write_text(stamp_file, json.dumps({"quantizers": stamp, "cuts": cut_ids}, indent=1) + "\n")
     return load_cuts(work.tokens_manifest)
 

@@ -37,6 +37,7 @@ from typing import Callable, Iterable
 import numpy as np
 import torch
 
+from spear_bench.atomic_io import atomic_write_text, atomic_write_with
 from spear_bench.bench.extract import length_batches
 from spear_bench.errors import ConfigError
 from spear_bench.models.base import AudioEncoder
@@ -265,8 +266,6 @@ def extract_features(
 
     Utterances whose file exists already are skipped; nothing is built when all exist.
     """
-    from spear_bench.results.store import atomic_write_text
-
     folder = feature_dir(cache_root, config)
     folder.mkdir(parents=True, exist_ok=True)
     todo = [u for u in utterances if not (folder / f"{u[0]}.npy").exists()]
@@ -290,10 +289,7 @@ def extract_features(
 
 
 def _save_npy(path: Path, array: np.ndarray) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as handle:
-        np.save(handle, array)
-    tmp.replace(path)
+    atomic_write_with(path, lambda handle: np.save(handle, array))
 
 
 def load_features(folder: str | Path, ids: Iterable[str]) -> dict[str, np.ndarray]:

@@ -5,11 +5,14 @@ encoder -> one head per codebook and token set -> Eq. 1 per utterance, weighted 
 token set by the dual-domain strategy -> sum / number of 50 Hz frames -> backward ->
 ScaledAdam -> Eden.
 
-Exact resume: a checkpoint holds the model (encoder, mask embedding, heads), the
-optimiser (incl. its clipping history), the scheduler, the sampler position (epoch, batch
-index), and per rank every random state the step consumes (torch, Python ``random`` (the
-encoder's Balancer/Whiten), NumPy, the augmentation/masking generator) plus the Whiten
-modules' adaptive probabilities. The encoder's regulariser schedules are set from the
+The plumbing is spear_bench.train's: device, DDP, checkpoints, random states, log.
+
+Exact resume: a checkpoint (train.checkpoint: exp/checkpoints/step-XXXXXXXX/) holds the
+model (encoder, mask embedding, heads), the optimiser (incl. its clipping history), the
+scheduler, the sampler position (epoch, batch index), and per rank every random state the
+step consumes (train.rng: torch, Python ``random`` (the encoder's Balancer/Whiten), NumPy,
+the augmentation/masking generator) plus the Whiten modules' adaptive probabilities, and
+the encoder in the release layout. The encoder's regulariser schedules are set from the
 step counter before every forward. Resuming with the same config and world size then
 reproduces the uninterrupted run's losses bit for bit (CPU, deterministic mode).
 
@@ -22,32 +25,39 @@ from __future__ import annotations
 
 import json
 import logging
-import math
-import os
-import random
-import shutil
-import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.distributed as dist
+import torch.multiprocessing as mp
+from torch.nn.parallel import DistributedDataParallel
+from tqdm import tqdm
 
+from spear_bench.atomic_io import atomic_write_text
+from spear_bench.audio import fbank_batch
 from spear_bench.errors import CheckpointError, ConfigError
+from spear_bench.models.checkpoint import save_spear_checkpoint
+from spear_bench.models.zipformer_ops import set_batch_count
 from spear_bench.pretrain.config import PretrainConfig
-from spear_bench.pretrain.data import EpochBatchSampler, PretrainDataset, align_targets, collate, load_noises
+from spear_bench.pretrain.data import EpochBatchSampler, PretrainDataset, align_targets, collate, load_cuts, load_noises
 from spear_bench.pretrain.losses import masked_prediction_loss
 from spear_bench.pretrain.masking import downsample_frame_mask, sample_masks
 from spear_bench.pretrain.mixing import augment_batch
 from spear_bench.pretrain.model import SpearPretrainModel, build_pretrain_model
-from spear_bench.pretrain.optim import Eden, ScaledAdam
+from spear_bench.pretrain.pipeline import layout, load_quantizer, noise_folders, prepare_training_data
 from spear_bench.pretrain.strategies import token_set_weights
+from spear_bench.train import distributed
+from spear_bench.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from spear_bench.train.device import select_device
+from spear_bench.train.log import TrainLog, read_log
+from spear_bench.train.optim import Eden, ScaledAdam
+from spear_bench.train.rng import capture_rng, restore_rng, seed_everything
 
 log = logging.getLogger(__name__)
 
-CHECKPOINTS = "checkpoints"
+__all__ = ["PretrainTrainer", "RunResult", "TrainState", "read_log", "run_pretraining", "train_worker"]
 
 
 @dataclass
@@ -66,76 +76,17 @@ class RunResult:
     resumed_from: int | None = None
 
 
-# -- distributed helpers -----------------------------------------------------------------
-
-
-def _is_distributed() -> bool:
-    return dist.is_available() and dist.is_initialized()
-
-
-def _barrier() -> None:
-    if _is_distributed():
-        dist.barrier()
-
-
-def _all_reduce_sum(values: torch.Tensor) -> torch.Tensor:
-    if _is_distributed():
-        values = values.clone()
-        dist.all_reduce(values)
-    return values
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-# -- random state ------------------------------------------------------------------------
-
-
 def _whiten_probs(model: torch.nn.Module) -> dict[str, float]:
+    """The Whiten modules' adaptive probabilities: random state of a kind, saved with the RNGs."""
     return {name: float(m.prob) for name, m in model.named_modules() if hasattr(m, "min_prob") and hasattr(m, "prob")}
-
-
-def _random_state(generator: torch.Generator, model: torch.nn.Module) -> dict:
-    kind, keys, pos, has_gauss, cached = np.random.get_state()
-    return {
-        "torch": torch.get_rng_state(),
-        "python": random.getstate(),
-        "numpy": {
-            "kind": kind,
-            "keys": torch.from_numpy(keys.astype(np.int64)),
-            "pos": int(pos),
-            "has_gauss": int(has_gauss),
-            "cached": float(cached),
-        },
-        "augment": generator.get_state(),
-        "whiten": _whiten_probs(model),
-    }
-
-
-def _restore_random_state(state: dict, generator: torch.Generator, model: torch.nn.Module) -> None:
-    torch.set_rng_state(state["torch"])
-    random.setstate(state["python"])
-    n = state["numpy"]
-    np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached"]))
-    generator.set_state(state["augment"])
-    modules = dict(model.named_modules())
-    for name, prob in state["whiten"].items():
-        modules[name].prob = prob
 
 
 # -- trainer -----------------------------------------------------------------------------
 
 
-def _device(rank: int) -> torch.device:
-    if torch.cuda.is_available() and os.environ.get("SPEAR_BENCH_CPU") != "1":
-        return torch.device("cuda", rank % torch.cuda.device_count())
-    return torch.device("cpu")
-
-
 class PretrainTrainer:
+    """One rank's training run: build everything from the config, resume, loop, save."""
+
     def __init__(
         self,
         config: PretrainConfig,
@@ -155,10 +106,8 @@ class PretrainTrainer:
             torch.set_num_threads(train.num_threads)
         if train.deterministic:
             torch.use_deterministic_algorithms(True, warn_only=True)
-        self.device = _device(rank)
-        random.seed(train.seed + rank)
-        np.random.seed(train.seed + rank)
-        torch.manual_seed(train.seed + rank)
+        self.device = select_device("auto", rank)
+        seed_everything(train.seed + rank)
         self.generator = torch.Generator().manual_seed(train.seed * 1000 + rank)
         self.token_sets = [t.name for t in config.token_sets]
         self.num_codebooks = {name: num_codebooks[name] for name in self.token_sets}
@@ -172,9 +121,7 @@ class PretrainTrainer:
         )
         self.model.train()
         self.net = self.model
-        if _is_distributed():
-            from torch.nn.parallel import DistributedDataParallel
-
+        if distributed.is_distributed():
             # Training-only skips (e.g. of the positional encoding) leave some parameters
             # without gradient on some steps.
             self.net = DistributedDataParallel(self.model, find_unused_parameters=True)
@@ -182,8 +129,8 @@ class PretrainTrainer:
         self.scheduler = Eden(self.optimizer, config.schedule)
         self.state = TrainState()
         self.exp_dir = config.work_path / "exp"
+        self.log = TrainLog(self.exp_dir, tensorboard=train.tensorboard)
         self._epoch_batches: tuple[int, list[list[int]]] | None = None
-        self._writer = None
 
     # -- one step ------------------------------------------------------------------------
 
@@ -193,8 +140,6 @@ class PretrainTrainer:
         return self._epoch_batches[1]
 
     def _set_batch_count(self) -> None:
-        from spear_bench.models.zipformer_ops import set_batch_count
-
         train = self.config.train
         set_batch_count(
             self.model.encoder, self.state.step * train.batch_duration * self.world_size / train.ref_duration
@@ -205,8 +150,6 @@ class PretrainTrainer:
 
     def train_on_samples(self, samples: list) -> dict:
         """One optimisation step on these samples (augmentation, masking, loss, update); returns its record."""
-        from spear_bench.audio import fbank_batch
-
         config = self.config
         samples = augment_batch(samples, config.augment.token_mixing, config.augment.noise, self.noises, self.generator)
         batch = collate(samples, self.num_codebooks)
@@ -240,7 +183,7 @@ class PretrainTrainer:
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
-        stats = _all_reduce_sum(
+        stats = distributed.all_reduce_sum(
             torch.tensor([float(total.detach()), frames, batch.seconds, *sums], dtype=torch.float64)
         )
         record = {
@@ -271,12 +214,11 @@ class PretrainTrainer:
         if train.resume:
             result.resumed_from = self.load_latest()
         if self.rank == 0:
-            self.exp_dir.mkdir(parents=True, exist_ok=True)
-            (self.exp_dir / "config.json").write_text(json.dumps(self.config.to_dict(), indent=1, default=str) + "\n")
-            self._truncate_log(self.state.step)
+            atomic_write_text(
+                self.exp_dir / "config.json", json.dumps(self.config.to_dict(), indent=1, default=str) + "\n"
+            )
+            self.log.start(self.state.step)
         self._apply_schedule()
-        from tqdm import tqdm
-
         bar = tqdm(total=target, initial=self.state.step, desc="pretrain", unit="step", disable=not self.progress)
         started = time.time()
         while self.state.step < target:
@@ -300,18 +242,15 @@ class PretrainTrainer:
         bar.close()
         self._check_ranks_in_sync()
         if self.rank == 0:
-            from spear_bench.models.checkpoint import save_spear_checkpoint
-
             save_spear_checkpoint(self.model.encoder, self.exp_dir / "encoder")
-        _barrier()
-        if self._writer is not None:
-            self._writer.close()
+        distributed.barrier()
+        self.log.close()
         result.final_step = self.state.step
         return result
 
     def _check_ranks_in_sync(self) -> None:
         """DDP keeps every rank's weights identical; a difference means the gradients were not synchronised."""
-        if not _is_distributed():
+        if not distributed.is_distributed():
             return
         sums = torch.stack([p.detach().double().sum().cpu() for p in self.model.parameters()])
         gathered = [torch.zeros_like(sums) for _ in range(self.world_size)]
@@ -327,87 +266,41 @@ class PretrainTrainer:
     def _log(self, record: dict) -> None:
         if self.rank != 0:
             return
-        with open(self.exp_dir / "log.jsonl", "a") as handle:
-            handle.write(json.dumps(record) + "\n")
-        if self.config.train.tensorboard:
-            if self._writer is None:
-                from torch.utils.tensorboard import SummaryWriter
-
-                self._writer = SummaryWriter(str(self.exp_dir / "tensorboard"), purge_step=record["step"])
-            for key, value in record.items():
-                if key not in ("step", "epoch") and isinstance(value, (int, float)) and math.isfinite(value):
-                    self._writer.add_scalar(f"train/{key}", value, record["step"])
+        self.log.write(record)
         if record["step"] % self.config.train.log_every == 0:
             parts = [f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()]
             log.info("pretrain %s", " ".join(parts))
 
-    def _truncate_log(self, step: int) -> None:
-        path = self.exp_dir / "log.jsonl"
-        if not path.is_file():
-            return
-        from spear_bench.results.store import atomic_write_text
-
-        kept = [record for record in read_log(self.exp_dir) if record["step"] <= step]
-        atomic_write_text(path, "".join(json.dumps(record) + "\n" for record in kept))
-
-    # -- checkpoints ---------------------------------------------------------------------
-
-    @property
-    def checkpoint_root(self) -> Path:
-        return self.exp_dir / CHECKPOINTS
+    # -- checkpoints (layout: spear_bench.train.checkpoint) -------------------------------
 
     def save_checkpoint(self) -> Path:
         """exp/checkpoints/step-XXXXXXXX/: train_state.pt, rng-rank<r>.pt, encoder/ (release layout)."""
-        from spear_bench.models.checkpoint import save_spear_checkpoint
-        from spear_bench.results.store import atomic_write_text
-
-        name = f"step-{self.state.step:08d}"
-        final = self.checkpoint_root / name
-        tmp = self.checkpoint_root / f".tmp-{name}"
-        if self.rank == 0:
-            shutil.rmtree(tmp, ignore_errors=True)
-            tmp.mkdir(parents=True)
-        _barrier()
-        torch.save(_random_state(self.generator, self.model), tmp / f"rng-rank{self.rank}.pt")
-        _barrier()
-        if self.rank == 0:
-            torch.save(
-                {
-                    "model": self.model.state_dict(),
-                    "optimizer": self.optimizer.state_dict(),
-                    "scheduler": self.scheduler.state_dict(),
-                    "train_state": vars(self.state).copy(),
-                    "world_size": self.world_size,
-                    "num_codebooks": self.num_codebooks,
-                },
-                tmp / "train_state.pt",
-            )
-            save_spear_checkpoint(self.model.encoder, tmp / "encoder")
-            shutil.rmtree(final, ignore_errors=True)
-            os.replace(tmp, final)
-            atomic_write_text(self.checkpoint_root / "latest", name + "\n")
-            kept = sorted(p for p in self.checkpoint_root.glob("step-*") if p.is_dir())
-            for old in kept[: -self.config.train.keep_last]:
-                shutil.rmtree(old, ignore_errors=True)
-        _barrier()
-        return final
+        rng = {**capture_rng(self.generator), "whiten": _whiten_probs(self.model)}
+        state = {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "train_state": vars(self.state).copy(),
+            "world_size": self.world_size,
+            "num_codebooks": self.num_codebooks,
+        }
+        return save_checkpoint(
+            self.exp_dir,
+            self.state.step,
+            state,
+            rng,
+            rank=self.rank,
+            keep_last=self.config.train.keep_last,
+            export=lambda folder: save_spear_checkpoint(self.model.encoder, folder / "encoder"),
+        )
 
     def load_latest(self) -> int | None:
         """Restore the latest checkpoint (returns its step) or do nothing (None)."""
-        pointer = self.checkpoint_root / "latest"
-        if not pointer.is_file():
-            return None
-        folder = self.checkpoint_root / pointer.read_text().strip()
-        return self.load_checkpoint(folder)
+        folder = latest_checkpoint(self.exp_dir)
+        return None if folder is None else self.load_checkpoint(folder)
 
     def load_checkpoint(self, folder: Path) -> int:
-        files = [folder / "train_state.pt", folder / f"rng-rank{self.rank}.pt"]
-        for path in files:
-            if not path.is_file():
-                raise CheckpointError(
-                    f"{path}: missing from the checkpoint (delete {folder} to restart from an earlier one)"
-                )
-        state = torch.load(files[0], map_location="cpu", weights_only=True)
+        state, rng = load_checkpoint(folder, self.rank)
         if state["world_size"] != self.world_size:
             raise ConfigError(
                 f"{folder}: written by {state['world_size']} process(es), resumed with {self.world_size}; "
@@ -421,7 +314,10 @@ class PretrainTrainer:
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.state = TrainState(**state["train_state"])
-        _restore_random_state(torch.load(files[1], map_location="cpu", weights_only=True), self.generator, self.model)
+        restore_rng(rng, self.generator)
+        modules = dict(self.model.named_modules())
+        for name, prob in rng["whiten"].items():
+            modules[name].prob = prob
         log.info("resumed from %s (step %d)", folder, self.state.step)
         return self.state.step
 
@@ -430,16 +326,12 @@ class PretrainTrainer:
 
 
 def _num_codebooks(config: PretrainConfig) -> dict[str, int]:
-    from spear_bench.pretrain.pipeline import layout, load_quantizer
-
     work = layout(config)
     return {t.name: load_quantizer(work.quantizer(t)).num_codebooks for t in config.token_sets}
 
 
 def _codebook_sizes(config: PretrainConfig) -> dict[str, int]:
     """Entries per codebook of each token set: 256 for MVQ, the number of clusters for k-means."""
-    from spear_bench.pretrain.pipeline import layout, load_quantizer
-
     work = layout(config)
     return {t.name: load_quantizer(work.quantizer(t)).codebook_size for t in config.token_sets}
 
@@ -448,9 +340,6 @@ def train_worker(
     config: PretrainConfig, rank: int, world_size: int, max_steps: int | None = None, progress: bool = True
 ) -> RunResult:
     """Train on already prepared data (tokens manifest in work_dir) as ``rank`` of ``world_size``."""
-    from spear_bench.pretrain.data import load_cuts
-    from spear_bench.pretrain.pipeline import layout, noise_folders
-
     cuts = load_cuts(layout(config).tokens_manifest)
     trainer = PretrainTrainer(
         config,
@@ -468,56 +357,34 @@ def train_worker(
 def _spawned(
     rank: int, world_size: int, port: int, config: PretrainConfig, max_steps: int | None, progress: bool
 ) -> None:
-    os.environ["MASTER_ADDR"] = "127.0.0.1"
-    os.environ["MASTER_PORT"] = str(port)
-    backend = "nccl" if torch.cuda.is_available() and os.environ.get("SPEAR_BENCH_CPU") != "1" else "gloo"
-    dist.init_process_group(backend, rank=rank, world_size=world_size)
+    distributed.init_process_group(rank, world_size, port)
     try:
         train_worker(config, rank, world_size, max_steps, progress)
     finally:
-        dist.destroy_process_group()
+        distributed.destroy_process_group()
 
 
 def run_pretraining(
     config: PretrainConfig, nproc: int = 1, max_steps: int | None = None, progress: bool = True
 ) -> RunResult:
     """Prepare data/teachers/MVQ/tokens (once), then train with ``nproc`` processes (or as a torchrun rank)."""
-    from spear_bench.pretrain.pipeline import layout, prepare_training_data
-
-    if "RANK" in os.environ and "WORLD_SIZE" in os.environ and int(os.environ["WORLD_SIZE"]) > 1:
+    launched = distributed.torchrun_rank()
+    if launched is not None:
         # Launched by torchrun: one process per rank, already given its rank.
-        rank, world_size = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
-        backend = "nccl" if torch.cuda.is_available() and os.environ.get("SPEAR_BENCH_CPU") != "1" else "gloo"
-        dist.init_process_group(backend)
+        rank, world_size = launched
+        distributed.init_process_group()
         try:
             if rank == 0:
                 prepare_training_data(config, progress)
-            _barrier()
+            distributed.barrier()
             return train_worker(config, rank, world_size, max_steps, progress)
         finally:
-            dist.destroy_process_group()
+            distributed.destroy_process_group()
     prepare_training_data(config, progress)
     if nproc <= 1:
         return train_worker(config, 0, 1, max_steps, progress)
-    import torch.multiprocessing as mp
-
-    mp.spawn(_spawned, args=(nproc, free_port(), config, max_steps, progress), nprocs=nproc, join=True)
+    mp.spawn(_spawned, args=(nproc, distributed.free_port(), config, max_steps, progress), nprocs=nproc, join=True)
     result = RunResult(layout(config).exp)
     records = read_log(result.exp_dir)
     result.records, result.final_step = records, (records[-1]["step"] if records else 0)
     return result
-
-
-def read_log(exp_dir: str | Path) -> list[dict]:
-    """The records of exp/log.jsonl; a half-written last line (a run killed mid-write) is left out."""
-    path = Path(exp_dir) / "log.jsonl"
-    if not path.is_file():
-        return []
-    lines = [line for line in path.read_text().splitlines() if line.strip()]
-    records = [json.loads(line) for line in lines[:-1]]
-    if lines:
-        try:
-            records.append(json.loads(lines[-1]))
-        except json.JSONDecodeError:
-            pass
-    return records
