@@ -1,9 +1,10 @@
 """Teacher models whose features are quantised into SPEAR's pre-training targets.
 
-A teacher is a registered model with a teacher layer (its ModelBundle, spear_bench/models/registry.py;
-paper Sec. 4 and Appendix F.1/G): WavLM Large (speech, layer 21), Dasheng 1.2B (audio, last
-layer, 25 Hz), and the ablation teachers HuBERT Large (layer 21) and WavLM Base+, all built
-by spear_bench.models.baselines. A teacher's weights are its ``path``, else the published checkpoint of its name
+A teacher is a registered model with a teacher layer (its ModelBundle in
+spear_bench/models/registry.py; paper Sec. 4 and Appendix F.1/G): WavLM Large (speech,
+layer 21), Dasheng 1.2B (audio, last layer, 25 Hz), and the ablation teachers HuBERT Large
+(layer 21) and WavLM Base+, all built by spear_bench.models.baselines. A teacher's weights
+are its ``path``, else the published checkpoint of its name
 (spear_bench/models/catalogue.py: fetched once, verified), else an error; random init
 (seeded; ``overrides`` shrink it for tests and demos) only with ``random_init: true``,
 and the teacher is then labelled ``NAME[random-init]`` in its quantisers and logs.

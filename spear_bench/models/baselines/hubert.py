@@ -1,9 +1,7 @@
 """HuBERT Large through ``transformers.HubertModel`` (the teacher ablation's speech teacher, paper Appendix G).
 
-facebook/hubert-large-ll60k: layer-norm CNN with bias, pre-LN ("stable layer norm")
-transformer, normalised input; 24 layers x 1024, 50 Hz. ``hidden_states`` follow
-transformers, as for WavLM (spear_bench/models/baselines/wavlm.py, whose encoder wrapper
-serves any Hugging Face speech model).
+24 layers x 1024 at 50 Hz; ``hidden_states`` follow transformers, as for WavLM
+(spear_bench/models/baselines/wavlm.py, whose encoder wrapper serves any Hugging Face speech model).
 """
 
 from __future__ import annotations
