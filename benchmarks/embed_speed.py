@@ -61,7 +61,7 @@ def build_wavlm(quick: bool):
 
 
 def build_spear(quick: bool):
-    from spear_bench.models.spear import build_spear_base, build_spear_tiny
+    from spear_bench.models.checkpoint import build_spear_base, build_spear_tiny
 
     return (build_spear_tiny if quick else build_spear_base)(None, 0)
 

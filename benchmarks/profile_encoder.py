@@ -34,7 +34,7 @@ def main(argv=None) -> str:
     args = parser.parse_args(argv)
     from torch.profiler import ProfilerActivity, profile
 
-    from spear_bench.models.spear import build_spear_base, build_spear_tiny
+    from spear_bench.models.checkpoint import build_spear_base, build_spear_tiny
 
     torch.set_num_threads(args.threads)
     model = (build_spear_tiny if args.tiny else build_spear_base)(None, 0).eval()

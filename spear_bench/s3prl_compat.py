@@ -42,6 +42,8 @@ import types
 from dataclasses import dataclass
 from pathlib import Path
 
+import huggingface_hub
+import soundfile
 import torch
 
 import spear_bench  # noqa: F401  (installs the torchaudio import hook before torchaudio loads)
@@ -75,8 +77,6 @@ _SUBTYPE_BITS = {"PCM_16": 16, "PCM_24": 24, "PCM_32": 32, "PCM_U8": 8, "PCM_S8"
 
 
 def _info(uri, format=None, buffer_size: int = 4096, backend=None) -> AudioMetaData:
-    import soundfile
-
     meta = soundfile.info(str(uri) if isinstance(uri, Path) else uri)
     encoding = (
         "PCM_F"
@@ -96,8 +96,6 @@ def _load(
     buffer_size: int = 4096,
     backend=None,
 ):
-    import soundfile
-
     data, sample_rate = soundfile.read(
         str(uri) if isinstance(uri, Path) else uri,
         start=frame_offset,
@@ -121,8 +119,6 @@ def _save(
     backend=None,
     compression=None,
 ) -> None:
-    import soundfile
-
     wave = src.detach().cpu()
     if wave.ndim == 1:
         wave = wave[None]
@@ -148,8 +144,6 @@ def _sox_binary() -> str:
 
 
 def _run_sox(input_args: list[str], effects) -> tuple[torch.Tensor, int]:
-    import soundfile
-
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "out.wav"
         command = [_sox_binary(), "-q", *input_args, "-e", "floating-point", "-b", "32", str(out)]
@@ -165,8 +159,6 @@ def apply_effects_tensor(
     tensor: torch.Tensor, sample_rate: int, effects, channels_first: bool = True
 ) -> tuple[torch.Tensor, int]:
     """torchaudio's removed ``sox_effects.apply_effects_tensor``: (C, S) float -> (C', S'), rate'."""
-    import soundfile
-
     wave = tensor.detach().cpu().float()
     wave = wave if channels_first else wave.T
     with tempfile.TemporaryDirectory() as tmp:
@@ -212,20 +204,14 @@ class HfFolder:
 
     @staticmethod
     def get_token():
-        import huggingface_hub
-
         return huggingface_hub.get_token()
 
     @staticmethod
     def save_token(token: str) -> None:
-        import huggingface_hub
-
         huggingface_hub.login(token=token)
 
     @staticmethod
     def delete_token() -> None:
-        import huggingface_hub
-
         huggingface_hub.logout()
 
 
@@ -254,7 +240,7 @@ def apply_s3prl_compat() -> list[str]:
     """Install the shims (idempotent). Returns the names of the shims in place."""
     if _APPLIED:
         return list(_APPLIED)
-    import torchaudio
+    import torchaudio  # only when the shims are applied (SUPERB), after spear_bench's torchaudio hook
 
     if not hasattr(torchaudio, "set_audio_backend"):
         torchaudio.set_audio_backend = _set_audio_backend
@@ -271,8 +257,6 @@ def apply_s3prl_compat() -> list[str]:
     if not _torchcodec_available():
         torchaudio.load, torchaudio.save, torchaudio.info = _load, _save, _info
         _APPLIED.append("soundfile_io")
-    import huggingface_hub
-
     if not hasattr(huggingface_hub, "HfFolder"):
         huggingface_hub.HfFolder = HfFolder
         _APPLIED.append("hf_folder")
@@ -283,13 +267,3 @@ def apply_s3prl_compat() -> list[str]:
         trust_torch_load_from("s3prl")  # s3prl's own checkpoints pickle configs (trusted local files)
         _APPLIED.append("torch_load_weights_only")
     return list(_APPLIED)
-
-
-def import_s3prl_hub():
-    """``s3prl.hub`` with the shims applied (and this project's entries registered)."""
-    from spear_bench.upstreams import register
-
-    register()
-    import s3prl.hub
-
-    return s3prl.hub

@@ -15,19 +15,24 @@ Everything here is model-agnostic: models are resolved through the registry
 
 from __future__ import annotations
 
-import importlib
-import inspect
+import functools
 import json
+import runpy
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
 import torch
+import yaml
 from torch import nn
 
 from spear_bench.errors import CheckpointError, ConfigError
 from spear_bench.models.base import AudioEncoder, EncoderOutput
-from spear_bench.models.registry import ALIASES, get_bundle, model_names
+from spear_bench.models.catalogue import ModelRef
+from spear_bench.models.checkpoint import load_spear_checkpoint
+from spear_bench.models.registry import ModelBundle, get_bundle, model_names
+from spear_bench.s3prl_compat import apply_s3prl_compat
 
 BASELINE_HUB_PREFIX = "spear_bench_"  # s3prl has its own wavlm_* entries; ours must not clash
 LOCAL_SPEAR_ENTRY = "spear_local"
@@ -52,18 +57,8 @@ def build_encoder(
     if model is None:
         if path is None:
             raise ConfigError(f"{LOCAL_SPEAR_ENTRY} needs a checkpoint: pass ckpt=<folder or weights file>")
-        from spear_bench.models.checkpoint import load_spear_checkpoint
-
         return load_spear_checkpoint(str(path)).eval()
-    bundle = get_bundle(model)
-    module_name, function_name = bundle.builder.split(":")
-    build = getattr(importlib.import_module(module_name), function_name)
-    if overrides:
-        accepts_overrides = any(p.kind is p.VAR_KEYWORD for p in inspect.signature(build).parameters.values())
-        if not accepts_overrides:
-            raise ConfigError(f"model {bundle.name!r} takes no config overrides (got {sorted(overrides)})")
-        return build(path, seed, **overrides).eval()
-    return build(path, seed).eval()
+    return get_bundle(model).build(path, seed, **(overrides or {}))
 
 
 def samples_per_frame(encoder: AudioEncoder, frame_rate: float) -> int:
@@ -86,13 +81,17 @@ class HubEntry:
     description: str
 
 
+def hub_name(bundle: ModelBundle) -> str:
+    """The s3prl hub name of a registered model: SPEAR's own name, ``spear_bench_<name>`` for the others."""
+    return bundle.name if bundle.family == "spear" else BASELINE_HUB_PREFIX + bundle.name
+
+
 def hub_entries() -> dict[str, HubEntry]:
     """Every s3prl hub entry this project provides, derived from the model registry."""
     entries = {}
     for name in model_names():
         bundle = get_bundle(name)
-        hub_name = name if bundle.family == "spear" else BASELINE_HUB_PREFIX + name
-        entries[hub_name] = HubEntry(hub_name, name, bundle.description)
+        entries[hub_name(bundle)] = HubEntry(hub_name(bundle), name, bundle.description)
     entries[LOCAL_SPEAR_ENTRY] = HubEntry(
         LOCAL_SPEAR_ENTRY,
         None,
@@ -113,8 +112,6 @@ def _read_model_config(model_config) -> dict:
     if path.suffix == ".json":
         data = json.loads(path.read_text())
     else:
-        import yaml
-
         data = yaml.safe_load(path.read_text()) or {}
     if not isinstance(data, dict):
         raise ConfigError(f"upstream model_config {str(model_config)!r} must hold a mapping")
@@ -166,8 +163,12 @@ class UpstreamExpert(nn.Module):
         return result
 
 
+@functools.lru_cache(maxsize=None)
 def make_hub_entry(entry: HubEntry):
-    """The s3prl hub function for ``entry``: ``f(ckpt=None, model_config=None, refresh=False, **kwargs)``."""
+    """The s3prl hub function for ``entry``: ``f(ckpt=None, model_config=None, refresh=False, **kwargs)``.
+
+    One function per entry (cached): spear_s3prl.hubconf and :func:`register` hand out the same objects.
+    """
 
     def hub_function(ckpt: str | None = None, model_config=None, refresh: bool = False, **kwargs) -> UpstreamExpert:
         return UpstreamExpert(ckpt, model_config, refresh, model=entry.model, **kwargs)
@@ -179,16 +180,13 @@ def make_hub_entry(entry: HubEntry):
 
 def register(hub=None) -> list[str]:
     """Set our entries on ``s3prl.hub`` (applying the s3prl compatibility shims first); returns their names."""
-    from spear_bench.s3prl_compat import apply_s3prl_compat
-
     apply_s3prl_compat()
     if hub is None:
-        import s3prl.hub as hub
-    from spear_s3prl import hubconf
+        import s3prl.hub as hub  # heavy optional dependency (SUPERB only), importable only after the shims
 
     names = []
-    for name in hub_entries():
-        setattr(hub, name, getattr(hubconf, name))
+    for name, entry in hub_entries().items():
+        setattr(hub, name, make_hub_entry(entry))
         names.append(name)
     return names
 
@@ -199,9 +197,6 @@ def run_s3prl_downstream(argv: Sequence[str]) -> None:
     ``python -m spear_bench.upstreams -m train -u spear_base -d <downstream> -c <config> -n <name>``
     (the downstream configs live in s3prl's git tree, not in its wheel).
     """
-    import runpy
-    import sys
-
     register()
     saved, sys.argv = sys.argv, ["run_downstream.py", *argv]
     try:
@@ -344,17 +339,15 @@ class FrameEmbedder(nn.Module):
 
 
 def resolve_model_name(model: str, family_default_prefix: str = "spear_") -> str:
-    """``base`` -> ``spear_base``; ``base_plus`` with prefix ``wavlm_`` -> ``wavlm_base_plus``; full names pass."""
-    known = set(model_names()) | set(ALIASES)
-    prefixed = family_default_prefix + model  # the family's own short names win over global aliases
-    if prefixed in known:
-        return prefixed
-    if model in known:
-        return ALIASES.get(model, model)
-    raise ConfigError(f"unknown model {model!r}; known: {', '.join(sorted(known))}")
+    """``base`` -> ``spear_base``; ``base_plus`` with prefix ``wavlm_`` -> ``wavlm_base_plus``; full names pass.
+
+    The family's own short names win over the global aliases (:meth:`ModelRef.parse`'s ``family_prefix``).
+    """
+    ref = ModelRef.parse(model, family_prefix=family_default_prefix)
+    if ref.weights or ref.random_init or ref.hear:
+        raise ConfigError(f"model {model!r}: expected a model name here (weights are given as a path argument)")
+    return ref.name
 
 
 if __name__ == "__main__":
-    import sys
-
     run_s3prl_downstream(sys.argv[1:])

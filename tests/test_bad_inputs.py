@@ -27,7 +27,7 @@ import torch
 from spear_bench.bench.cache import EmbeddingCache
 from spear_bench.bench.hear_data import read_task
 from spear_bench.bench.hear_runner import compute_embeddings
-from spear_bench.bench.models import HearModelHandle, resolve_model
+from spear_bench.bench.scored_model import HearModelHandle, resolve_model
 from spear_bench.bench.superb_data import read_dataset
 from spear_bench.bench.tasks import load_suite_file
 from spear_bench.cli import main
@@ -98,8 +98,8 @@ HEAR_ENTRY = """\
 
 
 def _checkpoint(root: Path) -> Path:
-    from spear_bench.models.checkpoint import save_spear_checkpoint
-    from spear_bench.models.spear import build_spear, spear_config
+    from spear_bench.models.checkpoint import build_spear, save_spear_checkpoint
+    from spear_bench.models.spear import spear_config
 
     return save_spear_checkpoint(build_spear(spear_config("tiny"), seed=0), root / "ckpt")
 

@@ -11,8 +11,8 @@ from _upstreams_tiny import HOP_SAMPLES, TINY_OVERRIDES, three_waves
 
 from spear_bench.errors import CheckpointError, ConfigError
 from spear_bench.models import get_bundle, load_encoder
-from spear_bench.models.baselines import BASELINES
 from spear_bench.models.baselines.dasheng import DASHENG_SIZES, build_dasheng
+from spear_bench.models.registry import BASELINES
 from spear_bench.upstreams import build_encoder
 
 BASELINE_NAMES = [bundle.name for bundle in BASELINES]

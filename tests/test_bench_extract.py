@@ -62,7 +62,7 @@ def test_unknown_dtype_is_a_config_error():
 
 
 def test_bfloat16_outputs_are_close_to_float32_on_cpu(one_thread):
-    from spear_bench.models.spear import build_spear_tiny
+    from spear_bench.models.checkpoint import build_spear_tiny
 
     model = build_spear_tiny(None, 0)
     wave = 0.1 * torch.randn(2, 32000, generator=torch.Generator().manual_seed(0))

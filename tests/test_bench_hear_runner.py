@@ -10,8 +10,8 @@ from test_demo_data import demo_root  # tests/ is on sys.path (pytest rootdir-re
 
 from spear_bench.bench.cache import EmbeddingCache
 from spear_bench.bench.hear_runner import run_hear_task
-from spear_bench.bench.models import HearModelHandle, resolve_model
 from spear_bench.bench.probe import ProbeConfig
+from spear_bench.bench.scored_model import HearModelHandle, resolve_model
 from spear_bench.bench.tasks import load_suite
 from spear_bench.errors import ConfigError, DatasetError
 

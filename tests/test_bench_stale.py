@@ -11,8 +11,8 @@ from test_demo_data import demo_root
 from spear_bench.bench import fingerprint, orchestrate
 from spear_bench.bench.cache import EmbeddingCache
 from spear_bench.bench.fingerprint import code_version, embedding_settings, module_settings, module_source_hash
-from spear_bench.bench.models import resolve_model
 from spear_bench.bench.orchestrate import RunConfig, Unit, unit_config
+from spear_bench.bench.scored_model import resolve_model
 from spear_bench.bench.tasks import load_suite
 from spear_bench.cli import main
 from spear_bench.results.store import ResultsStore, config_hash
@@ -135,8 +135,7 @@ def test_changed_checkpoint_setting_recomputes_embeddings_and_reruns_the_unit(
     tmp_path, capsys, small_probe_fresh_handles
 ):
     """Edge padding set in a checkpoint's config.json: same tensors (same weights hash), other embeddings."""
-    from spear_bench.models.checkpoint import save_spear_checkpoint
-    from spear_bench.models.spear import build_spear_tiny
+    from spear_bench.models.checkpoint import build_spear_tiny, save_spear_checkpoint
 
     ckpt = save_spear_checkpoint(build_spear_tiny(None, 0), tmp_path / "ckpt")
     model = f"spear_tiny@{ckpt}"

@@ -7,7 +7,7 @@ import pytest
 import soundfile as sf
 from test_demo_data import demo_root  # tests/ is on sys.path (pytest rootdir-relative import)
 
-from spear_bench.bench.models import resolve_model
+from spear_bench.bench.scored_model import resolve_model
 from spear_bench.bench.superb_data import read_dataset
 from spear_bench.bench.superb_runner import Upstream, run_superb_task
 from spear_bench.bench.tasks import load_suite

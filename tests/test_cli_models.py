@@ -36,8 +36,7 @@ def test_info_table_for_xlarge_is_instant_and_human_readable(capsys):
 
 
 def test_info_reads_a_checkpoint_folder(tmp_path, capsys):
-    from spear_bench.models.checkpoint import save_spear_checkpoint
-    from spear_bench.models.spear import build_spear_tiny
+    from spear_bench.models.checkpoint import build_spear_tiny, save_spear_checkpoint
 
     save_spear_checkpoint(build_spear_tiny(None, 0), tmp_path / "ckpt")
     assert main(["info", str(tmp_path / "ckpt"), "--json"]) == 0

@@ -13,8 +13,8 @@ from spear_bench.cli import main
 from spear_bench.errors import CheckpointError, ConfigError
 from spear_bench.models import catalogue, load_encoder
 from spear_bench.models.catalogue import CATALOGUE, CatalogueEntry, ModelRef, weights_fingerprint
-from spear_bench.models.checkpoint import config_to_json, save_spear_checkpoint
-from spear_bench.models.spear import build_spear, spear_config
+from spear_bench.models.checkpoint import build_spear, config_to_json, save_spear_checkpoint
+from spear_bench.models.spear import spear_config
 
 REPO = "test-owner/spear-tiny-release"
 REVISION = "0123456789abcdef0123456789abcdef01234567"

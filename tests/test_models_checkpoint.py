@@ -9,8 +9,15 @@ import pytest
 import torch
 
 from spear_bench.errors import CheckpointError
-from spear_bench.models.checkpoint import load_spear_checkpoint, read_config, read_state_dict, save_spear_checkpoint
-from spear_bench.models.spear import build_spear, build_spear_tiny, spear_config
+from spear_bench.models.checkpoint import (
+    build_spear,
+    build_spear_tiny,
+    load_spear_checkpoint,
+    read_config,
+    read_state_dict,
+    save_spear_checkpoint,
+)
+from spear_bench.models.spear import spear_config
 
 
 @pytest.fixture(scope="module")

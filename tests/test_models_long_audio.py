@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from spear_bench.models.long_audio import _fbank_blockwise, plan_chunks
+from spear_bench.audio.fbank import _fbank_blockwise
+from spear_bench.models.long_audio import plan_chunks
 
 REFERENCE = Path(__file__).parent / "data" / "zipformer2-tiny"  # provenance: tests/data/README.md
 

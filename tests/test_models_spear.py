@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from spear_bench.errors import AudioError, ConfigError
-from spear_bench.models.spear import SpearConfig, SpearEncoder, build_spear_tiny, spear_config
+from spear_bench.models.checkpoint import build_spear_tiny
+from spear_bench.models.spear import SpearConfig, SpearEncoder, spear_config
 
 # encoder_embed + encoder as counted by the reference Zipformer2 code (spear-facts.md).
 REFERENCE_COUNTS = {"base": 93_289_363, "large": 326_951_346, "xlarge": 596_973_236}

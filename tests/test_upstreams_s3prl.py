@@ -7,7 +7,7 @@ import yaml
 from _upstreams_tiny import TINY_OVERRIDES, three_waves
 
 from spear_bench.errors import CheckpointError, ConfigError
-from spear_bench.models.baselines import BASELINES
+from spear_bench.models.registry import BASELINES
 from spear_bench.upstreams import BASELINE_HUB_PREFIX, UpstreamExpert, build_encoder, hub_entries, register
 
 register()

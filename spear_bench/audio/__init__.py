@@ -3,7 +3,7 @@
 Generated speech and sounds for demos and tests are in :mod:`spear_bench.audio.synth`.
 """
 
-from spear_bench.audio.fbank import Fbank, FbankConfig, compute_fbank, fbank_batch, num_fbank_frames
+from spear_bench.audio.fbank import Fbank, FbankConfig, compute_fbank, fbank_batch, num_fbank_frames, waveform_fbank
 from spear_bench.audio.io import (
     AUDIO_SUFFIXES,
     SAMPLE_RATE,
@@ -27,4 +27,5 @@ __all__ = [
     "num_fbank_frames",
     "resample",
     "validate_waveform",
+    "waveform_fbank",
 ]

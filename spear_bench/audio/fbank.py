@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from spear_bench.audio.io import SAMPLE_RATE, validate_waveform
 from spear_bench.errors import AudioError
@@ -83,7 +83,7 @@ class Fbank(nn.Module):
 
     def __init__(self, config: FbankConfig = FbankConfig()):
         super().__init__()
-        from lhotse.features.kaldi.layers import Wav2LogFilterBank
+        from lhotse.features.kaldi.layers import Wav2LogFilterBank  # slow import (lhotse): only when an fbank is made
 
         self.config = config
         self.extractor = Wav2LogFilterBank(
@@ -156,4 +156,55 @@ def fbank_batch(
     return _extractor(config).to(waveforms.device)(waveforms, lengths)
 
 
-__all__ = ["Fbank", "FbankConfig", "compute_fbank", "fbank_batch", "min_fbank_samples", "num_fbank_frames"]
+# -- long waveforms: the same frames, computed in blocks (bounded memory) --------------------------
+# Frames are computed per frame (kaldi framing, ``snip_edges=False``), so a long waveform is cut
+# into blocks that overlap by a few frames and the interior frames of each block are exactly the
+# frames of the whole signal.
+
+HOP = 160  # samples per fbank frame at 16 kHz
+FBANK_BLOCK_FRAMES = 6000  # 60 s of fbank per block
+_BLOCK_MARGIN = 2  # frames; frame f covers samples [160 f - 120, 160 f + 280)
+
+
+def _fbank_blockwise(wave: Tensor, block_frames: int = FBANK_BLOCK_FRAMES) -> Tensor:
+    """(S,) -> (T, bins): the fbank of the whole waveform computed block by block."""
+    total = num_fbank_frames(int(wave.shape[0]))
+    out = None  # filled block by block: a list of blocks joined by torch.cat would hold the fbank twice
+    for f0 in range(0, total, block_frames):
+        f1 = min(total, f0 + block_frames)
+        m = max(0, f0 - _BLOCK_MARGIN)
+        s0 = HOP * m
+        s1 = min(int(wave.shape[0]), HOP * (f1 + _BLOCK_MARGIN) + 280)
+        seg = wave[s0:s1].unsqueeze(0)
+        feats, _ = fbank_batch(seg, torch.tensor([seg.shape[1]]))
+        if out is None:
+            out = torch.empty(total, feats.shape[2], dtype=feats.dtype, device=feats.device)
+        out[f0:f1] = feats[0, f0 - m : f1 - m]
+    return out
+
+
+def waveform_fbank(waveforms: Tensor, lengths: Tensor, block_frames: int = FBANK_BLOCK_FRAMES) -> tuple[Tensor, Tensor]:
+    """Padded fbank batch (like spear_bench.audio.fbank_batch), blockwise for long waveforms."""
+    lengths = lengths.to("cpu", torch.long)
+    longest = int(lengths.max())
+    if num_fbank_frames(longest) <= block_frames:
+        return fbank_batch(waveforms, lengths)
+    pad_value = FbankConfig().padding_value
+    feats = [_fbank_blockwise(waveforms[i, : int(n)], block_frames) for i, n in enumerate(lengths)]
+    if len(feats) == 1:  # one long recording: no padded copy
+        return feats[0].unsqueeze(0).to(waveforms.device), torch.tensor([feats[0].shape[0]], device=waveforms.device)
+    out = torch.full((len(feats), max(f.shape[0] for f in feats), feats[0].shape[1]), pad_value, dtype=torch.float32)
+    for i, f in enumerate(feats):
+        out[i, : f.shape[0]] = f
+    return out.to(waveforms.device), torch.tensor([f.shape[0] for f in feats], device=waveforms.device)
+
+
+__all__ = [
+    "Fbank",
+    "FbankConfig",
+    "compute_fbank",
+    "fbank_batch",
+    "min_fbank_samples",
+    "num_fbank_frames",
+    "waveform_fbank",
+]

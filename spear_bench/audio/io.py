@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf
 import torch
 
 from spear_bench.errors import AudioError
@@ -37,7 +38,7 @@ def resample(wave: torch.Tensor, orig_sr: int, target_sr: int = SAMPLE_RATE) -> 
     """Band-limited (windowed sinc) resampling, torchaudio's pure-Python implementation."""
     if orig_sr == target_sr:
         return wave
-    import torchaudio.functional as F
+    import torchaudio.functional as F  # slow import (and through spear_bench.compat's hook): only to resample
 
     return F.resample(wave, orig_sr, target_sr)
 
@@ -47,8 +48,6 @@ def load_audio(path: str | Path, target_sr: int = SAMPLE_RATE) -> torch.Tensor:
 
     Returns a float32 tensor (S,). Raises AudioError with a one-line message naming the file.
     """
-    import soundfile as sf
-
     path = Path(path)
     if not path.exists():
         raise AudioError(f"{path}: no such audio file")

@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf
 import torch
 
 from spear_bench.audio.io import SAMPLE_RATE, load_audio
@@ -78,8 +79,6 @@ def speak(text: str, voice: str = "en", speed: int = 160, pitch: int = 50) -> to
 
 def write_wav(path: str | Path, wave: torch.Tensor, sample_rate: int = SAMPLE_RATE) -> Path:
     """Write a mono waveform as 16-bit PCM (WAV or FLAC by suffix), via a temporary file so it appears whole."""
-    import soundfile as sf
-
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     data = np.clip(torch.as_tensor(wave).detach().cpu().numpy().astype(np.float32), -1.0, 1.0)

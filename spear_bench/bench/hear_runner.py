@@ -35,7 +35,6 @@ from spear_bench.bench.cache import EmbeddingCache, file_hash
 from spear_bench.bench.extract import ExtractConfig, audio_length, load_batches, timed
 from spear_bench.bench.hear_data import HearTaskData, frame_labels, read_task
 from spear_bench.bench.metrics import event_metric_details, events_from_frame_predictions, get_metric
-from spear_bench.bench.models import HearModelHandle
 from spear_bench.bench.probe import (
     ProbeConfig,
     ProbeSplit,
@@ -46,6 +45,7 @@ from spear_bench.bench.probe import (
     select_grid_points,
     train_grid,
 )
+from spear_bench.bench.scored_model import HearModelHandle
 from spear_bench.bench.tasks import HearTaskSpec
 from spear_bench.errors import AudioError, DatasetError
 from spear_bench.results.store import atomic_write_bytes, atomic_write_text

@@ -304,7 +304,7 @@ def run_heareval(
 
 def vector_handle(dim: int, device: str = "cpu"):
     """This module as a spear-bench HEAR model (``hear:spear_bench.bench.heareval_oracle`` with its ``dim``)."""
-    from spear_bench.bench.models import BenchModel, HearModelHandle
+    from spear_bench.bench.scored_model import BenchModel, HearModelHandle
 
     model = BenchModel(name="heareval_oracle", hear_module=MODULE, hear_kwargs={"dim": dim}, family="hear")
     return HearModelHandle(model, device)

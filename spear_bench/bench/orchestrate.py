@@ -125,7 +125,7 @@ _HANDLES: dict[tuple, object] = {}
 
 
 def hear_handle(model_spec: str, config: RunConfig):
-    from spear_bench.bench.models import HearModelHandle, resolve_model
+    from spear_bench.bench.scored_model import HearModelHandle, resolve_model
 
     key = ("hear", model_spec, config.layer, config.device, config.dtype)
     if key not in _HANDLES:
@@ -134,7 +134,7 @@ def hear_handle(model_spec: str, config: RunConfig):
 
 
 def superb_upstream(model_spec: str, config: RunConfig):
-    from spear_bench.bench.models import resolve_model
+    from spear_bench.bench.scored_model import resolve_model
     from spear_bench.bench.superb_runner import Upstream
 
     key = ("superb", model_spec, config.device, config.dtype)
@@ -164,8 +164,8 @@ def _runs_in_s3prl_only(spec: TaskSpec) -> bool:
 
 
 def unit_config(unit: Unit, spec: TaskSpec, config: RunConfig, data_root: Path) -> dict:
-    from spear_bench.bench.models import resolve_model
     from spear_bench.bench.probe import ProbeConfig
+    from spear_bench.bench.scored_model import resolve_model
 
     model = resolve_model(unit.model, config.layer)
     protocol = ProbeConfig().protocol_dict() if isinstance(spec, HearTaskSpec) else dataclasses.asdict(spec.protocol)
@@ -223,7 +223,7 @@ def run_unit(unit: Unit, config: RunConfig) -> UnitOutcome:
 
 
 def _run_unit(unit: Unit, config: RunConfig, start: float) -> UnitOutcome:
-    from spear_bench.bench.models import resolve_model
+    from spear_bench.bench.scored_model import resolve_model
 
     spec = load_suite(config.suite).task(unit.task)
     data_root = default_data_root(config.suite, config.data_root)
@@ -401,7 +401,7 @@ def execute(
 ) -> list[UnitOutcome]:
     """Plan, check the data, run every unit with ``launcher``; returns the outcomes."""
     from spear_bench.bench.launchers import LaunchOptions, get_launcher
-    from spear_bench.bench.models import resolve_model
+    from spear_bench.bench.scored_model import resolve_model
 
     run = get_launcher(launcher)
     for model in config.models:

@@ -31,7 +31,7 @@ from spear_bench.audio import load_audio
 from spear_bench.bench.cache import EmbeddingCache, file_hash, state_dict_hash
 from spear_bench.bench.extract import ExtractConfig, audio_length, load_batches, pad, precision, timed
 from spear_bench.bench.fingerprint import embedding_settings
-from spear_bench.bench.models import BenchModel
+from spear_bench.bench.scored_model import BenchModel
 from spear_bench.bench.superb_data import SuperbData, SuperbItem, read_dataset
 from spear_bench.bench.tasks import SuperbProtocol, SuperbTaskSpec
 from spear_bench.errors import ConfigError

@@ -13,10 +13,22 @@ import io
 import json
 from pathlib import Path
 
+import numpy as np
+import torch
 import typer
+from safetensors.torch import save
+from tqdm import tqdm
 
+from spear_bench.audio import find_audio_files, load_audio
+from spear_bench.bench.extract import ExtractConfig, audio_length, load_batches, precision
 from spear_bench.errors import AudioError, ConfigError
-from spear_bench.models.catalogue import ModelRef, random_init_warning
+from spear_bench.models import load_encoder
+from spear_bench.models.catalogue import CATALOGUE, ModelRef, cached_path, random_init_warning, weights_fingerprint
+from spear_bench.models.catalogue import fetch as fetch_weights
+from spear_bench.models.checkpoint import find_checkpoint_files, infer_config, read_config, read_state_dict
+from spear_bench.models.registry import get_bundle, model_names
+from spear_bench.models.spear import SpearEncoder
+from spear_bench.results.store import atomic_write_bytes
 
 LAYER_HELP = "last (encoder output), all (every hidden state, stacked: L x T x D) or N (hidden state N, 0-based)"
 
@@ -26,44 +38,22 @@ LAYER_HELP = "last (encoder output), all (every hidden state, stacked: L x T x D
 # ---------------------------------------------------------------------------------------
 
 
-def _spear_config_for(model: str):
+def _spear_config_for(ref: ModelRef):
     """(SpearConfig, source) for a SPEAR name or checkpoint path; None for other models."""
-    from spear_bench.models.registry import ALIASES, get_bundle, model_names
-
-    name = _registered_part(model)
-    if name is not None:
-        ref = ModelRef.parse(model)
-        if get_bundle(ref.name).family != "spear":
-            return None
-        if ref.weights:
-            return _spear_config_for(ref.weights)[0], ref.weights
-        from spear_bench.models.spear import spear_config
-
-        return spear_config(get_bundle(ref.name).builder.rsplit("_", 1)[-1]), None
-    path = Path(model)
-    if not path.exists():
-        known = ", ".join(sorted(ALIASES) + model_names())
-        raise ConfigError(f"{model!r} is neither a known model ({known}) nor an existing checkpoint path")
-    from spear_bench.models.checkpoint import _find_files, infer_config, read_config, read_state_dict
-
-    config_path, weights = _find_files(path)
-    config = read_config(config_path) if config_path else infer_config(read_state_dict(weights), str(weights))
-    return config, str(path)
+    if ref.checkpoint:
+        config_path, weights = find_checkpoint_files(Path(ref.weights))
+        config = read_config(config_path) if config_path else infer_config(read_state_dict(weights), str(weights))
+        return config, ref.weights
+    bundle = get_bundle(ref.name)
+    if bundle.family != "spear":
+        return None
+    if ref.weights:
+        return _spear_config_for(ModelRef.parse(ref.weights, checkpoint_paths=True))[0], ref.weights
+    return bundle.config(), None
 
 
-def _registered_part(model: str) -> str | None:
-    """The registered name ``model`` starts with (before @ or [), or None (a checkpoint path)."""
-    from spear_bench.models.registry import ALIASES, model_names
-
-    head = model.partition("@")[0].partition("[")[0].strip()
-    return head if head in ALIASES or head in model_names() else None
-
-
-def _source(model: str, seed: int) -> str:
+def _source(ref: ModelRef, seed: int) -> str:
     """What weights MODEL names, without fetching them."""
-    from spear_bench.models.catalogue import CATALOGUE
-
-    ref = ModelRef.parse(model)
     if ref.random_init:
         return f"random init (seed {seed})"
     if ref.weights:
@@ -74,19 +64,15 @@ def _source(model: str, seed: int) -> str:
 
 def model_info(model: str, seed: int = 0) -> dict:
     """Facts about MODEL; SPEAR models are counted on the meta device (nothing is allocated)."""
-    import torch
-
-    resolved = _spear_config_for(model)
+    ref = ModelRef.parse(model, checkpoint_paths=True)
+    resolved = _spear_config_for(ref)
     if resolved is None:
-        from spear_bench.models.registry import get_bundle
-
-        ref = ModelRef.parse(model)
         bundle = get_bundle(ref.name)
         encoder = bundle.build(None, seed)  # the architecture's facts; the weights are not needed to count them
         return {
             "name": ref.label,
             "family": bundle.family,
-            "source": _source(model, seed),
+            "source": _source(ref, seed),
             "parameters": sum(p.numel() for p in encoder.parameters()),
             "hidden_size": encoder.hidden_size,
             "num_hidden_states": encoder.num_hidden_states,
@@ -94,17 +80,14 @@ def model_info(model: str, seed: int = 0) -> dict:
             "hidden_frame_rate": getattr(encoder, "hidden_frame_rate", encoder.frame_rate),
             "sample_rate": encoder.sample_rate,
         }
-    from spear_bench.models.spear import SpearEncoder
-
     config, source = resolved
     with torch.device("meta"):
         encoder = SpearEncoder(config)
     n = encoder.num_parameters()
-    registered = _registered_part(model) is not None
     return {
-        "name": ModelRef.parse(model).label if registered else Path(source).name,
+        "name": Path(source).name if ref.checkpoint else ref.label,
         "family": "spear",
-        "source": _source(model, seed) if registered else source,
+        "source": source if ref.checkpoint else _source(ref, seed),
         "parameters": n,
         "parameters_millions": round(n / 1e6, 1),
         "hidden_size": encoder.hidden_size,
@@ -166,8 +149,6 @@ def parse_layer(layer: str, num_hidden_states: int) -> str | int:
 
 def output_paths(inputs: list[str], out_dir: Path, suffix: str) -> list[tuple[Path, Path]]:
     """(audio file, embedding file) pairs: a folder's files keep their relative paths, files their names."""
-    from spear_bench.audio import find_audio_files
-
     pairs: list[tuple[Path, Path]] = []
     for item in map(Path, inputs):
         files = find_audio_files([item])
@@ -189,10 +170,6 @@ def output_paths(inputs: list[str], out_dir: Path, suffix: str) -> list[tuple[Pa
 
 def _embeddings(encoder, waves, layer: str | int, dtype: str = "float32", device: str = "cpu"):
     """[(array, frame_rate)] of a (B, S) batch of equal-length waveforms."""
-    import torch
-
-    from spear_bench.bench.extract import precision
-
     waves = waves.to(device)
     lengths = torch.full((waves.shape[0],), waves.shape[1], device=device)
     with torch.inference_mode(), precision(dtype, device):
@@ -218,8 +195,6 @@ def _embeddings(encoder, waves, layer: str | int, dtype: str = "float32", device
 def _load_pair(pair: tuple[Path, Path]):
     """(waveform, None) or (None, the one-line error) for (audio file, embedding file): a
     DataLoader worker returns the error instead of raising it (it would re-raise with a traceback)."""
-    from spear_bench.audio import load_audio
-
     try:
         return load_audio(pair[0]), None
     except AudioError as error:
@@ -227,24 +202,15 @@ def _load_pair(pair: tuple[Path, Path]):
 
 
 def _is_spear(encoder) -> bool:
-    from spear_bench.models.spear import SpearEncoder
-
     return isinstance(encoder, SpearEncoder)
 
 
 def _write(path: Path, array, fmt: str, metadata: dict) -> None:
-    import numpy as np
-
-    from spear_bench.results.store import atomic_write_bytes
-
     if fmt == "npy":
         buffer = io.BytesIO()
         np.save(buffer, array)
         atomic_write_bytes(path, buffer.getvalue())
     else:
-        import torch
-        from safetensors.torch import save
-
         data = save(
             {"embedding": torch.from_numpy(np.ascontiguousarray(array))},
             metadata={k: str(v) for k, v in metadata.items()},
@@ -282,20 +248,14 @@ def embed(
     seconds of audio per batch (no padding, so each file's embedding is the one it gets
     alone), while --workers processes decode the next batches.
     """
-    import torch
-    from tqdm import tqdm
-
-    from spear_bench.bench.extract import ExtractConfig, audio_length, load_batches
-    from spear_bench.models import load_encoder
-
     if fmt not in ("npy", "safetensors"):
         raise ConfigError(f"--format {fmt!r}: expected npy or safetensors")
     extract = ExtractConfig(max_batch_s=batch_s, workers=workers, dtype=dtype)
     pairs = output_paths(audio, out, "." + fmt)
     encoder = load_encoder(model, seed=seed).to(device)
-    label = ModelRef.parse(model).label if _registered_part(model) else model
-    if _registered_part(model) and ModelRef.parse(model).random_init:
-        typer.echo(random_init_warning(label))
+    ref = ModelRef.parse(model, checkpoint_paths=True)
+    if ref.random_init:
+        typer.echo(random_init_warning(ref.label))
     chosen = parse_layer(layer, encoder.num_hidden_states)
     todo = [(src, dst) for src, dst in pairs if overwrite or not dst.exists()]
     skipped = len(pairs) - len(todo)
@@ -333,7 +293,7 @@ def embed(
                 continue
             for i, (array, rate) in zip(group, results):
                 src, dst = pairs_batch[i]
-                _write(dst, array, fmt, {"model": label, "layer": chosen, "frame_rate": rate, "source": str(src)})
+                _write(dst, array, fmt, {"model": ref.label, "layer": chosen, "frame_rate": rate, "source": str(src)})
         bar.update(len(pairs_batch))
     bar.close()
     for message in unreadable:
@@ -353,9 +313,6 @@ def embed(
 
 def catalogue_rows() -> list[dict]:
     """One row per registered name: its published source, expected parameters, paper row and whether it is cached."""
-    from spear_bench.models.catalogue import CATALOGUE, cached_path
-    from spear_bench.models.registry import get_bundle, model_names
-
     rows = []
     for name in model_names():
         entry = CATALOGUE.get(name)
@@ -407,9 +364,6 @@ def models(json_output: bool = typer.Option(False, "--json", help="Print JSON in
 
 def fetch(names: list[str] = typer.Argument(..., help="Released model names (see spear-bench models).")) -> None:
     """Download (resumable, into the Hugging Face / torch hub cache) and verify the published weights of NAMEs."""
-    from spear_bench.models.catalogue import fetch as fetch_weights
-    from spear_bench.models.catalogue import weights_fingerprint
-
     for name in names:
         path = fetch_weights(ModelRef.parse(name).name)
         typer.echo(f"{name}: verified {path} ({weights_fingerprint(path)})")

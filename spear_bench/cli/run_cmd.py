@@ -32,7 +32,7 @@ def _print_summary(outcomes, results: Path, seconds: float) -> None:
 
 def _check_models(config) -> None:
     """Names, weights and downloads fail in one line before any data is generated or loaded."""
-    from spear_bench.bench.models import resolve_model
+    from spear_bench.bench.scored_model import resolve_model
 
     for model in config.models:
         resolve_model(model, config.layer)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 from spear_bench.errors import ConfigError
 from spear_bench.models.base import AudioEncoder, EncoderOutput
 from spear_bench.models.catalogue import CATALOGUE, ModelRef, fetch, resolve_weights
-from spear_bench.models.registry import ALIASES, ModelBundle, get_bundle, model_names
+from spear_bench.models.checkpoint import load_spear_checkpoint
+from spear_bench.models.registry import ModelBundle, get_bundle, model_names
 
 
 def load_encoder(name_or_path, *, seed: int = 0, path: str | None = None):
@@ -20,25 +20,15 @@ def load_encoder(name_or_path, *, seed: int = 0, path: str | None = None):
     (random init seeded with ``seed``, only on request), or a SPEAR checkpoint path
     (a folder with config.json + model.safetensors / pytorch_model.bin, or the weights file).
     """
-    text = str(name_or_path)
-    if "@" not in text and "[" not in text and not _is_registered(text) and Path(text).exists():
-        from spear_bench.models.checkpoint import load_spear_checkpoint
-
-        return load_spear_checkpoint(text).eval()
-    if not _is_registered(text.partition("@")[0].partition("[")[0].strip()):
-        known = ", ".join(sorted(ALIASES) + model_names())
-        raise ConfigError(f"{text!r} is neither a known model ({known}) nor an existing checkpoint path")
-    ref = ModelRef.parse(text)
+    ref = ModelRef.parse(str(name_or_path), checkpoint_paths=True)
+    if ref.checkpoint:
+        return load_spear_checkpoint(ref.weights).eval()
     if path is not None:
         if ref.weights or ref.random_init:
-            raise ConfigError(f"model {text!r}: weights given twice (in the name and as path={path!r})")
+            raise ConfigError(f"model {ref.text!r}: weights given twice (in the name and as path={path!r})")
         ref = dataclasses.replace(ref, weights=str(path))
     weights = resolve_weights(ref)
     return get_bundle(ref.name).build(weights.path, seed)
-
-
-def _is_registered(name: str) -> bool:
-    return name in ALIASES or name in model_names()
 
 
 __all__ = [

@@ -30,7 +30,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
+import torch
+
+from spear_bench.bench.cache import file_hash
 from spear_bench.errors import CheckpointError, ConfigError
+from spear_bench.models.registry import ALIASES, get_bundle, is_registered, model_names
 
 HEAR_MODULE_PREFIX = "hear:"
 RANDOM_INIT = "random-init"
@@ -217,10 +221,12 @@ _REF = re.compile(r"(?P<name>[^\[\]@]+?)\s*(?:\[(?P<option>[^\]]*)\])?")
 
 @dataclass(frozen=True)
 class ModelRef:
-    """A parsed model name: ``NAME``, ``NAME@WEIGHTS``, ``NAME[random-init]``, ``hear:MODULE[@WEIGHTS]``.
+    """A parsed model name: ``NAME``, ``NAME@WEIGHTS``, ``NAME[random-init]``, ``hear:MODULE[@WEIGHTS]``,
+    or (where a command takes one) a SPEAR checkpoint path.
 
-    ``name`` is the registered name (aliases resolved) or the HEAR module; ``label`` is the
-    model's name in results (``NAME[random-init]`` for random weights).
+    ``name`` is the registered name (aliases resolved), the HEAR module, or "" for a
+    checkpoint path (``weights`` is the path; its config.json decides the size); ``label``
+    is the model's name in results (``NAME[random-init]`` for random weights).
     """
 
     name: str
@@ -228,12 +234,24 @@ class ModelRef:
     random_init: bool = False
     hear: bool = False
     text: str = ""
+    checkpoint: bool = False
 
     @classmethod
-    def parse(cls, spec: str) -> "ModelRef":
-        from spear_bench.models.registry import get_bundle
+    def parse(cls, spec: str, *, family_prefix: str = "", checkpoint_paths: bool = False) -> "ModelRef":
+        """``spec`` as a model reference; a one-line ConfigError says what is wrong with it.
 
+        ``family_prefix`` (``wavlm_`` ...): the family's short names come first (``large`` ->
+        ``wavlm_large``). ``checkpoint_paths``: a plain existing path that names no registered
+        model is a SPEAR checkpoint (``ref.checkpoint``), and anything else unregistered is an error
+        naming both possibilities.
+        """
         text = str(spec).strip()
+        if checkpoint_paths:
+            if "@" not in text and "[" not in text and not is_registered(text) and Path(text).exists():
+                return cls("", text, False, False, text, checkpoint=True)
+            if not is_registered(text.partition("@")[0].partition("[")[0].strip()):
+                known = ", ".join(sorted(ALIASES) + model_names())
+                raise ConfigError(f"{text!r} is neither a known model ({known}) nor an existing checkpoint path")
         target, at, path = text.partition("@")
         target = target.strip()
         if at and not path.strip():
@@ -253,11 +271,13 @@ class ModelRef:
         random_init = option is not None
         if random_init and weights:
             raise ConfigError(f"model {text!r}: give either @WEIGHTS or {RANDOM_INIT_SUFFIX}, not both")
-        name = get_bundle(match["name"].strip()).name  # ConfigError naming the known models
+        name = get_bundle(match["name"].strip(), family_prefix).name  # ConfigError naming the known models
         return cls(name, weights, random_init, False, text)
 
     @property
     def label(self) -> str:
+        if self.checkpoint:
+            return self.text
         return self.name + (RANDOM_INIT_SUFFIX if self.random_init else "")
 
 
@@ -299,8 +319,6 @@ def _stamp(file: Path) -> tuple:
 @functools.lru_cache(maxsize=64)
 def _fingerprint(files: tuple[Path, ...], root: Path, stamps: tuple, single: bool = False) -> str:
     """Hashed once per (files, sizes, mtimes) in a process: runs resolve a model several times."""
-    from spear_bench.bench.cache import file_hash
-
     if single:  # a weights file: its own sha256
         return "sha256:" + file_hash(files[0])
     h = hashlib.sha256()
@@ -311,7 +329,7 @@ def _fingerprint(files: tuple[Path, ...], root: Path, stamps: tuple, single: boo
 
 def _offline() -> bool:
     """HF_HUB_OFFLINE as huggingface_hub reads it (at import) or as set since."""
-    from huggingface_hub import constants
+    from huggingface_hub import constants  # on first use: huggingface_hub fixes HF_* settings at import
 
     env = os.environ.get("HF_HUB_OFFLINE", "").strip().lower()
     return bool(constants.HF_HUB_OFFLINE) or env in ("1", "true", "yes", "on")
@@ -330,8 +348,8 @@ def cached_path(entry: CatalogueEntry) -> Path | None:
     if entry.source == "dasheng":
         file = _dasheng_file(entry)
         return file if file.is_file() else None
-    from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import LocalEntryNotFoundError
+    from huggingface_hub import snapshot_download  # on first use: huggingface_hub fixes HF_* settings at import
+    from huggingface_hub.errors import LocalEntryNotFoundError  # (as above)
 
     try:
         return Path(
@@ -344,8 +362,6 @@ def cached_path(entry: CatalogueEntry) -> Path | None:
 
 
 def _dasheng_file(entry: CatalogueEntry) -> Path:
-    import torch
-
     return Path(torch.hub.get_dir()) / "checkpoints" / Path(urlparse(entry.repo_id).path).name
 
 
@@ -358,13 +374,11 @@ def download(entry: CatalogueEntry) -> Path:
         raise _not_available(entry, "HF_HUB_OFFLINE is set")
     try:
         if entry.source == "dasheng":
-            import torch
-
             file = _dasheng_file(entry)
             file.parent.mkdir(parents=True, exist_ok=True)
             torch.hub.download_url_to_file(entry.repo_id, str(file), progress=True)
             return file
-        from huggingface_hub import snapshot_download
+        from huggingface_hub import snapshot_download  # on first use: huggingface_hub fixes HF_* settings at import
 
         return Path(snapshot_download(entry.repo_id, revision=entry.revision, allow_patterns=list(HUB_FILES)))
     except Exception as error:  # noqa: BLE001 - no network, unknown repo, auth: all end in the same advice
@@ -381,8 +395,6 @@ def _has_weights(path: Path) -> bool:
 def verify(entry: CatalogueEntry, path: Path, model=None):
     """Load ``path`` as ``entry`` (its family's loader: config checked against the size, strict keys) and check the
     parameter count; returns the loaded encoder. A mismatch is a one-line CheckpointError naming the path."""
-    from spear_bench.models.registry import get_bundle
-
     encoder = model if model is not None else get_bundle(entry.size).build(str(path), 0)
     count = sum(p.numel() for p in encoder.parameters())
     allowed = entry.parameters * entry.parameter_tolerance
@@ -402,8 +414,6 @@ def _fetched(name: str) -> str:
 
 def fetch(name: str) -> Path:
     """Download (or find in the cache) and verify the published weights of a catalogued name; once per process."""
-    from spear_bench.models.registry import get_bundle
-
     canonical = get_bundle(name).name
     entry = CATALOGUE.get(canonical)
     if entry is None:

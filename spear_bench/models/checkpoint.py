@@ -6,6 +6,7 @@ values as ints, lists or comma-separated strings) and ``model.safetensors`` (or
 (the release has them); loading is strict and a mismatch raises a one-line
 CheckpointError listing the first missing / unexpected keys and shape mismatches.
 Nothing is unpickled beyond tensors: safetensors, or ``torch.load(weights_only=True)``.
+The SPEAR builders (random init, or a checkpoint checked against the size) are here too: they need the loader.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import torch
 
 from spear_bench.atomic_io import atomic_path, atomic_write_text
 from spear_bench.errors import CheckpointError, ConfigError
-from spear_bench.models.spear import SpearConfig, SpearEncoder
+from spear_bench.models.spear import SpearConfig, SpearEncoder, spear_config
 from spear_bench.models.zipformer2 import PER_STACK_FIELDS, Zipformer2Config
 
 CONFIG_NAME = "config.json"
@@ -29,7 +30,7 @@ OPTIONAL_KEYS = ("encoder.downsample_output.bias",)
 _SHOW = 5  # keys listed per kind of mismatch
 
 
-def _find_files(path: Path) -> tuple[Path | None, Path]:
+def find_checkpoint_files(path: Path) -> tuple[Path | None, Path]:
     """(config.json or None, weights file) for a checkpoint folder or weights file."""
     if not path.exists():
         raise CheckpointError(
@@ -173,7 +174,7 @@ def load_spear_checkpoint(path: str | Path, expected: SpearConfig | None = None)
     config.json and ``expected``, the architecture must agree.
     """
     path = Path(path)
-    config_path, weights_path = _find_files(path)
+    config_path, weights_path = find_checkpoint_files(path)
     state = read_state_dict(weights_path)
     if config_path is not None:
         config, source = read_config(config_path), str(config_path)
@@ -205,6 +206,32 @@ def load_spear_checkpoint(path: str | Path, expected: SpearConfig | None = None)
             full[key] = torch.zeros(value.shape, dtype=torch.float32)
     model.load_state_dict(full, strict=True, assign=True)
     return model.eval()
+
+
+def build_spear(config: SpearConfig, path: str | None = None, seed: int = 0) -> SpearEncoder:
+    """Random init seeded with ``seed`` (path None) or the weights of a checkpoint."""
+    if path is not None:
+        return load_spear_checkpoint(path, expected=config).eval()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = SpearEncoder(config)
+    return model.eval()
+
+
+def build_spear_base(path: str | None = None, seed: int = 0) -> SpearEncoder:
+    return build_spear(spear_config("base"), path, seed)
+
+
+def build_spear_large(path: str | None = None, seed: int = 0) -> SpearEncoder:
+    return build_spear(spear_config("large"), path, seed)
+
+
+def build_spear_xlarge(path: str | None = None, seed: int = 0) -> SpearEncoder:
+    return build_spear(spear_config("xlarge"), path, seed)
+
+
+def build_spear_tiny(path: str | None = None, seed: int = 0) -> SpearEncoder:
+    return build_spear(spear_config("tiny"), path, seed)
 
 
 def _with_inference_settings(config: SpearConfig, settings: SpearConfig) -> SpearConfig:

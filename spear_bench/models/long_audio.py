@@ -1,8 +1,5 @@
-"""Bounded-memory encoding of long inputs: blockwise fbank and overlapping encoder chunks.
-
-Fbank: frames are computed per frame (kaldi framing, ``snip_edges=False``), so a long
-waveform is cut into blocks that overlap by a few frames and the interior frames of each
-block are exactly the frames of the whole signal.
+"""Bounded-memory encoding of long inputs: overlapping encoder chunks (the blockwise fbank of a long
+waveform is spear_bench.audio.fbank.waveform_fbank).
 
 Encoder: attention is global, so chunking is an approximation. The 50 Hz timeline is cut
 into centre segments of ``chunk_s`` seconds; each is encoded with ``chunk_context_s``
@@ -22,53 +19,11 @@ from typing import TYPE_CHECKING, Sequence
 import torch
 from torch import Tensor
 
+from spear_bench.audio.fbank import FbankConfig
 from spear_bench.models.base import EncoderOutput
 
 if TYPE_CHECKING:  # pragma: no cover
     from spear_bench.models.spear import SpearEncoder
-
-HOP = 160  # samples per fbank frame at 16 kHz
-FBANK_BLOCK_FRAMES = 6000  # 60 s of fbank per block
-_BLOCK_MARGIN = 2  # frames; frame f covers samples [160 f - 120, 160 f + 280)
-
-
-def _fbank_blockwise(wave: Tensor, block_frames: int = FBANK_BLOCK_FRAMES) -> Tensor:
-    """(S,) -> (T, bins): the fbank of the whole waveform computed block by block."""
-    from spear_bench.audio import fbank_batch, num_fbank_frames
-
-    total = num_fbank_frames(int(wave.shape[0]))
-    out = None  # filled block by block: a list of blocks joined by torch.cat would hold the fbank twice
-    for f0 in range(0, total, block_frames):
-        f1 = min(total, f0 + block_frames)
-        m = max(0, f0 - _BLOCK_MARGIN)
-        s0 = HOP * m
-        s1 = min(int(wave.shape[0]), HOP * (f1 + _BLOCK_MARGIN) + 280)
-        seg = wave[s0:s1].unsqueeze(0)
-        feats, _ = fbank_batch(seg, torch.tensor([seg.shape[1]]))
-        if out is None:
-            out = torch.empty(total, feats.shape[2], dtype=feats.dtype, device=feats.device)
-        out[f0:f1] = feats[0, f0 - m : f1 - m]
-    return out
-
-
-def waveform_fbank(waveforms: Tensor, lengths: Tensor, block_frames: int = FBANK_BLOCK_FRAMES) -> tuple[Tensor, Tensor]:
-    """Padded fbank batch (like spear_bench.audio.fbank_batch), blockwise for long waveforms."""
-    from spear_bench.audio import fbank_batch, num_fbank_frames
-
-    lengths = lengths.to("cpu", torch.long)
-    longest = int(lengths.max())
-    if num_fbank_frames(longest) <= block_frames:
-        return fbank_batch(waveforms, lengths)
-    from spear_bench.audio import FbankConfig
-
-    pad_value = FbankConfig().padding_value
-    feats = [_fbank_blockwise(waveforms[i, : int(n)], block_frames) for i, n in enumerate(lengths)]
-    if len(feats) == 1:  # one long recording: no padded copy
-        return feats[0].unsqueeze(0).to(waveforms.device), torch.tensor([feats[0].shape[0]], device=waveforms.device)
-    out = torch.full((len(feats), max(f.shape[0] for f in feats), feats[0].shape[1]), pad_value, dtype=torch.float32)
-    for i, f in enumerate(feats):
-        out[i, : f.shape[0]] = f
-    return out.to(waveforms.device), torch.tensor([f.shape[0] for f in feats], device=waveforms.device)
 
 
 @dataclass(frozen=True)
@@ -170,6 +125,4 @@ def chunked_forward_fbank(
 
 
 def _padding_value() -> float:
-    from spear_bench.audio import FbankConfig
-
     return FbankConfig().padding_value

@@ -17,8 +17,10 @@ from typing import Sequence
 import torch
 from torch import Tensor
 
+from spear_bench.audio.fbank import FbankConfig, min_fbank_samples, num_fbank_frames, waveform_fbank
 from spear_bench.errors import AudioError, ConfigError
 from spear_bench.models.base import AudioEncoder, EncoderOutput
+from spear_bench.models.long_audio import chunked_forward_fbank
 from spear_bench.models.zipformer2 import (
     Conv2dSubsampling,
     Zipformer2,
@@ -149,8 +151,6 @@ class SpearEncoder(AudioEncoder):
 
     def num_frames(self, num_samples: int) -> int:
         """50 Hz frames (every hidden state) for a waveform of ``num_samples`` samples given to ``forward``."""
-        from spear_bench.audio import num_fbank_frames
-
         return self.num_frames_50hz(num_fbank_frames(num_samples) + sum(self.config.edge_pad_frames))
 
     def frame_times(self, num_frames: int, hidden: bool = False) -> Tensor:
@@ -174,8 +174,6 @@ class SpearEncoder(AudioEncoder):
         left, right = self.config.edge_pad_frames
         if left == right == 0:
             return fbank, fbank_lens
-        from spear_bench.audio import FbankConfig
-
         batch, frames, bins = fbank.shape
         lens = fbank_lens.to(fbank.device).long()
         new_lens = lens + left + right
@@ -232,8 +230,6 @@ class SpearEncoder(AudioEncoder):
         """
         layers = self._check_layers(layers)
         if fbank.shape[1] > self.long_audio_threshold_frames:
-            from spear_bench.models.long_audio import chunked_forward_fbank
-
             return chunked_forward_fbank(
                 self, fbank, fbank_lens, output_hidden_states=output_hidden_states, layers=layers
             )
@@ -259,8 +255,6 @@ class SpearEncoder(AudioEncoder):
         The fbank of each utterance is edge-padded (``config.edge_pad_frames``) before
         ``forward_fbank``: S samples give ``num_frames(S)`` frames, one per 320 samples.
         """
-        from spear_bench.models.long_audio import waveform_fbank
-
         if waveforms.dim() == 1:
             waveforms = waveforms.unsqueeze(0)
         if lengths is None:
@@ -274,8 +268,6 @@ class SpearEncoder(AudioEncoder):
     @property
     def min_samples(self) -> int:
         """The shortest waveform ``forward`` takes: one the fbank computes and that gives one output frame."""
-        from spear_bench.audio.fbank import min_fbank_samples
-
         n = min_fbank_samples()
         while self.num_frames(n) < 1:  # i.e. fewer than MIN_FBANK_FRAMES with the replicated edge frames
             n += 1
@@ -298,36 +290,8 @@ class SpearEncoder(AudioEncoder):
         return out
 
 
-def build_spear(config: SpearConfig, path: str | None = None, seed: int = 0) -> SpearEncoder:
-    """Random init seeded with ``seed`` (path None) or the weights of a checkpoint."""
-    if path is not None:
-        from spear_bench.models.checkpoint import load_spear_checkpoint
-
-        return load_spear_checkpoint(path, expected=config).eval()
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = SpearEncoder(config)
-    return model.eval()
-
-
 def spear_config(size: str, **overrides) -> SpearConfig:
     """The config of a named size (base, large, xlarge, tiny), with optional overrides."""
     if size not in SPEAR_SIZES:
         raise ConfigError(f"unknown SPEAR size {size!r}; known: {', '.join(SPEAR_SIZES)}")
     return dataclasses.replace(SPEAR_SIZES[size], **overrides)
-
-
-def build_spear_base(path: str | None = None, seed: int = 0) -> SpearEncoder:
-    return build_spear(spear_config("base"), path, seed)
-
-
-def build_spear_large(path: str | None = None, seed: int = 0) -> SpearEncoder:
-    return build_spear(spear_config("large"), path, seed)
-
-
-def build_spear_xlarge(path: str | None = None, seed: int = 0) -> SpearEncoder:
-    return build_spear(spear_config("xlarge"), path, seed)
-
-
-def build_spear_tiny(path: str | None = None, seed: int = 0) -> SpearEncoder:
-    return build_spear(spear_config("tiny"), path, seed)

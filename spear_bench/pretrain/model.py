@@ -9,6 +9,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from spear_bench.errors import ConfigError
+from spear_bench.models.checkpoint import build_spear
+from spear_bench.models.spear import spear_config
 from spear_bench.pretrain.losses import CodebookHeads
 from spear_bench.pretrain.masking import apply_masks
 
@@ -49,12 +52,8 @@ def build_pretrain_model(
     """Encoder of ``model_config.size`` (+ overrides; from ``init`` weights if given) with fresh heads, seeded.
 
     ``codebook_sizes``: entries per codebook of each token set (default 256, MVQ's; k-means: its clusters)."""
-    from spear_bench.models.spear import build_spear, spear_config
-
     config = spear_config(model_config.size, **model_config.overrides)
     if config.output_downsampling_factor != 1:
-        from spear_bench.errors import ConfigError
-
         raise ConfigError("model.overrides: pre-training needs a 50 Hz encoder (output_downsampling_factor 1)")
     encoder = build_spear(config, model_config.init, model_config.seed)
     with torch.random.fork_rng(devices=[]):

@@ -1,10 +1,10 @@
 """Teacher models whose features are quantised into SPEAR's pre-training targets.
 
-One registry entry per teacher (paper Sec. 4 and Appendix F.1/G): WavLM Large (speech,
-layer 21), Dasheng 1.2B (audio, last layer, 25 Hz), and the ablation teachers HuBERT
-Large (layer 21) and WavLM Base+. WavLM and Dasheng are the baseline encoders of
-spear_bench.models.baselines; HuBERT Large is built here on ``transformers.HubertModel``.
-A teacher's weights are its ``path``, else the published checkpoint of its name
+A teacher is a registered model with a teacher layer (its ModelBundle in
+spear_bench/models/registry.py; paper Sec. 4 and Appendix F.1/G): WavLM Large (speech,
+layer 21), Dasheng 1.2B (audio, last layer, 25 Hz), and the ablation teachers HuBERT Large
+(layer 21) and WavLM Base+, all built by spear_bench.models.baselines. A teacher's weights
+are its ``path``, else the published checkpoint of its name
 (spear_bench/models/catalogue.py: fetched once, verified), else an error; random init
 (seeded; ``overrides`` shrink it for tests and demos) only with ``random_init: true``,
 and the teacher is then labelled ``NAME[random-init]`` in its quantisers and logs.
@@ -28,7 +28,6 @@ config, and reused on the next run (a killed extraction resumes where it stopped
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -36,131 +35,25 @@ from typing import Callable, Iterable
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from spear_bench.atomic_io import atomic_write_text, atomic_write_with
+from spear_bench.audio import collate_waveforms
 from spear_bench.bench.extract import length_batches
 from spear_bench.errors import ConfigError
-from spear_bench.models.base import AudioEncoder
-from spear_bench.models.catalogue import CATALOGUE, RANDOM_INIT_SUFFIX, fetch
-
-LAST = -1
-
-
-@dataclass(frozen=True)
-class TeacherSpec:
-    name: str
-    builder: str  # "module:function", called as function(path, seed, **overrides) -> AudioEncoder
-    default_layer: int  # index into hidden_states, or LAST
-    frame_rate: float
-    description: str
-
-
-_TEACHERS: dict[str, TeacherSpec] = {}
-
-
-def register_teacher(spec: TeacherSpec) -> TeacherSpec:
-    _TEACHERS[spec.name] = spec
-    return spec
-
-
-for _spec in (
-    TeacherSpec(
-        "wavlm_large",
-        "spear_bench.models.baselines.wavlm:build_wavlm_large",
-        21,
-        50.0,
-        "WavLM Large, layer 21 (SPEAR's speech teacher, 1024-d, 50 Hz)",
-    ),
-    TeacherSpec(
-        "wavlm_base_plus",
-        "spear_bench.models.baselines.wavlm:build_wavlm_base_plus",
-        LAST,
-        50.0,
-        "WavLM Base+, last layer (the USAD-aligned ablation's speech teacher, 768-d, 50 Hz)",
-    ),
-    TeacherSpec(
-        "hubert_large",
-        "spear_bench.pretrain.teachers:build_hubert_large",
-        21,
-        50.0,
-        "HuBERT Large, layer 21 (teacher ablation, 1024-d, 50 Hz)",
-    ),
-    TeacherSpec(
-        "dasheng_1_2b",
-        "spear_bench.models.baselines.dasheng:build_dasheng_1_2b",
-        LAST,
-        25.0,
-        "Dasheng 1.2B, last layer (SPEAR's audio teacher, 1536-d, 25 Hz)",
-    ),
-    TeacherSpec(
-        "dasheng_base",
-        "spear_bench.models.baselines.dasheng:build_dasheng_base",
-        LAST,
-        25.0,
-        "Dasheng base, last layer (768-d, 25 Hz)",
-    ),
-):
-    register_teacher(_spec)
+from spear_bench.models.catalogue import CATALOGUE, ModelRef, fetch
+from spear_bench.models.registry import LAST, ModelBundle, get_bundle, is_registered, model_names
 
 
 def teacher_names() -> list[str]:
-    return sorted(_TEACHERS)
+    """The registered models with a teacher layer (spear_bench/models/registry.py)."""
+    return [name for name in model_names() if get_bundle(name).is_teacher]
 
 
-def get_teacher_spec(name: str) -> TeacherSpec:
-    if name not in _TEACHERS:
+def get_teacher_bundle(name: str) -> ModelBundle:
+    if not is_registered(name) or not get_bundle(name).is_teacher:
         raise ConfigError(f"unknown teacher {name!r}; known: {', '.join(teacher_names())}")
-    return _TEACHERS[name]
-
-
-# -- HuBERT Large (transformers) -------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class HubertSize:
-    """facebook/hubert-large-ll60k: layer-norm CNN with bias, pre-LN transformer, normalised input."""
-
-    hidden_size: int = 1024
-    num_hidden_layers: int = 24
-    num_attention_heads: int = 16
-    intermediate_size: int = 4096
-    conv_dim: int = 512
-    num_conv_pos_embeddings: int = 128
-    num_conv_pos_embedding_groups: int = 16
-
-
-def build_hubert_large(path: str | None = None, seed: int = 0, **overrides) -> AudioEncoder:
-    """HuBERT Large via ``transformers.HubertModel``: random init (seeded) or ``from_pretrained(path)``."""
-    from transformers import HubertConfig, HubertModel
-
-    from spear_bench.errors import CheckpointError
-    from spear_bench.models.baselines._common import existing_path, seeded_init, with_overrides
-    from spear_bench.models.baselines.wavlm import WavLMEncoder  # a generic wrapper for HF speech models
-
-    size = with_overrides(HubertSize(), overrides, "hubert_large")
-    if path is None:
-        config = HubertConfig(
-            hidden_size=size.hidden_size,
-            num_hidden_layers=size.num_hidden_layers,
-            num_attention_heads=size.num_attention_heads,
-            intermediate_size=size.intermediate_size,
-            feat_extract_norm="layer",
-            do_stable_layer_norm=True,
-            conv_bias=True,
-            conv_dim=(size.conv_dim,) * 7,
-            num_conv_pos_embeddings=size.num_conv_pos_embeddings,
-            num_conv_pos_embedding_groups=size.num_conv_pos_embedding_groups,
-            layerdrop=0.0,
-        )
-        with seeded_init(seed):
-            model = HubertModel(config)
-        return WavLMEncoder(model, normalize_waveform=True).eval()
-    folder = existing_path(path, "hubert_large")
-    try:
-        model = HubertModel.from_pretrained(str(folder), local_files_only=True)
-    except (OSError, ValueError, RuntimeError) as error:
-        raise CheckpointError(f"hubert_large: cannot load HuBERT weights from {str(path)!r}: {error}") from error
-    return WavLMEncoder(model, normalize_waveform=True).eval()
+    return get_bundle(name)
 
 
 # -- feature extraction ------------------------------------------------------------------
@@ -177,31 +70,38 @@ class TeacherConfig:
     random_init: bool = False  # random weights (seeded), only on request
 
     @property
+    def ref(self) -> ModelRef:
+        """The teacher as a model reference (``name``, ``path`` as its weights, ``random_init``)."""
+        return ModelRef(self.spec.name, self.path, self.random_init, text=self.name)
+
+    @property
     def label(self) -> str:
-        return self.name + (RANDOM_INIT_SUFFIX if self.random_init else "")
+        return self.ref.label
 
     def weights_path(self) -> str | None:
         """The teacher's weights: ``path``, the published checkpoint of its name, or None for random init."""
-        if self.random_init:
-            if self.path:
+        ref = self.ref
+        if ref.random_init:
+            if ref.weights:
                 raise ConfigError(f"teacher {self.name}: give either path or random_init, not both")
             return None
-        if self.path:
-            return self.path
-        if self.name in CATALOGUE:
-            return str(fetch(self.name))
+        if ref.weights:
+            return ref.weights
+        if ref.name in CATALOGUE:
+            return str(fetch(ref.name))
         raise ConfigError(
             f"teacher {self.name} has no published weights in the catalogue: give teacher.path "
             "(its weights folder), or teacher.random_init: true for random weights"
         )
 
     @property
-    def spec(self) -> TeacherSpec:
-        return get_teacher_spec(self.name)
+    def spec(self) -> ModelBundle:
+        """The teacher's bundle: builder, frame rate, default layer."""
+        return get_teacher_bundle(self.name)
 
     @property
     def resolved_layer(self) -> int:
-        return self.spec.default_layer if self.layer is None else int(self.layer)
+        return self.spec.teacher_layer if self.layer is None else int(self.layer)
 
     def cache_key(self) -> str:
         """Folder name for this teacher's cached features (changes with anything that changes them)."""
@@ -223,15 +123,13 @@ class Teacher:
     """A frozen teacher: waveforms -> per-utterance features of the configured layer."""
 
     def __init__(self, config: TeacherConfig):
-        spec = config.spec
-        module_name, function_name = spec.builder.split(":")
-        build: Callable[..., AudioEncoder] = getattr(importlib.import_module(module_name), function_name)
+        bundle = config.spec
         self.config = config
-        self.frame_rate = spec.frame_rate
+        self.frame_rate = bundle.frame_rate
         path = config.weights_path()
         if path is not None and config.overrides:
             raise ConfigError(f"teacher {config.label}: size overrides apply to random init only (random_init: true)")
-        self.encoder = build(path, config.seed, **config.overrides).eval()
+        self.encoder = bundle.build(path, config.seed, **config.overrides)
         self.layer = config.resolved_layer
         if self.layer != LAST and not 0 <= self.layer < self.encoder.num_hidden_states:
             raise ConfigError(
@@ -241,8 +139,6 @@ class Teacher:
 
     @torch.no_grad()
     def features(self, waves: list[torch.Tensor]) -> list[torch.Tensor]:
-        from spear_bench.audio import collate_waveforms
-
         batch, lengths = collate_waveforms(waves)
         out = self.encoder(batch, lengths)
         if self.layer == LAST:
@@ -275,8 +171,6 @@ def extract_features(
     teacher = Teacher(config)
     # seconds as the length unit: longest first, batch size x longest clip within batch_seconds, no clip cap
     batches = length_batches([u[1] for u in todo], config.batch_seconds, max_clips=len(todo))
-    from tqdm import tqdm
-
     with tqdm(total=len(todo), desc=f"features {config.cache_key()}", unit="utt", disable=not progress) as bar:
         for batch in batches:
             waves = [todo[i][2]() for i in batch]

@@ -6,6 +6,7 @@ from typing import Tuple
 
 import torch
 
+from spear_bench.models.registry import get_bundle
 from spear_bench.upstreams import FrameEmbedder, build_encoder, resolve_model_name
 
 
@@ -39,8 +40,6 @@ def load_hear_model(
     With ``checkpoint_decides`` (SPEAR), a given checkpoint's own config decides the size.
     ``overrides`` change a baseline's size (tests use tiny ones).
     """
-    from spear_bench.models.registry import get_bundle
-
     path = model_file_path or None
     name = resolve_model_name(model, name_prefix)
     # Only a SPEAR checkpoint carries its own size (config.json); a baseline's weights

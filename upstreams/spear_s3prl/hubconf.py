@@ -26,6 +26,7 @@ spear_bench_dasheng_0_6b = make_hub_entry(_ENTRIES["spear_bench_dasheng_0_6b"])
 spear_bench_dasheng_1_2b = make_hub_entry(_ENTRIES["spear_bench_dasheng_1_2b"])
 spear_bench_usad_base = make_hub_entry(_ENTRIES["spear_bench_usad_base"])
 spear_bench_usad_large = make_hub_entry(_ENTRIES["spear_bench_usad_large"])
+spear_bench_hubert_large = make_hub_entry(_ENTRIES["spear_bench_hubert_large"])
 
 # Entries of models registered after this list was written are made from the registry.
 globals().update({name: make_hub_entry(entry) for name, entry in _ENTRIES.items() if name not in globals()})

@@ -80,7 +80,7 @@ class DashengEncoder(AudioEncoder):
 
 
 def _dasheng_class():
-    from dasheng.pretrained.pretrained import Dasheng
+    from dasheng.pretrained.pretrained import Dasheng  # heavy optional dependency: only when Dasheng is built
 
     return Dasheng
 

@@ -37,6 +37,7 @@ from pathlib import Path
 
 import torch
 import torchaudio.compliance.kaldi  # noqa: F401 - imported here, not inside a caller's torch.device("meta") block
+from safetensors.torch import load_file, save_file
 from torch import nn
 
 from spear_bench.errors import CheckpointError, ConfigError
@@ -270,8 +271,6 @@ def _strip_prefix(state: dict, prefix: str = "model.") -> dict:
 
 def _load_weights(folder: Path) -> dict:
     if (folder / "model.safetensors").is_file():
-        from safetensors.torch import load_file
-
         return load_file(str(folder / "model.safetensors"))
     if (folder / "pytorch_model.bin").is_file():
         return torch.load(str(folder / "pytorch_model.bin"), map_location="cpu", weights_only=True)
@@ -286,8 +285,8 @@ def _load_remote_code_model(folder: Path, name: str):
     "no attribute 'all_tied_weights_keys'"); building the class and loading the state dict
     ourselves needs only the remote code itself.
     """
-    from transformers import AutoConfig
-    from transformers.dynamic_module_utils import get_class_from_dynamic_module
+    from transformers import AutoConfig  # heavy optional dependency: only for the release's remote code
+    from transformers.dynamic_module_utils import get_class_from_dynamic_module  # (as above)
 
     try:
         config = AutoConfig.from_pretrained(str(folder), trust_remote_code=True, local_files_only=True)
@@ -332,8 +331,6 @@ def build_usad(name: str, path: str | None = None, seed: int = 0, **overrides) -
 
 def save_usad(encoder: UsadEncoder, folder: str | Path) -> Path:
     """Write ``encoder`` as config.json + model.safetensors (keys under ``model.``, as the release's wrapper)."""
-    from safetensors.torch import save_file
-
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps({"model_type": "usad", **asdict(encoder.model.config)}, indent=2))

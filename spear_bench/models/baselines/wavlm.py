@@ -59,7 +59,7 @@ WAVLM_SIZES = {
 
 
 def wavlm_config(size: WavLMSize):
-    from transformers import WavLMConfig
+    from transformers import WavLMConfig  # heavy optional dependency: only when WavLM is built
 
     return WavLMConfig(
         hidden_size=size.hidden_size,
@@ -119,7 +119,7 @@ def build_wavlm(name: str, path: str | None = None, seed: int = 0, **overrides) 
     loading report); otherwise a one-line CheckpointError names the folder and the first keys.
     ``overrides`` change WavLMSize fields for random init (tests use tiny sizes).
     """
-    from transformers import WavLMModel
+    from transformers import WavLMModel  # heavy optional dependency: only when WavLM is built
 
     size = with_overrides(WAVLM_SIZES[name], overrides, name)
     if path is None:

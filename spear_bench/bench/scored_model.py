@@ -20,6 +20,8 @@ from spear_bench.bench.cache import state_dict_hash
 from spear_bench.bench.extract import precision
 from spear_bench.errors import ConfigError
 from spear_bench.models.catalogue import ModelRef, resolve_weights, weights_fingerprint
+from spear_bench.models.registry import get_bundle
+from spear_bench.upstreams import LOCAL_SPEAR_ENTRY, hub_name
 
 
 @dataclass(frozen=True)
@@ -54,8 +56,6 @@ def resolve_model(spec: str, layer: str = "last") -> BenchModel:
     A catalogued name is fetched (or found in the cache) and verified here, so a run fails
     in one line before any work when its weights cannot be had.
     """
-    from spear_bench.models.registry import get_bundle
-
     ref = ModelRef.parse(spec)
     resolved = resolve_weights(ref)  # one-line errors: no such path, nothing cached offline, no published weights
     weights = resolved.path
@@ -69,10 +69,10 @@ def resolve_model(spec: str, layer: str = "last") -> BenchModel:
             fingerprint=resolved.fingerprint,
         )
     bundle = get_bundle(ref.name)
-    if bundle.family == "spear":
-        upstream, ckpt = ("spear_local", weights) if weights else (bundle.name, None)
+    if bundle.family == "spear":  # SPEAR weights carry their own config: the checkpoint entry reads it
+        upstream, ckpt = (LOCAL_SPEAR_ENTRY, weights) if weights else (hub_name(bundle), None)
     else:
-        upstream, ckpt = "spear_bench_" + bundle.name, weights
+        upstream, ckpt = hub_name(bundle), weights
     return BenchModel(
         name=ref.label,
         hear_module="hear_spear",
