@@ -23,6 +23,7 @@ from typing import Any, Union
 
 import yaml
 
+from spear_bench.bench.metrics import get_metric
 from spear_bench.errors import ConfigError, DatasetError
 from spear_bench.paths import tasks_dir
 
@@ -77,8 +78,6 @@ class HearTaskSpec:
 
     def metric_facts(self, metric: str) -> MetricFacts:
         """Unit and direction of one of this task's metrics, from its heareval scorer."""
-        from spear_bench.bench.metrics import get_metric
-
         if metric not in self.metrics:
             raise ConfigError(f"HEAR task {self.name} has no metric {metric!r}")
         scorer = get_metric(metric)

@@ -23,7 +23,7 @@ DEMO_MODEL = "spear_tiny[random-init]"  # the demo stays offline: random weights
 
 
 def _make_demo_data(kind: str, folder: Path) -> Path:
-    from spear_bench.finetune.demo_data import make_mini_audioset, make_mini_librispeech
+    from spear_bench.finetune.mini_corpora import make_mini_audioset, make_mini_librispeech
 
     marker = folder / ".complete"
     if not marker.exists():
@@ -93,10 +93,10 @@ def _run(
     else:
         from spear_bench.finetune.tagging import finetune_audioset as run
     outcome = run(cfg, spec)
-    if outcome.extra.get("cached"):
+    if outcome.details.get("cached"):
         typer.echo(f"already in the results store ({outcome.results_path}); --force runs it again")
-    for metric, value in outcome.metrics.items():
-        before = outcome.metrics_before.get(metric)
+    for metric, value in outcome.scores.items():
+        before = outcome.scores_before.get(metric)
         typer.echo(
             f"{cfg.task} {label} {metric} = {value:.2f}"
             + (f" (before fine-tuning: {before:.2f})" if before is not None else "")
@@ -205,7 +205,7 @@ def demo_data(
     out: Path = typer.Option(..., "--out", help="folder to write"),
 ) -> None:
     """Write a generated miniature dataset in the real layout (espeak-ng speech / synthetic clips)."""
-    from spear_bench.finetune.demo_data import make_mini_audioset, make_mini_librispeech
+    from spear_bench.finetune.mini_corpora import make_mini_audioset, make_mini_librispeech
 
     makers = {"asr": make_mini_librispeech, "audioset": make_mini_audioset}
     if kind not in makers:

@@ -8,6 +8,12 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from spear_bench.bench.fingerprint import code_version
+from spear_bench.bench.runner import TaskResult
+from spear_bench.bench.tasks import finetune_task
+from spear_bench.models import load_encoder
+from spear_bench.models.catalogue import ModelRef, resolve_weights, weights_fingerprint
+from spear_bench.paths import results_dir
 from spear_bench.results import ResultRow, ResultsStore, atomic_write_text, config_hash
 
 SUITE = "finetune"
@@ -33,8 +39,6 @@ class RunSpec:
 
     def weights_fingerprint(self) -> str:
         """The weights the run starts from: sha256 of the file(s), or "random-init" (fetches a released name)."""
-        from spear_bench.models.catalogue import ModelRef, resolve_weights, weights_fingerprint
-
         if Path(self.model).exists():
             return weights_fingerprint(self.model)
         ref = ModelRef.parse(self.model)
@@ -43,22 +47,15 @@ class RunSpec:
         return resolve_weights(ref).fingerprint
 
     def store(self) -> ResultsStore:
-        from spear_bench.paths import results_dir
-
         return ResultsStore(self.results_root or results_dir())
 
 
 def load_start_encoder(spec: RunSpec):
-    from spear_bench.models import load_encoder
-
     return load_encoder(spec.model, seed=spec.init_seed, path=spec.model_path)
 
 
 def run_identity(kind: str, config, spec: RunSpec) -> dict:
     """Everything that determines a run's outcome (hashed into the results' config_hash), the code version included."""
-    from spear_bench.bench.fingerprint import code_version
-    from spear_bench.bench.tasks import finetune_task
-
     finetune_task(config.task)  # a task the registry does not know fails here, before any training
     return {
         "kind": kind,
@@ -97,31 +94,16 @@ def resume_key(identity: dict) -> str:
     return config_hash(stable)
 
 
-@dataclass
-class FinetuneOutcome:
-    task: str
-    metrics: dict[str, float]  # metric -> value after fine-tuning
-    metrics_before: dict[str, float]  # same metrics before (when eval_before), else {}
-    steps: int
-    out_dir: Path
-    results_path: Path | None
-    extra: dict = dataclasses.field(default_factory=dict)
-
-
-def write_outcome(
-    outcome: FinetuneOutcome, spec: RunSpec, identity: dict, seed: int, splits: dict[str, str]
-) -> FinetuneOutcome:
+def write_outcome(outcome: TaskResult, spec: RunSpec, identity: dict, seed: int, splits: dict[str, str]) -> TaskResult:
     """Store the metrics as one results unit and a summary ``results.json`` in the run folder.
 
     Each row carries its task's short name and its metric's unit and direction from the
     task registry (tasks/finetune.yaml)."""
-    from spear_bench.bench.tasks import finetune_task
-
     task = finetune_task(outcome.task)
     digest = config_hash(identity)
     weights = spec.weights_fingerprint()
     rows = []
-    for metric, value in {**outcome.metrics, **{f"{k}_step0": v for k, v in outcome.metrics_before.items()}}.items():
+    for metric, value in {**outcome.scores, **{f"{k}_step0": v for k, v in outcome.scores_before.items()}}.items():
         facts = task.metric_facts(metric)
         rows.append(
             ResultRow(
@@ -144,25 +126,24 @@ def write_outcome(
         "task": outcome.task,
         "model": spec.model_label,
         "steps": outcome.steps,
-        "metrics": outcome.metrics,
-        "metrics_before": outcome.metrics_before,
+        "metrics": outcome.scores,
+        "metrics_before": outcome.scores_before,
         "config_hash": digest,
-        **outcome.extra,
+        **outcome.details,
     }
     atomic_write_text(Path(spec.out_dir) / "results.json", json.dumps(summary, indent=1, default=str))
     return outcome
 
 
-def stored_outcome(spec: RunSpec, task: str, identity: dict, seed: int) -> FinetuneOutcome | None:
+def stored_outcome(spec: RunSpec, task: str, identity: dict, seed: int) -> TaskResult | None:
     """The stored result of this exact run, if the results store has it (and --force was not given)."""
     if spec.force:
         return None
     store = spec.store()
-    digest = config_hash(identity)
-    if not store.is_done(spec.model_label, SUITE, task, digest, seed):
+    key = (spec.model_label, SUITE, task, config_hash(identity), seed)
+    if not store.is_done(*key):
         return None
-    path = store.unit_path(spec.model_label, SUITE, task, digest, seed)
-    rows = json.loads(path.read_text())
-    metrics = {r["metric"]: r["value"] for r in rows if not r["metric"].endswith("_step0")}
-    before = {r["metric"][: -len("_step0")]: r["value"] for r in rows if r["metric"].endswith("_step0")}
-    return FinetuneOutcome(task, metrics, before, -1, Path(spec.out_dir), path, {"cached": True})
+    rows = store.unit_rows(*key)
+    metrics = {r.metric: r.value for r in rows if not r.metric.endswith("_step0")}
+    before = {r.metric[: -len("_step0")]: r.value for r in rows if r.metric.endswith("_step0")}
+    return TaskResult(task, metrics, before, -1, Path(spec.out_dir), store.unit_path(*key), {"cached": True})

@@ -17,7 +17,7 @@ import html
 from dataclasses import dataclass, field
 
 from spear_bench.report.leaderboard import Leaderboard, Row, column_key
-from spear_bench.report.models import PAPER_COUNTERPART, display_name
+from spear_bench.report.paper_models import PAPER_COUNTERPART, display_name
 from spear_bench.report.render import _number, html_page, latex_escape
 from spear_bench.report.tasks import Column
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 from spear_bench.report.aggregate import Measured, hear_averages, superb_normalisers, superb_score
 from spear_bench.report.consistency import KNOWN_HEAR_MISMATCHES
-from spear_bench.report.models import display_name
+from spear_bench.report.paper_models import display_name
 from spear_bench.report.tasks import (
     FINETUNE,
     HEAR_AVERAGE_KEYS,

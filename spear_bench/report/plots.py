@@ -28,7 +28,7 @@ from pathlib import Path
 
 from spear_bench.report.aggregate import Measured
 from spear_bench.report.leaderboard import _match
-from spear_bench.report.models import PAPER_COUNTERPART
+from spear_bench.report.paper_models import PAPER_COUNTERPART
 from spear_bench.report.tasks import FINETUNE, SUPERB, display_value, hear_benchmark
 
 SIZES = ("base", "large", "xlarge")

@@ -46,6 +46,7 @@ import yaml
 from spear_bench.audio import SAMPLE_RATE
 from spear_bench.audio.synth import VOICES, chirp, clicks, noise, place, speak, tone, write_wav
 from spear_bench.bench.tasks import HearTaskSpec, demo_suite
+from spear_bench.paths import home
 
 GENERATOR_VERSION = "demo-data-v3"
 STAMP = f".complete-{GENERATOR_VERSION}"
@@ -401,8 +402,6 @@ def all_utterances() -> list[Utterance]:
 
 
 def default_demo_root() -> Path:
-    from spear_bench.paths import home
-
     return home() / "work_dir" / "demo_data"
 
 
