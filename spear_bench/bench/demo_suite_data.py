@@ -29,6 +29,7 @@ an existing complete tree is reused.
 
 from __future__ import annotations
 
+import copy
 import csv
 import hashlib
 import json
@@ -41,7 +42,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-import yaml
 
 from spear_bench.audio import SAMPLE_RATE
 from spear_bench.audio.synth import VOICES, chirp, clicks, noise, place, speak, tone, write_wav
@@ -104,8 +104,7 @@ def demo_probe_grid(task: str) -> dict:
     ``evaluation_params.task_specific_param_grid`` (the way heareval's own MAESTRO task
     changes its grid), so the runner applies it exactly as for a real task with one.
     """
-    data = yaml.safe_load(Path(demo_suite().source).read_text())
-    return dict((data.get("hear_probe_grid") or {}).get(task) or {})
+    return copy.deepcopy(dict(demo_suite().hear_probe_grid.get(task) or {}))  # the registry's suite is shared
 
 
 def write_hear_task(

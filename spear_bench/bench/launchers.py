@@ -1,6 +1,7 @@
-"""Launchers: where the units of a run execute (one registry: name -> launcher).
+"""Launchers: where the units of a run execute (one registry: name -> launcher); :func:`execute` runs a plan.
 
-- ``local``: in this process, one unit after the other (models load once per process).
+- ``local``: in this process, one unit after the other (models load once per process: the
+  launcher's :class:`~spear_bench.bench.runner.LoadedModels` goes to every unit it runs).
 - ``torchrun``: ``torch.distributed.run`` starts ``nproc`` workers on this node
   (``python -m spear_bench.bench.worker``); worker ``RANK`` takes units ``RANK::WORLD_SIZE``.
 - ``slurm``: one submitit job per unit (``AutoExecutor``; ``cluster="local"`` or

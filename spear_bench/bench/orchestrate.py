@@ -10,6 +10,10 @@ sources, the feature libraries' versions, the HEAR module's sources: see
 :mod:`spear_bench.bench.fingerprint`), the task definition, the task folder's metadata and
 the protocol, so changing any of them makes a new unit instead of reusing an old one.
 ``RunConfig.force`` (``spear-bench run --force``) reruns finished units on purpose.
+
+Each unit is scored by the runner of its task's kind (:data:`RUNNERS`, the contract in
+:mod:`spear_bench.bench.runner`); launchers (:mod:`spear_bench.bench.launchers`) decide
+where units run and hand each one the models their process has loaded.
 """
 
 from __future__ import annotations
