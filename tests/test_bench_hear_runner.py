@@ -64,8 +64,8 @@ def test_kfold_multilabel_task_scores_every_metric_and_saves_predictions(tmp_pat
     assert 0 < result.scores["mAP"] <= 1
     saved = np.load(tmp_path / "pred" / "fold01.predictions.npz")
     assert saved["prediction"].shape == saved["target"].shape == (16, 4) and len(saved["files"]) == 16
-    assert len(result.grid) == 8 and result.best_point in [
-        {k: g[k] for k in ("hidden_layers", "initialization", "lr")} for g in result.grid
+    assert len(result.details["grid"]) == 8 and result.details["best_point"] in [
+        {k: g[k] for k in ("hidden_layers", "initialization", "lr")} for g in result.details["grid"]
     ]
 
 

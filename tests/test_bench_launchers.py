@@ -12,8 +12,8 @@ from test_bench_hear_runner import TINY_HEAR_MODULE
 from test_demo_data import demo_root
 
 from spear_bench.bench import launchers
-from spear_bench.bench.launchers import LaunchOptions, collect_rank_outcomes, resolve_device, worker_main
-from spear_bench.bench.orchestrate import RunConfig, Unit, UnitOutcome, execute
+from spear_bench.bench.launchers import LaunchOptions, collect_rank_outcomes, execute, resolve_device, worker_main
+from spear_bench.bench.orchestrate import RunConfig, Unit, UnitOutcome
 from spear_bench.cli import main as cli_main
 from spear_bench.errors import SpearBenchError
 from spear_bench.results.store import ResultsStore
@@ -184,7 +184,9 @@ def _worker_device(tmp_path, monkeypatch, device, cuda: bool, local_rank: int = 
         json.dumps({"config": config.to_json(), "units": [{"model": "m", "task": "a"}, {"model": "m", "task": "b"}]})
     )
     seen = []
-    monkeypatch.setattr(launchers, "run_unit", lambda unit, cfg: seen.append(cfg.device) or UnitOutcome(unit, "done"))
+    monkeypatch.setattr(
+        launchers, "run_unit", lambda unit, cfg, models=None: seen.append(cfg.device) or UnitOutcome(unit, "done")
+    )
     monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
     for name, value in (("RANK", local_rank), ("LOCAL_RANK", local_rank), ("WORLD_SIZE", 2)):
         monkeypatch.setenv(name, str(value))

@@ -116,18 +116,14 @@ def _summary(out: str) -> tuple[int, int, int]:
 
 @pytest.fixture
 def small_probe_fresh_handles(monkeypatch):
-    """A small probe grid (the test is about reuse, not scores); each CLI call loads its model anew,
-    as a new process would."""
-    from spear_bench.bench import probe
+    """A small probe grid (the test is about reuse, not scores); each CLI call loads its model anew
+    (each run has its own loaded models), as a new process would."""
+    from spear_bench.bench import hear_runner, probe
 
-    monkeypatch.setattr(
-        probe,
-        "ProbeConfig",
-        functools.partial(probe.ProbeConfig, hidden_dim=32, max_epochs=6, grid_points=2, patience=1),
-    )
-    monkeypatch.setattr(orchestrate, "_HANDLES", {})
+    small = functools.partial(probe.ProbeConfig, hidden_dim=32, max_epochs=6, grid_points=2, patience=1)
+    for module in (hear_runner, orchestrate):  # where runs build their probe settings (and hash them)
+        monkeypatch.setattr(module, "ProbeConfig", small)
     yield
-    orchestrate._HANDLES.clear()
 
 
 @pytest.mark.slow
@@ -146,7 +142,6 @@ def test_changed_checkpoint_setting_recomputes_embeddings_and_reruns_the_unit(
     assert _summary(capsys.readouterr().out) == (0, 1, 0)  # nothing changed: skipped
     config = json.loads((ckpt / "config.json").read_text())
     (ckpt / "config.json").write_text(json.dumps({**config, "edge_pad_frames": [0, 0]}))
-    orchestrate._HANDLES.clear()
     assert _run_words(tmp_path, model) == 0
     assert _summary(capsys.readouterr().out) == (1, 0, first[2])  # every embedding computed again, unit rerun
     assert len(list((tmp_path / "results" / "demo" / "spear_tiny").glob("demo_words__*.json"))) == 2

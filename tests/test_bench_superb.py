@@ -31,9 +31,9 @@ def test_utterance_task_trains_weighted_sum_and_caches_hidden_states(tmp_path, t
     details = first.details["folds"]["test"]
     assert len(details["layer_weights"]) == 10 and sum(details["layer_weights"]) == pytest.approx(1.0)
     assert [h["step"] for h in details["history"]] == [3, 6]
-    assert (first.embed_hits, first.embed_misses) == (0, 36) and first.details["features"] == "cached"
+    assert (first.embed.hits, first.embed.misses) == (0, 36) and first.details["features"] == "cached"
     second = run_superb_task(spec, demo_root(), tiny_upstream, tmp_path / "cache")
-    assert (second.embed_hits, second.embed_misses) == (36, 0)
+    assert (second.embed.hits, second.embed.misses) == (36, 0)
     assert second.scores == first.scores
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import soundfile as sf
 
-from spear_bench.bench import demo_data
+from spear_bench.bench import demo_suite_data
 from spear_bench.bench.hear_data import read_task
 from spear_bench.bench.superb_data import read_dataset
 from spear_bench.bench.tasks import HearTaskSpec, load_suite
@@ -15,8 +15,8 @@ from spear_bench.bench.tasks import HearTaskSpec, load_suite
 
 def demo_root() -> Path:
     """Generated once per machine and generator version (reused across test files and runs)."""
-    root = Path(tempfile.gettempdir()) / f"spear-bench-test-{demo_data.GENERATOR_VERSION}"
-    return demo_data.generate_demo_data(root, log=lambda *_: None)
+    root = Path(tempfile.gettempdir()) / f"spear-bench-test-{demo_suite_data.GENERATOR_VERSION}"
+    return demo_suite_data.generate_demo_data(root, log=lambda *_: None)
 
 
 def test_hear_demo_tasks_are_valid_hear_folders():
@@ -73,15 +73,15 @@ def _tree_hash(folder: Path) -> str:
 
 def test_generation_is_deterministic(tmp_path):
     spec = load_suite("demo").task("demo_env")
-    demo_data.make_demo_env(tmp_path / "a", spec)
-    demo_data.make_demo_env(tmp_path / "b", spec)
+    demo_suite_data.make_demo_env(tmp_path / "a", spec)
+    demo_suite_data.make_demo_env(tmp_path / "b", spec)
     assert _tree_hash(tmp_path / "a") == _tree_hash(tmp_path / "b")
     assert json.loads((tmp_path / "a" / "task_metadata.json").read_text())["split_mode"] == "new_split_kfold"
 
 
 def test_complete_demo_data_is_reused_not_regenerated():
     root = demo_root()
-    stamp = root / demo_data.STAMP
+    stamp = root / demo_suite_data.STAMP
     before = stamp.stat().st_mtime_ns
-    demo_data.generate_demo_data(root, log=lambda *_: None)
+    demo_suite_data.generate_demo_data(root, log=lambda *_: None)
     assert stamp.stat().st_mtime_ns == before

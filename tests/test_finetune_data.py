@@ -21,8 +21,8 @@ from spear_bench.finetune.audioset import (
     write_segments,
 )
 from spear_bench.finetune.data import BatchStream, CutBatchDataset, StreamPosition, WeightedCutSampler, make_sampler
-from spear_bench.finetune.demo_data import DEMO_SOUND_CLASSES, make_mini_audioset, make_mini_librispeech
 from spear_bench.finetune.librispeech import cut_transcript, librispeech_cuts
+from spear_bench.finetune.mini_corpora import DEMO_SOUND_CLASSES, make_mini_audioset, make_mini_librispeech
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,8 @@ from spear_bench.finetune.asr import build_asr_model
 from spear_bench.finetune.augment import SpecAugmentConfig
 from spear_bench.finetune.config import AsrConfig, OptimConfig, TrainConfig, load_config
 from spear_bench.finetune.data import BatchStream, make_sampler
-from spear_bench.finetune.demo_data import make_mini_librispeech
 from spear_bench.finetune.librispeech import cut_transcript, librispeech_cuts
+from spear_bench.finetune.mini_corpora import make_mini_librispeech
 from spear_bench.finetune.tokenizer import CharTokenizer
 from spear_bench.finetune.trainer import build_optimizer, train
 from spear_bench.models.base import AudioEncoder, EncoderOutput

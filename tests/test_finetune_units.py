@@ -13,7 +13,7 @@ from spear_bench.finetune.augment import (
     spec_augment_fbank,
     spec_augment_waveform,
 )
-from spear_bench.finetune.demo_data import DEMO_SENTENCES
+from spear_bench.finetune.mini_corpora import DEMO_SENTENCES
 from spear_bench.finetune.tokenizer import CharTokenizer, load_tokenizer, normalize_transcript, train_tokenizer
 
 

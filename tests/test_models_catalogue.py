@@ -179,7 +179,8 @@ def test_result_rows_carry_the_weights_fingerprint(offline_hub, tmp_path):
     """A released name run on a demo task: its rows name it and carry the sha256 of its weights."""
     from test_demo_data import demo_root
 
-    from spear_bench.bench.orchestrate import RunConfig, execute
+    from spear_bench.bench.launchers import execute
+    from spear_bench.bench.orchestrate import RunConfig
     from spear_bench.results.store import ResultsStore
 
     snapshot = _hub_snapshot(offline_hub, REPO, REVISION, build_spear(spear_config("tiny"), seed=2))

@@ -130,13 +130,13 @@ def test_fine_tuned_audioset_map_of_0_8_percent_is_rendered_as_0_8(tmp_path):
     (a size-based guess made it 80)."""
     import json
 
-    from spear_bench.finetune.run import FinetuneOutcome, RunSpec, write_outcome
+    from spear_bench.finetune.run import RunSpec, TaskResult, write_outcome
 
     spec = RunSpec(
         model="spear_tiny[random-init]", data_dir=tmp_path, out_dir=tmp_path / "run", results_root=tmp_path / "results"
     )
     write_outcome(
-        FinetuneOutcome("audioset_20k", {"mAP": 0.8, "chance_mAP": 0.5}, {}, 10, tmp_path / "run", None),
+        TaskResult("audioset_20k", {"mAP": 0.8, "chance_mAP": 0.5}, {}, 10, tmp_path / "run", None),
         spec,
         {"kind": "audioset"},
         seed=0,

@@ -68,3 +68,17 @@ def test_atomic_write_replaces_whole_file(tmp_path):
 def test_config_hash_is_stable_and_order_independent():
     assert config_hash({"a": 1, "b": [1, 2]}) == config_hash({"b": [1, 2], "a": 1})
     assert config_hash({"a": 1}) != config_hash({"a": 2})
+
+
+def test_a_unit_is_read_back_by_its_key_and_a_corrupt_file_is_a_one_line_error(tmp_path):
+    store = ResultsStore(tmp_path)
+    path = store.write_unit(_rows())
+    assert [(r.metric, r.value) for r in store.unit_rows("spear_base", "demo", "ks", "abc", 42)] == [
+        ("acc", 0.5),
+        ("f1", 0.4),
+    ]
+    assert store.read_unit(path) == store.unit_rows("spear_base", "demo", "ks", "abc", 42)
+    path.write_text("[{")
+    with pytest.raises(SpearBenchError) as error:
+        store.read_unit(path)
+    assert str(path) in str(error.value) and "\n" not in str(error.value)

@@ -144,3 +144,34 @@ def test_run_refuses_the_finetune_suite():
 
     with pytest.raises(ConfigError, match="spear-bench finetune"):
         plan(RunConfig(suite="finetune", models=("spear_tiny",)))
+
+
+def test_the_paper_columns_come_from_the_task_files(tmp_path):
+    superb = load_suite("superb").paper_columns
+    assert [(c.task, c.header, c.decimals) for c in superb if c.task == "SE"] == [("SE", "PESQ", 2), ("SE", "STOI", 1)]
+    finetune = [c for c in load_suite("finetune").paper_columns if c.task == "LS-100"]
+    assert len(finetune) == 1 and finetune[0].splits == ("test-clean", "test-other")  # two LS-100 tasks, one column
+    hear = load_suite("hear").paper_columns
+    assert [c.task for c in hear] == [t.short for t in load_suite("hear").tasks]
+    assert {(c.metric, c.header) for c in hear if c.task in ("D16", "MST")} == {
+        ("event_onset_200ms_fms", "Onset-FMS"),
+        ("event_onset_50ms_fms", "Onset-FMS"),
+    }
+    assert load_suite("demo").paper_columns == () and load_suite("demo").hear_probe_grid["demo_words"]
+    path = tmp_path / "bad.yaml"
+    path.write_text(
+        "suite: finetune\ntasks:\n"
+        "  - {name: t, short: T, title: T, finetune: asr, "
+        "metrics: [{name: wer, unit: percent, higher_is_better: false, paper: WER}]}\n"
+    )
+    with pytest.raises(ConfigError, match="needs paper .a header. and decimals"):
+        load_suite_file(path)
+    path.write_text(
+        "suite: finetune\ntasks:\n"
+        "  - {name: a, short: T, title: T, finetune: asr, "
+        "metrics: [{name: wer, unit: percent, higher_is_better: false, paper: WER, decimals: 1}]}\n"
+        "  - {name: b, short: T, title: T, finetune: asr, "
+        "metrics: [{name: wer, unit: percent, higher_is_better: false, paper: WER, decimals: 2}]}\n"
+    )
+    with pytest.raises(ConfigError, match="prints 'wer' two ways"):
+        load_suite_file(path)

@@ -38,9 +38,22 @@ from pathlib import Path
 from typing import Callable
 
 import yaml
+from safetensors import safe_open
 
+from spear_bench.bench.demo_suite_data import generate_demo_data
+from spear_bench.bench.launchers import LaunchOptions, execute, get_launcher, slurm_executor
+from spear_bench.bench.orchestrate import RunConfig, format_outcome
+from spear_bench.bench.tasks import load_suite
 from spear_bench.errors import ConfigError, SpearBenchError
-from spear_bench.results.store import COLUMNS, ResultRow, ResultsStore, atomic_write_text, config_hash
+from spear_bench.models.registry import get_bundle
+from spear_bench.paths import cache_dir, reports_dir, results_dir
+from spear_bench.pretrain.config import build_dataclass, load_pretrain_config, read_yaml_mapping
+from spear_bench.pretrain.pipeline import prepare_training_data
+from spear_bench.pretrain.trainer import read_log, run_pretraining
+from spear_bench.report.aggregate import measured_values
+from spear_bench.report.plots import ablation_spec, plot_ablation
+from spear_bench.report.reference import load_reference
+from spear_bench.results.store import ResultsStore, atomic_write_text, config_hash
 
 SIDECAR_DIR = "_ablations"
 DONE_FILE = "done.json"
@@ -140,8 +153,6 @@ class SweepConfig:
 
 def load_sweep(path: str | Path) -> SweepConfig:
     """Read and check a sweep YAML; errors are one line naming the file."""
-    from spear_bench.pretrain.config import build_dataclass, read_yaml_mapping
-
     path = Path(path)
     values = read_yaml_mapping(path, "sweep file")
     for key in ("name", "base", "knobs"):
@@ -233,8 +244,6 @@ def targets_key(values: dict) -> str:
 
 def write_variant_config(sweep: SweepConfig, variant: Variant):
     """Write ``pretrain.yaml`` into the variant's folder (when changed) and load it as a PretrainConfig."""
-    from spear_bench.pretrain.config import load_pretrain_config
-
     values = derive_config(sweep, variant)
     path = variant_dir(sweep, variant) / "pretrain.yaml"
     header = f"# derived by spear-bench ablate from {sweep.source or sweep.name}: {variant.label}\n"
@@ -283,9 +292,6 @@ TARGET_FOLDERS = ("data", "features", "mvq", "tokens")
 
 def run_targets(sweep: SweepConfig, variant: Variant, progress: bool = True) -> str:
     """Prepare data, teacher features, quantisers and tokens once per targets key. Returns done | skipped."""
-    from spear_bench.pretrain.config import load_pretrain_config
-    from spear_bench.pretrain.pipeline import prepare_training_data
-
     _, path, values = write_variant_config(sweep, variant)
     key = targets_key(values)
     folder = targets_dir(sweep, key)
@@ -328,8 +334,6 @@ def _training_identity(values: dict) -> dict:
 
 def run_pretrain(sweep: SweepConfig, variant: Variant, nproc: int = 1, progress: bool = True) -> str:
     """Pre-train the variant (resuming from its latest checkpoint); a marker records the finished config."""
-    from spear_bench.pretrain.trainer import run_pretraining
-
     if pretrain_done(sweep, variant):
         return "skipped"
     config, _, values = write_variant_config(sweep, variant)
@@ -351,9 +355,8 @@ def _mark_pretrained(config, values: dict, final_step: int) -> None:
 
 
 def pretrain_job(sweep_file: str, variant: Variant) -> str:
-    """What one SLURM job runs for a ``pretrain`` unit (top-level, so submitit can pickle it)."""
-    import spear_bench  # noqa: F401  (torchaudio hook in the job's fresh interpreter)
-
+    """What one SLURM job runs for a ``pretrain`` unit (top-level, so submitit can pickle it; the job's fresh
+    interpreter imports spear_bench, and its torchaudio hook, with this module)."""
     return run_pretrain(load_sweep(sweep_file), variant, progress=False)
 
 
@@ -378,8 +381,6 @@ def _pretrain_torchrun(sweep: SweepConfig, variant: Variant, nproc: int, log: Ca
     result = subprocess.run(command)
     if result.returncode != 0:
         raise SpearBenchError(f"{path}: torchrun pre-training exited with status {result.returncode}")
-    from spear_bench.pretrain.trainer import read_log
-
     records = read_log(config.work_path / "exp")
     _mark_pretrained(config, values, records[-1]["step"] if records else 0)
     return "done"
@@ -394,8 +395,6 @@ def encoder_dir(sweep: SweepConfig, variant: Variant) -> Path:
 
 def run_scale(sweep: SweepConfig, variant: Variant) -> dict:
     """Model size, training steps and data of a pre-trained variant (for the legend: what the numbers measure)."""
-    from safetensors import safe_open
-
     config, _, _ = write_variant_config(sweep, variant)
     params = 0
     with safe_open(str(encoder_dir(sweep, variant) / "model.safetensors"), "pt") as handle:
@@ -438,7 +437,7 @@ def store_variant(sweep: SweepConfig, variant: Variant, unit_files: list[Path], 
     store = ResultsStore(results)
     status = "skipped"
     for path in unit_files:
-        rows = [ResultRow(**{k: row[k] for k in COLUMNS if k in row}) for row in json.loads(Path(path).read_text())]
+        rows = store.read_unit(path)
         if not rows:
             continue
         first = rows[0]
@@ -496,10 +495,6 @@ def execute_sweep(
     sweep: SweepConfig, launcher: str = "local", options=None, log: Callable[[str], None] = print, quiet: bool = False
 ) -> SweepResult:
     """Run every missing stage of every variant, then render the figure. Finished stages are skipped."""
-    from spear_bench.bench.launchers import LaunchOptions, get_launcher
-    from spear_bench.bench.orchestrate import RunConfig, execute, format_outcome
-    from spear_bench.paths import cache_dir, reports_dir, results_dir
-
     get_launcher(launcher)  # unknown launcher: fail before any work
     check_scored_model(sweep)
     options = options or LaunchOptions()
@@ -532,8 +527,6 @@ def execute_sweep(
     score = sweep.score
     data_root = score.data_root
     if score.suite == "demo" and data_root is None:
-        from spear_bench.bench.demo_data import generate_demo_data
-
         data_root = str(generate_demo_data(log=log))
     unit_files: dict[Variant, list[Path]] = {}
     for seed in sorted({v.seed for v in ready}):
@@ -583,8 +576,6 @@ def execute_sweep(
 
 def check_scored_model(sweep: SweepConfig) -> None:
     """The encoders are scored as ``sweep.model`` (its registered architecture loads their weights): they must match."""
-    from spear_bench.models.registry import get_bundle
-
     get_bundle(sweep.model)  # unknown name: ConfigError listing the known ones
     for variant in variants(sweep)[:1]:
         model = derive_config(sweep, variant).get("model") or {}
@@ -626,8 +617,6 @@ def _pretrain_all(
 
 def _pretrain_slurm(sweep: SweepConfig, units: list[StageUnit], options, log) -> list[StageOutcome]:
     """One submitit job per unfinished variant (``slurm_cluster`` local/debug runs them on this machine)."""
-    from spear_bench.bench.launchers import slurm_executor
-
     if not sweep.source:
         raise ConfigError("the slurm launcher needs the sweep loaded from a file (jobs re-read it)")
     todo = [u for u in units if not pretrain_done(sweep, u.variant)]
@@ -658,11 +647,6 @@ def plot_knob(sweep: SweepConfig) -> str:
 
 def render_figure(sweep: SweepConfig, results: Path, out_dir: Path) -> list[Path]:
     """``ablation_<knob>.png|svg``: the paper's numbers (when it has the knob's table) beside the measured variants."""
-    from spear_bench.bench.tasks import load_suite
-    from spear_bench.report.aggregate import measured_values
-    from spear_bench.report.plots import ablation_spec, plot_ablation
-    from spear_bench.report.reference import load_reference
-
     knob = plot_knob(sweep)
     # The sweep's tasks are drawn with their primary metric (one panel each, not one per secondary metric).
     suite = load_suite(sweep.score.suite)

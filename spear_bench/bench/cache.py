@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from spear_bench.results.store import atomic_write_bytes, atomic_write_text
+from spear_bench.results.store import atomic_write_bytes, atomic_write_text, git_commit
 
 
 def _safe(name: str) -> str:
@@ -72,8 +72,6 @@ class EmbeddingCache:
 
     def describe(self, info: dict) -> None:
         """Write a human-readable description of the model key (once), with the settings and the git commit."""
-        from spear_bench.results.store import git_commit
-
         path = self.model_dir / "model.json"
         if not path.exists():
             record = {

@@ -21,8 +21,10 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Generic, Iterator, Sequence, TypeVar
 
+import soundfile as sf
 import torch
 
+from spear_bench.audio import load_audio
 from spear_bench.errors import ConfigError
 
 T = TypeVar("T")
@@ -74,13 +76,9 @@ def length_batches(
 def audio_length(path, sample_rate: int = 16000) -> int:
     """Samples of a file at ``sample_rate``, from its header; formats soundfile cannot read are decoded
     (by ``load_audio``, which raises the one-line AudioError for a bad file)."""
-    import soundfile as sf
-
     try:
         info = sf.info(str(path))
     except RuntimeError:  # soundfile.LibsndfileError
-        from spear_bench.audio import load_audio
-
         return int(load_audio(path, target_sr=sample_rate).numel())
     return int(round(info.frames * sample_rate / info.samplerate))
 

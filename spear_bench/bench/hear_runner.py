@@ -17,12 +17,12 @@ Follows heareval 2021.1.3 (``heareval.embeddings`` + ``heareval.predictions``):
 from __future__ import annotations
 
 import functools
+import io
 import json
 import math
 import random
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -33,6 +33,7 @@ from sklearn.model_selection import ParameterGrid
 from spear_bench.audio import load_audio
 from spear_bench.bench.cache import EmbeddingCache, file_hash
 from spear_bench.bench.extract import ExtractConfig, audio_length, load_batches, timed
+from spear_bench.bench.fingerprint import embedding_settings
 from spear_bench.bench.hear_data import HearTaskData, frame_labels, read_task
 from spear_bench.bench.metrics import event_metric_details, events_from_frame_predictions, get_metric
 from spear_bench.bench.probe import (
@@ -45,36 +46,14 @@ from spear_bench.bench.probe import (
     select_grid_points,
     train_grid,
 )
-from spear_bench.bench.scored_model import HearModelHandle
+from spear_bench.bench.runner import EmbedStats, RunContext, TaskResult
+from spear_bench.bench.scored_model import BenchModel, HearModelHandle
 from spear_bench.bench.tasks import HearTaskSpec
 from spear_bench.errors import AudioError, DatasetError
 from spear_bench.results.store import atomic_write_bytes, atomic_write_text
 
 # heareval's task_embeddings seeds one random.Random with 0 per task for its file shuffle.
 HEAREVAL_FILE_SHUFFLE_SEED = 0
-
-
-@dataclass
-class EmbedStats:
-    hits: int = 0
-    misses: int = 0
-    seconds: float = 0.0
-
-    def add(self, other: "EmbedStats") -> None:
-        self.hits += other.hits
-        self.misses += other.misses
-        self.seconds += other.seconds
-
-
-@dataclass
-class HearTaskResult:
-    scores: dict[str, float]  # metric -> test score (mean over folds)
-    fold_scores: dict[str, dict[str, float]]
-    best_point: dict
-    grid: list[dict]
-    embed: EmbedStats
-    probe_seconds: float
-    details: dict = field(default_factory=dict)
 
 
 # --- embeddings -----------------------------------------------------------------------------------
@@ -330,8 +309,6 @@ def test_scores(
 
 
 def save_predictions(folder: Path, name: str, predictions: dict) -> None:
-    import io
-
     events = predictions.pop("events", None)
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **predictions)
@@ -352,7 +329,7 @@ def run_hear_task(
     predictions_dir: Path | None = None,
     progress_factory: Callable[[str, int], Callable[[int], None]] | None = None,
     extract: ExtractConfig | None = None,
-) -> HearTaskResult:
+) -> TaskResult:
     task = read_task(spec, data_root, sample_rate=16000)
     n_files = sum(len(items) for items in task.split_items.values())
     embed_progress = progress_factory(f"{spec.name}: embeddings", n_files) if progress_factory else None
@@ -411,12 +388,53 @@ def run_hear_task(
         }
         for p in grid
     ]
-    return HearTaskResult(
+    return TaskResult(
+        task=spec.name,
         scores=means,
         fold_scores=fold_scores,
-        best_point=best.point.as_dict(),
-        grid=grid_summary,
         embed=embed_stats,
-        probe_seconds=probe_seconds,
-        details={"folds": fold_details, "score_mode": mode},
+        out_dir=predictions_dir,
+        details={
+            "best_point": best.point.as_dict(),
+            "grid": grid_summary,
+            "probe_seconds": probe_seconds,
+            "embedding_seconds": embed_stats.seconds,
+            "folds": fold_details,
+            "score_mode": mode,
+        },
     )
+
+
+def _cache_layer(layer: str, dtype: str) -> str:
+    """The cache's layer key; lower-precision embeddings never mix with float32 ones."""
+    return layer if dtype == "float32" else f"{layer}@{dtype}"
+
+
+class HearRunner:
+    """The HEAR protocol behind the runner contract: the model through its HEAR module, embeddings cached
+    under ``<cache>/hear``, the probe grid seeded with the run's seed."""
+
+    kind = "hear"
+
+    def run(self, spec: HearTaskSpec, model: BenchModel, context: RunContext) -> TaskResult:
+        handle = context.models.get(
+            ("hear", repr(model), context.device, context.dtype),
+            lambda: HearModelHandle(model, context.device, context.dtype),
+        )
+        _, loaded = handle.load()
+        cache = EmbeddingCache(
+            Path(context.cache_dir) / "hear",
+            handle.spec.name,
+            handle.weights_hash,
+            _cache_layer(context.layer, context.dtype),
+            settings=embedding_settings(handle.spec, loaded, handle.spec.hear_module),
+        )
+        cache.describe(
+            {
+                "hear_module": handle.spec.hear_module,
+                "hear_kwargs": handle.spec.hear_kwargs,
+                "weights": handle.spec.weights,
+            }
+        )
+        probe = ProbeConfig(seed=context.seed, device=context.device)
+        return run_hear_task(spec, context.data_root, handle, cache, probe, context.out_dir, context.progress)

@@ -322,13 +322,14 @@ def run_spear_bench(
     cache = EmbeddingCache(cache_dir, "heareval_oracle", handle.weights_hash, "last")
     config = ProbeConfig(max_epochs=max_epochs, grid_points=grid_points, seed=seed)
     result = run_hear_task(task.spec(), data_root, handle, cache, config)
-    best = next(g for g in result.grid if {k: g[k] for k in result.best_point} == result.best_point)
+    grid, point = result.details["grid"], result.details["best_point"]
+    best = next(g for g in grid if {k: g[k] for k in point} == point)
     return {
-        "best_point": result.best_point,
+        "best_point": point,
         "scores": result.scores,
         "validation_score": float(best["validation_score"]),
         "postprocessing": sorted((best.get("postprocessing") or {}).items()),
-        "grid": result.grid,
+        "grid": grid,
     }
 
 

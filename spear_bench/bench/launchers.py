@@ -1,6 +1,7 @@
-"""Launchers: where the units of a run execute (one registry: name -> launcher).
+"""Launchers: where the units of a run execute (one registry: name -> launcher); :func:`execute` runs a plan.
 
-- ``local``: in this process, one unit after the other (models load once per process).
+- ``local``: in this process, one unit after the other (models load once per process: the
+  launcher's :class:`~spear_bench.bench.runner.LoadedModels` goes to every unit it runs).
 - ``torchrun``: ``torch.distributed.run`` starts ``nproc`` workers on this node
   (``python -m spear_bench.bench.worker``); worker ``RANK`` takes units ``RANK::WORLD_SIZE``.
 - ``slurm``: one submitit job per unit (``AutoExecutor``; ``cluster="local"`` or
@@ -16,6 +17,7 @@ device used; without one, units run on the GPU where GPUs are allocated (torchru
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -25,8 +27,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from spear_bench.bench.orchestrate import RunConfig, Unit, UnitOutcome, format_outcome, run_unit
+import torch
+from tqdm.auto import tqdm
+
+from spear_bench.bench.orchestrate import (
+    RunConfig,
+    Unit,
+    UnitOutcome,
+    check_datasets,
+    format_outcome,
+    plan,
+    run_unit,
+)
+from spear_bench.bench.runner import LoadedModels
+from spear_bench.bench.scored_model import resolve_model
 from spear_bench.errors import ConfigError, SpearBenchError
+from spear_bench.models.catalogue import random_init_warning
 from spear_bench.results.store import atomic_write_text
 
 
@@ -77,14 +93,13 @@ def get_launcher(name: str) -> Launcher:
 def launch_local(
     units: list[Unit], config: RunConfig, options: LaunchOptions, log: Callable[[str], None]
 ) -> list[UnitOutcome]:
-    from tqdm.auto import tqdm
-
     config = _replace_device(config, resolve_device(config.device, gpus=False))
+    models = LoadedModels()  # one per process: each model loads once for all its units
     outcomes = []
     bar = tqdm(total=len(units), desc="units", unit="unit", disable=config.quiet, dynamic_ncols=True)
     for unit in units:
         bar.set_postfix_str(unit.label)
-        outcome = run_unit(unit, config)
+        outcome = run_unit(unit, config, models)
         outcomes.append(outcome)
         bar.write(format_outcome(outcome)) if not config.quiet else log(format_outcome(outcome))
         bar.update(1)
@@ -105,8 +120,6 @@ def worker_main(plan_path: str) -> int:
     The outcomes file is rewritten (atomically) after every unit, so a rank that dies
     mid-way has reported exactly the units it finished.
     """
-    import torch
-
     rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
     plan = json.loads(Path(plan_path).read_text())
     config = RunConfig.from_json(plan["config"])
@@ -116,8 +129,9 @@ def worker_main(plan_path: str) -> int:
     units = [Unit(**u) for u in plan["units"]][rank::world]
     outcomes: list[dict] = []
     atomic_write_text(rank_outcomes_path(plan_path, rank), "[]")
+    models = LoadedModels()
     for unit in units:
-        outcome = run_unit(unit, config)
+        outcome = run_unit(unit, config, models)
         print(f"[rank {rank}] {format_outcome(outcome)}", flush=True)
         outcomes.append(outcome.to_dict())
         atomic_write_text(rank_outcomes_path(plan_path, rank), json.dumps(outcomes))
@@ -125,8 +139,6 @@ def worker_main(plan_path: str) -> int:
 
 
 def _replace_device(config: RunConfig, device: str) -> RunConfig:
-    import dataclasses
-
     return dataclasses.replace(config, device=device)
 
 
@@ -134,8 +146,6 @@ def _replace_device(config: RunConfig, device: str) -> RunConfig:
 def launch_torchrun(
     units: list[Unit], config: RunConfig, options: LaunchOptions, log: Callable[[str], None]
 ) -> list[UnitOutcome]:
-    import dataclasses
-
     if options.nproc < 1:
         raise ConfigError(f"--nproc must be >= 1, got {options.nproc}")
     folder = Path(config.results) / "_launch"
@@ -197,15 +207,14 @@ def collect_rank_outcomes(
 
 
 def slurm_job(unit: Unit, config: RunConfig) -> dict:
-    """What one SLURM job runs (a top-level function, so submitit can pickle it)."""
-    import spear_bench  # noqa: F401  (torchaudio hook in the job's fresh interpreter)
-
+    """What one SLURM job runs (a top-level function, so submitit can pickle it; the job's fresh
+    interpreter imports spear_bench, and its torchaudio hook, with this module)."""
     return run_unit(unit, config).to_dict()
 
 
 def slurm_executor(options: LaunchOptions, default_folder: Path, name: str):
     """A submitit executor with the --slurm-* options (cluster resources only on a real SLURM cluster)."""
-    import submitit
+    import submitit  # SLURM runs only; looked up at call time, so tests can stand a fake in sys.modules
 
     folder = options.slurm_folder or str(default_folder)
     executor = submitit.AutoExecutor(folder=folder, cluster=options.slurm_cluster)
@@ -226,8 +235,6 @@ def slurm_executor(options: LaunchOptions, default_folder: Path, name: str):
 def launch_slurm(
     units: list[Unit], config: RunConfig, options: LaunchOptions, log: Callable[[str], None]
 ) -> list[UnitOutcome]:
-    import dataclasses
-
     executor = slurm_executor(options, Path(config.results) / "_slurm" / "%j", f"spear-bench-{config.suite}")
     gpus = executor.cluster == "slurm" and options.slurm_gpus_per_node > 0
     job_config = dataclasses.replace(config, quiet=True, device=resolve_device(config.device, gpus=gpus))
@@ -255,3 +262,17 @@ def launch_slurm(
         log(format_outcome(outcome))
         outcomes.append(outcome)
     return outcomes
+
+
+def execute(
+    config: RunConfig, launcher: str = "local", options: LaunchOptions | None = None, log: Callable[[str], None] = print
+) -> list[UnitOutcome]:
+    """Plan, check the data, run every unit with ``launcher``; returns the outcomes."""
+    run = get_launcher(launcher)
+    for model in config.models:
+        resolved = resolve_model(model, config.layer)  # unknown names and missing weights fail here, before any work
+        if resolved.random_init:
+            log(random_init_warning(resolved.name))  # once per run, here in the parent process
+    units = plan(config)
+    check_datasets(config)
+    return run(units, config, options or LaunchOptions(), log)

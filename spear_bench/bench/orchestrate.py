@@ -10,6 +10,10 @@ sources, the feature libraries' versions, the HEAR module's sources: see
 :mod:`spear_bench.bench.fingerprint`), the task definition, the task folder's metadata and
 the protocol, so changing any of them makes a new unit instead of reusing an old one.
 ``RunConfig.force`` (``spear-bench run --force``) reruns finished units on purpose.
+
+Each unit is scored by the runner of its task's kind (:data:`RUNNERS`, the contract in
+:mod:`spear_bench.bench.runner`); launchers (:mod:`spear_bench.bench.launchers`) decide
+where units run and hand each one the models their process has loaded.
 """
 
 from __future__ import annotations
@@ -23,10 +27,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from spear_bench.bench.fingerprint import code_version, embedding_settings, module_source_hash
+from tqdm.auto import tqdm
+
+from spear_bench.bench.demo_suite_data import default_demo_root
+from spear_bench.bench.fingerprint import code_version, module_source_hash
+from spear_bench.bench.hear_runner import HearRunner
+from spear_bench.bench.probe import ProbeConfig
+from spear_bench.bench.runner import LoadedModels, RunContext, TaskRunner
+from spear_bench.bench.scored_model import resolve_model
+from spear_bench.bench.superb_runner import SuperbRunner
 from spear_bench.bench.tasks import FinetuneTaskSpec, HearTaskSpec, SuperbTaskSpec, TaskSpec, load_suite
 from spear_bench.errors import ConfigError, DatasetError, SpearBenchError
-from spear_bench.models.catalogue import random_init_warning
 from spear_bench.results.store import ResultRow, ResultsStore, atomic_write_text, config_hash
 
 PREDICTIONS_DIR = "_predictions"
@@ -99,8 +110,6 @@ def default_data_root(suite: str, data_root: str | None) -> Path:
     if data_root:
         return Path(data_root)
     if suite == "demo":
-        from spear_bench.bench.demo_data import default_demo_root
-
         return default_demo_root()
     raise ConfigError(
         f"--data-root is required for suite {suite!r}: the folder holding its datasets (see docs/orchestration.md)"
@@ -119,28 +128,15 @@ def plan(config: RunConfig) -> list[Unit]:
     return [Unit(model, spec.name) for model in config.models for spec in specs]
 
 
-# --- per-process model handles (loaded once per process, shared by its units) ----------------------
+# --- runners: one per task kind ---------------------------------------------------------------------
 
-_HANDLES: dict[tuple, object] = {}
-
-
-def hear_handle(model_spec: str, config: RunConfig):
-    from spear_bench.bench.scored_model import HearModelHandle, resolve_model
-
-    key = ("hear", model_spec, config.layer, config.device, config.dtype)
-    if key not in _HANDLES:
-        _HANDLES[key] = HearModelHandle(resolve_model(model_spec, config.layer), config.device, config.dtype)
-    return _HANDLES[key]
+RUNNERS: dict[str, TaskRunner] = {runner.kind: runner for runner in (HearRunner(), SuperbRunner())}
 
 
-def superb_upstream(model_spec: str, config: RunConfig):
-    from spear_bench.bench.scored_model import resolve_model
-    from spear_bench.bench.superb_runner import Upstream
-
-    key = ("superb", model_spec, config.device, config.dtype)
-    if key not in _HANDLES:
-        _HANDLES[key] = Upstream(resolve_model(model_spec, config.layer), config.device, config.dtype)
-    return _HANDLES[key]
+def runner_for(spec: TaskSpec) -> TaskRunner:
+    if spec.kind not in RUNNERS:
+        raise ConfigError(f"task {spec.name}: no runner for {spec.kind} tasks (known: {', '.join(RUNNERS)})")
+    return RUNNERS[spec.kind]
 
 
 # --- config hash ------------------------------------------------------------------------------------
@@ -164,9 +160,6 @@ def _runs_in_s3prl_only(spec: TaskSpec) -> bool:
 
 
 def unit_config(unit: Unit, spec: TaskSpec, config: RunConfig, data_root: Path) -> dict:
-    from spear_bench.bench.probe import ProbeConfig
-    from spear_bench.bench.scored_model import resolve_model
-
     model = resolve_model(unit.model, config.layer)
     protocol = ProbeConfig().protocol_dict() if isinstance(spec, HearTaskSpec) else dataclasses.asdict(spec.protocol)
     precision = {} if config.dtype == "float32" else {"dtype": config.dtype}  # float32 hashes unchanged
@@ -189,7 +182,6 @@ def unit_config(unit: Unit, spec: TaskSpec, config: RunConfig, data_root: Path) 
 def _progress_factory(config: RunConfig, model: str):
     if config.quiet:
         return None
-    from tqdm.auto import tqdm
 
     def make(desc: str, total: int) -> Callable[[int], None]:
         bar = tqdm(total=total, desc=f"  {model} {desc}", leave=False, unit="it", dynamic_ncols=True)
@@ -204,13 +196,17 @@ def _progress_factory(config: RunConfig, model: str):
     return make
 
 
-def run_unit(unit: Unit, config: RunConfig) -> UnitOutcome:
-    """Run one unit unless the store already has it; never raises for a failing unit (status=failed)."""
+def run_unit(unit: Unit, config: RunConfig, models: LoadedModels | None = None) -> UnitOutcome:
+    """Run one unit unless the store already has it; never raises for a failing unit (status=failed).
+
+    ``models``: the models this process has loaded (a launcher passes the same one to every unit
+    it runs, so a model loads once per process); a fresh one when not given.
+    """
     start = time.perf_counter()
     if config.device is None:  # called outside a launcher: nothing allocated, so the CPU
         config = dataclasses.replace(config, device="cpu")
     try:
-        return _run_unit(unit, config, start)
+        return _run_unit(unit, config, start, models if models is not None else LoadedModels())
     except SpearBenchError as error:
         return UnitOutcome(unit, "failed", time.perf_counter() - start, message=str(error))
     except Exception as error:  # a bug or a library failure: keep the run going, report it
@@ -222,31 +218,38 @@ def run_unit(unit: Unit, config: RunConfig) -> UnitOutcome:
         )
 
 
-def _run_unit(unit: Unit, config: RunConfig, start: float) -> UnitOutcome:
-    from spear_bench.bench.scored_model import resolve_model
-
+def _run_unit(unit: Unit, config: RunConfig, start: float, models: LoadedModels) -> UnitOutcome:
     spec = load_suite(config.suite).task(unit.task)
     data_root = default_data_root(config.suite, config.data_root)
     model = resolve_model(unit.model, config.layer)
     chash = config_hash(unit_config(unit, spec, config, data_root))
     store = ResultsStore(config.results)
-    if not config.force and store.is_done(model.name, config.suite, spec.name, chash, config.seed):
+    key = (model.name, config.suite, spec.name, chash, config.seed)
+    if not config.force and store.is_done(*key):
         return UnitOutcome(
             unit,
             "skipped",
             0.0,
             primary=spec.metric,
-            path=str(store.unit_path(model.name, config.suite, spec.name, chash, config.seed)),
-            scores=_stored_scores(store.unit_path(model.name, config.suite, spec.name, chash, config.seed)),
+            path=str(store.unit_path(*key)),
+            scores=_stored_scores(store, key),
         )
     out_dir = Path(config.results) / PREDICTIONS_DIR / config.suite / model.name / f"{spec.name}__{chash}"
-    progress = _progress_factory(config, model.name)
-    if isinstance(spec, HearTaskSpec):
-        scores, details, hits, misses = _run_hear(spec, unit, config, data_root, out_dir, progress)
-    else:
-        scores, details, hits, misses = _run_superb(spec, unit, config, data_root, progress)
+    context = RunContext(
+        data_root=data_root,
+        cache_dir=Path(config.cache),
+        out_dir=out_dir,
+        device=config.device,
+        dtype=config.dtype,
+        layer=config.layer,
+        seed=config.seed,
+        cache_budget_bytes=config.cache_budget_gb * 1024**3,
+        progress=_progress_factory(config, model.name),
+        models=models,
+    )
+    result = runner_for(spec).run(spec, model, context)
     rows = []
-    for metric, value in scores.items():
+    for metric, value in result.scores.items():
         if metric != spec.metric and not math.isfinite(value):
             continue  # e.g. d_prime with a perfect class (infinite) or a class absent from a small test set
         facts = spec.metric_facts(metric)  # the task registry's facts travel with the row
@@ -266,89 +269,35 @@ def _run_unit(unit: Unit, config: RunConfig, start: float) -> UnitOutcome:
                 weights=model.fingerprint,
             )
         )
-    details.update(
-        {
-            "unit": dataclasses.asdict(unit),
-            "config_hash": chash,
-            "seconds": time.perf_counter() - start,
-            "embeddings": {"hits": hits, "misses": misses},
-        }
-    )
+    details = {
+        "suite": spec.kind,
+        "scores": result.scores,
+        "fold_scores": result.fold_scores,
+        **result.details,
+        "unit": dataclasses.asdict(unit),
+        "config_hash": chash,
+        "seconds": time.perf_counter() - start,
+        "embeddings": {"hits": result.embed.hits, "misses": result.embed.misses},
+    }
     atomic_write_text(out_dir / "details.json", json.dumps(details, indent=1, default=str))
     path = store.write_unit(rows)
     return UnitOutcome(
         unit,
         "done",
         time.perf_counter() - start,
-        scores=scores,
+        scores=result.scores,
         primary=spec.metric,
-        embed_hits=hits,
-        embed_misses=misses,
+        embed_hits=result.embed.hits,
+        embed_misses=result.embed.misses,
         path=str(path),
     )
 
 
-def _stored_scores(path: Path) -> dict:
+def _stored_scores(store: ResultsStore, key: tuple) -> dict:
     try:
-        return {r["metric"]: r["value"] for r in json.loads(Path(path).read_text())}
-    except (OSError, ValueError, KeyError):
+        return {row.metric: row.value for row in store.unit_rows(*key)}
+    except (SpearBenchError, TypeError):  # an unreadable file: the outcome still says where it is
         return {}
-
-
-def _cache_layer(layer: str, dtype: str) -> str:
-    """The cache's layer key; lower-precision embeddings never mix with float32 ones."""
-    return layer if dtype == "float32" else f"{layer}@{dtype}"
-
-
-def _run_hear(spec: HearTaskSpec, unit: Unit, config: RunConfig, data_root: Path, out_dir: Path, progress):
-    from spear_bench.bench.cache import EmbeddingCache
-    from spear_bench.bench.hear_runner import run_hear_task
-    from spear_bench.bench.probe import ProbeConfig
-
-    handle = hear_handle(unit.model, config)
-    _, loaded = handle.load()
-    cache = EmbeddingCache(
-        Path(config.cache) / "hear",
-        handle.spec.name,
-        handle.weights_hash,
-        _cache_layer(config.layer, config.dtype),
-        settings=embedding_settings(handle.spec, loaded, handle.spec.hear_module),
-    )
-    cache.describe(
-        {"hear_module": handle.spec.hear_module, "hear_kwargs": handle.spec.hear_kwargs, "weights": handle.spec.weights}
-    )
-    result = run_hear_task(
-        spec, data_root, handle, cache, ProbeConfig(seed=config.seed, device=config.device), out_dir, progress
-    )
-    details = {
-        "suite": "hear",
-        "scores": result.scores,
-        "fold_scores": result.fold_scores,
-        "best_point": result.best_point,
-        "grid": result.grid,
-        "probe_seconds": result.probe_seconds,
-        "embedding_seconds": result.embed.seconds,
-        **result.details,
-    }
-    return result.scores, details, result.embed.hits, result.embed.misses
-
-
-def _run_superb(spec: SuperbTaskSpec, unit: Unit, config: RunConfig, data_root: Path, progress):
-    from spear_bench.bench.superb_runner import run_superb_task
-
-    upstream = superb_upstream(unit.model, config)
-    cache_root = Path(config.cache) / "superb" / ("" if config.dtype == "float32" else config.dtype)
-    result = run_superb_task(
-        spec,
-        data_root,
-        upstream,
-        cache_root,
-        seed=config.seed,
-        cache_budget_bytes=config.cache_budget_gb * 1024**3,
-        progress_factory=progress,
-    )
-    details = {"suite": "superb", "scores": result.scores, "fold_scores": result.fold_scores, **result.details}
-    return result.scores, details, result.embed_hits, result.embed_misses
 
 
 # --- summaries ---------------------------------------------------------------------------------------
@@ -394,20 +343,3 @@ def check_datasets(config: RunConfig) -> Path:
             continue  # reported per unit with the s3prl command to use
         spec.check_data(data_root)
     return data_root
-
-
-def execute(
-    config: RunConfig, launcher: str = "local", options=None, log: Callable[[str], None] = print
-) -> list[UnitOutcome]:
-    """Plan, check the data, run every unit with ``launcher``; returns the outcomes."""
-    from spear_bench.bench.launchers import LaunchOptions, get_launcher
-    from spear_bench.bench.scored_model import resolve_model
-
-    run = get_launcher(launcher)
-    for model in config.models:
-        resolved = resolve_model(model, config.layer)  # unknown names and missing weights fail here, before any work
-        if resolved.random_init:
-            log(random_init_warning(resolved.name))  # once per run, here in the parent process
-    units = plan(config)
-    check_datasets(config)
-    return run(units, config, options or LaunchOptions(), log)

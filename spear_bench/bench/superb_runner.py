@@ -19,11 +19,12 @@ where it differs from s3prl's recipes (docs/orchestration.md has the list):
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+import jiwer
 import numpy as np
+import soundfile as sf
 import torch
 import torch.nn.functional as F
 
@@ -31,21 +32,13 @@ from spear_bench.audio import load_audio
 from spear_bench.bench.cache import EmbeddingCache, file_hash, state_dict_hash
 from spear_bench.bench.extract import ExtractConfig, audio_length, load_batches, pad, precision, timed
 from spear_bench.bench.fingerprint import embedding_settings
+from spear_bench.bench.runner import EmbedStats, RunContext, TaskResult
 from spear_bench.bench.scored_model import BenchModel
 from spear_bench.bench.superb_data import SuperbData, SuperbItem, read_dataset
 from spear_bench.bench.tasks import SuperbProtocol, SuperbTaskSpec
-from spear_bench.errors import ConfigError
+from spear_bench.errors import AudioError, ConfigError
 
 DEFAULT_CACHE_BUDGET_BYTES = 8 * 1024**3
-
-
-@dataclass
-class SuperbTaskResult:
-    scores: dict[str, float]  # metric -> test value in percent (mean over folds)
-    fold_scores: dict[str, dict[str, float]]
-    details: dict = field(default_factory=dict)
-    embed_hits: int = 0
-    embed_misses: int = 0
 
 
 # --- upstream and features -------------------------------------------------------------------------
@@ -67,10 +60,10 @@ class Upstream:
 
     def load(self):
         if self._upstream is None:
-            import spear_bench.upstreams as upstreams
+            import spear_bench.upstreams as upstreams  # registers the s3prl hub entries; loaded with s3prl only
 
             upstreams.register()
-            from s3prl.nn import S3PRLUpstream
+            from s3prl.nn import S3PRLUpstream  # heavy optional dependency, loaded with the first upstream
 
             upstream = S3PRLUpstream(self.model.s3prl_upstream, path_or_url=self.model.s3prl_ckpt)
             self._upstream = upstream.to(self.device).eval()
@@ -102,8 +95,6 @@ def load_item_audio(item: SuperbItem) -> torch.Tensor:
         end = start + int(round(item.duration * 16000)) if item.duration is not None else wave.numel()
         wave = wave[start:end]
         if wave.numel() == 0:
-            from spear_bench.errors import AudioError
-
             raise AudioError(f"{item.path}: segment {item.start}+{item.duration} s is empty")
     return wave
 
@@ -181,10 +172,10 @@ class FeatureSource:
 
 def s3prl_nn():
     """``s3prl.nn``, imported after the compatibility shims (s3prl's import chain needs them)."""
-    from spear_bench.s3prl_compat import apply_s3prl_compat
+    from spear_bench.s3prl_compat import apply_s3prl_compat  # s3prl's shims, needed only with s3prl itself
 
     apply_s3prl_compat()
-    import s3prl.nn
+    import s3prl.nn  # heavy optional dependency
 
     return s3prl.nn
 
@@ -262,8 +253,6 @@ def evaluate(
     data: SuperbData, featurizer, head, source: FeatureSource, items: list[SuperbItem], batch_size: int
 ) -> dict[str, float]:
     """Scores in percent: acc (utterance), wer+cer (characters) or per (phones)."""
-    import jiwer
-
     featurizer.eval()
     head.eval()
     correct, total = 0, 0
@@ -372,8 +361,6 @@ def train_and_test(
 
 
 def estimated_cache_bytes(data_list: list[SuperbData], upstream: Upstream) -> float:
-    import soundfile as sf
-
     up = upstream.load()
     seconds = 0.0
     for data in data_list:
@@ -392,7 +379,7 @@ def run_superb_task(
     seed: int = 42,
     cache_budget_bytes: float = DEFAULT_CACHE_BUDGET_BYTES,
     progress_factory=None,
-) -> SuperbTaskResult:
+) -> TaskResult:
     if spec.runner is None:
         raise ConfigError(
             f"SUPERB task {spec.name} ({spec.short}) is defined but not run by spear-bench; run it with s3prl: "
@@ -426,7 +413,8 @@ def run_superb_task(
         fold_details[data.fold or "test"] = details
     metrics = [m.name for m in spec.metrics if all(m.name in s for s in fold_scores.values())]
     means = {m: float(np.mean([s[m] for s in fold_scores.values()])) for m in metrics}
-    return SuperbTaskResult(
+    return TaskResult(
+        task=spec.name,
         scores=means,
         fold_scores=fold_scores,
         details={
@@ -434,6 +422,28 @@ def run_superb_task(
             "features": "cached" if cache else "per batch",
             "protocol": spec.protocol.__dict__,
         },
-        embed_hits=cache.hits if cache else 0,
-        embed_misses=cache.misses if cache else 0,
+        embed=EmbedStats(hits=cache.hits if cache else 0, misses=cache.misses if cache else 0),
     )
+
+
+class SuperbRunner:
+    """SUPERB tasks behind the runner contract: the model as an s3prl upstream, hidden states cached under
+    ``<cache>/superb`` (``<cache>/superb/<dtype>`` below float32) within the cache budget."""
+
+    kind = "superb"
+
+    def run(self, spec: SuperbTaskSpec, model: BenchModel, context: RunContext) -> TaskResult:
+        upstream = context.models.get(
+            ("superb", repr(model), context.device, context.dtype),
+            lambda: Upstream(model, context.device, context.dtype),
+        )
+        cache_root = Path(context.cache_dir) / "superb" / ("" if context.dtype == "float32" else context.dtype)
+        return run_superb_task(
+            spec,
+            context.data_root,
+            upstream,
+            cache_root,
+            seed=context.seed,
+            cache_budget_bytes=context.cache_budget_bytes,
+            progress_factory=context.progress,
+        )

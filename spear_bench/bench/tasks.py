@@ -11,6 +11,12 @@ Every task answers :meth:`metric_facts` (unit and direction of each metric it sc
 the facts each result row stores when it is written, so that reports read them from the
 rows instead of guessing. HEAR metrics take theirs from heareval's scorers
 (:mod:`spear_bench.bench.metrics`), SUPERB and fine-tune metrics from their task files.
+
+This module is the only reader of ``tasks/*.yaml``. Besides the tasks, a suite file may
+say how the paper prints its metrics (:class:`PaperColumn`: header and decimals, the
+report's layout: :mod:`spear_bench.report.columns`) and, for the demo suite, each HEAR
+task's probe grid cap (``hear_probe_grid``). Neither is part of a task spec, so neither
+enters a unit's config hash.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from typing import Any, Union
 
 import yaml
 
+from spear_bench.bench.metrics import get_metric
 from spear_bench.errors import ConfigError, DatasetError
 from spear_bench.paths import tasks_dir
 
@@ -41,6 +48,17 @@ class MetricFacts:
     name: str
     unit: str
     higher_is_better: bool
+
+
+@dataclass(frozen=True)
+class PaperColumn:
+    """How the paper prints one metric of a task: under ``header`` with ``decimals`` (for each of ``splits``)."""
+
+    task: str  # the task's short name (the paper's abbreviation)
+    metric: str  # the registry's metric name
+    header: str  # the paper's column header: PER, Acc, SI-SDRi
+    decimals: int
+    splits: tuple[str, ...] = ("",)  # "": the one test split; else the named test splits the paper shows
 
 
 @dataclass(frozen=True)
@@ -77,8 +95,6 @@ class HearTaskSpec:
 
     def metric_facts(self, metric: str) -> MetricFacts:
         """Unit and direction of one of this task's metrics, from its heareval scorer."""
-        from spear_bench.bench.metrics import get_metric
-
         if metric not in self.metrics:
             raise ConfigError(f"HEAR task {self.name} has no metric {metric!r}")
         scorer = get_metric(metric)
@@ -194,6 +210,8 @@ class SuiteSpec:
     description: str
     tasks: tuple[TaskSpec, ...] = field(default_factory=tuple)
     source: str = ""
+    paper_columns: tuple[PaperColumn, ...] = ()  # the paper's columns of this suite's tasks, in suite order
+    hear_probe_grid: dict = field(default_factory=dict)  # demo: task -> heareval task_specific_param_grid
 
     def task(self, name: str) -> TaskSpec:
         for spec in self.tasks:
@@ -247,6 +265,43 @@ def _metrics(entry: dict, where: str) -> tuple[SuperbMetric, ...]:
             raise ConfigError(f"{where}: metric {m['name']!r} unit must be one of {UNITS}, got {m['unit']!r}")
         out.append(SuperbMetric(m["name"], bool(m["higher_is_better"]), m["unit"]))
     return tuple(out)
+
+
+def _paper_column(short: str, metric: str, entry: dict, where: str, splits=("",)) -> PaperColumn:
+    """``{paper: HEADER, decimals: N}`` of one metric: both given, decimals a non-negative integer."""
+    header, decimals = entry.get("paper"), entry.get("decimals")
+    if not isinstance(header, str) or not isinstance(decimals, int) or isinstance(decimals, bool) or decimals < 0:
+        raise ConfigError(f"{where}: metric {metric!r} needs paper (a header) and decimals (an integer >= 0)")
+    return PaperColumn(short, metric, header, decimals, tuple(splits))
+
+
+def _metric_paper_columns(entry: dict, where: str) -> list[PaperColumn]:
+    """The paper's columns of a SUPERB or fine-tune task: its metrics that name a ``paper`` header."""
+    splits = entry.get("paper_splits") or ("",)
+    return [
+        _paper_column(entry["short"], m["name"], m, where, splits)
+        for m in entry["metrics"]
+        if "paper" in m or "decimals" in m
+    ]
+
+
+def _hear_paper_columns(spec: HearTaskSpec, columns: dict, path: Path) -> list[PaperColumn]:
+    """A HEAR task's column: its primary score, printed as the suite's ``paper_columns`` say."""
+    if not columns:
+        return []
+    if spec.metric not in columns:
+        raise ConfigError(f"{path}: paper_columns has no entry for {spec.name}'s primary metric {spec.metric!r}")
+    return [_paper_column(spec.short, spec.metric, columns[spec.metric], f"{path}: paper_columns")]
+
+
+def _unique_columns(columns: list[PaperColumn], path: Path) -> tuple[PaperColumn, ...]:
+    """One column per (task, metric): tasks sharing a short name (two LS-100 entries) must print it alike."""
+    out: dict[tuple[str, str], PaperColumn] = {}
+    for column in columns:
+        seen = out.setdefault((column.task, column.metric), column)
+        if seen != column:
+            raise ConfigError(f"{path}: task {column.task} prints {column.metric!r} two ways: {seen} and {column}")
+    return tuple(out.values())
 
 
 def _finetune_spec(entry: dict, where: str) -> FinetuneTaskSpec:
@@ -325,24 +380,41 @@ def load_suite_file(path: Path | str) -> SuiteSpec:
     if not isinstance(data, dict) or "tasks" not in data or "suite" not in data:
         raise ConfigError(f"{path}: expected a mapping with 'suite' and 'tasks'")
     default_kind = data["suite"] if data["suite"] in ("hear", "superb", "finetune") else None
+    hear_columns = data.get("paper_columns") or {}
+    if not isinstance(hear_columns, dict):
+        raise ConfigError(f"{path}: paper_columns must map a HEAR metric to {{paper, decimals}}")
     specs: list[TaskSpec] = []
+    columns: list[PaperColumn] = []
     for i, entry in enumerate(data["tasks"]):
         where = f"{path}: task #{i + 1} ({entry.get('name', '?')})"
         kind = entry.get("kind", default_kind)
         if kind == "hear":
             specs.append(_hear_spec({k: v for k, v in entry.items()}, where))
+            columns += _hear_paper_columns(specs[-1], hear_columns, path)
         elif kind == "superb" and "base" in entry:
             specs.append(_demo_superb_spec(entry, where))
         elif kind == "superb":
             specs.append(_superb_spec(entry, where))
+            columns += _metric_paper_columns(entry, where)
         elif kind == "finetune":
             specs.append(_finetune_spec(entry, where))
+            columns += _metric_paper_columns(entry, where)
         else:
             raise ConfigError(f"{where}: kind must be hear, superb or finetune, got {kind!r}")
     names = [s.name for s in specs]
     if len(set(names)) != len(names):
         raise ConfigError(f"{path}: duplicate task names")
-    return SuiteSpec(data["suite"], data.get("description", ""), tuple(specs), str(path))
+    grid = data.get("hear_probe_grid") or {}
+    if not isinstance(grid, dict):
+        raise ConfigError(f"{path}: hear_probe_grid must map a task name to its probe grid")
+    return SuiteSpec(
+        data["suite"],
+        data.get("description", ""),
+        tuple(specs),
+        str(path),
+        paper_columns=_unique_columns(columns, path),
+        hear_probe_grid=grid,
+    )
 
 
 @functools.lru_cache(maxsize=None)

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from pathlib import Path
 from typing import Optional
 
 import typer
+
+from spear_bench.bench.ablate import execute_sweep, load_sweep
+from spear_bench.bench.launchers import LaunchOptions
+from spear_bench.errors import SpearBenchError
 
 
 def ablate(
@@ -29,13 +34,6 @@ def ablate(
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
 ) -> None:
     """Sweep pre-training knobs: per variant derive the config, pre-train (resumable), score, store, plot."""
-    import dataclasses
-
-    import spear_bench  # noqa: F401
-    from spear_bench.bench.ablate import execute_sweep, load_sweep
-    from spear_bench.bench.launchers import LaunchOptions
-    from spear_bench.errors import SpearBenchError
-
     logging.basicConfig(
         level=logging.WARNING if quiet else logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
     )

@@ -14,7 +14,7 @@ import typer
 from spear_bench.errors import ConfigError
 from spear_bench.finetune.asr import finetune_asr
 from spear_bench.finetune.config import load_config
-from spear_bench.finetune.demo_data import make_mini_audioset, make_mini_librispeech
+from spear_bench.finetune.mini_corpora import make_mini_audioset, make_mini_librispeech
 from spear_bench.finetune.run import RunSpec
 from spear_bench.finetune.tagging import finetune_audioset
 from spear_bench.models.catalogue import random_init_warning
@@ -89,10 +89,10 @@ def _run(
         typer.echo(random_init_warning(spec.model_label))
     run = finetune_asr if kind == "asr" else finetune_audioset
     outcome = run(cfg, spec)
-    if outcome.extra.get("cached"):
+    if outcome.details.get("cached"):
         typer.echo(f"already in the results store ({outcome.results_path}); --force runs it again")
-    for metric, value in outcome.metrics.items():
-        before = outcome.metrics_before.get(metric)
+    for metric, value in outcome.scores.items():
+        before = outcome.scores_before.get(metric)
         typer.echo(
             f"{cfg.task} {label} {metric} = {value:.2f}"
             + (f" (before fine-tuning: {before:.2f})" if before is not None else "")

@@ -9,6 +9,16 @@ from typing import List, Optional
 
 import typer
 
+from spear_bench.bench.demo_suite_data import generate_demo_data
+from spear_bench.bench.extract import CLOCK, ExtractConfig
+from spear_bench.bench.launchers import LaunchOptions, execute
+from spear_bench.bench.orchestrate import RunConfig, summarise
+from spear_bench.bench.scored_model import resolve_model
+from spear_bench.bench.tasks import HearTaskSpec, demo_suite
+from spear_bench.errors import SpearBenchError
+from spear_bench.paths import cache_dir, reports_dir, results_dir
+from spear_bench.report.build import ReportSettings, write_report
+
 # The demo stays offline: random weights, asked for by name (and labelled so in every output).
 DEMO_MODELS = ("spear_base[random-init]", "wavlm_base_plus[random-init]")
 
@@ -21,8 +31,6 @@ def _split(values: Optional[List[str]]) -> tuple[str, ...]:
 
 
 def _print_summary(outcomes, results: Path, seconds: float) -> None:
-    from spear_bench.bench.orchestrate import summarise
-
     s = summarise(outcomes)
     typer.echo(f"units: {s['done']} run, {s['skipped']} already finished, {s['failed']} failed ({seconds:.0f} s)")
     rate = f"{100 * s['hit_rate']:.0f}%" if s["hit_rate"] is not None else "n/a"
@@ -32,8 +40,6 @@ def _print_summary(outcomes, results: Path, seconds: float) -> None:
 
 def _check_models(config) -> None:
     """Names, weights and downloads fail in one line before any data is generated or loaded."""
-    from spear_bench.bench.scored_model import resolve_model
-
     for model in config.models:
         resolve_model(model, config.layer)
 
@@ -41,8 +47,6 @@ def _check_models(config) -> None:
 def _scoring_stages(outcomes, seconds: float, clock_before: dict, clock_after: dict) -> dict[str, float]:
     """Split the scoring time into embeddings (model passes, from spear_bench.bench.extract's clock),
     HEAR probes and SUPERB training (each unit's time less its embeddings), and the rest (model loading)."""
-    from spear_bench.bench.tasks import HearTaskSpec, demo_suite
-
     hear_tasks = {t.name for t in demo_suite().tasks if isinstance(t, HearTaskSpec)}
     embed = {k: clock_after.get(k, 0.0) - clock_before.get(k, 0.0) for k in ("hear", "superb")}
     units = {"hear": 0.0, "superb": 0.0}
@@ -120,13 +124,6 @@ def run(
     ),
 ) -> None:
     """Score models on a suite: one unit per (model, task), finished units skipped, results stored atomically."""
-    import spear_bench  # noqa: F401
-    from spear_bench.bench.extract import ExtractConfig
-    from spear_bench.bench.launchers import LaunchOptions
-    from spear_bench.bench.orchestrate import RunConfig, execute
-    from spear_bench.errors import SpearBenchError
-    from spear_bench.paths import cache_dir, results_dir
-
     results = results or results_dir()
     config = RunConfig(
         suite=suite,
@@ -144,8 +141,6 @@ def run(
     )
     _check_models(config)
     if suite == "demo" and data_root is None:
-        from spear_bench.bench.demo_data import generate_demo_data
-
         generate_demo_data(log=typer.echo)
     options = LaunchOptions(
         nproc=nproc,
@@ -185,13 +180,6 @@ def demo(
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
 ) -> None:
     """Generate the demo data, score SPEAR Base and WavLM Base+ (random-init weights) on it, render the report."""
-    import spear_bench  # noqa: F401
-    from spear_bench.bench.demo_data import generate_demo_data
-    from spear_bench.bench.extract import CLOCK
-    from spear_bench.bench.orchestrate import RunConfig, execute
-    from spear_bench.errors import SpearBenchError
-    from spear_bench.paths import cache_dir, reports_dir, results_dir
-
     start = time.perf_counter()
     stages: dict[str, float] = {}
     results = results or results_dir()
@@ -208,13 +196,8 @@ def demo(
     _print_summary(outcomes, results, time.perf_counter() - start)
     report_start = time.perf_counter()
     if report:
-        try:
-            from spear_bench.report.build import ReportSettings, write_report
-        except ImportError:
-            typer.echo("report: spear_bench.report is not available; skipped")
-        else:
-            written = write_report(ReportSettings(results=results, out=reports_dir()))
-            typer.echo(f"report: wrote {len(written.files)} files under {reports_dir()}")
+        written = write_report(ReportSettings(results=results, out=reports_dir()))
+        typer.echo(f"report: wrote {len(written.files)} files under {reports_dir()}")
     stages["report"] = time.perf_counter() - report_start
     _print_stages(stages)
     typer.echo(f"demo: finished in {time.perf_counter() - start:.0f} s; data {root}, results {results}")

@@ -4,7 +4,7 @@
 - Audio tagging on AudioSet: :func:`spear_bench.finetune.tagging.finetune_audioset`.
 
 Building blocks: ``librispeech`` / ``audioset`` (dataset readers -> lhotse cuts),
-``demo_data`` (generated miniatures), ``tokenizer`` (BPE / letters), ``heads``,
+``mini_corpora`` (generated miniatures), ``tokenizer`` (BPE / letters), ``heads``,
 ``transducer`` (pure-PyTorch RNN-T losses), ``decoding``, ``metrics`` (WER, mAP),
 ``augment`` (SpecAugment, mixup), ``data`` (batches, samplers), ``model``, ``trainer``.
 """

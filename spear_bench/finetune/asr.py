@@ -19,8 +19,8 @@ from spear_bench.finetune.librispeech import cut_transcript, librispeech_cuts
 from spear_bench.finetune.metrics import word_errors
 from spear_bench.finetune.model import FinetuneModel
 from spear_bench.finetune.run import (
-    FinetuneOutcome,
     RunSpec,
+    TaskResult,
     load_start_encoder,
     resume_key,
     run_identity,
@@ -112,7 +112,7 @@ def evaluate(
     return metrics
 
 
-def finetune_asr(config: AsrConfig, spec: RunSpec) -> FinetuneOutcome:
+def finetune_asr(config: AsrConfig, spec: RunSpec) -> TaskResult:
     identity = run_identity("asr", config, spec)
     seed = config.train.seed
     cached = stored_outcome(spec, config.task, identity, seed)
@@ -165,7 +165,7 @@ def finetune_asr(config: AsrConfig, spec: RunSpec) -> FinetuneOutcome:
         epoch_size=_batches_per_epoch(train_cuts, config.train.max_duration),
     )
     metrics = evaluate(model, eval_cuts, tokenizer, config, device, out_dir)
-    outcome = FinetuneOutcome(
+    outcome = TaskResult(
         config.task,
         metrics,
         metrics_before,

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from spear_bench.atomic_io import atomic_write_text
 from spear_bench.bench.fingerprint import code_version
+from spear_bench.bench.runner import TaskResult
 from spear_bench.bench.tasks import finetune_task
 from spear_bench.models import load_encoder
 from spear_bench.models.catalogue import ModelRef, resolve_weights, weights_fingerprint
@@ -94,20 +95,7 @@ def resume_key(identity: dict) -> str:
     return config_hash(stable)
 
 
-@dataclass
-class FinetuneOutcome:
-    task: str
-    metrics: dict[str, float]  # metric -> value after fine-tuning
-    metrics_before: dict[str, float]  # same metrics before (when eval_before), else {}
-    steps: int
-    out_dir: Path
-    results_path: Path | None
-    extra: dict = dataclasses.field(default_factory=dict)
-
-
-def write_outcome(
-    outcome: FinetuneOutcome, spec: RunSpec, identity: dict, seed: int, splits: dict[str, str]
-) -> FinetuneOutcome:
+def write_outcome(outcome: TaskResult, spec: RunSpec, identity: dict, seed: int, splits: dict[str, str]) -> TaskResult:
     """Store the metrics as one results unit and a summary ``results.json`` in the run folder.
 
     Each row carries its task's short name and its metric's unit and direction from the
@@ -116,7 +104,7 @@ def write_outcome(
     digest = config_hash(identity)
     weights = spec.weights_fingerprint()
     rows = []
-    for metric, value in {**outcome.metrics, **{f"{k}_step0": v for k, v in outcome.metrics_before.items()}}.items():
+    for metric, value in {**outcome.scores, **{f"{k}_step0": v for k, v in outcome.scores_before.items()}}.items():
         facts = task.metric_facts(metric)
         rows.append(
             ResultRow(
@@ -139,25 +127,24 @@ def write_outcome(
         "task": outcome.task,
         "model": spec.model_label,
         "steps": outcome.steps,
-        "metrics": outcome.metrics,
-        "metrics_before": outcome.metrics_before,
+        "metrics": outcome.scores,
+        "metrics_before": outcome.scores_before,
         "config_hash": digest,
-        **outcome.extra,
+        **outcome.details,
     }
     atomic_write_text(Path(spec.out_dir) / "results.json", json.dumps(summary, indent=1, default=str))
     return outcome
 
 
-def stored_outcome(spec: RunSpec, task: str, identity: dict, seed: int) -> FinetuneOutcome | None:
+def stored_outcome(spec: RunSpec, task: str, identity: dict, seed: int) -> TaskResult | None:
     """The stored result of this exact run, if the results store has it (and --force was not given)."""
     if spec.force:
         return None
     store = spec.store()
-    digest = config_hash(identity)
-    if not store.is_done(spec.model_label, SUITE, task, digest, seed):
+    key = (spec.model_label, SUITE, task, config_hash(identity), seed)
+    if not store.is_done(*key):
         return None
-    path = store.unit_path(spec.model_label, SUITE, task, digest, seed)
-    rows = json.loads(path.read_text())
-    metrics = {r["metric"]: r["value"] for r in rows if not r["metric"].endswith("_step0")}
-    before = {r["metric"][: -len("_step0")]: r["value"] for r in rows if r["metric"].endswith("_step0")}
-    return FinetuneOutcome(task, metrics, before, -1, Path(spec.out_dir), path, {"cached": True})
+    rows = store.unit_rows(*key)
+    metrics = {r.metric: r.value for r in rows if not r.metric.endswith("_step0")}
+    before = {r.metric[: -len("_step0")]: r.value for r in rows if r.metric.endswith("_step0")}
+    return TaskResult(task, metrics, before, -1, Path(spec.out_dir), store.unit_path(*key), {"cached": True})

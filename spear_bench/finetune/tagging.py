@@ -29,8 +29,8 @@ from spear_bench.finetune.heads import TaggingHead
 from spear_bench.finetune.metrics import chance_mean_average_precision, mean_average_precision
 from spear_bench.finetune.model import FinetuneModel
 from spear_bench.finetune.run import (
-    FinetuneOutcome,
     RunSpec,
+    TaskResult,
     load_start_encoder,
     resume_key,
     run_identity,
@@ -95,7 +95,7 @@ def evaluate(model, cuts, config: TaggingConfig, device) -> dict[str, float]:
     }
 
 
-def finetune_audioset(config: TaggingConfig, spec: RunSpec) -> FinetuneOutcome:
+def finetune_audioset(config: TaggingConfig, spec: RunSpec) -> TaskResult:
     identity = run_identity("audioset", config, spec)
     seed = config.train.seed
     cached = stored_outcome(spec, config.task, identity, seed)
@@ -150,7 +150,7 @@ def finetune_audioset(config: TaggingConfig, spec: RunSpec) -> FinetuneOutcome:
         epoch_size=max(1, round(num_samples * mean_duration / config.train.max_duration)),
     )
     metrics = evaluate(model, eval_cuts, config, device)
-    outcome = FinetuneOutcome(
+    outcome = TaskResult(
         config.task,
         metrics,
         metrics_before,

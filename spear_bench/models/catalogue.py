@@ -56,7 +56,9 @@ class CatalogueEntry:
     revision: str | None  # pinned commit where known; None: the repo's main branch
     parameters: int  # expected parameter count of the loaded encoder
     paper_row: str  # which model of the paper it is
-    paper_id: str = ""  # the paper row's id in the report (spear_bench/report/models.py); "" when not in the paper
+    paper_id: str = (
+        ""  # the paper row's id in the report (spear_bench/report/paper_models.py); "" when not in the paper
+    )
     parameter_tolerance: float = 0.0  # relative; 0: exact
 
     @property

@@ -15,11 +15,13 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from spear_bench.bench.ablate import load_scales
 from spear_bench.errors import ConfigError
 from spear_bench.report import compare as comparison
 from spear_bench.report.aggregate import Measured, measured_values
 from spear_bench.report.leaderboard import Leaderboard, _matches, all_leaderboards
-from spear_bench.report.models import PAPER_COUNTERPART
+from spear_bench.report.paper_models import PAPER_COUNTERPART
+from spear_bench.report.plots import plot_all
 from spear_bench.report.reference import load_hear_groups, load_reference
 from spear_bench.report.render import html_page, latex_document, to_html_table, to_latex, to_markdown
 from spear_bench.results.store import ResultsStore, atomic_write_text
@@ -104,9 +106,6 @@ def write_report(settings: ReportSettings) -> Report:
         write(f"compare_{_safe(target)}.html", comparison.to_html(result))
         write(f"compare_{_safe(target)}.tex", comparison.to_latex(result))
     if settings.plots:
-        from spear_bench.bench.ablate import load_scales
-        from spear_bench.report.plots import plot_all
-
         scales = load_scales(settings.results)  # the scale each ablation run was measured at (legend, caption)
         files += plot_all(load_reference(settings.reference), report.measured, out / "plots", scales)
     report.files = files

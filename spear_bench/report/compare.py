@@ -16,10 +16,10 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass, field
 
+from spear_bench.report.columns import Column
 from spear_bench.report.leaderboard import Leaderboard, Row, column_key
-from spear_bench.report.models import PAPER_COUNTERPART, display_name
+from spear_bench.report.paper_models import PAPER_COUNTERPART, display_name
 from spear_bench.report.render import _number, html_page, latex_escape
-from spear_bench.report.tasks import Column
 
 DEFAULT_BASELINES = ("wavlm_large", "usad_large", "dasheng_1.2b")
 COMPARED_BOARDS = ("superb", "hear", "finetune")

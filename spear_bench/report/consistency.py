@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from spear_bench.report.aggregate import HEAR_AVERAGE_TOLERANCE, HEAR_AVG_COLUMN_TOLERANCE, hear_averages
-from spear_bench.report.tasks import HEAR_AVERAGE_KEYS
+from spear_bench.report.columns import HEAR_AVERAGE_KEYS
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from spear_bench.report.aggregate import Measured, hear_averages, superb_normalisers, superb_score
-from spear_bench.report.consistency import KNOWN_HEAR_MISMATCHES
-from spear_bench.report.models import display_name
-from spear_bench.report.tasks import (
+from spear_bench.report.columns import (
     FINETUNE,
     HEAR_AVERAGE_KEYS,
     HEAR_GROUPS,
@@ -32,12 +30,14 @@ from spear_bench.report.tasks import (
     SUPERB,
     Benchmark,
     Column,
-    MetricSpec,
-    TaskSpec,
+    PaperMetric,
+    PaperTask,
     canonical_split,
     display_value,
     hear_benchmark,
 )
+from spear_bench.report.consistency import KNOWN_HEAR_MISMATCHES
+from spear_bench.report.paper_models import display_name
 
 ColumnKey = tuple[str, str, str]  # task, metric, split
 MEASURED = "measured"
@@ -142,11 +142,11 @@ def _match(benchmark: Benchmark, item: Measured) -> ColumnKey | None:
     (a row without one, written before rows carried it, is shown in its suite's generic table)."""
     if item.suite not in benchmark.suites:
         return None
-    spec: TaskSpec | None = benchmark.find_task(item.task_short)
+    spec: PaperTask | None = benchmark.find_task(item.task_short)
     if spec is None:
         return None
     split = canonical_split(item.split)
-    metric: MetricSpec | None = spec.metric(item.metric, split)
+    metric: PaperMetric | None = spec.metric(item.metric, split)
     if metric is None:
         return None
     if spec.splits == ("",):
@@ -273,7 +273,7 @@ FINETUNE_CTC = Benchmark(
     (),
     [
         FINETUNE.task("LS-100"),
-        TaskSpec(
+        PaperTask(  # a column of Table 11 only: no fine-tune task of the registry has it
             "LS-10", "LibriSpeech 10 h (CTC)", "ASR", FINETUNE.task("LS-100").metrics, ("test-clean", "test-other")
         ),
     ],

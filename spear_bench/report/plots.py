@@ -27,9 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from spear_bench.report.aggregate import Measured
+from spear_bench.report.columns import FINETUNE, SUPERB, display_value, hear_benchmark
 from spear_bench.report.leaderboard import _match
-from spear_bench.report.models import PAPER_COUNTERPART
-from spear_bench.report.tasks import FINETUNE, SUPERB, display_value, hear_benchmark
+from spear_bench.report.paper_models import PAPER_COUNTERPART
 
 SIZES = ("base", "large", "xlarge")
 _ABLATION_NAME = re.compile(r"^(?P<base>[^@]+)@(?P<knobs>[A-Za-z_]+=[^,]+(?:,[A-Za-z_]+=[^,]+)*)$")

@@ -3,7 +3,7 @@
 One CSV per paper table, long format: one row per published cell. Columns:
 
 - ``table``: the paper's table ("3", "16", "19a"); ``suite``: superb | hear | finetune | config
-- ``model``: canonical id (:mod:`spear_bench.report.models`); ``variant``: what tells this
+- ``model``: canonical id (:mod:`spear_bench.report.paper_models`); ``variant``: what tells this
   row apart from other rows of the same model (``features=concat``, ``data=13k``,
   ``lm=4_gram``, ``codebooks=8``...); ``condition``: variant plus table-wide settings
 - ``task``, ``metric``, ``split`` (``test-clean``/``test-other``/``eval`` or empty),
@@ -23,6 +23,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from spear_bench.errors import SpearBenchError
+from spear_bench.paths import reference_dir
 
 REFERENCE_COLUMNS = [
     "table",
@@ -52,8 +53,6 @@ HEAR_GROUP_COLUMNS = ["task", "name", "group", "metric", "frame_level"]
 def _reference_dir(path: Path | str | None) -> Path:
     if path is not None:
         return Path(path)
-    from spear_bench.paths import reference_dir
-
     return reference_dir()
 
 

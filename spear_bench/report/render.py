@@ -18,8 +18,8 @@ from __future__ import annotations
 import html
 import math
 
+from spear_bench.report.columns import Column
 from spear_bench.report.leaderboard import PARTIAL_MARK, Cell, Leaderboard, Row, column_key
-from spear_bench.report.tasks import Column
 
 ARROW = {True: "\u2191", False: "\u2193", None: ""}
 MISSING = "\u2013"

@@ -21,9 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from spear_bench.errors import SpearBenchError
-from spear_bench.report.models import model_id
+from spear_bench.paths import reference_dir
 from spear_bench.report.paper import PaperTable, clean_cell, parse_paper_tables, read_paper
+from spear_bench.report.paper_models import model_id
 from spear_bench.report.reference import HEAR_GROUP_COLUMNS, HEAR_GROUPS_FILE, REFERENCE_COLUMNS
+from spear_bench.results.store import atomic_write_text
 
 _QUANTITY = re.compile(r"^([-+]?\d+(?:\.\d+)?)([kMB]?)$")
 
@@ -613,8 +615,6 @@ def transcribe(paper_text: str) -> dict[str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from spear_bench.paths import reference_dir
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--paper", default=None, help="the paper (default: $SPEAR_BENCH_PAPER or ../shared/seeds/spear-paper.md)"
@@ -629,8 +629,6 @@ def main(argv: list[str] | None = None) -> int:
         for name in stale:
             print(f"differs from a fresh transcription: {out / name}")
         return 1 if stale else 0
-    from spear_bench.results.store import atomic_write_text
-
     for name, text in files.items():
         atomic_write_text(out / name, text)
         print(f"wrote {out / name} ({text.count(chr(10)) - 1} rows)")

@@ -100,16 +100,26 @@ class ResultsStore:
         atomic_write_text(path, json.dumps([dataclasses.asdict(r) for r in rows], indent=1))
         return path
 
+    @staticmethod
+    def read_unit(path: Path | str) -> list[ResultRow]:
+        """The rows of one unit's file (the only reader of the store's files; a one-line error if unreadable)."""
+        path = Path(path)
+        try:
+            records = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as error:
+            raise SpearBenchError(f"{path}: unreadable results file ({error})") from error
+        return [ResultRow(**{k: r[k] for k in COLUMNS if k in r}) for r in records]
+
+    def unit_rows(self, model: str, suite: str, task: str, config_hash: str, seed: int) -> list[ResultRow]:
+        """The stored rows of one finished unit."""
+        return self.read_unit(self.unit_path(model, suite, task, config_hash, seed))
+
     def rows(self) -> list[ResultRow]:
         out: list[ResultRow] = []
         if not self.root.exists():
             return out
         for path in sorted(self.root.glob("*/*/*.json")):
-            try:
-                records = json.loads(path.read_text())
-            except (OSError, json.JSONDecodeError) as error:
-                raise SpearBenchError(f"{path}: unreadable results file ({error})") from error
-            out.extend(ResultRow(**{k: r[k] for k in COLUMNS if k in r}) for r in records)
+            out.extend(self.read_unit(path))
         return out
 
     def table(self):

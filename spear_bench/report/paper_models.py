@@ -91,7 +91,9 @@ def model_id(label: str) -> str:
         match = re.fullmatch(pattern, text, flags=re.IGNORECASE)
         if match:
             return template.format(*(g.lower() for g in match.groups()))
-    raise SpearBenchError(f"paper row label {label!r}: no model id pattern matches (spear_bench/report/models.py)")
+    raise SpearBenchError(
+        f"paper row label {label!r}: no model id pattern matches (spear_bench/report/paper_models.py)"
+    )
 
 
 def display_name(model: str) -> str:

@@ -29,6 +29,7 @@ an existing complete tree is reused.
 
 from __future__ import annotations
 
+import copy
 import csv
 import hashlib
 import json
@@ -41,11 +42,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-import yaml
 
 from spear_bench.audio import SAMPLE_RATE
 from spear_bench.audio.synth import VOICES, chirp, clicks, noise, place, speak, tone, write_wav
 from spear_bench.bench.tasks import HearTaskSpec, demo_suite
+from spear_bench.paths import home
 
 GENERATOR_VERSION = "demo-data-v3"
 STAMP = f".complete-{GENERATOR_VERSION}"
@@ -103,8 +104,7 @@ def demo_probe_grid(task: str) -> dict:
     ``evaluation_params.task_specific_param_grid`` (the way heareval's own MAESTRO task
     changes its grid), so the runner applies it exactly as for a real task with one.
     """
-    data = yaml.safe_load(Path(demo_suite().source).read_text())
-    return dict((data.get("hear_probe_grid") or {}).get(task) or {})
+    return copy.deepcopy(dict(demo_suite().hear_probe_grid.get(task) or {}))  # the registry's suite is shared
 
 
 def write_hear_task(
@@ -401,8 +401,6 @@ def all_utterances() -> list[Utterance]:
 
 
 def default_demo_root() -> Path:
-    from spear_bench.paths import home
-
     return home() / "work_dir" / "demo_data"
 
 
