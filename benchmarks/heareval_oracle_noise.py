@@ -6,9 +6,11 @@
 For each task of :data:`spear_bench.bench.heareval_oracle.ORACLE_TASKS` (the ones
 tests/test_heareval_oracle.py runs), spear-bench's ``run_hear_task`` is run with probe seeds
 0..N-1 and 42 (the grid is drawn with seed 42 every time, as heareval draws it) and heareval's own
-``task_embeddings`` + ``task_predictions`` once (its seed is fixed at 42). Printed per task and
-metric: heareval's score, spear-bench's seed-42 score, spear-bench's min / max over the N + 1 seeds
-and their range (the tolerance the parity test allows), and the grid points each selected.
+``task_embeddings`` + ``task_predictions`` once (its seed is fixed at 42). Printed per task: the
+grid points each selected; per grid point, spear-bench's validation score min / max over the seeds
+(whether the selected point is clear of the others, or a coin flip), and heareval's validation
+score of its point; per test score, heareval's, spear-bench's seed-42 one, spear-bench's min / max
+over the N + 1 seeds and their range (the tolerance the parity test allows, ``SEED_TOLERANCE``).
 """
 
 from __future__ import annotations
