@@ -6,9 +6,11 @@
 For each task of :data:`spear_bench.bench.heareval_oracle.ORACLE_TASKS` (the ones
 tests/test_heareval_oracle.py runs), spear-bench's ``run_hear_task`` is run with probe seeds
 0..N-1 and 42 (the grid is drawn with seed 42 every time, as heareval draws it) and heareval's own
-``task_embeddings`` + ``task_predictions`` once (its seed is fixed at 42). Printed per task and
-metric: heareval's score, spear-bench's seed-42 score, spear-bench's min / max over the N + 1 seeds
-and their range (the tolerance the parity test allows), and the grid points each selected.
+``task_embeddings`` + ``task_predictions`` once (its seed is fixed at 42). Printed per task: the
+grid points each selected; per grid point, spear-bench's validation score min / max over the seeds
+(whether the selected point is clear of the others, or a coin flip), and heareval's validation
+score of its point; per test score, heareval's, spear-bench's seed-42 one, spear-bench's min / max
+over the N + 1 seeds and their range (the tolerance the parity test allows, ``SEED_TOLERANCE``).
 """
 
 from __future__ import annotations
@@ -57,10 +59,14 @@ def main(argv=None) -> dict:
                 for seed in sorted({42, *range(args.seeds)})
             }
             seeds = list(runs.values())  # seeds 0..N-1 and 42 (the default one the tests run)
+            points = [describe(g) for g in runs[42]["grid"]]
+            validation = {point: [r["grid"][i]["validation_score"] for r in seeds] for i, point in enumerate(points)}
             out[name] = {
                 "heareval": {"best_point": theirs["best_point"], "scores": theirs["scores"]},
                 "spear_bench_seed42": {"best_point": runs[42]["best_point"], "scores": runs[42]["scores"]},
                 "spear_bench_seeds": [{"best_point": r["best_point"], "scores": r["scores"]} for r in seeds],
+                "validation": validation,
+                "heareval_validation_score": theirs["validation_score"],
                 "range": {
                     m: max(r["scores"][m] for r in seeds) - min(r["scores"][m] for r in seeds) for m in task.evaluation
                 },
@@ -71,6 +77,10 @@ def main(argv=None) -> dict:
                 f"seeds 0-{args.seeds - 1} and 42: {', '.join(describe(r['best_point']) for r in seeds)}",
                 flush=True,
             )
+            print(f"  validation ({task.evaluation[0]}) per grid point, spear-bench seeds min / max:", flush=True)
+            for point, values in validation.items():
+                print(f"    {point:<18} {min(values):.4f} {max(values):.4f}", flush=True)
+            print(f"    heareval's selected point: {theirs['validation_score']:.4f}", flush=True)
             for m in task.evaluation:
                 values = [r["scores"][m] for r in seeds]
                 print(

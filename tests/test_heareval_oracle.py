@@ -10,11 +10,13 @@ Tolerance. heareval's probe draws its init and dropout from Lightning's ``seed_e
 stream, spear-bench's from its own: two implementations can only agree up to the probe's
 seed-to-seed spread. That spread was measured on these tasks with spear-bench's probe, seeds
 0-4 and 42 (``benchmarks/heareval_oracle_noise.py``; figures in docs/orchestration.md,
-"heareval as the oracle"): ``SEED_TOLERANCE`` is the largest test-score range over those seeds.
-The grid point selected must be the same. Grid and scores are compared on ``PARITY_TASKS``,
-the tasks where spear-bench's own choice of grid point is stable over seeds (on the k-fold
-task the two initialisations at the winning depth and learning rate are within seed noise
-of each other, so the choice between them is a coin flip in either implementation); every
+"heareval as the oracle"): ``SEED_TOLERANCE`` is, per task and score, the largest test-score
+range over those seeds. The grid point selected must be the same, on ``PARITY_TASKS``: tasks
+built so that spear-bench selects one grid point on every seed, its validation score above
+every other grid point's on every seed (the k-fold task's folds hold 1100 clips: two steps an
+epoch, and heareval selects on its first split alone). On the event task the best grid
+points all reach a validation onset F-measure of 1.0 or within one event of it, so which one
+wins changes with the seed; it is compared instance by instance (data, order) only. Every
 task's data, order and folds are compared instance by instance.
 """
 
@@ -147,7 +149,7 @@ def test_heareval_and_spear_bench_select_the_same_grid_point_and_agree_on_test(f
     for metric in task.evaluation:
         a, b = theirs["scores"][metric], ours["scores"][metric]
         assert math.isfinite(a) and math.isfinite(b), metric
-        assert abs(a - b) <= SEED_TOLERANCE[name], (metric, a, b, SEED_TOLERANCE[name])
+        assert abs(a - b) <= SEED_TOLERANCE[name][metric], (metric, a, b, SEED_TOLERANCE[name][metric])
 
 
 def test_seed_changes_the_probe_not_the_grid():

@@ -92,6 +92,7 @@ class OracleTask:
     separation: float = 3.0  # distance between class means, in noise standard deviations
     frames: int = 40  # event clips: frames per clip (50 ms apart)
     seed: int = 0
+    amplitude: float = AMPLITUDE  # the embedding is this times (class mean + unit noise)
 
     @property
     def labels(self) -> list[str]:
@@ -161,7 +162,9 @@ def make_task(root: Path, task: OracleTask) -> Path:
                 x = means[c] + rng.normal(size=task.dim)
                 name = f"{task.labels[c]}_{split}_{i:05d}.wav"  # the label first: sorted names are sorted labels
                 items[name] = [task.labels[c]]
-            sf.write(audio_dir / name, (AMPLITUDE * x.reshape(-1)).astype(np.float32), SAMPLE_RATE, subtype="FLOAT")
+            sf.write(
+                audio_dir / name, (task.amplitude * x.reshape(-1)).astype(np.float32), SAMPLE_RATE, subtype="FLOAT"
+            )
         (folder / f"{split}.json").write_text(json.dumps(dict(sorted(items.items())), indent=1))
     return folder
 
@@ -339,18 +342,37 @@ ORACLE_MAX_EPOCHS = 9  # three validation checks (every 3 epochs); heareval's ot
 ORACLE_TASKS = {
     # > 1024 training clips, names (and so the split JSON) sorted by label, as Speech Commands
     "scene": OracleTask("oracle_scene", "scene", {"train": 1100, "valid": 200, "test": 200}, classes=8, separation=1.5),
+    # heareval selects the grid point on its first split only (test fold00, valid fold01, train fold02):
+    # folds of > 1024 clips give two steps an epoch, as the scene task, and a valid fold of 1100 clips
     "kfold": OracleTask(
-        "oracle_kfold", "kfold", {"fold00": 400, "fold01": 400, "fold02": 400}, classes=6, separation=1.5
+        "oracle_kfold", "kfold", {"fold00": 1100, "fold01": 1100, "fold02": 1100}, classes=6, separation=1.5
     ),
+    # 40 training clips of 30 frames: 1200 frames, two steps an epoch. Embeddings at amplitude 1: the
+    # probe's first-layer activations then have a variance near 0.1, not 0.001, against the 1.0
+    # BatchNorm's running variance starts from; at 0.1, 9 epochs leave the eval-mode outputs squashed,
+    # the sigmoids stay under 0.5 and many grid points predict no event at all (a NaN score)
     "event": OracleTask(
-        "oracle_event", "event", {"train": 24, "valid": 8, "test": 8}, classes=3, frames=30, separation=2.0
+        "oracle_event",
+        "event",
+        {"train": 40, "valid": 100, "test": 100},
+        classes=3,
+        frames=30,
+        separation=2.0,
+        amplitude=1.0,
     ),
 }
-# Largest spread (max - min) of a test score of spear-bench's probe over seeds 0-4 and 42 on each task,
-# measured with benchmarks/heareval_oracle_noise.py (docs/orchestration.md): the most two correct
-# implementations with different random streams can be expected to differ by. scene: top1_acc
-# 0.895-0.940 (range 0.045), mAP 0.9496-0.9635 (0.014).
-SEED_TOLERANCE = {"scene": 0.045}
+
+# Largest spread (max - min) of each test score of spear-bench's probe over seeds 0-4 and 42 on each task,
+# measured with benchmarks/heareval_oracle_noise.py (docs/orchestration.md), rounded up to 0.001: the
+# most two correct implementations with different random streams can be expected to differ by.
+# scene: top1_acc 0.895-0.940 (range 0.045), mAP 0.9503-0.9639 (0.0137);
+# kfold (mean of 3 folds): top1_acc 0.9052-0.9455 (0.0403), mAP 0.9715-0.9763 (0.0047).
+SEED_TOLERANCE = {
+    "scene": {"top1_acc": 0.045, "mAP": 0.014},
+    "kfold": {"top1_acc": 0.041, "mAP": 0.005},
+}
 # Tasks whose grid point and test scores are compared with heareval's (tests/test_heareval_oracle.py):
-# those where spear-bench picks the same grid point whatever its seed (scene: 6 of 6 seeds).
-PARITY_TASKS = ("scene",)
+# those where spear-bench picks the same grid point on every seed, its validation score above every
+# other grid point's on every seed (scene: 0.890-0.950 against at most 0.870; kfold: 0.920-0.950
+# against at most 0.898; both 1 hidden layer, xavier_normal, lr 1e-3).
+PARITY_TASKS = ("scene", "kfold")
