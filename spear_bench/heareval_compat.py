@@ -45,6 +45,8 @@ import sys
 import types
 from typing import Callable
 
+from spear_bench.compat import trust_torch_load_from
+
 _TF_USERS = ("heareval.embeddings.task_embeddings", "heareval.embeddings.runner")
 _NP_INF_USERS = ("pytorch_lightning.callbacks.early_stopping", "pytorch_lightning.callbacks.model_checkpoint")
 _PREDICTIONS = "heareval.predictions.task_predictions"
@@ -135,8 +137,6 @@ def _patch(fullname: str, exec_module: Callable, module: types.ModuleType) -> No
     if fullname in _NP_INF_USERS:
         module.np = _NumpyWithInf()
     elif fullname == _PREDICTIONS:
-        from spear_bench.compat import trust_torch_load_from
-
         trust_torch_load_from(*TRUSTED_CHECKPOINT_LOADERS)
         _fix_predictions(module)
 
@@ -187,7 +187,5 @@ def install_heareval_hook() -> None:
         if name in sys.modules:
             sys.modules[name].np = _NumpyWithInf()
     if _PREDICTIONS in sys.modules and not hasattr(sys.modules[_PREDICTIONS].task_predictions_test, "__wrapped__"):
-        from spear_bench.compat import trust_torch_load_from
-
         trust_torch_load_from(*TRUSTED_CHECKPOINT_LOADERS)
         _fix_predictions(sys.modules[_PREDICTIONS])

@@ -4,8 +4,9 @@ import json
 
 import pytest
 
+from spear_bench.atomic_io import atomic_write_text
 from spear_bench.errors import SpearBenchError
-from spear_bench.results import ResultRow, ResultsStore, atomic_write_text, config_hash
+from spear_bench.results import ResultRow, ResultsStore, config_hash
 
 
 def _rows(model="spear_base", task="ks", metrics=(("acc", 0.5), ("f1", 0.4))):

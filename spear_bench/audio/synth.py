@@ -17,6 +17,7 @@ import numpy as np
 import soundfile as sf
 import torch
 
+from spear_bench.atomic_io import atomic_path
 from spear_bench.audio.io import SAMPLE_RATE, load_audio
 from spear_bench.errors import AudioError, SpearBenchError
 
@@ -78,13 +79,12 @@ def speak(text: str, voice: str = "en", speed: int = 160, pitch: int = 50) -> to
 
 
 def write_wav(path: str | Path, wave: torch.Tensor, sample_rate: int = SAMPLE_RATE) -> Path:
-    """Write a mono waveform as 16-bit PCM (WAV or FLAC by suffix), via a temporary file so it appears whole."""
+    """Write a mono waveform as 16-bit PCM (WAV or FLAC by suffix), atomically (it appears whole)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     data = np.clip(torch.as_tensor(wave).detach().cpu().numpy().astype(np.float32), -1.0, 1.0)
-    tmp = path.with_name(f".{path.name}.tmp{path.suffix}")
-    sf.write(str(tmp), data, sample_rate, subtype="PCM_16")
-    tmp.replace(path)
+    with atomic_path(path, suffix=path.suffix) as tmp:  # soundfile picks the format by suffix
+        sf.write(str(tmp), data, sample_rate, subtype="PCM_16")
     return path
 
 

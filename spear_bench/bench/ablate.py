@@ -40,6 +40,7 @@ from typing import Callable
 import yaml
 from safetensors import safe_open
 
+from spear_bench.atomic_io import atomic_write_text
 from spear_bench.bench.demo_suite_data import generate_demo_data
 from spear_bench.bench.launchers import LaunchOptions, execute, get_launcher, slurm_executor
 from spear_bench.bench.orchestrate import RunConfig, format_outcome
@@ -53,7 +54,7 @@ from spear_bench.pretrain.trainer import read_log, run_pretraining
 from spear_bench.report.aggregate import measured_values
 from spear_bench.report.plots import ablation_spec, plot_ablation
 from spear_bench.report.reference import load_reference
-from spear_bench.results.store import ResultsStore, atomic_write_text, config_hash
+from spear_bench.results.store import ResultsStore, config_hash
 
 SIDECAR_DIR = "_ablations"
 DONE_FILE = "done.json"

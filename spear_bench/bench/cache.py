@@ -23,7 +23,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from spear_bench.results.store import atomic_write_bytes, atomic_write_text, git_commit
+from spear_bench.atomic_io import atomic_write_bytes, atomic_write_text
+from spear_bench.results.store import git_commit
 
 
 def _safe(name: str) -> str:

@@ -30,6 +30,7 @@ import numpy as np
 import torch
 from sklearn.model_selection import ParameterGrid
 
+from spear_bench.atomic_io import atomic_write_bytes, atomic_write_text
 from spear_bench.audio import load_audio
 from spear_bench.bench.cache import EmbeddingCache, file_hash
 from spear_bench.bench.extract import ExtractConfig, audio_length, load_batches, timed
@@ -50,7 +51,6 @@ from spear_bench.bench.runner import EmbedStats, RunContext, TaskResult
 from spear_bench.bench.scored_model import BenchModel, HearModelHandle
 from spear_bench.bench.tasks import HearTaskSpec
 from spear_bench.errors import AudioError, DatasetError
-from spear_bench.results.store import atomic_write_bytes, atomic_write_text
 
 # heareval's task_embeddings seeds one random.Random with 0 per task for its file shuffle.
 HEAREVAL_FILE_SHUFFLE_SEED = 0

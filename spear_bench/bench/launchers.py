@@ -30,6 +30,7 @@ from typing import Callable
 import torch
 from tqdm.auto import tqdm
 
+from spear_bench.atomic_io import atomic_write_text
 from spear_bench.bench.orchestrate import (
     RunConfig,
     Unit,
@@ -43,7 +44,6 @@ from spear_bench.bench.runner import LoadedModels
 from spear_bench.bench.scored_model import resolve_model
 from spear_bench.errors import ConfigError, SpearBenchError
 from spear_bench.models.catalogue import random_init_warning
-from spear_bench.results.store import atomic_write_text
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from typing import Callable
 
 from tqdm.auto import tqdm
 
+from spear_bench.atomic_io import atomic_write_text
 from spear_bench.bench.demo_suite_data import default_demo_root
 from spear_bench.bench.fingerprint import code_version, module_source_hash
 from spear_bench.bench.hear_runner import HearRunner
@@ -38,7 +39,7 @@ from spear_bench.bench.scored_model import resolve_model
 from spear_bench.bench.superb_runner import SuperbRunner
 from spear_bench.bench.tasks import FinetuneTaskSpec, HearTaskSpec, SuperbTaskSpec, TaskSpec, load_suite
 from spear_bench.errors import ConfigError, DatasetError, SpearBenchError
-from spear_bench.results.store import ResultRow, ResultsStore, atomic_write_text, config_hash
+from spear_bench.results.store import ResultRow, ResultsStore, config_hash
 
 PREDICTIONS_DIR = "_predictions"
 

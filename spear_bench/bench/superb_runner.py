@@ -28,6 +28,7 @@ import soundfile as sf
 import torch
 import torch.nn.functional as F
 
+from spear_bench import upstreams
 from spear_bench.audio import load_audio
 from spear_bench.bench.cache import EmbeddingCache, file_hash, state_dict_hash
 from spear_bench.bench.extract import ExtractConfig, audio_length, load_batches, pad, precision, timed
@@ -37,6 +38,7 @@ from spear_bench.bench.scored_model import BenchModel
 from spear_bench.bench.superb_data import SuperbData, SuperbItem, read_dataset
 from spear_bench.bench.tasks import SuperbProtocol, SuperbTaskSpec
 from spear_bench.errors import AudioError, ConfigError
+from spear_bench.s3prl_compat import apply_s3prl_compat
 
 DEFAULT_CACHE_BUDGET_BYTES = 8 * 1024**3
 
@@ -60,9 +62,7 @@ class Upstream:
 
     def load(self):
         if self._upstream is None:
-            import spear_bench.upstreams as upstreams  # registers the s3prl hub entries; loaded with s3prl only
-
-            upstreams.register()
+            upstreams.register()  # the s3prl hub entries of this project's models
             from s3prl.nn import S3PRLUpstream  # heavy optional dependency, loaded with the first upstream
 
             upstream = S3PRLUpstream(self.model.s3prl_upstream, path_or_url=self.model.s3prl_ckpt)
@@ -172,8 +172,6 @@ class FeatureSource:
 
 def s3prl_nn():
     """``s3prl.nn``, imported after the compatibility shims (s3prl's import chain needs them)."""
-    from spear_bench.s3prl_compat import apply_s3prl_compat  # s3prl's shims, needed only with s3prl itself
-
     apply_s3prl_compat()
     import s3prl.nn  # heavy optional dependency
 

@@ -19,6 +19,7 @@ import typer
 from safetensors.torch import save
 from tqdm import tqdm
 
+from spear_bench.atomic_io import atomic_write_bytes
 from spear_bench.audio import find_audio_files, load_audio
 from spear_bench.bench.extract import ExtractConfig, audio_length, load_batches, precision
 from spear_bench.errors import AudioError, ConfigError
@@ -28,7 +29,6 @@ from spear_bench.models.catalogue import fetch as fetch_weights
 from spear_bench.models.checkpoint import find_checkpoint_files, infer_config, read_config, read_state_dict
 from spear_bench.models.registry import get_bundle, model_names
 from spear_bench.models.spear import SpearEncoder
-from spear_bench.results.store import atomic_write_bytes
 
 LAYER_HELP = "last (encoder output), all (every hidden state, stacked: L x T x D) or N (hidden state N, 0-based)"
 

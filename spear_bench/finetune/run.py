@@ -34,15 +34,15 @@ class RunSpec:
 
     @property
     def model_label(self) -> str:
-        """The model's name in the results table."""
-        path = Path(self.model)
-        return path.name if path.exists() else self.model
+        """The model's name in the results table (a checkpoint: its folder or file name)."""
+        ref = ModelRef.parse(self.model, checkpoint_paths=True)
+        return Path(ref.weights).name if ref.checkpoint else self.model
 
     def weights_fingerprint(self) -> str:
         """The weights the run starts from: sha256 of the file(s), or "random-init" (fetches a released name)."""
-        if Path(self.model).exists():
-            return weights_fingerprint(self.model)
-        ref = ModelRef.parse(self.model)
+        ref = ModelRef.parse(self.model, checkpoint_paths=True)
+        if ref.checkpoint:
+            return weights_fingerprint(ref.weights)
         if self.model_path:
             ref = dataclasses.replace(ref, weights=self.model_path)
         return resolve_weights(ref).fingerprint

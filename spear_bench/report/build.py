@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from spear_bench.atomic_io import atomic_write_text
 from spear_bench.bench.ablate import load_scales
 from spear_bench.errors import ConfigError
 from spear_bench.report import compare as comparison
@@ -24,7 +25,7 @@ from spear_bench.report.paper_models import PAPER_COUNTERPART
 from spear_bench.report.plots import plot_all
 from spear_bench.report.reference import load_hear_groups, load_reference
 from spear_bench.report.render import html_page, latex_document, to_html_table, to_latex, to_markdown
-from spear_bench.results.store import ResultsStore, atomic_write_text
+from spear_bench.results.store import ResultsStore
 
 FALLBACK_COMPARE = "spear_sa_xlarge"
 INTRO = (

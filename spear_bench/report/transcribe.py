@@ -20,12 +20,12 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from spear_bench.atomic_io import atomic_write_text
 from spear_bench.errors import SpearBenchError
 from spear_bench.paths import reference_dir
 from spear_bench.report.paper import PaperTable, clean_cell, parse_paper_tables, read_paper
 from spear_bench.report.paper_models import model_id
 from spear_bench.report.reference import HEAR_GROUP_COLUMNS, HEAR_GROUPS_FILE, REFERENCE_COLUMNS
-from spear_bench.results.store import atomic_write_text
 
 _QUANTITY = re.compile(r"^([-+]?\d+(?:\.\d+)?)([kMB]?)$")
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-from spear_bench.atomic_io import atomic_write_bytes, atomic_write_text  # noqa: F401 - re-exported
+from spear_bench.atomic_io import atomic_write_text
 from spear_bench.errors import SpearBenchError
 
 

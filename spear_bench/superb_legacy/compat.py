@@ -41,6 +41,7 @@ from os.path import join
 from torch.utils.data import Dataset
 
 from spear_bench.s3prl_compat import apply_s3prl_compat
+from spear_bench.upstreams import register
 
 _APPLIED: list[str] = []
 
@@ -130,8 +131,6 @@ def apply() -> list[str]:
 def run_downstream(argv: list[str]) -> None:
     """s3prl's legacy runner (``run_downstream.py``'s ``main``) with ``argv``, this project's
     upstreams registered and every shim applied (the ``runner_as_module`` shim: see above)."""
-    from spear_bench.upstreams import register
-
     register()
     apply()
     import s3prl.run_downstream as runner  # as a module, not __main__: its torch.load calls are s3prl's
