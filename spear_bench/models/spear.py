@@ -266,6 +266,16 @@ class SpearEncoder(AudioEncoder):
         if lengths is None:
             lengths = torch.full((waveforms.shape[0],), waveforms.shape[1], dtype=torch.long)
         self.check_min_samples(int(lengths.min()))
+        from spear_bench.audio import num_fbank_frames
+
+        padded_frames = num_fbank_frames(int(lengths.max())) + sum(self.config.edge_pad_frames)
+        if padded_frames > self.long_audio_threshold_frames:
+            # Long audio: each chunk's fbank from its own samples, never the whole fbank at once.
+            from spear_bench.models.long_audio import chunked_forward_waveform
+
+            return chunked_forward_waveform(
+                self, waveforms, lengths, output_hidden_states=output_hidden_states, layers=self._check_layers(layers)
+            )
         feats, feat_lens = self.pad_fbank_edges(*waveform_fbank(waveforms, lengths))
         return self.forward_fbank(feats, feat_lens, output_hidden_states=output_hidden_states, layers=layers)
 
