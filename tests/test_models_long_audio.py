@@ -186,3 +186,27 @@ def test_one_long_recording_gives_unpadded_outputs_without_hidden_states(referen
     assert out.last_hidden_state.shape == (1, int(out.lengths[0]), chunked.hidden_size)
     assert int(out.hidden_lengths[0]) == chunked.num_frames(wave.numel())
     assert torch.isfinite(out.last_hidden_state).all()
+
+
+def test_a_long_waveform_is_never_turned_into_one_fbank(reference_model, speech, monkeypatch):
+    # Memory bound: every fbank computed for a long recording covers one chunk (and a margin), not the file.
+    from spear_bench.audio.fbank import Fbank
+
+    seen: list[int] = []
+    original = Fbank.forward
+
+    def recording(self, waveforms, lengths=None):
+        seen.append(int(waveforms.shape[-1]))
+        return original(self, waveforms, lengths)
+
+    monkeypatch.setattr(Fbank, "forward", recording)
+    chunked = with_chunking(reference_model, long_audio_threshold_s=3.0, chunk_s=2.0, chunk_context_s=0.6)
+    wave = speech[: 12 * 16000]
+    with torch.no_grad():
+        out = chunked(wave[None], output_hidden_states=False)
+    align = max(chunked.config.downsampling_factor) * chunked.config.output_downsampling_factor
+    chunks = plan_chunks(int(out.hidden_lengths[0]), 100, 30, align)
+    assert len(seen) == len(chunks) > 3
+    widest = max(c.end - c.start for c in chunks)  # 50 Hz frames
+    assert max(seen) <= (2 * widest + 7 + 4) * 160 + 280  # the chunk's fbank frames, the margin, one window
+    assert max(seen) < wave.numel() / 2

@@ -2,7 +2,12 @@
 
 Fbank: frames are computed per frame (kaldi framing, ``snip_edges=False``), so a long
 waveform is cut into blocks that overlap by a few frames and the interior frames of each
-block are exactly the frames of the whole signal.
+block are exactly the frames of the whole signal. The waveform entry
+(``chunked_forward_waveform``) goes further: each encoder chunk's fbank is computed from
+the chunk's own samples, so the fbank of a whole recording (184 MB per hour) never exists.
+
+Memory: every output (last layer, hidden states) is written into one preallocated tensor,
+so a long recording holds its outputs once, its waveform, and one chunk's activations.
 
 Encoder: attention is global, so chunking is an approximation. The 50 Hz timeline is cut
 into centre segments of ``chunk_s`` seconds; each is encoded with ``chunk_context_s``
