@@ -14,7 +14,7 @@ SPEAR's time includes its fbank front end; WavLM takes the waveform directly.
 Long audio: for each of ``--lengths`` (minutes) a WAV file of that length is written to
 disk (16-bit PCM, as a user's recording), and a fresh process reads it with
 ``spear_bench.audio.load_audio`` and embeds it with SPEAR Base in one call (the long-audio
-path: blockwise fbank, overlapping encoder chunks, last layer only), as ``spear-bench
+path: each chunk's fbank from its own samples, overlapping encoder chunks, last layer only), as ``spear-bench
 embed`` does. It reports, from /proc/self/status: the resident memory with the model built,
 with the audio loaded (the input's share), and the peak while embedding (the peak counter
 is reset after loading, so this is the encoder's own peak on top of model and input);

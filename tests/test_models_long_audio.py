@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from spear_bench.audio.fbank import _fbank_blockwise
-from spear_bench.models.long_audio import plan_chunks
+from spear_bench.audio.fbank import _fbank_blockwise, fbank_frames, waveform_fbank
+from spear_bench.models.long_audio import chunked_forward_fbank, plan_chunks
 
 REFERENCE = Path(__file__).parent / "data" / "zipformer2-tiny"  # provenance: tests/data/README.md
 
@@ -137,3 +137,71 @@ def test_a_batch_mixing_long_and_short_inputs_is_padded_like_a_normal_batch(refe
     assert torch.allclose(out.last_hidden_state[1, :n], alone.last_hidden_state[0], atol=1e-5)
     assert torch.all(out.last_hidden_state[1, n:] == 0)
     assert len(out.hidden_states) == 1 and out.hidden_states[0].shape[1] == 450
+
+
+def test_fbank_frames_of_a_span_are_the_frames_of_the_whole_waveform(speech):
+    from spear_bench.audio import fbank_batch
+
+    whole, _ = fbank_batch(speech[None], torch.tensor([speech.numel()]))
+    total = whole.shape[1]
+    for f0, f1 in [(0, 1), (0, 37), (1, 300), (2, 3), (555, 1201), (total - 9, total), (total - 1, total)]:
+        span = fbank_frames(speech, f0, f1)
+        assert span.shape == (f1 - f0, whole.shape[2])
+        assert (span - whole[0, f0:f1]).abs().max().item() <= 1e-5, (f0, f1)
+
+
+def test_waveform_chunks_give_the_outputs_of_the_whole_fbank_path(reference_model, speech):
+    # The waveform entry computes each chunk's fbank from its own samples; the fbank entry
+    # slices the edge-padded fbank of the whole input. Same chunks, same frames: same outputs.
+    chunked = with_chunking(reference_model, long_audio_threshold_s=3.0, chunk_s=2.0, chunk_context_s=0.6)
+    long_wave, short_wave = speech[: 8 * 16000 + 77], speech[: 2 * 16000]
+    batch = torch.zeros(2, long_wave.numel())
+    batch[0], batch[1, : short_wave.numel()] = long_wave, short_wave
+    lengths = torch.tensor([long_wave.numel(), short_wave.numel()])
+    with torch.no_grad():
+        from_waves = chunked(batch, lengths, layers=[0, 5])
+        feats, feat_lens = chunked.pad_fbank_edges(*waveform_fbank(batch, lengths))
+        from_fbank = chunked_forward_fbank(chunked, feats, feat_lens, layers=[0, 5])
+    assert torch.equal(from_waves.lengths, from_fbank.lengths)
+    assert torch.equal(from_waves.hidden_lengths, from_fbank.hidden_lengths)
+    assert from_waves.last_hidden_state.shape == from_fbank.last_hidden_state.shape
+    assert (from_waves.last_hidden_state - from_fbank.last_hidden_state).abs().max().item() <= 1e-4
+    for x, y in zip(from_waves.hidden_states, from_fbank.hidden_states, strict=True):
+        assert x.shape == y.shape and (x - y).abs().max().item() <= 1e-4
+    n = int(from_waves.lengths[1])
+    assert torch.all(from_waves.last_hidden_state[1, n:] == 0)
+
+
+def test_one_long_recording_gives_unpadded_outputs_without_hidden_states(reference_model, speech):
+    chunked = with_chunking(reference_model, long_audio_threshold_s=3.0, chunk_s=2.0, chunk_context_s=0.6)
+    wave = speech[: 7 * 16000]
+    with torch.no_grad():
+        out = chunked(wave[None], output_hidden_states=False)
+    assert out.hidden_states == ()
+    assert out.last_hidden_state.shape == (1, int(out.lengths[0]), chunked.hidden_size)
+    assert int(out.hidden_lengths[0]) == chunked.num_frames(wave.numel())
+    assert torch.isfinite(out.last_hidden_state).all()
+
+
+def test_a_long_waveform_is_never_turned_into_one_fbank(reference_model, speech, monkeypatch):
+    # Memory bound: every fbank computed for a long recording covers one chunk (and a margin), not the file.
+    from spear_bench.audio.fbank import Fbank
+
+    seen: list[int] = []
+    original = Fbank.forward
+
+    def recording(self, waveforms, lengths=None):
+        seen.append(int(waveforms.shape[-1]))
+        return original(self, waveforms, lengths)
+
+    monkeypatch.setattr(Fbank, "forward", recording)
+    chunked = with_chunking(reference_model, long_audio_threshold_s=3.0, chunk_s=2.0, chunk_context_s=0.6)
+    wave = speech[: 12 * 16000]
+    with torch.no_grad():
+        out = chunked(wave[None], output_hidden_states=False)
+    align = max(chunked.config.downsampling_factor) * chunked.config.output_downsampling_factor
+    chunks = plan_chunks(int(out.hidden_lengths[0]), 100, 30, align)
+    assert len(seen) == len(chunks) > 3
+    widest = max(c.end - c.start for c in chunks)  # 50 Hz frames
+    assert max(seen) <= (2 * widest + 7 + 4) * 160 + 280  # the chunk's fbank frames, the margin, one window
+    assert max(seen) < wave.numel() / 2

@@ -166,20 +166,29 @@ FBANK_BLOCK_FRAMES = 6000  # 60 s of fbank per block
 _BLOCK_MARGIN = 2  # frames; frame f covers samples [160 f - 120, 160 f + 280)
 
 
+def fbank_frames(wave: Tensor, f0: int, f1: int) -> Tensor:
+    """(S,) -> (f1 - f0, bins): frames [f0, f1) of the whole waveform's fbank, from the samples they cover.
+
+    Kaldi framing is per frame, so the frames computed from a segment with a margin of
+    ``_BLOCK_MARGIN`` frames each side are the frames of the whole waveform (the segment's
+    own edge frames, which reflect at the segment's ends, fall in the margin and are dropped).
+    """
+    m = max(0, f0 - _BLOCK_MARGIN)
+    seg = wave[HOP * m : min(int(wave.shape[0]), HOP * (f1 + _BLOCK_MARGIN) + 280)].unsqueeze(0)
+    feats, _ = fbank_batch(seg, torch.tensor([seg.shape[1]]))
+    return feats[0, f0 - m : f1 - m]
+
+
 def _fbank_blockwise(wave: Tensor, block_frames: int = FBANK_BLOCK_FRAMES) -> Tensor:
     """(S,) -> (T, bins): the fbank of the whole waveform computed block by block."""
     total = num_fbank_frames(int(wave.shape[0]))
     out = None  # filled block by block: a list of blocks joined by torch.cat would hold the fbank twice
     for f0 in range(0, total, block_frames):
         f1 = min(total, f0 + block_frames)
-        m = max(0, f0 - _BLOCK_MARGIN)
-        s0 = HOP * m
-        s1 = min(int(wave.shape[0]), HOP * (f1 + _BLOCK_MARGIN) + 280)
-        seg = wave[s0:s1].unsqueeze(0)
-        feats, _ = fbank_batch(seg, torch.tensor([seg.shape[1]]))
+        block = fbank_frames(wave, f0, f1)
         if out is None:
-            out = torch.empty(total, feats.shape[2], dtype=feats.dtype, device=feats.device)
-        out[f0:f1] = feats[0, f0 - m : f1 - m]
+            out = torch.empty(total, block.shape[1], dtype=block.dtype, device=block.device)
+        out[f0:f1] = block
     return out
 
 
@@ -204,6 +213,7 @@ __all__ = [
     "FbankConfig",
     "compute_fbank",
     "fbank_batch",
+    "fbank_frames",
     "min_fbank_samples",
     "num_fbank_frames",
     "waveform_fbank",

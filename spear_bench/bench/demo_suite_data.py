@@ -48,7 +48,7 @@ from spear_bench.audio.synth import VOICES, chirp, clicks, noise, place, speak, 
 from spear_bench.bench.tasks import HearTaskSpec, demo_suite
 from spear_bench.paths import home
 
-GENERATOR_VERSION = "demo-data-v3"
+GENERATOR_VERSION = "demo-data-v4"  # v4: the probe caps of tasks/demo.yaml (written into task_metadata.json)
 STAMP = f".complete-{GENERATOR_VERSION}"
 
 WORDS = ("yes", "no", "up", "down", "left", "right")

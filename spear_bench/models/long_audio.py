@@ -1,5 +1,14 @@
-"""Bounded-memory encoding of long inputs: overlapping encoder chunks (the blockwise fbank of a long
-waveform is spear_bench.audio.fbank.waveform_fbank).
+"""Bounded-memory encoding of long inputs: overlapping encoder chunks, each with its own fbank.
+
+Fbank: frames are computed per frame (kaldi framing, ``snip_edges=False``), so the frames
+computed from a segment with a small margin are exactly those of the whole signal
+(``spear_bench.audio.fbank.fbank_frames``; ``waveform_fbank`` builds a whole long fbank
+block by block that way). The waveform entry
+(``chunked_forward_waveform``) goes further: each encoder chunk's fbank is computed from
+the chunk's own samples, so the fbank of a whole recording (184 MB per hour) never exists.
+
+Memory: every output (last layer, hidden states) is written into one preallocated tensor,
+so a long recording holds its outputs once, its waveform, and one chunk's activations.
 
 Encoder: attention is global, so chunking is an approximation. The 50 Hz timeline is cut
 into centre segments of ``chunk_s`` seconds; each is encoded with ``chunk_context_s``
@@ -14,16 +23,13 @@ measured difference.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import Callable, Sequence
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
-from spear_bench.audio.fbank import FbankConfig
+from spear_bench.audio.fbank import FbankConfig, fbank_frames, num_fbank_frames
 from spear_bench.models.base import EncoderOutput
-
-if TYPE_CHECKING:  # pragma: no cover
-    from spear_bench.models.spear import SpearEncoder
 
 
 @dataclass(frozen=True)
@@ -55,8 +61,46 @@ def plan_chunks(num_frames_50hz: int, centre: int, context: int, align: int) -> 
     return chunks
 
 
+# A frame source gives the frames [p0, p1) of one utterance's (edge-padded) fbank.
+FrameSource = Callable[[int, int], Tensor]
+
+
+def _waveform_frames(wave: Tensor, edge_pad_frames: tuple[int, int]) -> tuple[int, FrameSource]:
+    """Padded length and frame source of ``model.pad_fbank_edges(fbank(wave))``, computed on demand."""
+    left, right = edge_pad_frames
+    n = num_fbank_frames(int(wave.shape[0]))
+
+    def frames(p0: int, p1: int) -> Tensor:
+        lo = min(max(p0 - left, 0), n - 1)
+        hi = max(min(p1 - left, n), lo + 1)
+        own = fbank_frames(wave, lo, hi)
+        # padded frame p is frame p - left of the waveform, clamped into [0, n): replicated edges
+        source = (torch.arange(p0, p1, device=own.device) - left).clamp(0, n - 1) - lo
+        return own[source]
+
+    return n + left + right, frames
+
+
+def chunked_forward_waveform(
+    model: nn.Module,  # a SpearEncoder (models.spear, which calls these functions)
+    waveforms: Tensor,
+    lengths: Tensor,
+    *,
+    output_hidden_states: bool = True,
+    layers: Sequence[int] | None = None,
+) -> EncoderOutput:
+    """``model.forward`` for a batch with long waveforms: each chunk's fbank is computed from its own samples.
+
+    Equal to ``chunked_forward_fbank`` on the edge-padded fbank of the whole batch, without
+    ever holding that fbank (184 MB per hour of audio).
+    """
+    lengths = lengths.to("cpu", torch.long)
+    sources = [_waveform_frames(waveforms[b, : int(n)], model.config.edge_pad_frames) for b, n in enumerate(lengths)]
+    return _encode(model, sources, waveforms.device, output_hidden_states, layers)
+
+
 def chunked_forward_fbank(
-    model: "SpearEncoder",
+    model: nn.Module,  # a SpearEncoder (models.spear, which calls these functions)
     fbank: Tensor,
     fbank_lens: Tensor,
     *,
@@ -64,63 +108,76 @@ def chunked_forward_fbank(
     layers: Sequence[int] | None = None,
 ) -> EncoderOutput:
     """EncoderOutput of ``model`` on a padded fbank batch, utterance by utterance, long ones in chunks."""
+    fbank_lens = fbank_lens.to("cpu", torch.long)
+    sources = [(int(n), lambda p0, p1, b=b: fbank[b, p0:p1]) for b, n in enumerate(fbank_lens)]
+    return _encode(model, sources, fbank.device, output_hidden_states, layers)
+
+
+def _encode(
+    model: nn.Module,  # a SpearEncoder (models.spear, which calls these functions)
+    sources: list[tuple[int, FrameSource]],
+    device: torch.device,
+    output_hidden_states: bool,
+    layers: Sequence[int] | None,
+) -> EncoderOutput:
+    """Encode each utterance (length in padded fbank frames, frame source); long ones in chunks.
+
+    Every output is written into one preallocated tensor per result (zero-padded like
+    pad_sequence): no list of pieces joined by torch.cat, no padded copy, so hours of
+    frames are held once.
+    """
     cfg = model.config
     od = cfg.output_downsampling_factor
     align = max(cfg.downsampling_factor) * od
     centre = int(round(cfg.chunk_s * 50))
     context = int(round(cfg.chunk_context_s * 50))
     threshold = model.long_audio_threshold_frames
-    fbank_lens = fbank_lens.to("cpu", torch.long)
+    pad_value = _padding_value()
+    t50s = [model.num_frames_50hz(length) for length, _ in sources]
+    out_lens = [-(-t50 // od) for t50 in t50s]
+    batch = len(sources)
+    new = torch.zeros if batch > 1 else torch.empty  # one utterance fills its buffers: no padding to zero
+    out_buffer: Tensor | None = None
+    hidden_buffers: list[Tensor] = []
 
-    outs, hiddens, t50s = [], [], []
-    for b in range(fbank.shape[0]):
-        length = int(fbank_lens[b])
-        feats = fbank[b : b + 1, :length]
-        t50 = model.num_frames_50hz(length)
+    def store(b: int, result, frame_lo: int, frame_hi: int, at: int) -> None:
+        """Write 50 Hz frames [frame_lo, frame_hi) of a run's result at 50 Hz frame ``at`` of utterance b."""
+        nonlocal out_buffer, hidden_buffers
+        out = result.encoder.encoder_out[0, frame_lo // od : -(-frame_hi // od)]
+        states = model.hidden_states_50hz(result, layers) if output_hidden_states else ()
+        if out_buffer is None:
+            out_buffer = new((batch, max(out_lens), out.shape[-1]), dtype=out.dtype, device=out.device)
+            hidden_buffers = [new((batch, max(t50s), h.shape[-1]), dtype=h.dtype, device=h.device) for h in states]
+        out_buffer[b, at // od : at // od + out.shape[0]] = out
+        for buffer, h in zip(hidden_buffers, states):
+            buffer[b, at : at + frame_hi - frame_lo] = h[0, frame_lo:frame_hi]
+
+    for b, (length, frames) in enumerate(sources):
+        t50 = t50s[b]
         if length <= threshold:
-            result = model.run(feats, fbank_lens[b : b + 1], return_layer_outputs=output_hidden_states)
-            outs.append(result.encoder.encoder_out[0])
-            hiddens.append([h[0] for h in model.hidden_states_50hz(result, layers)] if output_hidden_states else [])
-            t50s.append(t50)
+            result = model.run(frames(0, length)[None], torch.tensor([length], device=device), output_hidden_states)
+            store(b, result, 0, t50, 0)
             continue
         chunks = plan_chunks(t50, centre, context, align)
-        out_buffer, filled, hidden_pieces = None, 0, []
         for g in range(0, len(chunks), cfg.chunk_batch_size):
             group = chunks[g : g + cfg.chunk_batch_size]
-            slices = [feats[0, 2 * c.start : min(length, 2 * c.end + 7)] for c in group]
-            lens = torch.tensor([s.shape[0] for s in slices])
-            batch = torch.nn.utils.rnn.pad_sequence(slices, batch_first=True, padding_value=_padding_value())
-            for i, c in enumerate(group):
-                # Each row of the padded group on its own: the same padding, masks and
-                # therefore outputs as the whole group, with a quarter of its activations
+            spans = [(2 * c.start, min(length, 2 * c.end + 7)) for c in group]
+            width = max(p1 - p0 for p0, p1 in spans)
+            for c, (p0, p1) in zip(group, spans):
+                # Each chunk on its own, padded to its group's width: the same padding, masks
+                # and therefore outputs as the whole group, with a quarter of its activations
                 # (a group of 30 s chunks held about 1 GB of attention and front-end tensors).
-                result = model.run(
-                    batch[i : i + 1], lens[i : i + 1].to(fbank.device), return_layer_outputs=output_hidden_states
-                )
-                states = model.hidden_states_50hz(result, layers) if output_hidden_states else ()
-                lo, hi = c.keep_start - c.start, c.keep_end - c.start
-                # Copies, so the chunk batch's tensors are freed before the next group; the
-                # output goes straight into one buffer (pieces joined by torch.cat would hold it twice).
-                piece = result.encoder.encoder_out[0, lo // od : -(-hi // od)]
-                if out_buffer is None:
-                    out_buffer = piece.new_empty((-(-t50 // od), piece.shape[-1]))
-                out_buffer[filled : filled + piece.shape[0]] = piece
-                filled += piece.shape[0]
-                hidden_pieces.append([h[0, lo:hi].clone() for h in states])
-                del result, states
-        outs.append(out_buffer[:filled])
-        hiddens.append([torch.cat([p[k] for p in hidden_pieces], dim=0) for k in range(len(hidden_pieces[0]))])
-        t50s.append(t50)
+                row = torch.full((1, width, cfg.num_mel_bins), pad_value, dtype=torch.float32, device=device)
+                row[0, : p1 - p0] = frames(p0, p1)
+                result = model.run(row, torch.tensor([p1 - p0], device=device), output_hidden_states)
+                store(b, result, c.keep_start - c.start, c.keep_end - c.start, c.keep_start)
+                del row, result
 
-    lengths = torch.tensor([o.shape[0] for o in outs], device=fbank.device)
-    hidden_lengths = torch.tensor(t50s, device=fbank.device)
-    # One utterance (a long recording): a view, not a padded copy of hours of frames.
-    last = outs[0].unsqueeze(0) if len(outs) == 1 else torch.nn.utils.rnn.pad_sequence(outs, batch_first=True)
-    hidden_states = tuple(
-        torch.nn.utils.rnn.pad_sequence([h[k] for h in hiddens], batch_first=True) for k in range(len(hiddens[0]))
-    )
     return EncoderOutput(
-        last_hidden_state=last, hidden_states=hidden_states, lengths=lengths, hidden_lengths=hidden_lengths
+        last_hidden_state=out_buffer,
+        hidden_states=tuple(hidden_buffers),
+        lengths=torch.tensor(out_lens, device=device),
+        hidden_lengths=torch.tensor(t50s, device=device),
     )
 
 

@@ -20,7 +20,7 @@ from torch import Tensor
 from spear_bench.audio.fbank import FbankConfig, min_fbank_samples, num_fbank_frames, waveform_fbank
 from spear_bench.errors import AudioError, ConfigError
 from spear_bench.models.base import AudioEncoder, EncoderOutput
-from spear_bench.models.long_audio import chunked_forward_fbank
+from spear_bench.models.long_audio import chunked_forward_fbank, chunked_forward_waveform
 from spear_bench.models.zipformer2 import (
     Conv2dSubsampling,
     Zipformer2,
@@ -260,6 +260,12 @@ class SpearEncoder(AudioEncoder):
         if lengths is None:
             lengths = torch.full((waveforms.shape[0],), waveforms.shape[1], dtype=torch.long)
         self.check_min_samples(int(lengths.min()))
+        padded_frames = num_fbank_frames(int(lengths.max())) + sum(self.config.edge_pad_frames)
+        if padded_frames > self.long_audio_threshold_frames:
+            # Long audio: each chunk's fbank from its own samples, never the whole fbank at once.
+            return chunked_forward_waveform(
+                self, waveforms, lengths, output_hidden_states=output_hidden_states, layers=self._check_layers(layers)
+            )
         feats, feat_lens = self.pad_fbank_edges(*waveform_fbank(waveforms, lengths))
         return self.forward_fbank(feats, feat_lens, output_hidden_states=output_hidden_states, layers=layers)
 
