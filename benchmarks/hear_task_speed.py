@@ -34,7 +34,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 from spear_bench.bench.demo_suite_data import make_demo_pitch  # noqa: E402
-from spear_bench.bench.tasks import demo_suite  # noqa: E402
+from spear_bench.task_registry import demo_suite  # noqa: E402
 
 TASK = "demo_pitch"
 

@@ -12,9 +12,8 @@ import pytest
 import yaml
 from test_demo_data import demo_root  # tests/ is on sys.path (pytest rootdir-relative import)
 
-from spear_bench.bench.ablate import (
+from spear_bench.ablate import (
     derive_config,
-    load_scales,
     load_sweep,
     targets_key,
     value_text,
@@ -137,7 +136,7 @@ def test_bad_sweep_files_are_one_line_errors_naming_the_file(tmp_path, change, m
 
 
 def test_scoring_needs_the_registered_model_of_the_pretrained_architecture(tmp_path):
-    from spear_bench.bench.ablate import check_scored_model
+    from spear_bench.ablate import check_scored_model
 
     check_scored_model(load_sweep(_sweep(tmp_path)))
     with pytest.raises(ConfigError, match="pre-train a tiny SPEAR, but are scored as 'spear_base'"):
@@ -210,7 +209,7 @@ def test_a_killed_sweep_resumes_without_redoing_finished_variants(tmp_path):
         ("spear_tiny@alpha=0", "demo_pitch"),
         ("spear_tiny@alpha=1", "demo_pitch"),
     }
-    scales = load_scales(sweep.results)
+    scales = ResultsStore(sweep.results).variant_scales()
     assert set(scales) == {"spear_tiny@alpha=0", "spear_tiny@alpha=1"} and "6 steps" in scales["spear_tiny@alpha=0"]
     assert "demo scale" in scales["spear_tiny@alpha=0"]
     assert (Path(sweep.plots) / "ablation_alpha.png").stat().st_size > 1000
@@ -268,7 +267,9 @@ def test_the_demo_sweep_writes_three_variants_and_the_alpha_figure(tmp_path):
     }
     run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=1800, cwd=REPO_ROOT)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    series = measured_series(measured_values(ResultsStore(results).rows()), ABLATIONS["alpha"], load_scales(results))
+    series = measured_series(
+        measured_values(ResultsStore(results).rows()), ABLATIONS["alpha"], ResultsStore(results).variant_scales()
+    )
     tasks = {measure[0]: s for measure, s in series.items() if measure[1] in ("top1_acc", "pitch_acc")}
     assert {"demo_words", "demo_pitch"} <= set(tasks)
     for task in ("demo_words", "demo_pitch"):

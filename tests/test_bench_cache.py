@@ -3,7 +3,8 @@
 import numpy as np
 import torch
 
-from spear_bench.bench.cache import EmbeddingCache, file_hash, state_dict_hash
+from spear_bench.bench.cache import EmbeddingCache
+from spear_bench.hashing import file_hash, state_dict_hash
 
 
 def test_put_then_get_roundtrip_counts_hits_and_misses(tmp_path):

@@ -93,8 +93,8 @@ def test_finished_units_are_skipped(capsys, tmp_path):
     from test_demo_data import demo_root
 
     from spear_bench.bench.orchestrate import RunConfig, Unit, unit_config
-    from spear_bench.bench.tasks import load_suite
     from spear_bench.results.store import ResultRow, ResultsStore, config_hash
+    from spear_bench.task_registry import load_suite
 
     root = demo_root()
     config = RunConfig(

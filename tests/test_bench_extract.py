@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from spear_bench.bench.extract import ExtractConfig, length_batches, load_batches, pad, precision
+from spear_bench.audio.batching import length_batches
+from spear_bench.bench.extract import ExtractConfig, load_batches, pad, precision
 from spear_bench.errors import ConfigError
 
 # Measured on spear_tiny (random init, 2 x 2 s of noise, CPU autocast to bfloat16):

@@ -12,8 +12,8 @@ from spear_bench.bench.cache import EmbeddingCache
 from spear_bench.bench.hear_runner import run_hear_task
 from spear_bench.bench.probe import ProbeConfig
 from spear_bench.bench.scored_model import HearModelHandle, resolve_model
-from spear_bench.bench.tasks import load_suite
 from spear_bench.errors import ConfigError, DatasetError
+from spear_bench.task_registry import load_suite
 
 SMALL_PROBE = ProbeConfig(hidden_dim=32, max_epochs=12, check_val_every_n_epoch=3, patience=2)
 

@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from spear_bench.bench import metrics
-from spear_bench.bench.metrics import events_from_frame_predictions, get_metric
+from spear_bench import hear_metrics as metrics
+from spear_bench.hear_metrics import events_from_frame_predictions, get_metric
 
 
 def _heareval():

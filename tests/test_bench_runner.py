@@ -4,8 +4,8 @@ import pytest
 
 from spear_bench.bench.orchestrate import RUNNERS, runner_for
 from spear_bench.bench.runner import LoadedModels
-from spear_bench.bench.tasks import finetune_task, load_suite
 from spear_bench.errors import ConfigError
+from spear_bench.task_registry import finetune_task, load_suite
 
 
 def test_one_runner_per_task_kind_the_orchestrator_runs():

@@ -13,9 +13,9 @@ from spear_bench.bench.cache import EmbeddingCache
 from spear_bench.bench.fingerprint import code_version, embedding_settings, module_settings, module_source_hash
 from spear_bench.bench.orchestrate import RunConfig, Unit, unit_config
 from spear_bench.bench.scored_model import resolve_model
-from spear_bench.bench.tasks import load_suite
 from spear_bench.cli import main
 from spear_bench.results.store import ResultsStore, config_hash
+from spear_bench.task_registry import load_suite
 
 
 def _hash(model: str, config: RunConfig, task: str = "demo_words") -> str:

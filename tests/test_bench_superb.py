@@ -10,8 +10,8 @@ from test_demo_data import demo_root  # tests/ is on sys.path (pytest rootdir-re
 from spear_bench.bench.scored_model import resolve_model
 from spear_bench.bench.superb_data import read_dataset
 from spear_bench.bench.superb_runner import Upstream, run_superb_task
-from spear_bench.bench.tasks import load_suite
 from spear_bench.errors import ConfigError, DatasetError
+from spear_bench.task_registry import load_suite
 
 
 def _short(name, **protocol):

@@ -10,7 +10,7 @@ import soundfile as sf
 from spear_bench.bench import demo_suite_data
 from spear_bench.bench.hear_data import read_task
 from spear_bench.bench.superb_data import read_dataset
-from spear_bench.bench.tasks import HearTaskSpec, load_suite
+from spear_bench.task_registry import HearTaskSpec, load_suite
 
 
 def demo_root() -> Path:

@@ -36,8 +36,8 @@ def m(model, suite, task, metric, value, split="test", higher=True, seeds=1):
 
 
 def registry_facts(suite: str, task: str, metric: str) -> tuple[str, str]:
-    from spear_bench.bench.tasks import load_suite
     from spear_bench.errors import ConfigError
+    from spear_bench.task_registry import load_suite
 
     try:
         spec = load_suite(suite).task(task)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from spear_bench.bench.tasks import load_suite
 from spear_bench.report.columns import FINETUNE, SUPERB, canonical_split, display_value, hear_benchmark
 from spear_bench.report.reference import load_hear_groups
+from spear_bench.task_registry import load_suite
 
 
 def test_every_hear_task_of_the_registry_is_a_column_with_its_title_and_primary_metric():

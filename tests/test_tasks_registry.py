@@ -4,9 +4,9 @@ import csv
 
 import pytest
 
-from spear_bench.bench.tasks import HearTaskSpec, MetricFacts, SuperbTaskSpec, load_suite, load_suite_file
 from spear_bench.errors import ConfigError, DatasetError
 from spear_bench.paths import reference_dir
+from spear_bench.task_registry import HearTaskSpec, MetricFacts, SuperbTaskSpec, load_suite, load_suite_file
 
 
 def test_hear_suite_is_table_15():
@@ -95,7 +95,7 @@ def test_missing_superb_file_names_the_expected_path(tmp_path):
 
 
 def test_every_metric_states_its_unit_and_direction(tmp_path):
-    from spear_bench.bench.tasks import load_suite_file
+    from spear_bench.task_registry import load_suite_file
 
     path = tmp_path / "bad.yaml"
     path.write_text(
@@ -114,7 +114,7 @@ def test_every_metric_states_its_unit_and_direction(tmp_path):
 
 
 def test_metric_facts_come_from_the_registry():
-    from spear_bench.bench.tasks import finetune_task, load_suite
+    from spear_bench.task_registry import finetune_task, load_suite
 
     assert load_suite("hear").task("ESC").metric_facts("top1_acc") == MetricFacts("top1_acc", "fraction", True)
     assert load_suite("hear").task("D16").metric_facts("segment_1s_er") == MetricFacts(
@@ -132,8 +132,8 @@ def test_metric_facts_come_from_the_registry():
 def test_every_fine_tune_config_names_a_registered_task():
     import yaml
 
-    from spear_bench.bench.tasks import finetune_task
     from spear_bench.paths import REPO_ROOT
+    from spear_bench.task_registry import finetune_task
 
     for path in sorted((REPO_ROOT / "configs" / "finetune").glob("*.yaml")):
         finetune_task(yaml.safe_load(path.read_text())["task"])

@@ -1,8 +1,9 @@
-"""Benchmark orchestration: HEAR and SUPERB suites, the demo suite, probes, metrics, cache, launchers.
+"""Benchmark orchestration: HEAR and SUPERB suites, the demo suite, probes, cache, launchers.
 
-- ``tasks``: the task registry (``tasks/*.yaml``)
+The task registry (``tasks/*.yaml``) is ``spear_bench.task_registry``, shared with the reports.
+
 - ``demo_suite_data``: the generated demo datasets (HEAR and SUPERB formats)
-- ``hear_data``, ``cache``, ``probe``, ``metrics``, ``hear_runner``: the HEAR protocol
+- ``hear_data``, ``cache``, ``probe``, ``hear_runner``: the HEAR protocol (its scorers: ``spear_bench.hear_metrics``)
 - ``superb_data``, ``superb_runner``: SUPERB through s3prl's upstream/Featurizer/heads
 - ``runner``: the runner contract (``run(spec, model, context) -> TaskResult``), one runner per task kind
 - ``orchestrate``, ``launchers``: units, resume, local / torchrun / SLURM execution

@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from spear_bench.atomic_io import atomic_write_bytes, atomic_write_text
 from spear_bench.results.store import git_commit
@@ -29,26 +28,6 @@ from spear_bench.results.store import git_commit
 
 def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.+-]", "_", str(name))
-
-
-def file_hash(path: Path, length: int = 16) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()[:length]
-
-
-def state_dict_hash(module: torch.nn.Module) -> str:
-    """sha256 over every (name, dtype, shape, bytes) of the module's state dict."""
-    h = hashlib.sha256()
-    for name, value in sorted(module.state_dict().items()):
-        if not isinstance(value, torch.Tensor):
-            continue
-        tensor = value.detach().cpu().contiguous().reshape(-1)
-        h.update(f"{name}|{value.dtype}|{tuple(value.shape)}".encode())
-        h.update(tensor.view(torch.uint8).numpy().tobytes())
-    return h.hexdigest()
 
 
 @dataclass

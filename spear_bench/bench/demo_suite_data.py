@@ -45,8 +45,8 @@ import torch
 
 from spear_bench.audio import SAMPLE_RATE
 from spear_bench.audio.synth import VOICES, chirp, clicks, noise, place, speak, tone, write_wav
-from spear_bench.bench.tasks import HearTaskSpec, demo_suite
 from spear_bench.paths import home
+from spear_bench.task_registry import HearTaskSpec, demo_suite
 
 GENERATOR_VERSION = "demo-data-v4"  # v4: the probe caps of tasks/demo.yaml (written into task_metadata.json)
 STAMP = f".complete-{GENERATOR_VERSION}"

@@ -14,8 +14,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from spear_bench.bench.tasks import HearTaskSpec
 from spear_bench.errors import DatasetError
+from spear_bench.task_registry import HearTaskSpec
 
 
 def _read_json(path: Path, what: str):

@@ -32,11 +32,10 @@ from sklearn.model_selection import ParameterGrid
 
 from spear_bench.atomic_io import atomic_write_bytes, atomic_write_text
 from spear_bench.audio import load_audio
-from spear_bench.bench.cache import EmbeddingCache, file_hash
+from spear_bench.bench.cache import EmbeddingCache
 from spear_bench.bench.extract import ExtractConfig, audio_length, load_batches, timed
 from spear_bench.bench.fingerprint import embedding_settings
 from spear_bench.bench.hear_data import HearTaskData, frame_labels, read_task
-from spear_bench.bench.metrics import event_metric_details, events_from_frame_predictions, get_metric
 from spear_bench.bench.probe import (
     ProbeConfig,
     ProbeSplit,
@@ -49,8 +48,10 @@ from spear_bench.bench.probe import (
 )
 from spear_bench.bench.runner import EmbedStats, RunContext, TaskResult
 from spear_bench.bench.scored_model import BenchModel, HearModelHandle
-from spear_bench.bench.tasks import HearTaskSpec
 from spear_bench.errors import AudioError, DatasetError
+from spear_bench.hashing import file_hash
+from spear_bench.hear_metrics import event_metric_details, events_from_frame_predictions, get_metric
+from spear_bench.task_registry import HearTaskSpec
 
 # heareval's task_embeddings seeds one random.Random with 0 per task for its file shuffle.
 HEAREVAL_FILE_SHUFFLE_SEED = 0

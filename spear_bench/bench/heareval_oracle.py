@@ -36,7 +36,7 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from spear_bench.bench.tasks import HearTaskSpec
+from spear_bench.task_registry import HearTaskSpec
 
 MODULE = __name__  # the HEAR module name heareval imports
 SAMPLE_RATE = 16000

@@ -37,9 +37,9 @@ from spear_bench.bench.probe import ProbeConfig
 from spear_bench.bench.runner import LoadedModels, RunContext, TaskRunner
 from spear_bench.bench.scored_model import resolve_model
 from spear_bench.bench.superb_runner import SuperbRunner
-from spear_bench.bench.tasks import FinetuneTaskSpec, HearTaskSpec, SuperbTaskSpec, TaskSpec, load_suite
 from spear_bench.errors import ConfigError, DatasetError, SpearBenchError
 from spear_bench.results.store import ResultRow, ResultsStore, config_hash
+from spear_bench.task_registry import FinetuneTaskSpec, HearTaskSpec, SuperbTaskSpec, TaskSpec, load_suite
 
 PREDICTIONS_DIR = "_predictions"
 

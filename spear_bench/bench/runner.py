@@ -2,7 +2,7 @@
 
 One runner is registered per task kind (``hear``, ``superb``: see
 :data:`spear_bench.bench.orchestrate.RUNNERS`); fine-tunes (``spear-bench finetune``) return
-the same :class:`TaskResult`. A runner gets the task (a :mod:`spear_bench.bench.tasks` spec),
+the same :class:`TaskResult`. A runner gets the task (a :mod:`spear_bench.task_registry` spec),
 the model to score (:class:`spear_bench.bench.scored_model.BenchModel`, not loaded) and a
 :class:`RunContext`: where the data, caches and predictions are, how to run, and the
 models this process has already loaded (:class:`LoadedModels`, owned by the orchestrator

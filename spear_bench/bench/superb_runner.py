@@ -30,15 +30,16 @@ import torch.nn.functional as F
 
 from spear_bench import upstreams
 from spear_bench.audio import load_audio
-from spear_bench.bench.cache import EmbeddingCache, file_hash, state_dict_hash
+from spear_bench.bench.cache import EmbeddingCache
 from spear_bench.bench.extract import ExtractConfig, audio_length, load_batches, pad, precision, timed
 from spear_bench.bench.fingerprint import embedding_settings
 from spear_bench.bench.runner import EmbedStats, RunContext, TaskResult
 from spear_bench.bench.scored_model import BenchModel
 from spear_bench.bench.superb_data import SuperbData, SuperbItem, read_dataset
-from spear_bench.bench.tasks import SuperbProtocol, SuperbTaskSpec
 from spear_bench.errors import AudioError, ConfigError
+from spear_bench.hashing import file_hash, state_dict_hash
 from spear_bench.s3prl_compat import apply_s3prl_compat
+from spear_bench.task_registry import SuperbProtocol, SuperbTaskSpec
 
 DEFAULT_CACHE_BUDGET_BYTES = 8 * 1024**3
 

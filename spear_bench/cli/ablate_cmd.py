@@ -9,7 +9,7 @@ from typing import Optional
 
 import typer
 
-from spear_bench.bench.ablate import execute_sweep, load_sweep
+from spear_bench.ablate import execute_sweep, load_sweep
 from spear_bench.bench.launchers import LaunchOptions
 from spear_bench.errors import SpearBenchError
 

@@ -14,10 +14,10 @@ from spear_bench.bench.extract import CLOCK, ExtractConfig
 from spear_bench.bench.launchers import LaunchOptions, execute
 from spear_bench.bench.orchestrate import RunConfig, summarise
 from spear_bench.bench.scored_model import resolve_model
-from spear_bench.bench.tasks import HearTaskSpec, demo_suite
 from spear_bench.errors import SpearBenchError
 from spear_bench.paths import cache_dir, reports_dir, results_dir
 from spear_bench.report.build import ReportSettings, write_report
+from spear_bench.task_registry import HearTaskSpec, demo_suite
 
 # The demo stays offline: random weights, asked for by name (and labelled so in every output).
 DEMO_MODELS = ("spear_base[random-init]", "wavlm_base_plus[random-init]")

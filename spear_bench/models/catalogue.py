@@ -32,8 +32,8 @@ from urllib.parse import urlparse
 
 import torch
 
-from spear_bench.bench.cache import file_hash
 from spear_bench.errors import CheckpointError, ConfigError
+from spear_bench.hashing import file_hash
 from spear_bench.models.registry import ALIASES, get_bundle, is_registered, model_names
 
 HEAR_MODULE_PREFIX = "hear:"

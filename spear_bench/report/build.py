@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from spear_bench.atomic_io import atomic_write_text
-from spear_bench.bench.ablate import load_scales
 from spear_bench.errors import ConfigError
 from spear_bench.report import compare as comparison
 from spear_bench.report.aggregate import Measured, measured_values
@@ -107,7 +106,9 @@ def write_report(settings: ReportSettings) -> Report:
         write(f"compare_{_safe(target)}.html", comparison.to_html(result))
         write(f"compare_{_safe(target)}.tex", comparison.to_latex(result))
     if settings.plots:
-        scales = load_scales(settings.results)  # the scale each ablation run was measured at (legend, caption)
+        scales = ResultsStore(
+            settings.results
+        ).variant_scales()  # the scale each ablation run was measured at (legend, caption)
         files += plot_all(load_reference(settings.reference), report.measured, out / "plots", scales)
     report.files = files
     return report

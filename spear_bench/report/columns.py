@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable
 
-from spear_bench.bench.tasks import SuiteSpec, TaskSpec, load_suite
+from spear_bench.task_registry import SuiteSpec, TaskSpec, load_suite
 
 
 def normalise_name(name: str) -> str:

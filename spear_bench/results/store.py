@@ -114,6 +114,33 @@ class ResultsStore:
         """The stored rows of one finished unit."""
         return self.read_unit(self.unit_path(model, suite, task, config_hash, seed))
 
+    # -- ablation variants: what a sweep measured each variant at, beside its rows (spear_bench.ablate)
+
+    VARIANTS_DIR = "_ablations"
+
+    def write_variant_record(self, record: dict) -> Path:
+        """Record one ablation variant (``record["model"]``: its name in the rows); an unchanged record stays as is."""
+        path = self.root / self.VARIANTS_DIR / f"{record['model']}.json"
+        try:
+            if path.is_file() and json.loads(path.read_text()) == record:
+                return path
+        except (OSError, json.JSONDecodeError):
+            pass  # unreadable: written again below
+        atomic_write_text(path, json.dumps(record, indent=1) + "\n")
+        return path
+
+    def variant_scales(self) -> dict[str, str]:
+        """Model name -> the scale text of every recorded ablation variant (unreadable records are skipped)."""
+        folder = self.root / self.VARIANTS_DIR
+        out = {}
+        for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+            try:
+                record = json.loads(path.read_text())
+                out[record["model"]] = record["scale"]
+            except (OSError, ValueError, KeyError):
+                continue
+        return out
+
     def rows(self) -> list[ResultRow]:
         out: list[ResultRow] = []
         if not self.root.exists():

@@ -10,7 +10,7 @@ decided by the user (``--data-root``): specs only name the folder expected under
 Every task answers :meth:`metric_facts` (unit and direction of each metric it scores):
 the facts each result row stores when it is written, so that reports read them from the
 rows instead of guessing. HEAR metrics take theirs from heareval's scorers
-(:mod:`spear_bench.bench.metrics`), SUPERB and fine-tune metrics from their task files.
+(:mod:`spear_bench.hear_metrics`), SUPERB and fine-tune metrics from their task files.
 
 This module is the only reader of ``tasks/*.yaml``. Besides the tasks, a suite file may
 say how the paper prints its metrics (:class:`PaperColumn`: header and decimals, the
@@ -29,8 +29,8 @@ from typing import Any, Union
 
 import yaml
 
-from spear_bench.bench.metrics import get_metric
 from spear_bench.errors import ConfigError, DatasetError
+from spear_bench.hear_metrics import get_metric
 from spear_bench.paths import tasks_dir
 
 LEVELS = ("scene", "timestamp")

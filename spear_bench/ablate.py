@@ -44,7 +44,6 @@ from spear_bench.atomic_io import atomic_write_text
 from spear_bench.bench.demo_suite_data import generate_demo_data
 from spear_bench.bench.launchers import LaunchOptions, execute, get_launcher, slurm_executor
 from spear_bench.bench.orchestrate import RunConfig, format_outcome
-from spear_bench.bench.tasks import load_suite
 from spear_bench.errors import ConfigError, SpearBenchError
 from spear_bench.models.registry import get_bundle
 from spear_bench.paths import cache_dir, reports_dir, results_dir
@@ -55,8 +54,8 @@ from spear_bench.report.aggregate import measured_values
 from spear_bench.report.plots import ablation_spec, plot_ablation
 from spear_bench.report.reference import load_reference
 from spear_bench.results.store import ResultsStore, config_hash
+from spear_bench.task_registry import load_suite
 
-SIDECAR_DIR = "_ablations"
 DONE_FILE = "done.json"
 
 
@@ -446,7 +445,6 @@ def store_variant(sweep: SweepConfig, variant: Variant, unit_files: list[Path], 
             continue
         store.write_unit([dataclasses.replace(row, model=variant.name) for row in rows])
         status = "done"
-    sidecar = results / SIDECAR_DIR / f"{variant.name}.json"
     record = {
         "model": variant.name,
         "base": variant.model,
@@ -455,22 +453,8 @@ def store_variant(sweep: SweepConfig, variant: Variant, unit_files: list[Path], 
         "scale": scale,
         "seeds": sorted(set(sweep.seeds)),
     }
-    if not sidecar.is_file() or json.loads(sidecar.read_text()) != record:
-        atomic_write_text(sidecar, json.dumps(record, indent=1) + "\n")
+    store.write_variant_record(record)
     return status
-
-
-def load_scales(results: str | Path) -> dict[str, str]:
-    """Model name -> scale text of every ablation variant recorded in the store's sidecars."""
-    folder = Path(results) / SIDECAR_DIR
-    out = {}
-    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
-        try:
-            record = json.loads(path.read_text())
-            out[record["model"]] = record["scale"]
-        except (OSError, ValueError, KeyError):
-            continue
-    return out
 
 
 # --- the sweep ------------------------------------------------------------------------------------
@@ -657,4 +641,6 @@ def render_figure(sweep: SweepConfig, results: Path, out_dir: Path) -> list[Path
         for m in measured_values(ResultsStore(results).rows())
         if not (m.suite == sweep.score.suite and m.task in primary and m.metric != primary[m.task])
     ]
-    return plot_ablation(ablation_spec(knob), load_reference(), measured, out_dir, scales=load_scales(results))
+    return plot_ablation(
+        ablation_spec(knob), load_reference(), measured, out_dir, scales=ResultsStore(results).variant_scales()
+    )
