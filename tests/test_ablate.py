@@ -221,7 +221,7 @@ def test_a_killed_sweep_resumes_without_redoing_finished_variants(tmp_path):
 def test_pretraining_units_go_to_slurm_jobs_and_torchrun(tmp_path, monkeypatch):
     """The launchers' plumbing (the training itself is the slow test's): one submitit job per unfinished
     variant (submitit's debug cluster runs them here), and one torchrun pre-training per variant."""
-    from spear_bench.bench import ablate
+    from spear_bench import ablate
     from spear_bench.bench.launchers import LaunchOptions
 
     sweep = load_sweep(_sweep(tmp_path))
