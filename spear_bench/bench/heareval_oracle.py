@@ -369,11 +369,13 @@ ORACLE_TASKS = {
     # 1.0 BatchNorm's running variance starts from, so eval-mode outputs are squashed; through two
     # BatchNorm layers the 2-hidden-layer points predict few or no events (a NaN score) in 9 epochs,
     # and among the 1-hidden-layer points lr decides: 80 training clips of 30 frames (2400 frames,
-    # three steps an epoch) leave 3.2e-4 and 1e-4 behind 1e-3 (figures at PARITY_TASKS)
+    # three steps an epoch) leave 3.2e-4 and 1e-4 behind 1e-3. 200 validation clips, not 100: less
+    # validation noise, the margin over the runner-up on the worst seed went from 0.015 to 0.061
+    # (figures at PARITY_TASKS)
     "event": OracleTask(
         "oracle_event",
         "event",
-        {"train": 80, "valid": 100, "test": 100},
+        {"train": 80, "valid": 200, "test": 100},
         classes=3,
         frames=30,
         separation=1.0,
@@ -386,17 +388,17 @@ ORACLE_TASKS = {
 # most two correct implementations with different random streams can be expected to differ by.
 # scene: top1_acc 0.895-0.940 (range 0.045), mAP 0.9503-0.9639 (0.0137);
 # kfold (mean of 3 folds): top1_acc 0.9052-0.9455 (0.0403), mAP 0.9715-0.9763 (0.0047);
-# event: event_onset_200ms_fms 0.7333-0.7902 (0.0569), segment_1s_er 0.1732-0.2727 (0.0996).
+# event: event_onset_200ms_fms 0.7405-0.7724 (0.0319), segment_1s_er 0.2025-0.2562 (0.0537).
 SEED_TOLERANCE = {
     "scene": {"top1_acc": 0.045, "mAP": 0.014},
     "kfold": {"top1_acc": 0.041, "mAP": 0.005},
-    "event": {"event_onset_200ms_fms": 0.057, "segment_1s_er": 0.100},
+    "event": {"event_onset_200ms_fms": 0.032, "segment_1s_er": 0.054},
 }
 # Tasks whose grid point and test scores are compared with heareval's (tests/test_heareval_oracle.py):
 # those where spear-bench picks the same grid point on every seed, its validation score above every
 # other grid point's on every seed (scene: 0.890-0.950 against at most 0.870; kfold: 0.920-0.950
 # against at most 0.898; both 1 hidden layer, xavier_normal, lr 1e-3). event: 1 hidden layer,
-# xavier_normal, lr 1e-3 on every seed, validation onset F 0.749-0.807, ahead of the runner-up
-# (1h/xavier_normal/3.2e-4, 0.645-0.750) on each seed by 0.015 (seed 4) to 0.120; the 2-hidden-layer
-# points at most 0.597 (most predict no event: NaN, ranked last as heareval's checkpoint ranks it).
+# xavier_normal, lr 1e-3 on every seed, validation onset F 0.741-0.787 against at most 0.715
+# (1h/xavier_normal/3.2e-4), ahead of the runner-up on each seed by 0.061-0.101; the 2-hidden-layer
+# points at most 0.589 (most predict no event: NaN, ranked last as heareval's checkpoint ranks it).
 PARITY_TASKS = ("scene", "kfold", "event")
