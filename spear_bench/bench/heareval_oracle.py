@@ -298,6 +298,21 @@ def run_heareval(
     workdir.mkdir(parents=True, exist_ok=True)
     with heareval_session(workdir, verbose):
         embedding_dir = heareval_embeddings(task_dir, workdir / "embeddings", dim)
+    return run_heareval_predictions(embedding_dir, workdir, dim, max_epochs, evaluation, grid_points, verbose)
+
+
+def run_heareval_predictions(
+    embedding_dir: Path,
+    workdir: Path,
+    dim: int,
+    max_epochs: int,
+    evaluation: list[str],
+    grid_points: int = 8,
+    verbose: bool = False,
+) -> dict:
+    """heareval's probe grid on embeddings it already wrote (:func:`heareval_embeddings`); its summary."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    with heareval_session(workdir, verbose):
         results = heareval_predictions(embedding_dir, dim, max_epochs, grid_points)
     return heareval_summary(results, evaluation)
 
@@ -347,18 +362,24 @@ ORACLE_TASKS = {
     "kfold": OracleTask(
         "oracle_kfold", "kfold", {"fold00": 1100, "fold01": 1100, "fold02": 1100}, classes=6, separation=1.5
     ),
-    # 40 training clips of 30 frames: 1200 frames, two steps an epoch. Embeddings at amplitude 1: the
-    # probe's first-layer activations then have a variance near 0.1, not 0.001, against the 1.0
-    # BatchNorm's running variance starts from; at 0.1, 9 epochs leave the eval-mode outputs squashed,
-    # the sigmoids stay under 0.5 and many grid points predict no event at all (a NaN score)
+    # Built so that one grid point wins on every seed. Separation 1.0: a class's frames lie 2.8 noise
+    # SDs from the background's, so frames are misread and the validation onset F-measure stays near
+    # 0.75 instead of saturating at 1.0 (at separation 2.0 every point but lr 1e-4 reached ~1.0 and
+    # heareval's tie rule chose). Amplitude 0.3: the first-layer activations are small against the
+    # 1.0 BatchNorm's running variance starts from, so eval-mode outputs are squashed; through two
+    # BatchNorm layers the 2-hidden-layer points predict few or no events (a NaN score) in 9 epochs,
+    # and among the 1-hidden-layer points lr decides: 80 training clips of 30 frames (2400 frames,
+    # three steps an epoch) leave 3.2e-4 and 1e-4 behind 1e-3. 200 validation clips, not 100: less
+    # validation noise, the margin over the runner-up on the worst seed went from 0.015 to 0.061
+    # (figures at PARITY_TASKS)
     "event": OracleTask(
         "oracle_event",
         "event",
-        {"train": 40, "valid": 100, "test": 100},
+        {"train": 80, "valid": 200, "test": 100},
         classes=3,
         frames=30,
-        separation=2.0,
-        amplitude=1.0,
+        separation=1.0,
+        amplitude=0.3,
     ),
 }
 
@@ -366,13 +387,18 @@ ORACLE_TASKS = {
 # measured with benchmarks/heareval_oracle_noise.py (docs/orchestration.md), rounded up to 0.001: the
 # most two correct implementations with different random streams can be expected to differ by.
 # scene: top1_acc 0.895-0.940 (range 0.045), mAP 0.9503-0.9639 (0.0137);
-# kfold (mean of 3 folds): top1_acc 0.9052-0.9455 (0.0403), mAP 0.9715-0.9763 (0.0047).
+# kfold (mean of 3 folds): top1_acc 0.9052-0.9455 (0.0403), mAP 0.9715-0.9763 (0.0047);
+# event: event_onset_200ms_fms 0.7405-0.7724 (0.0319), segment_1s_er 0.2025-0.2562 (0.0537).
 SEED_TOLERANCE = {
     "scene": {"top1_acc": 0.045, "mAP": 0.014},
     "kfold": {"top1_acc": 0.041, "mAP": 0.005},
+    "event": {"event_onset_200ms_fms": 0.032, "segment_1s_er": 0.054},
 }
 # Tasks whose grid point and test scores are compared with heareval's (tests/test_heareval_oracle.py):
 # those where spear-bench picks the same grid point on every seed, its validation score above every
 # other grid point's on every seed (scene: 0.890-0.950 against at most 0.870; kfold: 0.920-0.950
-# against at most 0.898; both 1 hidden layer, xavier_normal, lr 1e-3).
-PARITY_TASKS = ("scene", "kfold")
+# against at most 0.898; both 1 hidden layer, xavier_normal, lr 1e-3). event: 1 hidden layer,
+# xavier_normal, lr 1e-3 on every seed, validation onset F 0.741-0.787 against at most 0.715
+# (1h/xavier_normal/3.2e-4), ahead of the runner-up on each seed by 0.061-0.101; the 2-hidden-layer
+# points at most 0.589 (most predict no event: NaN, ranked last as heareval's checkpoint ranks it).
+PARITY_TASKS = ("scene", "kfold", "event")
