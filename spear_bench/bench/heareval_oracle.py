@@ -36,6 +36,11 @@ import numpy as np
 import soundfile as sf
 import torch
 
+from spear_bench.bench.cache import EmbeddingCache
+from spear_bench.bench.hear_runner import run_hear_task
+from spear_bench.bench.probe import ProbeConfig
+from spear_bench.bench.scored_model import BenchModel, HearModelHandle
+from spear_bench.heareval_compat import install_heareval_hook
 from spear_bench.task_registry import HearTaskSpec
 
 MODULE = __name__  # the HEAR module name heareval imports
@@ -194,7 +199,6 @@ def heareval_session(workdir: Path, verbose: bool = False):
     it fails (or with ``verbose``). The compatibility shims it needs are installed here too,
     for a process started without the package's .pth (:mod:`spear_bench.heareval_compat`).
     """
-    from spear_bench.heareval_compat import install_heareval_hook
 
     install_heareval_hook()
     saved_env = dict(os.environ)
@@ -322,7 +326,6 @@ def run_heareval_predictions(
 
 def vector_handle(dim: int, device: str = "cpu"):
     """This module as a spear-bench HEAR model (``hear:spear_bench.bench.heareval_oracle`` with its ``dim``)."""
-    from spear_bench.bench.scored_model import BenchModel, HearModelHandle
 
     model = BenchModel(name="heareval_oracle", hear_module=MODULE, hear_kwargs={"dim": dim}, family="hear")
     return HearModelHandle(model, device)
@@ -332,9 +335,6 @@ def run_spear_bench(
     task: OracleTask, data_root: Path, cache_dir: Path, max_epochs: int, grid_points: int = 8, seed: int = 42
 ) -> dict:
     """spear-bench's run_hear_task on the task folder (embeddings cached under ``cache_dir``)."""
-    from spear_bench.bench.cache import EmbeddingCache
-    from spear_bench.bench.hear_runner import run_hear_task
-    from spear_bench.bench.probe import ProbeConfig
 
     handle = vector_handle(task.dim)
     cache = EmbeddingCache(cache_dir, "heareval_oracle", handle.weights_hash, "last")

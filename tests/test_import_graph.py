@@ -1,0 +1,157 @@
+"""The package's import graph, read from the source (ast): no cycles, first-party imports at the top.
+
+Every ``import`` / ``from ... import`` of a spear_bench module (or of the upstream packages
+``hear_spear`` / ``spear_s3prl``) is an edge, wherever it is written: at module level or inside a
+function. A cycle is a strongly connected component of more than one module. A package's own
+``__init__`` is not an edge target for its submodules (Python initialises it first whatever the
+order). Function-local imports of first-party modules are not allowed (they are how cycles hide), except
+those in ``LOCAL_IMPORTS_ALLOWED`` with their reason. Local imports of heavy optional third-party
+packages (s3prl, transformers, dasheng, ...) stay, with the reason on their line.
+``if TYPE_CHECKING:`` imports count too: an annotation that needs a cycle is a cycle in the design.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+ROOTS = {
+    "spear_bench": REPO / "spear_bench",
+    "hear_spear": REPO / "upstreams" / "hear_spear",
+    "spear_s3prl": REPO / "upstreams" / "spear_s3prl",
+}
+# The only function-local first-party imports, each with its reason.
+LOCAL_IMPORTS_ALLOWED = {
+    # `import spear_bench` runs in every interpreter of the venv (the heareval start-up hook, .pth) and
+    # must stay light: spear_bench.load_encoder loads the models package (torch) when first called.
+    ("spear_bench", "spear_bench.models"),
+}
+
+
+def _modules() -> dict[str, Path]:
+    found = {}
+    for top, folder in ROOTS.items():
+        for path in sorted(folder.rglob("*.py")):
+            parts = [top, *path.relative_to(folder).with_suffix("").parts]
+            if parts[-1] == "__init__":
+                parts = parts[:-1]
+            found[".".join(parts)] = path
+    return found
+
+
+def _resolve(name: str, modules: dict[str, Path]) -> str | None:
+    """The first-party module an imported dotted name refers to (the longest known prefix)."""
+    parts = name.split(".")
+    for end in range(len(parts), 0, -1):
+        candidate = ".".join(parts[:end])
+        if candidate in modules:
+            return candidate
+    return None
+
+
+def import_edges(modules: dict[str, Path]) -> dict[str, set[tuple[str, bool]]]:
+    """module -> {(imported module, at module level?)}."""
+    edges: dict[str, set[tuple[str, bool]]] = {}
+    for name, path in modules.items():
+        tree = ast.parse(path.read_text(), filename=str(path))
+        is_package = path.name == "__init__.py"
+        package = name if is_package else name.rpartition(".")[0]
+        # what runs at import: every node outside function bodies (module level, if/try/for blocks, class bodies)
+        top_level = set()
+        pending = list(tree.body)
+        while pending:
+            node = pending.pop()
+            top_level.add(id(node))
+            if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                pending.extend(ast.iter_child_nodes(node))
+        out = set()
+        for node in ast.walk(tree):
+            targets = []
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    anchor = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+                    base = ".".join(anchor + ([base] if base else []))
+                targets = [f"{base}.{alias.name}" for alias in node.names] or [base]
+            elif (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "import_module"
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+                and isinstance(node.args[0].value, str)
+            ):
+                targets = [node.args[0].value]  # importlib.import_module("spear_bench...") is an import too
+            for target in targets:
+                resolved = _resolve(target, modules)
+                if resolved is None or resolved == name:
+                    continue
+                if name.startswith(resolved + "."):
+                    continue  # a submodule importing its own package: initialised first anyway
+                out.add((resolved, id(node) in top_level))
+        edges[name] = out
+    return edges
+
+
+def strongly_connected(graph: dict[str, set[str]]) -> list[list[str]]:
+    index, low, stack, on_stack, components = {}, {}, [], set(), []
+    counter = [0]
+
+    def visit(v):
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on_stack.add(v)
+        for w in graph.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                components.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return components
+
+
+def test_no_import_cycles():
+    modules = _modules()
+    graph = {name: {target for target, _ in targets} for name, targets in import_edges(modules).items()}
+    assert strongly_connected(graph) == []
+
+
+def test_first_party_imports_are_at_the_top():
+    modules = _modules()
+    local = sorted(
+        f"{name} imports {target}"
+        for name, targets in import_edges(modules).items()
+        for target, top in targets
+        if not top and (name, target) not in LOCAL_IMPORTS_ALLOWED
+    )
+    assert local == []
+
+
+if __name__ == "__main__":
+    modules = _modules()
+    edges = import_edges(modules)
+    graph = {name: {t for t, _ in targets} for name, targets in edges.items()}
+    for component in strongly_connected(graph):
+        print("cycle:", " ".join(component))
+    for name, targets in sorted(edges.items()):
+        for target, top in sorted(targets):
+            if not top:
+                print(f"function-local: {name} imports {target}")
