@@ -134,6 +134,22 @@ def test_no_import_cycles():
     assert strongly_connected(graph) == []
 
 
+def _package(module: str) -> str:
+    """spear_bench.bench.probe -> spear_bench.bench; top-level modules stand for themselves."""
+    parts = module.split(".")
+    return ".".join(parts[:2]) if parts[0] == "spear_bench" and len(parts) > 1 else parts[0]
+
+
+def test_packages_form_a_dag():
+    """Data flows one way (docs/architecture.md): no two packages import each other, even through others."""
+    graph: dict[str, set[str]] = {}
+    for name, targets in import_edges(_modules()).items():
+        for target, _ in targets:
+            if _package(name) != _package(target):
+                graph.setdefault(_package(name), set()).add(_package(target))
+    assert strongly_connected(graph) == []
+
+
 def test_first_party_imports_are_at_the_top():
     modules = _modules()
     local = sorted(
