@@ -19,6 +19,7 @@ Batches are masked (attention_mask), so padding does not leak into the transform
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,7 +99,12 @@ class WavLMEncoder(AudioEncoder):
         if self.normalize_waveform:
             waveforms = normalize_per_utterance(waveforms, lengths)
         attention_mask = (~padding_mask(lengths, waveforms.shape[1])).long()
-        out = self.model(waveforms, attention_mask=attention_mask, output_hidden_states=True)
+        with warnings.catch_warnings():
+            # transformers' WavLM hands torch's multi-head attention a float position bias beside a
+            # boolean padding mask; torch warns on every call that mixing the two is deprecated. The
+            # outputs are right (the mask is applied), and a demo's log would be one warning per batch.
+            warnings.filterwarnings("ignore", message="Support for mismatched key_padding_mask", category=UserWarning)
+            out = self.model(waveforms, attention_mask=attention_mask, output_hidden_states=True)
         frames = self.model._get_feat_extract_output_lengths(lengths).long()
         return EncoderOutput(out.last_hidden_state, tuple(out.hidden_states), frames)
 
