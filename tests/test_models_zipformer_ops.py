@@ -7,6 +7,7 @@ import math
 import torch
 
 from spear_bench.models.zipformer2 import (
+    ConvNeXt,
     RelPositionMultiheadAttentionWeights,
     SimpleDownsample,
     SimpleUpsample,
@@ -122,3 +123,25 @@ def test_whiten_changes_gradients_only_in_training_when_above_the_limit():
     trained = _grad_through(whiten.train(), x)
     assert torch.equal(plain, torch.linspace(-1, 1, 1600).reshape(200, 8))
     assert not torch.allclose(plain, trained)
+
+
+def test_convnext_in_time_slices_equals_one_pass_and_the_training_path():
+    """Eval runs long inputs through the ConvNeXt block in time slices (bounded memory); each slice
+    sees the depthwise kernel's reach of real frames, so the result is the one-pass result, and
+    both equal the training-mode function with its regularisers inert."""
+    torch.manual_seed(0)
+    block = ConvNeXt(16)
+    with torch.no_grad():
+        for parameter in block.parameters():
+            parameter.normal_(0.0, 0.2)
+    x = torch.randn(2, 16, 53, 9)
+    block.eval()
+    with torch.no_grad():
+        block.eval_time_slice = 1000
+        one_pass = block(x)
+        block.eval_time_slice = 7  # slices shorter than the kernel's reach on both sides
+        sliced = block(x)
+        reference = block.depthwise_conv(x)
+        reference = block.pointwise_conv2(block.activation(block.pointwise_conv1(reference))) + x
+    torch.testing.assert_close(sliced, one_pass, rtol=0, atol=1e-6)  # a wrong seam is off by ~0.1
+    torch.testing.assert_close(one_pass, reference, rtol=0, atol=1e-5)

@@ -222,16 +222,36 @@ class ConvNeXt(nn.Module):
             x = self.out_whiten(x.transpose(1, 3)).transpose(1, 3)
         return x
 
+    # Eval: time frames per slice. The hidden activations are 3x the block's input (71 MiB for
+    # a 30 s chunk); slicing keeps one slice of them alive, the front end's largest tensor.
+    eval_time_slice = 512
+
     def _forward_channels_last(self, x: Tensor) -> Tensor:
         """Eval: the same function with the 1x1 convolutions as matrix products over channels-last
         activations (mkldnn's 1x1 convolution on (B, 384, T, F) was the largest single cost of
-        the whole encoder on CPU); the regularisers are identities in eval mode."""
+        the whole encoder on CPU); the regularisers are identities in eval mode. Long inputs go
+        through in time slices, each with the depthwise kernel's reach of real frames on both
+        sides (the zero padding falls only where the whole input's does), so every output frame
+        sees exactly the inputs it sees in one pass."""
+        frames = x.shape[2]
+        if frames <= self.eval_time_slice:
+            return x + self._residual_channels_last(x)
+        reach = (self.depthwise_conv.kernel_size[0] - 1) // 2
+        out = torch.empty_like(x)
+        for t0 in range(0, frames, self.eval_time_slice):
+            t1 = min(frames, t0 + self.eval_time_slice)
+            lo, hi = max(0, t0 - reach), min(frames, t1 + reach)
+            residual = self._residual_channels_last(x[:, :, lo:hi])
+            out[:, :, t0:t1] = x[:, :, t0:t1] + residual[:, :, t0 - lo : t1 - lo]
+        return out
+
+    def _residual_channels_last(self, x: Tensor) -> Tensor:
         hidden = self.depthwise_conv(x).permute(0, 2, 3, 1)  # (B, T, F, C)
         w1, w2 = self.pointwise_conv1.weight, self.pointwise_conv2.weight
         hidden = nn.functional.linear(hidden, w1.reshape(w1.shape[0], -1), self.pointwise_conv1.bias)
         hidden = self.activation(hidden)
         hidden = nn.functional.linear(hidden, w2.reshape(w2.shape[0], -1), self.pointwise_conv2.bias)
-        return x + hidden.permute(0, 3, 1, 2)
+        return hidden.permute(0, 3, 1, 2)
 
 
 class Conv2dSubsampling(nn.Module):
