@@ -59,7 +59,11 @@ def test_run_config_is_the_class_default_plus_paths_upstream_and_device(tmp_path
     filled = {"target_dir", "cache_dir", "prepare_data", "build_upstream", "device", "num_workers", "train"}
     assert {k: v for k, v in config.items() if k not in filled} == {k: v for k, v in default.items() if k not in filled}
     assert config["train"] == {**default["train"], "seed": 7}
-    assert set(config["prepare_data"]) == set(default["prepare_data"])  # only the corpus paths are filled in
+    # only the corpus paths are filled in, and the parsing jobs (a run option, like num_workers) where taken
+    assert set(config["prepare_data"]) - set(default["prepare_data"]) == (
+        {"n_jobs"} if RECIPES[name].parsing_jobs else set()
+    )
+    assert config["prepare_data"].get("n_jobs", 1) == 1
     assert config["build_upstream"] == {"name": "spear_tiny"} and config["device"] == "cuda:1"
     if name == "ks":
         assert config["build_dataset"]["train"]["sox_effects"][-1] == ["gain", "-3.0"]  # s3prl's augmentation kept

@@ -4,8 +4,9 @@ A task's run config is the class's ``default_config()`` (s3prl's recipe: optimis
 rate, batch sampler, accumulation, steps, augmentation, head) with only these filled in:
 
 * the corpus paths (``prepare_data``), the upstream name and checkpoint (``build_upstream``);
-* where to write (``target_dir``, a per-run ``cache_dir``), the device, the DataLoader workers,
-  the seed (run options, not recipe values);
+* where to write (``target_dir``, a per-run ``cache_dir``), the device, the DataLoader workers
+  (and, for LibriSpeech and VoxCeleb1 SID, as many corpus-parsing jobs), the seed (run options,
+  not recipe values);
 * the fields of the task's ``protocol`` in ``tasks/*.yaml`` (optimiser learning rate, train
   batch size, accumulation, total/eval/save steps, clipping). For the real suite these
   equal the class defaults (tests/test_bench_superb.py checks every one); the demo suite
@@ -54,6 +55,7 @@ class Recipe:
     metrics: dict[str, str]  # s3prl result.yaml key -> spear-bench metric (reported x100, in percent)
     result_glob: str = "evaluate/valid_best/*/result.yaml"  # where the class writes its test metrics
     scale: float = 100.0  # s3prl's value -> percent
+    parsing_jobs: bool = False  # prepare_data takes n_jobs (joblib processes that parse the corpus)
 
 
 def _librispeech(root: Path) -> list[Fold]:
@@ -114,11 +116,11 @@ def _librimix(root: Path) -> list[Fold]:
 
 
 RECIPES: dict[str, Recipe] = {
-    "pr": Recipe("SuperbPR", _librispeech_phones, {"per": "per"}),
-    "asr": Recipe("SuperbASR", _librispeech, {"wer": "wer", "cer": "cer"}),
+    "pr": Recipe("SuperbPR", _librispeech_phones, {"per": "per"}, parsing_jobs=True),
+    "asr": Recipe("SuperbASR", _librispeech, {"wer": "wer", "cer": "cer"}, parsing_jobs=True),
     "ks": Recipe("SuperbKS", _speech_commands, {"accuracy": "acc"}),
     "ic": Recipe("SuperbIC", _fluent, {"accuracy": "acc"}),
-    "sid": Recipe("SuperbSID", _voxceleb1_sid, {"accuracy": "acc"}),
+    "sid": Recipe("SuperbSID", _voxceleb1_sid, {"accuracy": "acc"}, parsing_jobs=True),
     "er": Recipe("SuperbER", _iemocap, {"accuracy": "acc"}),
     # SuperbASV tests every saved checkpoint and reports the lowest test EER (its stage 4).
     "sv": Recipe("SuperbASV", _voxceleb1_sv, {"EER": "eer"}, result_glob="evaluate/*/best_result.yaml"),
@@ -234,5 +236,7 @@ def run_config(
     config["build_upstream"] = dict(build_upstream)
     config["device"] = device
     config["num_workers"] = num_workers
+    if recipe.parsing_jobs:  # a run option like num_workers: processes joblib starts to parse the corpus
+        config["prepare_data"]["n_jobs"] = max(1, num_workers)
     config["train"]["seed"] = seed
     return config
