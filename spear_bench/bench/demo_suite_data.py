@@ -27,7 +27,7 @@ the demo suite's tour uses the first three):
 - ``SNIPS/`` (audio SNIPS: speaker names from the recipe's lists, made-up commands and slots);
 - ``LibriMix/`` (two-speaker overlapped mixtures as kaldi data dirs, for diarization).
 
-The corpora are small (about 8 minutes of audio in all) so that ``spear-bench demo`` runs
+The corpora are small (about 6 minutes of audio in all) so that ``spear-bench demo`` runs
 in minutes on 2 cores; every espeak-ng utterance of every corpus is synthesised in one
 parallel pass, then the folders are written in parallel. The whole tree is built in a
 temporary folder and renamed into place, with a stamp that names the generator version;
