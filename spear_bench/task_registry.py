@@ -38,7 +38,7 @@ LEVELS = ("scene", "timestamp")
 UNITS = ("fraction", "percent", "dB", "")
 PREDICTION_TYPES = ("multiclass", "multilabel")
 SPLIT_MODES = ("trainvaltest", "new_split_kfold", "presplit_kfold")
-SUPERB_RUNNERS = ("utterance", "ctc")
+SUPERB_RUNNERS = ("s3prl_problem",)
 
 
 @dataclass(frozen=True)
@@ -117,18 +117,20 @@ class SuperbLayout:
 
 @dataclass(frozen=True)
 class SuperbProtocol:
-    """Training schedule of the weighted-sum probe (s3prl recipe values; demo tasks shorten it)."""
+    """The training schedule of an s3prl.problem recipe (its class defaults; demo tasks shorten it).
 
+    Written into the recipe's config by spear_bench.bench.superb_recipes.apply_protocol; the
+    rest of the recipe (sampler, augmentation, head, scheduler) is the class's own.
+    """
+
+    optimizer: str = "Adam"
     lr: float = 1e-4
-    batch_size: int = 32
+    batch_size: int = 32  # train batch sampler
     gradient_accumulate: int = 1
     total_steps: int = 200000
-    eval_step: int = 5000
+    eval_step: float = 5000  # ASV never validates (s3prl: 1e20)
+    save_step: int = 1000
     gradient_clipping: float = 1.0
-    head: str = "mean_pooling_linear"  # mean_pooling_linear | frame_linear | blstm
-    head_hidden: int = 256
-    head_layers: int = 2
-    head_dropout: float = 0.2
 
 
 @dataclass(frozen=True)
@@ -144,12 +146,17 @@ class SuperbTaskSpec:
     s3prl_downstream: str
     s3prl_config: str
     s3prl_problem: str | None
-    runner: str | None  # utterance | ctc | None (not run by spear-bench)
-    dataset: str | None  # reader in spear_bench.bench.superb_data
+    runner: str | None  # s3prl_problem | None (not run by spear-bench yet)
+    dataset: str | None  # corpus name (documentation)
     layout: SuperbLayout
     protocol: SuperbProtocol
     folds: int | None = None
     kind: str = "superb"
+    base: str | None = None  # the SUPERB task a demo task runs (its recipe)
+
+    @property
+    def base_name(self) -> str:
+        return self.base or self.name
 
     def data_dir(self, data_root: Path | str) -> Path:
         return Path(data_root) / self.layout.root
@@ -341,8 +348,8 @@ def _superb_spec(entry: dict, where: str) -> SuperbTaskSpec:
     )
     if spec.metric not in {m.name for m in metrics}:
         raise ConfigError(f"{where}: primary metric {spec.metric!r} is not in metrics")
-    if spec.runner is not None and spec.dataset is None:
-        raise ConfigError(f"{where}: a task with a runner needs a dataset reader")
+    if spec.runner is not None and spec.s3prl_problem is None:
+        raise ConfigError(f"{where}: runner s3prl_problem needs s3prl.problem (the class name)")
     return spec
 
 
@@ -357,6 +364,7 @@ def _demo_superb_spec(entry: dict, where: str) -> SuperbTaskSpec:
     return dataclasses.replace(
         base,
         name=_require(entry, "name", where),
+        base=base.name,
         short=entry.get("short", base.short),
         layout=layout,
         protocol=dataclasses.replace(base.protocol, **overrides),
@@ -450,3 +458,6 @@ def finetune_task(name: str) -> FinetuneTaskSpec:
             return spec
     known = ", ".join(t.name for t in suite.tasks)
     raise ConfigError(f"fine-tune task {name!r} is not in {suite.source}; known: {known}")
+
+
+DEMO_SUITES = ("demo", "demo_superb")  # suites whose data spear_bench.bench.demo_suite_data generates

@@ -1,11 +1,12 @@
 """Bad input, one table: each case is built in a fresh folder and must give exactly its one-line error.
 
 The cases cover the CLI's usage, ``spear-bench embed``, the HEAR task readers, the SUPERB
-corpus readers, checkpoints and task files. Every message names the file or setting at fault
-and the problem, and fits on one line. ``{tmp}`` in an expected message stands for the
-case's folder. CLI cases run ``spear_bench.cli.main`` (the console script's function): a
-usage error prints the usage line and ends with ``Error: ...`` (exit 2); a user error is the
-single line ``error: ...`` (exit 2), never a traceback.
+corpora (and the files s3prl's recipes would download), checkpoints and task files. Every
+message names the file or setting at fault and the problem, and fits on one line. ``{tmp}``
+in an expected message stands for the case's folder. CLI cases run ``spear_bench.cli.main``
+(the console script's function): a usage error prints the usage line and ends with
+``Error: ...`` (exit 2); a user error is the single line ``error: ...`` (exit 2), never a
+traceback.
 
 Below the table: a bad clip in the middle of a HEAR task keeps what was already computed.
 """
@@ -28,11 +29,11 @@ from spear_bench.bench.cache import EmbeddingCache
 from spear_bench.bench.hear_data import read_task
 from spear_bench.bench.hear_runner import compute_embeddings
 from spear_bench.bench.scored_model import HearModelHandle, resolve_model
-from spear_bench.bench.superb_data import read_dataset
+from spear_bench.bench.superb_recipes import check_task_files, recipe_for
 from spear_bench.cli import main
 from spear_bench.errors import AudioError, CheckpointError, ConfigError, DatasetError, SpearBenchError
 from spear_bench.models.checkpoint import load_spear_checkpoint
-from spear_bench.task_registry import load_suite_file
+from spear_bench.task_registry import load_suite, load_suite_file
 
 # --- builders of bad input (each writes into the case's folder) ----------------------------------
 
@@ -104,32 +105,30 @@ def _checkpoint(root: Path) -> Path:
     return save_spear_checkpoint(build_spear(spear_config("tiny"), seed=0), root / "ckpt")
 
 
-def _speech_commands(root: Path) -> Path:
-    _wav(root / "speech_commands_v0.01" / "yes" / "a.wav")
-    (root / "speech_commands_v0.01" / "testing_list.txt").write_text("")
-    return root
+def _superb_task(name: str):
+    return load_suite("superb").task(name)
 
 
 def _voxceleb(root: Path) -> Path:
-    _wav(root / "wav" / "id1" / "v1" / "1.wav")
-    (root / "iden_split.txt").write_text("1 id1/v1/1.wav\n4 id1/v1/1.wav\n")
+    """VoxCeleb1 with its audio folders and split list, but no verification trial list."""
+    _wav(root / "VoxCeleb1" / "dev" / "wav" / "id10001" / "v1" / "00001.wav")
+    _wav(root / "VoxCeleb1" / "test" / "wav" / "id10270" / "v1" / "00001.wav")
+    (root / "VoxCeleb1" / "iden_split.txt").write_text("1 id10001/v1/00001.wav\n3 id10270/v1/00001.wav\n")
     return root
 
 
-def _fluent(root: Path) -> Path:
-    for name in ("train_data.csv", "valid_data.csv", "test_data.csv"):
-        (root / "data").mkdir(parents=True, exist_ok=True)
-        (root / "data" / name).write_text("path,action,object\nwavs/a.wav,activate,lights\n")
+def _iemocap(root: Path) -> Path:
+    """IEMOCAP's sessions and the split folder, without s3prl's per-fold split lists."""
+    for folder in [f"Session{n}" for n in range(1, 6)] + ["s3prl_iemocap_split"]:
+        (root / "IEMOCAP_full_release" / folder).mkdir(parents=True)
     return root
 
 
-def _librispeech(root: Path, text: str = "HELLO WORLD", lexicon: str | None = None) -> Path:
-    for folder in ("train-clean-100", "dev-clean", "test-clean"):
-        chapter = root / folder / "1" / "2"
-        _wav(chapter / "1-2-0000.wav")
-        (chapter / "1-2.trans.txt").write_text(f"1-2-0000 {text}\n")
-    if lexicon is not None:
-        (root / "librispeech-lexicon.txt").write_text(lexicon)
+def _librimix(root: Path) -> Path:
+    """Kaldi data dirs with wav.scp only (no segments, utt2spk, reco2dur)."""
+    for split in ("train", "dev", "test"):
+        (root / "LibriMix" / "data" / split).mkdir(parents=True)
+        (root / "LibriMix" / "data" / split / "wav.scp").write_text("mix1 wav/mix1.wav\n")
     return root
 
 
@@ -274,42 +273,40 @@ CASES = [
         "{tmp}/task/test.json: missing (split 'test' labels)",
         DatasetError,
     ),
-    # SUPERB corpus readers
+    # SUPERB corpora and the files s3prl's recipes would download
     Case(
-        "superb-ks-split-list-missing",
-        lambda t: read_dataset("speech_commands_v1", _speech_commands(t / "ks")),
-        "expected {tmp}/ks/speech_commands_v0.01/validation_list.txt (Speech Commands v0.01 split list)",
+        "superb-corpus-missing",
+        lambda t: check_task_files(_superb_task("sid"), t),
+        "SUPERB task sid: expected the corpus folder {tmp}/VoxCeleb1 (VoxCeleb1 (dev/wav + test/wav: "
+        "id1xxxx/<video>/<n>.wav) and iden_split.txt (1 train, 2 dev, 3 test))",
         DatasetError,
     ),
     Case(
-        "superb-vox-bad-split-line",
-        lambda t: read_dataset("voxceleb1_iden", _voxceleb(t / "vox")),
-        "{tmp}/vox/iden_split.txt:2: expected '<1|2|3> <id>/<video>/<file>.wav'",
+        "superb-trial-list-missing",
+        lambda t: check_task_files(_superb_task("sv"), _voxceleb(t)),
+        "SUPERB task sv: expected {tmp}/VoxCeleb1/voxceleb1_test_v2.txt (VoxCeleb1 dev/wav + test/wav, "
+        "iden_split.txt and the trial list voxceleb1_test_v2.txt (openslr 49; = VGG veri_test2.txt))",
         DatasetError,
     ),
     Case(
-        "superb-fsc-missing-column",
-        lambda t: read_dataset("fluent_speech_commands", _fluent(t / "fsc")),
-        "{tmp}/fsc/data/train_data.csv: expected columns path, action, object, location",
+        "superb-split-list-missing",
+        lambda t: check_task_files(_superb_task("er"), _iemocap(t)),
+        "SUPERB task er: expected {tmp}/IEMOCAP_full_release/s3prl_iemocap_split/Session1/train_meta_data.json "
+        "(s3prl's recipe downloads it; the corpus folder must supply it offline)",
         DatasetError,
     ),
     Case(
-        "superb-librispeech-bad-characters",
-        lambda t: read_dataset("librispeech_chars", _librispeech(t / "ls", text="HELLO W0RLD")),
-        "{tmp}/ls/train-clean-100/1/2/1-2-0000.wav: transcript has characters ['0'] outside A-Z, apostrophe",
+        "superb-kaldi-file-missing",
+        lambda t: check_task_files(_superb_task("sd"), _librimix(t)),
+        "SUPERB task sd: expected {tmp}/LibriMix/data/train/segments "
+        "(s3prl's recipe downloads it; the corpus folder must supply it offline)",
         DatasetError,
     ),
     Case(
-        "superb-lexicon-missing-word",
-        lambda t: read_dataset("librispeech_phones", _librispeech(t / "ls", lexicon="HELLO HH AH0 L OW1\n")),
-        "{tmp}/ls/librispeech-lexicon.txt: no pronunciation for 'WORLD' (in 1-2-0000)",
-        DatasetError,
-    ),
-    Case(
-        "superb-unknown-reader",
-        lambda t: read_dataset("timit", t),
-        "unknown SUPERB dataset reader 'timit'; known: speech_commands_v1, fluent_speech_commands, voxceleb1_iden, "
-        "iemocap, librispeech_chars, librispeech_phones",
+        "superb-not-run-yet",
+        lambda t: recipe_for(_superb_task("qbe"), "spear_tiny"),
+        "SUPERB task qbe (QbE) is defined but not run by spear-bench yet; run it with s3prl: "
+        "run_downstream.py -m train -u spear_tiny -d quesst14_dtw (after spear_bench.upstreams.register())",
         ConfigError,
     ),
     # checkpoints
@@ -366,7 +363,7 @@ CASES = [
     Case(
         "tasks-unknown-suite-cli",
         _cli("run", "--suite", "nosuch", "--model", "spear_tiny[random-init]"),
-        "error: unknown suite 'nosuch': no {repo}/tasks/nosuch.yaml (known: demo, finetune, hear, superb)",
+        "error: unknown suite 'nosuch': no {repo}/tasks/nosuch.yaml (known: demo, demo_superb, finetune, hear, superb)",
     ),
 ]
 

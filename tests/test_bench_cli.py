@@ -58,14 +58,14 @@ def test_a_superb_task_spear_bench_does_not_train_names_the_s3prl_command(capsys
         "--model",
         "spear_tiny[random-init]",
         "--tasks",
-        "SD",
+        "ST",
         "--data-root",
         str(tmp_path),
         "--results",
         str(tmp_path / "results"),
         "--quiet",
     )
-    assert code == 2 and "run_downstream.py -m train -u spear_tiny -d diarization" in err
+    assert code == 2 and "run_downstream.py -m train -u spear_tiny -d speech_translation" in err
 
 
 def test_unknown_model_and_launcher_are_config_errors(capsys, tmp_path):

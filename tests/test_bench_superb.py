@@ -1,21 +1,39 @@
-"""SUPERB through s3prl's S3PRLUpstream + Featurizer + heads on the demo corpora; readers; errors."""
+"""SUPERB through s3prl's own recipes (s3prl.problem classes) on the demo corpora; settings, device, errors, resume."""
 
 import dataclasses
+import subprocess
+import sys
+from pathlib import Path
 
-import numpy as np
+import pandas as pd
 import pytest
 import soundfile as sf
+import torch
+import yaml
 from test_demo_data import demo_root  # tests/ is on sys.path (pytest rootdir-relative import)
 
 from spear_bench.bench.scored_model import resolve_model
-from spear_bench.bench.superb_data import read_dataset
-from spear_bench.bench.superb_runner import Upstream, run_superb_task
+from spear_bench.bench.superb_recipes import RECIPES, default_config, problem_class, protocol_of, run_config
+from spear_bench.bench.superb_runner import Upstream, prepare_data, run_superb_task
 from spear_bench.errors import ConfigError, DatasetError
+from spear_bench.results.store import ResultsStore
 from spear_bench.task_registry import load_suite
+
+PROBLEM_TASKS = {
+    "asr": "SuperbASR",
+    "pr": "SuperbPR",
+    "sf": "SuperbSF",
+    "sv": "SuperbASV",
+    "sd": "SuperbSD",
+    "er": "SuperbER",
+    "ic": "SuperbIC",
+    "ks": "SuperbKS",
+    "sid": "SuperbSID",
+}
 
 
 def _short(name, **protocol):
-    spec = load_suite("demo").task(name)
+    spec = load_suite("demo_superb").task(name)
     return dataclasses.replace(spec, protocol=dataclasses.replace(spec.protocol, **protocol))
 
 
@@ -24,34 +42,62 @@ def tiny_upstream():
     return Upstream(resolve_model("spear_tiny[random-init]"))
 
 
-def test_utterance_task_trains_weighted_sum_and_caches_hidden_states(tmp_path, tiny_upstream):
-    spec = _short("demo_sid", total_steps=6, eval_step=3, batch_size=8)
-    first = run_superb_task(spec, demo_root(), tiny_upstream, tmp_path / "cache")
-    assert set(first.scores) == {"acc"} and 0 <= first.scores["acc"] <= 100
-    details = first.details["folds"]["test"]
-    assert len(details["layer_weights"]) == 10 and sum(details["layer_weights"]) == pytest.approx(1.0)
-    assert [h["step"] for h in details["history"]] == [3, 6]
-    assert (first.embed.hits, first.embed.misses) == (0, 36) and first.details["features"] == "cached"
-    second = run_superb_task(spec, demo_root(), tiny_upstream, tmp_path / "cache")
-    assert (second.embed.hits, second.embed.misses) == (36, 0)
-    assert second.scores == first.scores
+def test_the_nine_problem_tasks_declare_the_classes_own_settings():
+    suite = load_suite("superb")
+    for name, problem in PROBLEM_TASKS.items():
+        spec = suite.task(name)
+        assert spec.s3prl_problem == problem
+        assert dataclasses.asdict(spec.protocol) == protocol_of(default_config(problem)), name
 
 
-@pytest.mark.slow
-def test_ctc_phone_task_reports_per(tmp_path, tiny_upstream):
-    spec = _short("demo_pr", total_steps=4, eval_step=2)
-    result = run_superb_task(spec, demo_root(), tiny_upstream, tmp_path / "cache")
-    assert set(result.scores) == {"per"} and result.scores["per"] >= 0
+@pytest.mark.parametrize("name", sorted(PROBLEM_TASKS))
+def test_run_config_is_the_class_default_plus_paths_upstream_and_device(tmp_path, name):
+    spec = load_suite("superb").task(name)
+    fold = RECIPES[name].folds(tmp_path)[0]
+    config = run_config(spec, fold, tmp_path / "run", {"name": "spear_tiny"}, "cuda:1", 7, 0)
+    default = default_config(PROBLEM_TASKS[name])
+    filled = {"target_dir", "cache_dir", "prepare_data", "build_upstream", "device", "num_workers", "train"}
+    assert {k: v for k, v in config.items() if k not in filled} == {k: v for k, v in default.items() if k not in filled}
+    assert config["train"] == {**default["train"], "seed": 7}
+    # only the corpus paths are filled in, and the parsing jobs (a run option, like num_workers) where taken
+    assert set(config["prepare_data"]) - set(default["prepare_data"]) == (
+        {"n_jobs"} if RECIPES[name].parsing_jobs else set()
+    )
+    assert config["prepare_data"].get("n_jobs", 1) == 1
+    assert config["build_upstream"] == {"name": "spear_tiny"} and config["device"] == "cuda:1"
+    if name == "ks":
+        assert config["build_dataset"]["train"]["sox_effects"][-1] == ["gain", "-3.0"]  # s3prl's augmentation kept
 
 
-@pytest.mark.slow
-def test_hidden_states_are_computed_per_batch_above_the_cache_budget(tmp_path, tiny_upstream):
-    spec = _short("demo_ic", total_steps=2, eval_step=2)
-    result = run_superb_task(spec, demo_root(), tiny_upstream, tmp_path / "cache", cache_budget_bytes=1)
-    assert result.details["features"] == "per batch" and not (tmp_path / "cache").exists()
+def test_demo_tasks_change_only_the_schedule():
+    for spec in [*load_suite("demo").tasks, *load_suite("demo_superb").tasks]:
+        if spec.kind != "superb":
+            continue
+        real = load_suite("superb").task(spec.base_name)
+        changed = {k for k, v in dataclasses.asdict(spec.protocol).items() if dataclasses.asdict(real.protocol)[k] != v}
+        assert changed <= {"batch_size", "gradient_accumulate", "total_steps", "eval_step", "save_step"}, spec.name
 
 
-def test_task_without_runner_points_at_s3prl(tmp_path, tiny_upstream):
+def test_demo_corpora_are_read_by_s3prls_own_preparation(tmp_path):
+    suite = load_suite("demo_superb")
+    for name in ("demo_ks", "demo_ic", "demo_sid", "demo_sv", "demo_er", "demo_sf", "demo_sd", "demo_asr", "demo_pr"):
+        prepared = prepare_data(suite.task(name), demo_root(), tmp_path / name)
+        for fold, paths in prepared.items():  # (train, valid, [tests]); SuperbASV: (train, [trials])
+            for csv in [p for entry in paths for p in (entry if isinstance(entry, list) else [entry])]:
+                assert len(pd.read_csv(csv)) > 0, (name, fold, csv)
+    ks = pd.read_csv(prepare_data(suite.task("demo_ks"), demo_root(), tmp_path / "ks2")["test"][0])
+    assert {"yes", "_unknown_", "_silence_"} <= set(ks["label"])
+    pr = pd.read_csv(prepare_data(suite.task("demo_pr"), demo_root(), tmp_path / "pr2")["test"][0])
+    assert "AH0" in " ".join(pr["transcription"])  # s3prl's stressed phone set
+    # SuperbASV: train, [trials]
+    train, trials = prepare_data(suite.task("demo_sv"), demo_root(), tmp_path / "sv2")["test"]
+    sv_trials = pd.read_csv(trials[0])
+    assert set(sv_trials["label"]) == {0, 1}
+    train_secs = [sf.info(path).duration for path in pd.read_csv(train)["wav_path"]]
+    assert min(train_secs) > 2.0  # SuperbASV drops training audio of 2 s or less
+
+
+def test_task_without_recipe_names_the_s3prl_runner(tmp_path, tiny_upstream):
     with pytest.raises(ConfigError, match="run_downstream.py -m train -u spear_tiny -d quesst14_dtw"):
         run_superb_task(load_suite("superb").task("qbe"), tmp_path, tiny_upstream, None)
 
@@ -61,37 +107,125 @@ def test_missing_corpus_names_the_expected_path(tmp_path, tiny_upstream):
         run_superb_task(load_suite("superb").task("sid"), tmp_path, tiny_upstream, None)
 
 
-def _write_iemocap(root):
-    rng = np.random.default_rng(0)
-    emotions = ["neu", "hap", "exc", "ang", "sad", "fru"]
-    for n in range(1, 6):
-        dialog = f"Ses0{n}F_impro01"
-        lines = []
-        for u, emo in enumerate(emotions):
-            utt = f"{dialog}_F{u:03d}"
-            wav = root / f"Session{n}" / "sentences" / "wav" / dialog / f"{utt}.wav"
-            wav.parent.mkdir(parents=True, exist_ok=True)
-            sf.write(str(wav), rng.normal(size=1600).astype(np.float32) * 0.1, 16000)
-            lines.append(f"[{u}.0000 - {u + 1}.0000]\t{utt}\t{emo}\t[2.5000, 2.5000, 2.5000]")
-        labels = root / f"Session{n}" / "dialog" / "EmoEvaluation" / f"{dialog}.txt"
-        labels.parent.mkdir(parents=True, exist_ok=True)
-        labels.write_text("% header\n\n" + "\n".join(lines) + "\n")
+def test_missing_recipe_file_is_one_line_naming_path_and_task(tmp_path, tiny_upstream):
+    root = tmp_path / "IEMOCAP_full_release"
+    for folder in [f"Session{n}" for n in range(1, 6)] + ["s3prl_iemocap_split"]:
+        (root / folder).mkdir(parents=True)
+    with pytest.raises(DatasetError) as error:
+        run_superb_task(load_suite("superb").task("er"), tmp_path, tiny_upstream, None)
+    message = str(error.value)
+    assert "\n" not in message and "SUPERB task er" in message
+    assert str(root / "s3prl_iemocap_split" / "Session1" / "train_meta_data.json") in message
 
 
-def test_iemocap_reader_merges_excited_into_happy_and_holds_out_sessions(tmp_path):
-    _write_iemocap(tmp_path)
-    folds = read_dataset("iemocap", tmp_path)
-    assert [f.fold for f in folds] == [f"fold{n}" for n in range(1, 6)]
-    assert folds[0].classes == [["ang", "hap", "neu", "sad"]]
-    test_keys = {i.key for i in folds[2].splits["test"]}
-    assert all(k.startswith("Ses03") for k in test_keys) and len(test_keys) == 5  # 'fru' is dropped
-    assert [i.target[0] for i in folds[0].splits["test"]].count("hap") == 2
-    train_dev = {i.key for i in folds[2].splits["train"]} | {i.key for i in folds[2].splits["dev"]}
-    assert not train_dev & test_keys and len(train_dev) == 20
+def _fake_run(calls):
+    def run(self, **config):
+        calls.append(config)
+        out = Path(config["target_dir"]) / "evaluate" / "valid_best" / "test"
+        out.mkdir(parents=True)
+        (out / "result.yaml").write_text(yaml.safe_dump({"accuracy": 0.5}))
+
+    return run
 
 
-def test_voxceleb_listed_file_missing_names_it(tmp_path):
-    (tmp_path / "wav" / "id10001" / "v").mkdir(parents=True)
-    (tmp_path / "iden_split.txt").write_text("1 id10001/v/00001.wav\n")
-    with pytest.raises(DatasetError, match="id10001/v/00001.wav"):
-        read_dataset("voxceleb1_iden", tmp_path)
+def test_requested_device_reaches_s3prl(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(problem_class("SuperbIC"), "run", _fake_run(calls))
+    upstream = Upstream(resolve_model("spear_tiny[random-init]"), device="cuda:1")
+    result = run_superb_task(load_suite("demo_superb").task("demo_ic"), demo_root(), upstream, None)
+    assert [c["device"] for c in calls] == ["cuda:1"] and result.scores == {"acc": 50.0}
+
+
+@pytest.mark.slow
+def test_everything_that_trains_lives_on_the_requested_device(tmp_path, tiny_upstream, monkeypatch):
+    base = problem_class("SuperbIC").__mro__[2]  # s3prl.problem.base.Problem
+    evaluate, devices = base.evaluate, set()
+
+    def recording(self, evaluate_conf, mode, task, *args, **kwargs):
+        logs = evaluate(self, evaluate_conf, mode, task, *args, **kwargs)
+        devices.update(t.device.type for t in [*task.parameters(), *task.buffers()])
+        assert task.model.upstream.__class__.__name__ in ("S3PRLUpstream", "CachedUpstream")
+        return logs
+
+    monkeypatch.setattr(base, "evaluate", recording)
+    spec = _short("demo_ic", total_steps=2, eval_step=2, save_step=2)
+    result = run_superb_task(spec, demo_root(), tiny_upstream, tmp_path / "cache")
+    assert devices == {"cpu"} and 0 <= result.scores["acc"] <= 100
+
+
+@pytest.mark.slow
+def test_cache_gives_the_same_numbers_as_no_cache(tmp_path, tiny_upstream):
+    spec = _short("demo_sid", total_steps=2, eval_step=2, save_step=2)
+    first = run_superb_task(spec, demo_root(), tiny_upstream, tmp_path / "cache", runs_root=tmp_path / "a")
+    assert first.details["features"] == "cached" and first.embed.misses > 0
+    assert first.details["s3prl_problem"] == "SuperbSID"
+    second = run_superb_task(spec, demo_root(), tiny_upstream, tmp_path / "cache", runs_root=tmp_path / "b")
+    assert second.embed.hits > 0
+    uncached = run_superb_task(
+        spec, demo_root(), tiny_upstream, tmp_path / "cache", cache_budget_bytes=1, runs_root=tmp_path / "c"
+    )
+    assert uncached.details["features"] == "per batch"
+    assert first.scores == second.scores == uncached.scores
+
+
+@pytest.mark.slow
+def test_a_half_finished_task_resumes_from_s3prls_checkpoint(tmp_path, tiny_upstream, monkeypatch):
+    spec = _short("demo_ic", total_steps=4, eval_step=2, save_step=2)
+    problem = problem_class("SuperbIC")
+    evaluate, calls = problem.evaluate, []
+
+    def killed_at_second_validation(self, *args, **kwargs):
+        calls.append(args[1])
+        if calls.count("valid") == 2:
+            raise KeyboardInterrupt  # the run dies after the step-2 checkpoint
+        return evaluate(self, *args, **kwargs)
+
+    monkeypatch.setattr(problem, "evaluate", killed_at_second_validation)
+    with pytest.raises(KeyboardInterrupt):
+        run_superb_task(spec, demo_root(), tiny_upstream, None, runs_root=tmp_path / "runs")
+    monkeypatch.setattr(problem, "evaluate", evaluate)
+    load, loaded = problem.load_model_and_task, []
+    monkeypatch.setattr(
+        problem, "load_model_and_task", lambda self, d, **kw: loaded.append(str(d)) or load(self, d, **kw)
+    )
+    result = run_superb_task(spec, demo_root(), tiny_upstream, None, runs_root=tmp_path / "runs")
+    assert loaded[0].endswith("step_2") and 0 <= result.scores["acc"] <= 100
+    checkpoint = next((tmp_path / "runs").rglob("train/step_2/model/state_dict.pt"))
+    saved = torch.load(checkpoint, map_location="cpu")  # the frozen upstream's tensors are left out
+    assert saved and not any(key.startswith("upstream.") for key in saved)
+    monkeypatch.setattr(problem, "run", lambda self, **kw: pytest.fail("a finished fold ran again"))
+    assert run_superb_task(spec, demo_root(), tiny_upstream, None, runs_root=tmp_path / "runs").scores == result.scores
+
+
+DEMO_MODELS = ("spear_base[random-init]", "wavlm_base_plus[random-init]")
+
+
+@pytest.mark.slow
+def test_demo_superb_suite_runs_every_task_for_both_demo_models(tmp_path):
+    """CI's SUPERB check: the 9 tasks through s3prl for SPEAR Base and WavLM Base+ (random init), 0 failed."""
+    results = tmp_path / "results"
+    command = [
+        sys.executable,
+        "-m",
+        "spear_bench",
+        "run",
+        "--suite",
+        "demo_superb",
+        "--model",
+        ",".join(DEMO_MODELS),
+        "--data-root",
+        str(demo_root()),
+        "--results",
+        str(results),
+        "--cache",
+        str(tmp_path / "cache"),
+        "--quiet",
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=3600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    tasks = [spec.name for spec in load_suite("demo_superb").tasks]
+    assert f"units: {len(tasks) * len(DEMO_MODELS)} run, 0 already finished, 0 failed" in done.stdout
+    rows = ResultsStore(results).rows()
+    assert {(row.model, row.task) for row in rows if row.metric == load_suite("demo_superb").task(row.task).metric} == {
+        (model, task) for model in DEMO_MODELS for task in tasks
+    }

@@ -51,17 +51,25 @@ def test_superb_suite_is_table_12():
     for spec in suite.tasks:
         for metric in spec.metrics:
             assert metric.higher_is_better == (metric.name not in lower_better), (spec.name, metric.name)
-    assert {t.short for t in suite.tasks if t.runner} == {"PR", "ASR", "KS", "IC", "SID", "ER"}
+    assert {t.short for t in suite.tasks if t.runner} == {"PR", "ASR", "KS", "IC", "SID", "ER", "SF", "SV", "SD"}
 
 
-def test_demo_suite_reuses_superb_readers_with_a_short_schedule():
+def test_demo_suite_runs_superb_recipes_with_a_short_schedule():
     suite = load_suite("demo")
     ks = suite.task("demo_ks")
-    assert isinstance(ks, SuperbTaskSpec) and ks.dataset == "speech_commands_v1" and ks.protocol.total_steps < 1000
+    assert isinstance(ks, SuperbTaskSpec) and ks.s3prl_problem == "SuperbKS" and ks.protocol.total_steps < 1000
     kinds = {type(t) for t in suite.tasks}
     assert kinds == {HearTaskSpec, SuperbTaskSpec}
     assert any(t.level == "timestamp" for t in suite.tasks if isinstance(t, HearTaskSpec))
     assert any(t.split_mode != "trainvaltest" for t in suite.tasks if isinstance(t, HearTaskSpec))
+
+
+def test_demo_superb_suite_holds_every_superb_task_spear_bench_runs():
+    demo = load_suite("demo_superb")
+    runs = [t for t in load_suite("superb").tasks if t.runner]
+    assert len(load_suite("superb").tasks) == 15 and len(runs) == 9
+    assert sorted(t.base_name for t in demo.tasks) == sorted(t.name for t in runs)
+    assert all(t.runner == "s3prl_problem" and t.protocol.total_steps <= 4 for t in demo.tasks)
 
 
 def test_select_by_name_or_abbreviation_and_unknown_task_error():

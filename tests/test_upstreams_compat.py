@@ -8,7 +8,8 @@ import pytest
 import soundfile
 import torch
 
-from spear_bench.s3prl_compat import apply_s3prl_compat
+from spear_bench.bench.superb_recipes import G2P_LEXICON_URLS
+from spear_bench.s3prl_compat import apply_s3prl_compat, s3prl_local_files, score_rttm_der
 
 apply_s3prl_compat()
 
@@ -125,3 +126,40 @@ def test_legacy_run_downstream_cli_starts_with_our_entries(tmp_path):
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "--upstream" in done.stdout
+
+
+def test_pandas_iteritems_is_back_for_s3prls_corpus_readers():
+    import pandas as pd
+
+    assert list(pd.Series({"a": 1, "b": 2}).iteritems()) == [("a", 1), ("b", 2)]
+
+
+def test_recipe_downloads_resolve_to_local_files_and_are_restored(tmp_path):
+    import s3prl.util.download as download
+    from s3prl.dataio.corpus.voxceleb1sid import VoxCeleb1SID
+    from s3prl.dataio.encoder.g2p import G2P
+
+    lexicon = tmp_path / "lexicon.txt"
+    lexicon.write_text("CAT K AE1 T\nA AH0\n")
+    original, defaults = download._urls_to_filepaths, VoxCeleb1SID.__init__.__defaults__
+    with s3prl_local_files({url: lexicon for url in G2P_LEXICON_URLS}, voxceleb1_cache=tmp_path):
+        assert G2P().encode("A CAT") == "AH0 K AE1 T"  # SuperbPR's default G2P() reads the local lexicon
+        assert VoxCeleb1SID.__init__.__defaults__[-1] == tmp_path
+    assert download._urls_to_filepaths is original and VoxCeleb1SID.__init__.__defaults__ == defaults
+
+
+def test_der_stand_in_for_dscore_on_a_hand_computed_case(tmp_path):
+    from s3prl.problem.diarization.util import get_overall_der_from_dscore_file
+
+    rttm = "SPEAKER f 1 {:.2f} {:.2f} <NA> <NA> {} <NA> <NA>\n"
+    (tmp_path / "ref.rttm").write_text(rttm.format(0, 4, "A") + rttm.format(2, 4, "B"))
+    # B is missed from 2 to 3 s (one speaker heard where two speak): 1 s of 8 s of reference speech.
+    (tmp_path / "hyp.rttm").write_text(rttm.format(0, 4, "x") + rttm.format(3, 3, "y"))
+    der = score_rttm_der(tmp_path / "dscore", tmp_path / "hyp.rttm", tmp_path / "ref.rttm", tmp_path / "out" / "result")
+    assert der == pytest.approx(12.5)
+    assert get_overall_der_from_dscore_file(tmp_path / "out" / "result") == pytest.approx(12.5)
+    # swapping the hypothesis labels changes nothing (optimal mapping); labelling all as one speaker confuses B
+    (tmp_path / "one.rttm").write_text(rttm.format(0, 6, "x"))
+    assert score_rttm_der(None, tmp_path / "one.rttm", tmp_path / "ref.rttm", tmp_path / "r2") == pytest.approx(
+        100 * 4 / 8
+    )

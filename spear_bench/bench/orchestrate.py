@@ -36,10 +36,18 @@ from spear_bench.bench.hear_runner import HearRunner
 from spear_bench.bench.probe import ProbeConfig
 from spear_bench.bench.runner import LoadedModels, RunContext, TaskRunner
 from spear_bench.bench.scored_model import resolve_model
+from spear_bench.bench.superb_recipes import check_task_files
 from spear_bench.bench.superb_runner import SuperbRunner
 from spear_bench.errors import ConfigError, DatasetError, SpearBenchError
 from spear_bench.results.store import ResultRow, ResultsStore, config_hash
-from spear_bench.task_registry import FinetuneTaskSpec, HearTaskSpec, SuperbTaskSpec, TaskSpec, load_suite
+from spear_bench.task_registry import (
+    DEMO_SUITES,
+    FinetuneTaskSpec,
+    HearTaskSpec,
+    SuperbTaskSpec,
+    TaskSpec,
+    load_suite,
+)
 
 PREDICTIONS_DIR = "_predictions"
 
@@ -110,7 +118,7 @@ class UnitOutcome:
 def default_data_root(suite: str, data_root: str | None) -> Path:
     if data_root:
         return Path(data_root)
-    if suite == "demo":
+    if suite in DEMO_SUITES:
         return default_demo_root()
     raise ConfigError(
         f"--data-root is required for suite {suite!r}: the folder holding its datasets (see docs/orchestration.md)"
@@ -342,5 +350,8 @@ def check_datasets(config: RunConfig) -> Path:
     for spec in load_suite(config.suite).select(list(config.tasks)):
         if _runs_in_s3prl_only(spec):
             continue  # reported per unit with the s3prl command to use
-        spec.check_data(data_root)
+        if isinstance(spec, SuperbTaskSpec):
+            check_task_files(spec, data_root)  # the corpus and the files its recipe would download
+        else:
+            spec.check_data(data_root)
     return data_root

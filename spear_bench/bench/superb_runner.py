@@ -1,54 +1,75 @@
-"""SUPERB for one (model, task): s3prl upstream -> Featurizer weighted sum -> s3prl downstream head.
+"""SUPERB for one (model, task): s3prl's own recipe, the task's ``s3prl.problem`` class, runs it.
 
-Built from s3prl's library API (``s3prl.nn``): the model's hub entry through
-``S3PRLUpstream`` (registered by :func:`spear_bench.upstreams.register`), the SUPERB
-``Featurizer`` (softmax-weighted sum of all hidden states, trainable weights) and s3prl's
-heads: ``MeanPoolingLinear`` for utterance tasks (KS, IC, SID, ER), ``FrameLevelLinear``
-(PR) or ``RNNEncoder`` (2 x BLSTM, ASR) with CTC. The training loop is spear-bench's own;
-where it differs from s3prl's recipes (docs/orchestration.md has the list):
+The class (SuperbPR, SuperbASR, SuperbKS, SuperbIC, SuperbSID, SuperbER, SuperbSF, SuperbASV,
+SuperbSD) prepares the corpus with s3prl's readers, builds ``S3PRLUpstream`` (the model's hub
+entry, registered by :func:`spear_bench.upstreams.register`) + the weighted-sum ``Featurizer`` +
+the recipe's head, trains with the recipe's optimiser, sampler, augmentation and schedule, keeps
+the best validation checkpoint and tests it (``Problem.run``). spear-bench only fills in the
+corpus paths, the upstream, the device and where to write (spear_bench/bench/superb_recipes.py),
+and reads s3prl's ``result.yaml`` back in the paper's units (percent).
 
-* the upstream is frozen and deterministic (eval mode, as in s3prl), so its hidden states
-  are computed once per file and cached (float16) when the corpus fits the cache budget,
-  instead of being recomputed at every step; above the budget they are computed per batch;
-* no SpecAugment on ASR, greedy CTC decoding without a language model;
-* Adam with a constant learning rate, gradient clipping, the recipe's batch size,
-  gradient accumulation, total steps and validation interval (the best dev checkpoint is
-  tested), as the s3prl problem configs give; IEMOCAP's dev split is a fixed 1-in-5 pick.
+* Device: ``Problem.run(device=...)`` moves the whole task (upstream, Featurizer, head) there.
+* Resume: each fold runs in its own folder under ``<cache>/superb_runs``, keyed by the full run
+  config, the model and the code version; s3prl resumes training from its latest ``step_*``
+  checkpoint there, and a fold whose ``result.yaml`` exists is not run again.
+* One upstream per process: the recipe builds ``S3PRLUpstream(name, path_or_url)`` three times
+  per fold (to read its frame rate, to train, to load the best checkpoint for testing); the
+  upstream is frozen (``upstream_trainable: False``: eval mode, no gradients) and its hub entry
+  seeds its own generator, so this process builds it once (the same call, the same weights) and
+  hands that one to every build; s3prl's checkpoints leave out its tensors (the same in every
+  checkpoint) and take them back from it when loaded (:func:`share_frozen_upstream`).
+* Cache: the upstream's hidden states depend only on the waveform it is given. Where the corpus
+  fits the cache budget, a :class:`CachedUpstream` stores them on disk keyed by a hash of that
+  waveform (after s3prl's own loading and augmentation, so augmented or cropped audio is simply
+  a new key) in float32: the recipe, and the numbers, are the same with and without the cache.
+  Entries live per corpus folder, so the tasks reading one corpus share them (ASR and PR the
+  LibriSpeech files, SID and SV the VoxCeleb1 files).
 """
 
 from __future__ import annotations
 
-import time
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import types
 from pathlib import Path
-from typing import Callable
 
-import jiwer
 import numpy as np
 import soundfile as sf
 import torch
-import torch.nn.functional as F
+import yaml
 
 from spear_bench import upstreams
-from spear_bench.audio import load_audio
 from spear_bench.bench.cache import EmbeddingCache
-from spear_bench.bench.extract import ExtractConfig, audio_length, load_batches, pad, precision, timed
-from spear_bench.bench.fingerprint import embedding_settings
+from spear_bench.bench.extract import precision, timed
+from spear_bench.bench.fingerprint import code_version, embedding_settings
 from spear_bench.bench.runner import EmbedStats, RunContext, TaskResult
 from spear_bench.bench.scored_model import BenchModel
-from spear_bench.bench.superb_data import SuperbData, SuperbItem, read_dataset
-from spear_bench.errors import AudioError, ConfigError
-from spear_bench.hashing import file_hash, state_dict_hash
-from spear_bench.s3prl_compat import apply_s3prl_compat
-from spear_bench.task_registry import SuperbProtocol, SuperbTaskSpec
+from spear_bench.bench.superb_recipes import (
+    Fold,
+    check_fold_files,
+    check_task_files,
+    problem_class,
+    recipe_for,
+    run_config,
+    write_kaldi_dirs,
+)
+from spear_bench.errors import ConfigError
+from spear_bench.hashing import state_dict_hash
+from spear_bench.s3prl_compat import s3prl_local_files
+from spear_bench.task_registry import SuperbTaskSpec
 
 DEFAULT_CACHE_BUDGET_BYTES = 8 * 1024**3
 
 
-# --- upstream and features -------------------------------------------------------------------------
+# --- upstream ---------------------------------------------------------------------------------------
 
 
 class Upstream:
-    """The model as an s3prl upstream (S3PRLUpstream), loaded on first use."""
+    """The model as an s3prl upstream (``S3PRLUpstream``), built once on first use."""
 
     def __init__(self, model: BenchModel, device: str = "cpu", dtype: str = "float32"):
         if model.s3prl_upstream is None:
@@ -57,18 +78,27 @@ class Upstream:
             )
         self.model = model
         self.device = device
-        self.dtype = dtype  # float32 | bfloat16 | float16 (autocast, spear_bench.bench.extract)
+        self.dtype = dtype  # float32 | bfloat16 | float16 (autocast around the upstream, spear_bench.bench.extract)
         self._upstream = None
         self._hash: str | None = None
 
     def load(self):
+        """The S3PRLUpstream, built the way the recipe's ``build_upstream`` builds it (eval mode)."""
         if self._upstream is None:
-            upstreams.register()  # the s3prl hub entries of this project's models
+            upstreams.register()  # the s3prl hub entries of this project's models (after the compatibility shims)
             from s3prl.nn import S3PRLUpstream  # heavy optional dependency, loaded with the first upstream
 
             upstream = S3PRLUpstream(self.model.s3prl_upstream, path_or_url=self.model.s3prl_ckpt)
-            self._upstream = upstream.to(self.device).eval()
+            self._upstream = upstream.eval()
         return self._upstream
+
+    @property
+    def build_arguments(self) -> dict:
+        """``build_upstream`` of the recipe's config for this model."""
+        return {
+            "name": self.model.s3prl_upstream,
+            **({"path_or_url": self.model.s3prl_ckpt} if self.model.s3prl_ckpt else {}),
+        }
 
     @property
     def weights_hash(self) -> str:
@@ -76,298 +106,187 @@ class Upstream:
             self._hash = state_dict_hash(self.load())
         return self._hash
 
-    @torch.no_grad()
-    def hidden_states(self, waves: list[torch.Tensor]) -> list[torch.Tensor]:
-        """Per item: (L, T_i, D) hidden states of all layers."""
-        upstream = self.load()
-        padded, lengths = pad(waves)
-        with precision(self.dtype, self.device):
-            all_hs, all_lens = upstream(padded.to(self.device), lengths.to(self.device))
-        out = []
-        for i in range(len(waves)):
-            out.append(torch.stack([h[i, : int(lens[i])] for h, lens in zip(all_hs, all_lens)]).float().cpu())
-        return out
+
+# --- hidden-state cache ------------------------------------------------------------------------------
 
 
-def load_item_audio(item: SuperbItem) -> torch.Tensor:
-    wave = load_audio(item.path)
-    if item.duration is not None or item.start:
-        start = int(round(item.start * 16000))
-        end = start + int(round(item.duration * 16000)) if item.duration is not None else wave.numel()
-        wave = wave[start:end]
-        if wave.numel() == 0:
-            raise AudioError(f"{item.path}: segment {item.start}+{item.duration} s is empty")
-    return wave
+def waveform_key(wave: torch.Tensor) -> str:
+    return hashlib.sha256(wave.detach().float().cpu().contiguous().numpy().tobytes()).hexdigest()[:32]
 
 
-def _item_length(item: SuperbItem) -> int:
-    if item.duration is not None:
-        return int(round(item.duration * 16000))
-    return audio_length(item.path)
+class CachedUpstream(torch.nn.Module):
+    """An S3PRLUpstream whose hidden states for a waveform seen before are read from disk.
 
+    A batch is computed by the upstream unless every waveform in it is cached (so padding
+    never differs from an uncached run); states are stored per waveform, unpadded, float32.
+    ``cache`` None: the upstream alone (with the run's precision and the stage clock).
+    """
 
-def _load_missing(entry: tuple[SuperbItem, str, str]) -> torch.Tensor:
-    return load_item_audio(entry[0])
-
-
-class FeatureSource:
-    """Hidden states for items: from the on-disk cache (computed once), or per batch when the corpus is too big."""
-
-    def __init__(self, upstream: Upstream, cache: EmbeddingCache | None, corpus: str, progress_factory=None):
+    def __init__(self, upstream: torch.nn.Module, cache: EmbeddingCache | None, corpus: str, dtype: str = "float32"):
+        super().__init__()
         self.upstream = upstream
         self.cache = cache
-        self.corpus = corpus
-        self.memory: dict[str, torch.Tensor] = {}
-        self.progress_factory = progress_factory
+        self.corpus = corpus  # the cache's task folder: the corpus folder's name
+        self.dtype = dtype
 
-    def _cache_file(self, item: SuperbItem) -> tuple[str, str]:
-        segment = f"@{item.start:g}+{item.duration:g}" if item.duration is not None else ""
-        return item.key + segment, file_hash(item.path)
+    def __getattr__(self, name):
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            return getattr(self.upstream, name)  # num_layers, hidden_sizes, downsample_rates
 
-    def prepare(self, items: list[SuperbItem], extract: ExtractConfig | None = None) -> None:
-        """Load every item's hidden states into memory (cache hits) and compute the misses
-        (:mod:`spear_bench.bench.extract`: length-sorted batches within a frame budget, audio
-        decoded by DataLoader workers)."""
+    def _compute(self, wav: torch.Tensor, wav_len: torch.Tensor):
+        with timed("superb"), precision(self.dtype, wav.device):
+            hs, hs_len = self.upstream(wav, wav_len)
+        return [h.float() for h in hs], hs_len
+
+    def forward(self, wav: torch.Tensor, wav_len: torch.Tensor):
         if self.cache is None:
-            return
-        missing = []
-        for item in items:
-            if item.key in self.memory:
-                continue
-            name, audio_hash = self._cache_file(item)
-            arrays = self.cache.get(self.corpus, "all", name, audio_hash)
-            if arrays is None:
-                missing.append((item, name, audio_hash))
-            else:
-                self.memory[item.key] = torch.from_numpy(arrays["hidden_states"])
-        if not missing:
-            return
-        progress = (
-            self.progress_factory(f"{self.corpus}: hidden states", len(missing)) if self.progress_factory else None
-        )
-        extract = extract or ExtractConfig(dtype=self.upstream.dtype)
-        lengths = [_item_length(item) for item, _, _ in missing]
-        with timed("superb"):
-            for batch, waves in load_batches(missing, lengths, _load_missing, extract):
-                states = self.upstream.hidden_states(waves)
-                for state, (item, name, audio_hash) in zip(states, batch):
-                    half = state.to(torch.float16)
-                    self.cache.put(self.corpus, "all", name, audio_hash, {"hidden_states": half.numpy()})
-                    self.memory[item.key] = half
-                if progress:
-                    progress(len(batch))
-
-    def batch(self, items: list[SuperbItem]) -> tuple[list[torch.Tensor], torch.Tensor]:
-        """Per layer (B, T_max, D) float32, and lengths (B,)."""
-        if self.cache is not None:
-            states = [self.memory[item.key].float() for item in items]
-        else:
-            states = self.upstream.hidden_states([load_item_audio(item) for item in items])
-        lengths = torch.tensor([s.shape[1] for s in states])
-        padded = torch.nn.utils.rnn.pad_sequence([s.transpose(0, 1) for s in states], batch_first=True)  # (B, T, L, D)
-        return list(padded.permute(2, 0, 1, 3).unbind(0)), lengths
+            return self._compute(wav, wav_len)
+        keys = [waveform_key(wav[i, : int(n)]) for i, n in enumerate(wav_len)]
+        cached = [self.cache.get(self.corpus, "all", key, key) for key in keys]
+        if all(c is not None for c in cached):
+            states = [torch.from_numpy(c["hidden_states"]) for c in cached]  # (L, T_i, D)
+            lengths = torch.tensor([s.shape[1] for s in states], device=wav.device)
+            per_frame = [s.transpose(0, 1) for s in states]
+            padded = torch.nn.utils.rnn.pad_sequence(per_frame, batch_first=True)  # (B, T, L, D)
+            layers = [h.to(wav.device) for h in padded.permute(2, 0, 1, 3).unbind(0)]
+            return layers, [lengths] * len(layers)
+        hs, hs_len = self._compute(wav, wav_len)
+        for i, key in enumerate(keys):
+            state = torch.stack([h[i, : int(n[i])] for h, n in zip(hs, hs_len)]).detach().float().cpu()
+            self.cache.put(self.corpus, "all", key, key, {"hidden_states": state.numpy()})
+        return hs, hs_len
 
 
-# --- heads and metrics ------------------------------------------------------------------------------
+def estimated_cache_bytes(root: Path, upstream: Upstream) -> float:
+    """float32 hidden states of every audio file under the corpus folder (an upper bound)."""
+    up = upstream.load()
+    seconds = 0.0
+    for path in Path(root).rglob("*"):
+        if path.suffix.lower() in (".wav", ".flac"):
+            seconds += sf.info(str(path)).duration
+    frames = seconds * 16000 / up.downsample_rates[0]
+    return frames * up.num_layers * up.hidden_sizes[0] * 4
 
 
-def s3prl_nn():
-    """``s3prl.nn``, imported after the compatibility shims (s3prl's import chain needs them)."""
-    apply_s3prl_compat()
-    import s3prl.nn  # heavy optional dependency
-
-    return s3prl.nn
+# --- running a recipe ---------------------------------------------------------------------------------
 
 
-def build_head(protocol: SuperbProtocol, data: SuperbData, input_size: int) -> torch.nn.Module:
-    nn = s3prl_nn()
-    FrameLevelLinear, MeanPoolingLinear, RNNEncoder = nn.FrameLevelLinear, nn.MeanPoolingLinear, nn.RNNEncoder
-
-    if data.kind == "utterance":
-        if protocol.head != "mean_pooling_linear":
-            raise ConfigError(f"utterance tasks use head mean_pooling_linear, got {protocol.head!r}")
-        return MeanPoolingLinear(input_size, sum(len(c) for c in data.classes), hidden_size=protocol.head_hidden)
-    vocab = len(data.tokens)
-    if protocol.head == "frame_linear":
-        return FrameLevelLinear(input_size, vocab, hidden_size=protocol.head_hidden)
-    if protocol.head == "blstm":
-        n = protocol.head_layers
-        return RNNEncoder(
-            input_size,
-            vocab,
-            module="LSTM",
-            proj_size=protocol.head_hidden,
-            hidden_size=[protocol.head_hidden] * n,
-            dropout=[protocol.head_dropout] * n,
-            layer_norm=[False] * n,
-            proj=[False] * n,
-            sample_rate=[1] * n,
-            sample_style="concat",
-            bidirectional=True,
-        )
-    raise ConfigError(f"unknown SUPERB head {protocol.head!r} (mean_pooling_linear, frame_linear, blstm)")
+def _config_key(config: dict, model: BenchModel) -> str:
+    """The run folder's key: the recipe (wherever it runs), the model and the code that runs it."""
+    relevant = {k: v for k, v in config.items() if k not in ("target_dir", "cache_dir", "num_workers")}
+    keyed = {"config": relevant, "model": model.identity(), "code": code_version()}
+    return hashlib.sha256(json.dumps(keyed, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
-def _targets(data: SuperbData, items: list[SuperbItem]):
-    if data.kind == "utterance":
-        return torch.tensor(
-            [
-                [c.index(item.target[h]) if item.target[h] in c else -100 for h, c in enumerate(data.classes)]
-                for item in items
-            ]
-        )
-    index = {t: i for i, t in enumerate(data.tokens)}
-    return [torch.tensor([index[t] for t in item.target]) for item in items]
+def _results(target_dir: Path, pattern: str) -> dict[str, float] | None:
+    files = sorted(target_dir.glob(pattern))
+    if not files:
+        return None
+    return yaml.safe_load(files[0].read_text())
 
 
-def _loss(data: SuperbData, head, features, lengths, targets) -> torch.Tensor:
-    if data.kind == "utterance":
-        logits = head(features, lengths)
-        losses, offset = [], 0
-        for h, classes in enumerate(data.classes):
-            losses.append(F.cross_entropy(logits[:, offset : offset + len(classes)], targets[:, h], ignore_index=-100))
-            offset += len(classes)
-        return sum(losses)
-    logits, out_lengths = head(features, lengths)
-    log_probs = logits.log_softmax(-1).transpose(0, 1)  # (T, B, V)
-    flat = torch.cat(targets)
-    target_lengths = torch.tensor([len(t) for t in targets])
-    return F.ctc_loss(log_probs, flat, out_lengths, target_lengths, blank=0, zero_infinity=True)
+@contextlib.contextmanager
+def recipe_files(spec: SuperbTaskSpec, fold: Fold, cache_dir: Path):
+    """The files the recipe would download, taken from the corpus (one-line error when one is missing)."""
+    check_fold_files(spec, fold)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    for name, source in fold.cache_files.items():
+        shutil.copyfile(source, cache_dir / name)
+    if fold.kaldi_data_dir is not None:
+        write_kaldi_dirs(fold.kaldi_data_dir, cache_dir / "kaldi_data")
+    with s3prl_local_files(fold.local_files, voxceleb1_cache=cache_dir):
+        yield
 
 
-def _greedy_ctc(logits: torch.Tensor, lengths: torch.Tensor, tokens: list[str]) -> list[list[str]]:
-    best = logits.argmax(-1)
-    out = []
-    for row, n in zip(best, lengths):
-        previous, seq = -1, []
-        for t in row[: int(n)].tolist():
-            if t != previous and t != 0:
-                seq.append(tokens[t])
-            previous = t
-        out.append(seq)
+def prepare_data(spec: SuperbTaskSpec, data_root: Path, target_dir: Path) -> dict[str, tuple]:
+    """s3prl's own corpus preparation (the recipe's stage 0) per fold: fold -> (train, valid, tests) csv paths."""
+    recipe = recipe_for(spec)
+    out = {}
+    for fold in recipe.folds(spec.check_data(data_root)):
+        folder = Path(target_dir) / fold.name
+        folder.mkdir(parents=True, exist_ok=True)
+        problem = problem_class(recipe.problem)()
+        config = run_config(spec, fold, folder, {"name": "unused"}, "cpu", 0, 0)
+        with recipe_files(spec, fold, folder / "s3prl_cache"):
+            # Paths, as Problem.run passes them (SuperbASV's preparation joins them with "/")
+            out[fold.name] = problem.prepare_data(
+                config["prepare_data"], folder, folder / "s3prl_cache", get_path_only=False
+            )
     return out
 
 
-def evaluate(
-    data: SuperbData, featurizer, head, source: FeatureSource, items: list[SuperbItem], batch_size: int
-) -> dict[str, float]:
-    """Scores in percent: acc (utterance), wer+cer (characters) or per (phones)."""
-    featurizer.eval()
-    head.eval()
-    correct, total = 0, 0
-    hyps, refs = [], []
-    with torch.no_grad():
-        for lo in range(0, len(items), batch_size):
-            batch = items[lo : lo + batch_size]
-            all_hs, lengths = source.batch(batch)
-            features, lengths = featurizer(all_hs, [lengths] * len(all_hs))
-            if data.kind == "utterance":
-                logits = head(features, lengths)
-                targets = _targets(data, batch)
-                ok = torch.ones(len(batch), dtype=torch.bool)
-                offset = 0
-                for h, classes in enumerate(data.classes):
-                    ok &= logits[:, offset : offset + len(classes)].argmax(-1) == targets[:, h]
-                    offset += len(classes)
-                correct += int(ok.sum())
-                total += len(batch)
-            else:
-                logits, out_lengths = head(features, lengths)
-                for seq, item in zip(_greedy_ctc(logits, out_lengths, data.tokens), batch):
-                    if data.token_unit == "char":
-                        hyps.append(" ".join("".join(seq).replace("|", " ").split()))
-                        refs.append(" ".join("".join(item.target).replace("|", " ").split()))
-                    else:
-                        hyps.append(" ".join(seq))
-                        refs.append(" ".join(item.target))
-    featurizer.train()
-    head.train()
-    if data.kind == "utterance":
-        return {"acc": 100.0 * correct / max(total, 1)}
-    if data.token_unit == "char":
-        return {"wer": 100.0 * jiwer.wer(refs, hyps), "cer": 100.0 * jiwer.cer(refs, hyps)}
-    return {"per": 100.0 * jiwer.wer(refs, hyps)}
+UPSTREAM_PREFIX = "upstream."  # UpstreamDownstreamModel's upstream, in its state dict
 
 
-def _primary_better(metric: str, higher: bool, new: float, best: float | None) -> bool:
-    return best is None or (new > best if higher else new < best)
+def share_frozen_upstream(problem, upstream: torch.nn.Module, config: dict, what: str) -> None:
+    """Hand ``problem`` this process's upstream instead of building its own; its checkpoints leave it out.
+
+    Three methods of this ``problem`` instance (named shims; the class is untouched):
+
+    - ``build_upstream`` returns ``upstream`` (the recipe asks for the same hub entry and weights
+      three times per fold; a checkpoint naming another upstream is an error);
+    - ``save_model`` writes s3prl's model folder (``problem_name``, ``state_dict.pt``,
+      ``arguments.yaml``, ``extra_conf.yaml``) with the state dict less the frozen upstream's tensors
+      (hundreds of MB per checkpoint for a Base model, the same values in every one);
+    - ``load_model`` builds the model as s3prl does and loads that state dict, the upstream's tensors
+      coming from ``upstream`` itself: any other missing or unexpected key is an error.
+    """
+    if config["build_model"].get("upstream_trainable"):
+        raise ConfigError(f"{what}: the recipe trains its upstream; spear-bench shares only a frozen one")
+    expected = config["build_upstream"]
+
+    def build_upstream(self, build_upstream: dict):
+        if build_upstream != expected:  # a checkpoint of another model in this run folder
+            raise ConfigError(f"{what}: {config['target_dir']} asks for upstream {build_upstream}, not {expected}")
+        return upstream
+
+    def save_model(self, save_model: dict, model_ckpt_dir, build_model_all_args: dict, model: torch.nn.Module):
+        folder = Path(model_ckpt_dir)
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        (folder / "problem_name").write_text(type(self).__name__)
+        state = {k: v for k, v in model.state_dict().items() if not k.startswith(UPSTREAM_PREFIX)}
+        torch.save(state, folder / "state_dict.pt")
+        (folder / "arguments.yaml").write_text(yaml.safe_dump(build_model_all_args))
+        if save_model:
+            (folder / "extra_conf.yaml").write_text(yaml.safe_dump(save_model))
+
+    def load_model(self, model_ckpt_dir):
+        folder = Path(model_ckpt_dir)
+        model = self.build_model(**yaml.safe_load((folder / "arguments.yaml").read_text()))
+        state = torch.load(folder / "state_dict.pt", map_location="cpu")
+        missing, unexpected = model.load_state_dict(state, strict=False)
+        if unexpected or any(not key.startswith(UPSTREAM_PREFIX) for key in missing):
+            raise ConfigError(f"{what}: {folder / 'state_dict.pt'} does not fit the model ({missing}, {unexpected})")
+        return model
+
+    for method in (build_upstream, save_model, load_model):
+        setattr(problem, method.__name__, types.MethodType(method, problem))
 
 
-def train_and_test(
-    spec: SuperbTaskSpec,
-    data: SuperbData,
-    upstream: Upstream,
-    source: FeatureSource,
-    seed: int,
-    progress: Callable[[int], None] | None = None,
-) -> tuple[dict[str, float], dict]:
-    Featurizer = s3prl_nn().Featurizer
-    protocol = spec.protocol
-    torch.manual_seed(seed)
-    featurizer = Featurizer(upstream.load())
-    head = build_head(protocol, data, featurizer.output_size)
-    parameters = list(featurizer.parameters()) + list(head.parameters())
-    optimizer = torch.optim.Adam(parameters, lr=protocol.lr)
-    train = data.splits["train"]
-    primary = spec.metric if spec.metric in ("acc", "wer", "per", "cer") else None
-    higher = spec.higher_is_better(spec.metric)
-    order_gen = torch.Generator().manual_seed(seed)
-    order: list[int] = []
-    best, best_state, best_step, history = None, None, 0, []
-    start = time.perf_counter()
-    step = 0
-    while step < protocol.total_steps:
-        optimizer.zero_grad()
-        for _ in range(protocol.gradient_accumulate):
-            if len(order) < protocol.batch_size:
-                order += torch.randperm(len(train), generator=order_gen).tolist()
-            batch = [train[i] for i in order[: protocol.batch_size]]
-            del order[: protocol.batch_size]
-            all_hs, lengths = source.batch(batch)
-            features, lengths = featurizer(all_hs, [lengths] * len(all_hs))
-            loss = _loss(data, head, features, lengths, _targets(data, batch)) / protocol.gradient_accumulate
-            loss.backward()
-            last_loss = loss.item() * protocol.gradient_accumulate
-        torch.nn.utils.clip_grad_norm_(parameters, protocol.gradient_clipping)
-        optimizer.step()
-        step += 1
-        if progress:
-            progress(1)
-        if step % protocol.eval_step == 0 or step == protocol.total_steps:
-            scores = evaluate(data, featurizer, head, source, data.splits["dev"], protocol.batch_size)
-            value = scores[primary] if primary in scores else next(iter(scores.values()))
-            history.append({"step": step, "loss": last_loss, **scores})
-            if _primary_better(primary, higher, value, best):
-                best, best_step = value, step
-                best_state = (
-                    {k: v.clone() for k, v in featurizer.state_dict().items()},
-                    {k: v.clone() for k, v in head.state_dict().items()},
-                )
-    featurizer.load_state_dict(best_state[0])
-    head.load_state_dict(best_state[1])
-    test = evaluate(data, featurizer, head, source, data.splits["test"], protocol.batch_size)
-    weights = torch.softmax(featurizer.weights.detach(), -1).tolist() if hasattr(featurizer, "weights") else [1.0]
-    details = {
-        "dev_best": best,
-        "best_step": best_step,
-        "steps": step,
-        "history": history,
-        "layer_weights": weights,
-        "train_seconds": time.perf_counter() - start,
-        "items": {k: len(v) for k, v in data.splits.items()},
-    }
-    return test, details
+def run_fold(spec: SuperbTaskSpec, fold: Fold, config: dict, upstream: torch.nn.Module) -> dict[str, float]:
+    """Run s3prl's recipe for one fold (resuming what a killed run left) with ``upstream``; s3prl's test metrics."""
+    target_dir = Path(config["target_dir"])
+    recipe = recipe_for(spec)
+    done = _results(target_dir, recipe.result_glob)
+    if done is not None:
+        return done
+    problem = problem_class(recipe.problem)()
+    share_frozen_upstream(problem, upstream, config, f"SUPERB task {spec.name}")
+    with recipe_files(spec, fold, Path(config["cache_dir"])):
+        problem.run(**config)
+    results = _results(target_dir, recipe.result_glob)
+    if results is None:
+        raise ConfigError(f"SUPERB task {spec.name}: s3prl wrote no result.yaml under {target_dir / 'evaluate'}")
+    return results
 
 
-def estimated_cache_bytes(data_list: list[SuperbData], upstream: Upstream) -> float:
-    up = upstream.load()
-    seconds = 0.0
-    for data in data_list:
-        for items in data.splits.values():
-            for item in items:
-                seconds += item.duration if item.duration is not None else sf.info(str(item.path)).duration
-    frames = seconds * 16000 / up.downsample_rates[0]
-    return frames * up.num_layers * up.hidden_sizes[0] * 2  # float16
+def default_num_workers() -> int:
+    """DataLoader workers: none on a machine with 2 cores or fewer (they would compete with the model), else <= 6."""
+    cores = os.cpu_count() or 1
+    return min(6, cores) if cores > 2 else 0
 
 
 def run_superb_task(
@@ -377,39 +296,46 @@ def run_superb_task(
     cache_root: Path | None,
     seed: int = 42,
     cache_budget_bytes: float = DEFAULT_CACHE_BUDGET_BYTES,
-    progress_factory=None,
+    runs_root: Path | None = None,
 ) -> TaskResult:
-    if spec.runner is None:
-        raise ConfigError(
-            f"SUPERB task {spec.name} ({spec.short}) is defined but not run by spear-bench; run it with s3prl: "
-            f"run_downstream.py -m train -u {upstream.model.s3prl_upstream} -d {spec.s3prl_downstream} "
-            "(after spear_bench.upstreams.register())"
-        )
-    root = spec.check_data(data_root)
-    data_list = read_dataset(spec.dataset, root)
+    """Train and test ``spec`` with s3prl's recipe; scores in percent, averaged over folds.
+
+    ``runs_root`` holds s3prl's experiment folders (checkpoints, logs, result.yaml): by default
+    ``<cache_root>/../superb_runs``, or a temporary folder (no resume) without a cache root.
+    """
+    recipe = recipe_for(spec, upstream.model.s3prl_upstream)
+    root = check_task_files(spec, data_root)
     cache = None
-    if cache_root is not None and estimated_cache_bytes(data_list, upstream) <= cache_budget_bytes:
+    if cache_root is not None and estimated_cache_bytes(root, upstream) <= cache_budget_bytes:
         cache = EmbeddingCache(
             Path(cache_root),
             upstream.model.name,
             upstream.weights_hash,
-            "all_hidden_states",
+            "all_hidden_states_f32",
             settings=embedding_settings(upstream.model, upstream.load()),
         )
         cache.describe({"s3prl_upstream": upstream.model.s3prl_upstream, "ckpt": upstream.model.s3prl_ckpt})
-    source = FeatureSource(upstream, cache, spec.layout.root, progress_factory)
+    shared = CachedUpstream(upstream.load(), cache, spec.layout.root, upstream.dtype)
+    temporary = None
+    if runs_root is None:
+        if cache_root is not None:
+            runs_root = Path(cache_root).parent / "superb_runs"
+        else:
+            temporary = tempfile.TemporaryDirectory(prefix="spear-bench-superb-")
+            runs_root = Path(temporary.name)
     fold_scores, fold_details = {}, {}
-    for data in data_list:
-        for items in data.splits.values():
-            source.prepare(items)
-        progress = (
-            progress_factory(f"{spec.name}{' ' + data.fold if data.fold else ''}: training", spec.protocol.total_steps)
-            if progress_factory
-            else None
-        )
-        scores, details = train_and_test(spec, data, upstream, source, seed, progress)
-        fold_scores[data.fold or "test"] = scores
-        fold_details[data.fold or "test"] = details
+    try:
+        for fold in recipe.folds(root):
+            arguments = (upstream.build_arguments, upstream.device, seed, default_num_workers())
+            key = _config_key(run_config(spec, fold, Path("."), *arguments), upstream.model)
+            target_dir = Path(runs_root) / upstream.model.name / f"{spec.name}-{fold.name}-{key}"
+            config = run_config(spec, fold, target_dir, *arguments)
+            raw = run_fold(spec, fold, config, shared)
+            fold_scores[fold.name] = {ours: recipe.scale * float(raw[th]) for th, ours in recipe.metrics.items()}
+            fold_details[fold.name] = {"s3prl": raw, "target_dir": str(target_dir)}
+    finally:
+        if temporary is not None:
+            temporary.cleanup()
     metrics = [m.name for m in spec.metrics if all(m.name in s for s in fold_scores.values())]
     means = {m: float(np.mean([s[m] for s in fold_scores.values()])) for m in metrics}
     return TaskResult(
@@ -418,16 +344,19 @@ def run_superb_task(
         fold_scores=fold_scores,
         details={
             "folds": fold_details,
+            "s3prl_problem": recipe.problem,
             "features": "cached" if cache else "per batch",
             "protocol": spec.protocol.__dict__,
+            "device": upstream.device,
         },
         embed=EmbedStats(hits=cache.hits if cache else 0, misses=cache.misses if cache else 0),
     )
 
 
 class SuperbRunner:
-    """SUPERB tasks behind the runner contract: the model as an s3prl upstream, hidden states cached under
-    ``<cache>/superb`` (``<cache>/superb/<dtype>`` below float32) within the cache budget."""
+    """SUPERB tasks behind the runner contract: s3prl's recipe with the model as its upstream (built once per
+    process), hidden states cached under ``<cache>/superb`` (``<cache>/superb/<dtype>`` below float32) within
+    the cache budget, s3prl's run folders under ``<cache>/superb_runs``."""
 
     kind = "superb"
 
@@ -444,5 +373,5 @@ class SuperbRunner:
             cache_root,
             seed=context.seed,
             cache_budget_bytes=context.cache_budget_bytes,
-            progress_factory=context.progress,
+            runs_root=Path(context.cache_dir) / "superb_runs",
         )

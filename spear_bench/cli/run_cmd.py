@@ -17,7 +17,7 @@ from spear_bench.bench.scored_model import resolve_model
 from spear_bench.errors import SpearBenchError
 from spear_bench.paths import cache_dir, reports_dir, results_dir
 from spear_bench.report.build import ReportSettings, write_report
-from spear_bench.task_registry import HearTaskSpec, demo_suite
+from spear_bench.task_registry import DEMO_SUITES, HearTaskSpec, demo_suite
 
 # The demo stays offline: random weights, asked for by name (and labelled so in every output).
 DEMO_MODELS = ("spear_base[random-init]", "wavlm_base_plus[random-init]")
@@ -70,7 +70,7 @@ def _print_stages(stages: dict[str, float]) -> None:
 
 
 def run(
-    suite: str = typer.Option(..., "--suite", help="hear | superb | demo (task files in tasks/)."),
+    suite: str = typer.Option(..., "--suite", help="hear | superb | demo | demo_superb (task files in tasks/)."),
     model: List[str] = typer.Option(
         ...,
         "--model",
@@ -140,7 +140,7 @@ def run(
         dtype=ExtractConfig(dtype=dtype).dtype,  # a bad value fails here, in one line
     )
     _check_models(config)
-    if suite == "demo" and data_root is None:
+    if suite in DEMO_SUITES and data_root is None:
         generate_demo_data(log=typer.echo)
     options = LaunchOptions(
         nproc=nproc,
