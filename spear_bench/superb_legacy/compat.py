@@ -37,10 +37,16 @@ Shims (name: what breaks -> what the shim does):
   it calls ``find_files``, whose import is commented out -> the same computation (embeddings
   of every ``E3*`` file of the 8 speakers, same-speaker pairs positive, others negative, EER and
   its threshold from ``calculate_equal_error_rate``) with ``elif`` and s3prl's ``utils.find_files``.
+- ``vc_mcd_unvoiced_f0``: ``calculate_mcd_f0`` catches ``ValueError`` when an utterance has no
+  voiced frame ("Skip f0rmse f0corr computation and set them to NaN"), but fastdtw 0.3.4 raises
+  ``IndexError`` on an empty sequence, which kills evaluate.py's MCD worker process and silently
+  drops every utterance that worker held -> ``vc_evaluate``'s ``fastdtw`` raises ``ValueError`` for an
+  empty sequence (s3prl's NaN path), and :mod:`.vc_eval` checks that every utterance was scored.
 - ``vc_asr_model``: not a breakage but the option: ``load_asr_model`` reads
   ``facebook/wav2vec2-large-960h-lv60-self`` from the hub, which this machine cannot reach ->
   it loads a local copy (a path), or, in a demo, a randomly initialised ``Wav2Vec2ForCTC`` of that
-  model's published architecture with its 32-symbol character vocabulary (flagged as a stand-in).
+  model's published architecture (optionally fewer of its 24 transformer layers) with its
+  32-symbol character vocabulary (flagged as a stand-in).
 
 Not shimmed (missing packages; the import error names them): ``speech_translation`` imports
 fairseq (not installed here; installing it beside torch 2.13 was not tried); ``quesst14_dtw``'s
@@ -252,7 +258,7 @@ def _vc_asv_threshold_task1(vc_evaluate, utils):
     return calculate_threshold
 
 
-def _vc_asr_model(model_dir):
+def _vc_asr_model(model_dir, stand_in_layers: int):
     def load_asr_model(device):
         import torch
         from transformers import Wav2Vec2Config, Wav2Vec2ForCTC  # heavy; VC evaluation only
@@ -264,10 +270,12 @@ def _vc_asr_model(model_dir):
         from transformers import Wav2Vec2CTCTokenizer, Wav2Vec2FeatureExtractor
 
         print(
-            "[INFO]: ASR stand-in: randomly initialised Wav2Vec2ForCTC (wav2vec2-large-960h-lv60-self's architecture)"
+            "[INFO]: ASR stand-in: randomly initialised Wav2Vec2ForCTC "
+            f"(wav2vec2-large-960h-lv60-self's architecture, {stand_in_layers} of its 24 transformer layers)"
         )
         torch.manual_seed(0)
-        model = Wav2Vec2ForCTC(Wav2Vec2Config(**WAV2VEC2_LARGE_LV60_SELF)).to(device).eval()
+        config = Wav2Vec2Config(**{**WAV2VEC2_LARGE_LV60_SELF, "num_hidden_layers": stand_in_layers})
+        model = Wav2Vec2ForCTC(config).to(device).eval()
         with tempfile.TemporaryDirectory() as folder:
             vocab = Path(folder) / "vocab.json"
             vocab.write_text(json.dumps({token: i for i, token in enumerate(WAV2VEC2_960H_VOCAB)}))
@@ -278,8 +286,17 @@ def _vc_asr_model(model_dir):
     return load_asr_model
 
 
+def _vc_mcd_unvoiced_f0(fastdtw):
+    def checked_fastdtw(x, y, *args, **kwargs):
+        if len(x) == 0 or len(y) == 0:
+            raise ValueError("fastdtw of an empty sequence (no voiced frame)")
+        return fastdtw(x, y, *args, **kwargs)
+
+    return checked_fastdtw
+
+
 @contextmanager
-def vc_evaluate_modules(asr_model=None):
+def vc_evaluate_modules(asr_model=None, asr_stand_in_layers: int = 24):
     """s3prl's VC ``evaluate`` module, imported as its scripts expect (their folder first on
     ``sys.path``) with the ``vc_*`` shims on ``vc_evaluate``; the names are removed again afterwards."""
     import s3prl.downstream  # the wheel's folder, where a2o-vc-vcc2020/ lives
@@ -296,7 +313,8 @@ def vc_evaluate_modules(asr_model=None):
 
         vc_evaluate.jiwer = JiwerV2()  # vc_jiwer_v2_measures
         vc_evaluate.calculate_threshold = _vc_asv_threshold_task1(vc_evaluate, utils)
-        vc_evaluate.load_asr_model = _vc_asr_model(asr_model)
+        vc_evaluate.load_asr_model = _vc_asr_model(asr_model, asr_stand_in_layers)
+        vc_evaluate.fastdtw = _vc_mcd_unvoiced_f0(vc_evaluate.fastdtw)
         import evaluate  # its `from vc_evaluate import ...` takes the shimmed names
 
         yield evaluate

@@ -14,7 +14,8 @@ Pretrained models that cannot be downloaded here are options: ``vocoder`` (a ``p
 folder) and ``asr_model`` (a local copy of the wav2vec 2.0 model). Without them, a demo uses
 stand-ins, which the returned metrics flag (``stand_in_vocoder``, ``stand_in_asr`` = 1.0):
 the expert's own Griffin-Lim waveforms in place of the vocoder, and a randomly initialised
-``Wav2Vec2ForCTC`` of the published architecture in place of the ASR model. resemblyzer's
+``Wav2Vec2ForCTC`` of the published architecture (2 of its 24 transformer layers) in place of the
+ASR model. resemblyzer's
 weights ship inside its wheel: the ASV model is always the real one.
 """
 
@@ -45,6 +46,10 @@ S3PRL_F0_RANGES = {
 # real corpus; a demo corpus gets its own (computed by evaluate.py on the demo speakers).
 S3PRL_TASK1_THRESHOLD = [0.010800000000032502, 0.7405614256857954]
 ASR_MODEL_NAME = "facebook/wav2vec2-large-960h-lv60-self"
+# The ASR stand-in keeps 2 of the 24 transformer layers: the 24-layer random model costs ~2 s an
+# utterance on a CPU and transcribes no better (both are untrained).
+ASR_STAND_IN_LAYERS = 2
+MCD_JOBS = 2  # evaluate.py's --n_jobs (its default 10): processes for pyworld's analysis
 VOCODER_HINT = (
     "s3prl's pwg_task1 folder (checkpoint-*.pkl, config.yml, stats.h5) "
     "from downstream/a2o-vc-vcc2020/vocoder_download.sh"
@@ -67,8 +72,13 @@ class VcScores:
     asv_eer: float  # percent: the equal error rate behind the accept threshold
 
     @classmethod
-    def read(cls, obj_log: Path, eer: float) -> "VcScores":
-        for line in reversed(Path(obj_log).read_text().splitlines()):
+    def read(cls, obj_log: Path, eer: float, utterances: int | None = None) -> "VcScores":
+        """``utterances``: how many converted files evaluate.py was given; each must have its line."""
+        lines = Path(obj_log).read_text().splitlines()
+        scored = sum(1 for line in lines if line.strip() and not _MEAN_LINE.search(line))
+        if utterances is not None and scored != utterances:
+            raise ConfigError(f"{obj_log}: s3prl's evaluate.py scored {scored} of {utterances} utterances")
+        for line in reversed(lines):
             match = _MEAN_LINE.search(line)
             if match:
                 mcd, f0rmse, f0corr, ddur, cer, wer, accept = (float(v) for v in match.group(1).split())
@@ -126,10 +136,10 @@ def run_objective_evaluation(
         raise CheckpointError(
             f"task vc: ASR model folder {asr_model} does not exist (wanted a copy of {ASR_MODEL_NAME})"
         )
-    argv = ["--wavdir", str(wav_dir), "--trgspk", trgspk, "--data_root", str(data_root), "--n_jobs", "1"]
+    argv = ["--wavdir", str(wav_dir), "--trgspk", trgspk, "--data_root", str(data_root), "--n_jobs", str(MCD_JOBS)]
     argv += ["--log_path", str(log_path)]
     stdout = io.StringIO()
-    with compat.vc_evaluate_modules(asr_model) as evaluate:
+    with compat.vc_evaluate_modules(asr_model, ASR_STAND_IN_LAYERS) as evaluate:
         saved, sys.argv = sys.argv, ["evaluate.py", *argv]
         try:
             with contextlib.redirect_stdout(stdout):
@@ -140,4 +150,5 @@ def run_objective_evaluation(
     eer = re.search(r"\[INFO\]: Equal error rate: (\S+)", stdout.getvalue())
     if eer is None:
         raise ConfigError(f"{log_path}: s3prl's evaluate.py printed no equal error rate")
-    return VcScores.read(log_path, float(eer.group(1)))
+    converted = len(list(Path(wav_dir).glob("*300??*.wav")))  # evaluate.py's own query
+    return VcScores.read(log_path, float(eer.group(1)), converted)
