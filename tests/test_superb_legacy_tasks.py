@@ -111,6 +111,12 @@ def test_vc_scores_read_from_obj_log(tmp_path):
     log.write_text("number of utterances = 8\n")
     with pytest.raises(ConfigError, match="no 'Mean MCD, ...' line"):
         VcScores.read(log, eer=0.1)
+    log.write_text(
+        "SEF1_E30001 9.10 30.00 0.10 0.20 80.0 100.0 False \tx | y\nMean MCD, f0RMSE, f0CORR, DDUR, CER, WER, "
+        "accept rate: 9.10 30.00 0.100 0.200 80.0 100.0 0.00"
+    )
+    with pytest.raises(ConfigError, match="evaluate.py scored 1 of 8 utterances"):  # a dead MCD worker's files
+        VcScores.read(log, eer=0.1, utterances=8)
 
 
 def test_jiwer_v2_counts_as_jiwer_2_did():
@@ -155,8 +161,11 @@ def _s3prl_output(task, run_dir):
 
 
 @pytest.mark.slow  # each task: s3prl import, 2 training steps, a dev and a test pass (VC: + s3prl's evaluate.py)
+# s3prl's runner and experts warn on every step (and VC's decoder on every frame); recording them all
+# costs more than the tiny models do
+@pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::UserWarning")
 @pytest.mark.parametrize("task", TASKS)
-def test_task_runs_end_to_end_on_the_demo(task, demo, tmp_path):
+def test_task_runs_end_to_end_on_the_demo(task, demo, tmp_path, one_thread):
     run_dir = tmp_path / task
     metrics = run_task(task, "spear_tiny", demo, run_dir, demo=True, overrides=SMALL[task])
     assert metrics and all(math.isfinite(v) for k, v in metrics.items() if k not in ("f0rmse", "f0corr"))
@@ -177,8 +186,12 @@ def test_task_runs_end_to_end_on_the_demo(task, demo, tmp_path):
         assert 0 <= metrics["mtwv"] <= 1 and metrics["layer"] == -1
     if task == "ood_asr":
         assert metrics["wer"] == metrics["wer_es"] and metrics["wer"] >= 0
-    assert json.loads((run_dir / f"{task}.json").read_text())["metrics"] == metrics
+    same = json.dumps(metrics, sort_keys=True)  # NaN-aware: VC's F0 scores are NaN when no frame is voiced
+    assert json.dumps(json.loads((run_dir / f"{task}.json").read_text())["metrics"], sort_keys=True) == same
     # resume: the scored units are read back; s3prl is not run again (its outputs stay as they were)
     stamp = _s3prl_output(task, run_dir).stat().st_mtime_ns
-    assert run_task(task, "spear_tiny", demo, run_dir, demo=True, overrides=SMALL[task]) == metrics
+    assert (
+        json.dumps(run_task(task, "spear_tiny", demo, run_dir, demo=True, overrides=SMALL[task]), sort_keys=True)
+        == same
+    )
     assert _s3prl_output(task, run_dir).stat().st_mtime_ns == stamp
