@@ -48,12 +48,13 @@ Shims (name: what breaks -> what the shim does):
   model's published architecture (optionally fewer of its 24 transformer layers) with its
   32-symbol character vocabulary (flagged as a stand-in).
 
-Not shimmed (missing packages; the import error names them): ``speech_translation`` imports
-fairseq (not installed here; installing it beside torch 2.13 was not tried); ``quesst14_dtw``'s
-expert imports ``dtw`` (dtw-python) and ``lxml``; ``ctc``'s metric imports ``editdistance``
-(pinned on branch i15); the ``enhancement_stft`` / ``separation_stft`` experts import
-``asteroid`` (PIT loss and metrics; PESQ/STOI need ``pesq``, ``pystoi``); VC's objective
-evaluation imports ``parallel_wavegan``, ``pyworld``, ``pysptk``, ``fastdtw``, ``resemblyzer``.
+Not shimmed but installed (pinned in pyproject.toml / constraints.txt; the --no-deps ones in
+requirements-nodeps.txt and scripts/bootstrap.sh): ``speech_translation`` imports fairseq
+(fairseq-fixed 0.12.3.1, built against the venv's torch) and sacrebleu; ``quesst14_dtw``'s expert
+``dtw`` (dtw-python) and ``lxml``; ``ctc``'s metric ``editdistance``; ``enhancement_stft`` /
+``separation_stft`` import ``asteroid.metrics`` (pb_bss_eval, pesq, pystoi, mir_eval); VC's
+evaluation imports ``pyworld``, ``pysptk``, ``fastdtw``, ``resemblyzer`` (and ``parallel_wavegan``
+only with a vocoder, not installed).
 """
 
 from __future__ import annotations
