@@ -57,6 +57,12 @@ if grep -qvE '^\s*(#|$)' requirements-nodeps.txt; then
   echo "[bootstrap] installing requirements-nodeps.txt (--no-deps)"
   $PIP install -q --no-deps -c constraints.txt -r requirements-nodeps.txt
 fi
+# fairseq (s3prl's ST expert; fairseq-fixed is fairseq 0.12 for Python >= 3.11): an sdist whose C++/Cython
+# extensions build against torch. In pip's isolated build environment that torch would be PyPI's
+# (CUDA) build, so it is built against the venv's own, with its pin from constraints.txt (minutes, once;
+# pip caches the wheel). Its declared dependencies pin older hydra/omegaconf: --no-deps.
+echo "[bootstrap] installing fairseq-fixed (--no-deps --no-build-isolation; compiles its extensions)"
+$PIP install -q --no-deps --no-build-isolation -c constraints.txt fairseq-fixed
 rm -f "$VENV"/.installed-*
 touch "$stamp"
 echo "[bootstrap] done: $VENV"

@@ -2,8 +2,8 @@
 
 QbE, SE, SS, VC and OOD-ASR: the classes of s3prl 0.4.18's ``s3prl.downstream`` read the
 generated folders (OOD-ASR through s3prl's ``ctc/data.py`` loader, whose missing corpus module
-spear_bench.superb_legacy.compat supplies). ST: s3prl's dataset code imports fairseq, which is not
-installed, so the folder gets a layout check against the format that code reads.
+spear_bench.superb_legacy.compat supplies). ST: a layout check against the format s3prl's
+fairseq-based dataset reads (tests/test_superb_legacy_tasks.py runs that dataset end to end).
 """
 
 import csv
@@ -126,9 +126,9 @@ def test_ood_asr_read_by_s3prl_ctc_loader(demo, name, clips, lists, vocab):
 
 
 def test_st_covost2_layout(demo):
-    """fairseq is not installed, so s3prl's S3prl_SpeechToTextTask cannot be imported; this checks
-    the files it reads: <split>.tsv (csv.QUOTE_NONE, columns id, audio, n_frames, sr, src_text,
-    tgt_text), the fairseq data config.yaml, spm-*.model and spm-*.txt."""
+    """The files s3prl's S3prl_SpeechToTextTask reads (its run: tests/test_superb_legacy_tasks.py):
+    <split>.tsv (csv.QUOTE_NONE, columns id, audio, n_frames, sr, src_text, tgt_text), the fairseq
+    data config.yaml, spm-*.model and spm-*.txt."""
     import sentencepiece
     import yaml
 

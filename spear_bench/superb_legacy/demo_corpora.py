@@ -16,7 +16,8 @@ SE   (VB-DEMAND)  ``noisy-vctk-16k/{clean,noisy}_{trainset_28spk,testset}_wav_16
                   and ``voicebank/wav16k/{train,dev,test}/{clean,noisy}/wav.scp``
 SS   (Libri2Mix)  ``Libri2Mix/wav16k/min/{train-100,dev,test}/{mix_clean,s1,s2}/*.wav`` + metadata,
                   and ``Libri2Mix_prepared/wav16k/min/{train-100,dev_1000,test}/{mix_clean,s1,s2}/wav.scp``
-VC   (VCC2020)    ``vcc2020/{SEF1,SEF2,SEM1,SEM2,TEF1,TEF2,TEM1,TEM2}/E*.wav`` (24 kHz) and
+VC   (VCC2020)    ``vcc2020/{SEF1,SEF2,SEM1,SEM2,TEF1,TEF2,TEM1,TEM2}/E*.wav`` (24 kHz, targets with
+                  the eval sentences' ground truth), ``vcc2020/prompts/Eng_transcriptions.txt`` and
                   ``lists/{E_train_list,E_dev_list,eval_list}.txt``
 OOD-ASR           Common Voice es: ``cv-corpus-7.0/es/clips/*.wav`` + prepared
                   ``common_voice/es/{train,dev,test}.tsv, train.txt`` + ``cv_vocab/es_char.txt``;
@@ -47,7 +48,7 @@ from spear_bench.audio.synth import VOICES, noise, write_wav
 from spear_bench.bench.demo_suite_data import SENTENCES, Speaker, Utterance
 from spear_bench.errors import DatasetError
 
-GENERATOR_VERSION = "superb-legacy-demo-v1"
+GENERATOR_VERSION = "superb-legacy-demo-v2"
 STAMP = f".complete-{GENERATOR_VERSION}"
 
 
@@ -334,17 +335,20 @@ def _vc_text(number: str) -> str:
 
 
 def _vc_utterances() -> list[Utterance]:
-    out = [Utterance(_vc_text(n), v) for v in VC_TARGETS.values() for ns in VC_LISTS.values() for n in ns]
+    numbers = VC_LISTS["train"] + VC_LISTS["dev"] + VC_EVAL
+    out = [Utterance(_vc_text(n), v) for v in VC_TARGETS.values() for n in numbers]
     return out + [Utterance(_vc_text(n), v) for v in VC_SOURCES.values() for n in VC_EVAL]
 
 
 def make_vcc2020(root: Path, speaker: Speaker) -> Path:
     """``root/vcc2020``: VCC2020 task-1 folders at 24 kHz (4 target speakers with train/dev
-    utterances, 4 source speakers with eval utterances) and s3prl's ``lists`` folder."""
+    utterances and the eval sentences' ground truth, 4 source speakers with eval utterances), the
+    English prompts s3prl's ``evaluate.py`` reads (``prompts/Eng_transcriptions.txt``: ``30001 text``,
+    the number without its ``E``) and s3prl's ``lists`` folder."""
     base = root / "vcc2020"
     speaker.say_all(_vc_utterances())
     for spk, voice in VC_TARGETS.items():
-        for n in VC_LISTS["train"] + VC_LISTS["dev"]:
+        for n in VC_LISTS["train"] + VC_LISTS["dev"] + VC_EVAL:
             write_wav(
                 base / "vcc2020" / spk / f"{n}.wav",
                 resample(speaker(Utterance(_vc_text(n), voice)), SAMPLE_RATE, VC_RATE),
@@ -357,6 +361,8 @@ def make_vcc2020(root: Path, speaker: Speaker) -> Path:
                 resample(speaker(Utterance(_vc_text(n), voice)), SAMPLE_RATE, VC_RATE),
                 VC_RATE,
             )
+    prompts = [f"{n[1:]} {_vc_text(n).capitalize()}." for n in VC_LISTS["train"] + VC_LISTS["dev"] + VC_EVAL]
+    _atomic_text(base / "vcc2020" / "prompts" / "Eng_transcriptions.txt", "\n".join(prompts) + "\n")
     for split, numbers in VC_LISTS.items():
         _atomic_text(base / "lists" / f"E_{split}_list.txt", "\n".join(numbers) + "\n")
     _atomic_text(base / "lists" / "eval_list.txt", "\n".join(VC_EVAL) + "\n")

@@ -17,32 +17,53 @@ from spear_bench.errors import ConfigError
 from spear_bench.superb_legacy import compat
 from spear_bench.superb_legacy.recipes import RECIPES, recipe_config
 
-# Demo schedules: a few steps, small batches, no DataLoader workers. Keys are dotted paths into
-# the s3prl config; each replaces a recipe value (named in docs/superb_legacy.md).
+# What a demo changes, per recipe (dotted paths into s3prl's config; each replaces a recipe value, named in
+# docs/superb_legacy.md). Schedules: a few steps with one dev pass at the end (which picks s3prl's best
+# checkpoint); no DataLoader workers on a 2-core machine.
+_FEW_STEPS = {"runner.total_steps": 2, "runner.log_step": 1, "runner.eval_step": 2, "runner.save_step": 2}
 DEMO_OVERRIDES: dict[str, dict[str, object]] = {
     "ood_asr_es": {
-        "runner.total_steps": 3,
-        "runner.log_step": 1,
-        "runner.eval_step": 3,
-        "runner.save_step": 3,
+        **_FEW_STEPS,
         "downstream_expert.corpus.batch_size": 4,
         "downstream_expert.corpus.num_workers": 0,
+        # the published 2 x BiLSTM 1024 (projection 1024) takes ~15 s a step on one CPU thread
+        "downstream_expert.model.project_dim": 32,
+        "downstream_expert.model.RNNs.dim": [32, 32],
     },
-    "qbe": {  # no training; DTW in one worker process, no DataLoader workers
+    "qbe": {"downstream_expert.datarc.num_workers": 0, "downstream_expert.max_workers": 1},
+    "st": {
+        **_FEW_STEPS,
+        "runner.gradient_accumulate_steps": 1,  # 8 in the recipe: 8 batches a step, the demo has one batch
         "downstream_expert.datarc.num_workers": 0,
-        "downstream_expert.max_workers": 1,
+        "downstream_expert.generatorrc.beam": 2,  # 20: beam search of an untrained decoder to max length
+        "downstream_expert.generatorrc.max_len_b": 20,  # 400
+    },
+    "se": {**_FEW_STEPS, "downstream_expert.loaderrc.num_workers": 0},
+    "ss": {**_FEW_STEPS, "downstream_expert.loaderrc.num_workers": 0},
+    "vc": {
+        **_FEW_STEPS,
+        "runner.eval_dataloaders": ["dev"],  # [dev, test]: run_task evaluates test once, after training
+        "downstream_expert.datarc.num_workers": 0,
+        # Taco2-AR's 2 LSTMP layers of 1024 run frame by frame (~235 steps an utterance): ~8 s a batch on a CPU
+        "downstream_expert.modelrc.hidden_dim": 256,
     },
 }
 
+OOD_ASR_CORPORA = {  # sub-corpus -> (recipe, clips folder, list folder, vocabulary file) under ood_asr/
+    "es": ("ood_asr_es", "cv-corpus-7.0/es/clips", "common_voice/es", "cv_vocab/es_char.txt"),
+    "zh": ("ood_asr_zh", "cv-corpus-7.0/zh-CN/clips", "common_voice/zh-CN", "cv_vocab/zh-CN_char.txt"),
+    "ar": ("ood_asr_ar", "cv-corpus-7.0/ar/clips", "common_voice/ar", "cv_vocab/ar_char.txt"),
+    "sbcsae": ("ood_asr_sbcsae", "SBCSAE/wav", "sbcsae", "cv_vocab/en_char.txt"),
+}
 
-def ood_asr_corpus(root: str | Path, language: str = "es") -> dict[str, object]:
-    """The run-time paths of the OOD-ASR (Common Voice) recipe for a corpus folder in the demo layout."""
+
+def ood_asr_corpus(root: str | Path, corpus: str = "es") -> dict[str, object]:
+    """The run-time paths of an OOD-ASR recipe (``corpus``: a key of :data:`OOD_ASR_CORPORA`) for a
+    corpus folder in the demo layout."""
     root = Path(root)
-    lists = root / "common_voice" / language
-    corpus = {f"corpus.{split}": [str(lists / f"{split}.tsv")] for split in ("train", "dev", "test")}
-    corpus["corpus.path"] = str(root / "cv-corpus-7.0" / language / "clips")
-    corpus["text.vocab_file"] = str(root / "cv_vocab" / f"{language}_char.txt")
-    return corpus
+    _, clips, lists, vocab = OOD_ASR_CORPORA[corpus]
+    paths = {f"corpus.{split}": [str(root / lists / f"{split}.tsv")] for split in ("train", "dev", "test")}
+    return paths | {"corpus.path": str(root / clips), "text.vocab_file": str(root / vocab)}
 
 
 def _set(config: dict, dotted: str, value) -> None:
@@ -78,6 +99,7 @@ def run_legacy_downstream(
     overrides: dict | None = None,
     seed: int = 1337,
     total_steps: int | None = None,
+    upstream_ckpt: str | None = None,
 ) -> Path:
     """Train ``recipe`` with s3prl's legacy runner on ``upstream`` (an s3prl hub name, e.g.
     ``spear_tiny``); returns ``expdir``.
@@ -85,6 +107,7 @@ def run_legacy_downstream(
     With a ``states-*.ckpt`` in ``expdir`` s3prl resumes from the newest one and, as s3prl does,
     keeps the config saved in that checkpoint (``overrides`` then no longer apply); ``total_steps``
     is passed as s3prl's own ``-o config.runner.total_steps=N``, which applies to resumed runs too.
+    ``upstream_ckpt``: the upstream's weights (s3prl's ``-k``); random init without.
     """
     if recipe not in RECIPES:
         raise ConfigError(f"unknown legacy SUPERB recipe {recipe!r} (known: {', '.join(RECIPES)})")
@@ -92,6 +115,8 @@ def run_legacy_downstream(
     config = write_run_config(recipe, corpus, expdir.parent / f"{expdir.name}.config.yaml", overrides)
     argv = ["-m", "train", "-a", "-u", upstream, "-d", RECIPES[recipe].downstream, "-c", str(config)]
     argv += ["-p", str(expdir), "--device", device, "--seed", str(seed)]
+    if upstream_ckpt is not None:
+        argv += ["-k", str(upstream_ckpt)]
     if total_steps is not None:
         argv += ["-o", f"config.runner.total_steps={int(total_steps)}"]
     compat.run_downstream(argv)
@@ -107,6 +132,7 @@ def evaluate_legacy_downstream(
     layer: int | None = None,
     device: str = "cpu",
     overrides: dict | None = None,
+    upstream_ckpt: str | None = None,
 ) -> Path:
     """s3prl's ``-m evaluate -t <split>`` of ``recipe`` without a trained checkpoint (QbE: DTW on
     the upstream's features of hidden layer ``layer``; the expert writes
@@ -118,5 +144,7 @@ def evaluate_legacy_downstream(
     argv = ["-m", "evaluate", "-t", split, "-u", upstream, "-d", RECIPES[recipe].downstream, "-c", str(config)]
     if layer is not None:
         argv += ["-l", str(int(layer))]
+    if upstream_ckpt is not None:
+        argv += ["-k", str(upstream_ckpt)]
     compat.run_downstream([*argv, "-p", str(expdir), "--device", device])
     return expdir
