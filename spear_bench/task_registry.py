@@ -38,7 +38,7 @@ LEVELS = ("scene", "timestamp")
 UNITS = ("fraction", "percent", "dB", "")
 PREDICTION_TYPES = ("multiclass", "multilabel")
 SPLIT_MODES = ("trainvaltest", "new_split_kfold", "presplit_kfold")
-SUPERB_RUNNERS = ("s3prl_problem",)
+SUPERB_RUNNERS = ("s3prl_problem", "s3prl_legacy")  # s3prl.problem class | legacy run_downstream expert
 
 
 @dataclass(frozen=True)
@@ -146,7 +146,7 @@ class SuperbTaskSpec:
     s3prl_downstream: str
     s3prl_config: str
     s3prl_problem: str | None
-    runner: str | None  # s3prl_problem | None (not run by spear-bench yet)
+    runner: str | None  # s3prl_problem | s3prl_legacy (spear_bench.superb_legacy) | None (not run)
     dataset: str | None  # corpus name (documentation)
     layout: SuperbLayout
     protocol: SuperbProtocol
@@ -348,8 +348,10 @@ def _superb_spec(entry: dict, where: str) -> SuperbTaskSpec:
     )
     if spec.metric not in {m.name for m in metrics}:
         raise ConfigError(f"{where}: primary metric {spec.metric!r} is not in metrics")
-    if spec.runner is not None and spec.s3prl_problem is None:
+    if spec.runner == "s3prl_problem" and spec.s3prl_problem is None:
         raise ConfigError(f"{where}: runner s3prl_problem needs s3prl.problem (the class name)")
+    if spec.runner == "s3prl_legacy" and spec.s3prl_problem is not None:
+        raise ConfigError(f"{where}: runner s3prl_legacy is for tasks without an s3prl.problem class")
     return spec
 
 

@@ -48,8 +48,8 @@ def test_missing_superb_corpus_names_the_expected_path(capsys, tmp_path):
     assert code == 2 and str(tmp_path / "speech_commands") in err
 
 
-def test_a_superb_task_spear_bench_does_not_train_names_the_s3prl_command(capsys, tmp_path):
-    # no corpus needed to be told how to run it with s3prl
+def test_a_legacy_superb_task_without_its_corpus_names_the_expected_path(capsys, tmp_path):
+    # ST runs through s3prl's legacy runner (spear_bench.superb_legacy); its corpus is checked first
     code, _, err = _run(
         capsys,
         "run",
@@ -65,7 +65,8 @@ def test_a_superb_task_spear_bench_does_not_train_names_the_s3prl_command(capsys
         str(tmp_path / "results"),
         "--quiet",
     )
-    assert code == 2 and "run_downstream.py -m train -u spear_tiny -d speech_translation" in err
+    assert code == 2 and "SUPERB task st" in err and str(tmp_path / "covost2") in err
+    assert len(err.strip().splitlines()) == 1
 
 
 def test_unknown_model_and_launcher_are_config_errors(capsys, tmp_path):

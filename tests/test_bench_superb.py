@@ -12,6 +12,7 @@ import torch
 import yaml
 from test_demo_data import demo_root  # tests/ is on sys.path (pytest rootdir-relative import)
 
+from spear_bench.bench.demo_suite_data import generate_demo_data
 from spear_bench.bench.scored_model import resolve_model
 from spear_bench.bench.superb_recipes import RECIPES, default_config, problem_class, protocol_of, run_config
 from spear_bench.bench.superb_runner import Upstream, prepare_data, run_superb_task
@@ -202,8 +203,10 @@ DEMO_MODELS = ("spear_base[random-init]", "wavlm_base_plus[random-init]")
 
 @pytest.mark.slow
 def test_demo_superb_suite_runs_every_task_for_both_demo_models(tmp_path):
-    """CI's SUPERB check: the 9 tasks through s3prl for SPEAR Base and WavLM Base+ (random init), 0 failed."""
+    """CI's SUPERB check: all 15 tasks through s3prl (9 s3prl.problem classes, 6 legacy-runner experts) for
+    SPEAR Base and WavLM Base+ (random init), 0 failed."""
     results = tmp_path / "results"
+    data_root = generate_demo_data(demo_root(), legacy_superb=True, log=lambda *_: None)
     command = [
         sys.executable,
         "-m",
@@ -214,7 +217,7 @@ def test_demo_superb_suite_runs_every_task_for_both_demo_models(tmp_path):
         "--model",
         ",".join(DEMO_MODELS),
         "--data-root",
-        str(demo_root()),
+        str(data_root),
         "--results",
         str(results),
         "--cache",

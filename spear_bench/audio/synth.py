@@ -11,6 +11,8 @@ import math
 import shutil
 import subprocess
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -168,3 +170,41 @@ def place(events: list[tuple[float, torch.Tensor]], duration: float, sample_rate
         if start < end:
             out[start:end] += sound[: end - start]
     return out
+
+
+# Sentences the generated demo corpora say (speech tasks of the demo suites).
+SENTENCES = (
+    "the cat sat on the mat",
+    "a bird can fly over the hill",
+    "we went to the market today",
+    "the red car is very fast",
+    "she reads a book at night",
+    "open the window please",
+)
+
+
+@dataclass(frozen=True)
+class Utterance:
+    text: str
+    voice: str
+    speed: int = 160
+    pitch: int = 50
+
+
+class Speaker:
+    """espeak-ng synthesis, many utterances in parallel (subprocesses), each text said once."""
+
+    def __init__(self, workers: int = 4):
+        self.workers = workers  # subprocesses spend much of their time starting: more than the cores
+        self.cache: dict[Utterance, torch.Tensor] = {}
+
+    def say_all(self, utterances: list[Utterance]) -> None:
+        todo = sorted({u for u in utterances if u not in self.cache}, key=lambda u: (u.text, u.voice, u.speed, u.pitch))
+        with ThreadPoolExecutor(self.workers) as pool:
+            for u, wave in zip(todo, pool.map(lambda u: speak(u.text, u.voice, u.speed, u.pitch), todo)):
+                self.cache[u] = wave
+
+    def __call__(self, u: Utterance) -> torch.Tensor:
+        if u not in self.cache:
+            self.say_all([u])
+        return self.cache[u]

@@ -45,52 +45,37 @@ import random
 import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from spear_bench.audio import SAMPLE_RATE
-from spear_bench.audio.synth import VOICES, chirp, clicks, noise, place, speak, tone, write_wav
+from spear_bench.audio.synth import (
+    SENTENCES,
+    VOICES,
+    Speaker,
+    Utterance,
+    chirp,
+    clicks,
+    noise,
+    place,
+    tone,
+    write_wav,
+)
 from spear_bench.paths import home
-from spear_bench.task_registry import DEMO_SUITES, HearTaskSpec, demo_suite, load_suite
+from spear_bench.superb_legacy import generate_legacy_demo
+from spear_bench.task_registry import DEMO_SUITES, HearTaskSpec, SuiteSpec, demo_suite, load_suite
 
 # v4: the probe caps of tasks/demo.yaml (written into task_metadata.json); v5: the SUPERB corpora in
 # the layouts s3prl's own recipes read (demo_superb)
 GENERATOR_VERSION = "demo-data-v5"
+LEGACY_SUPERB_FOLDER = "superb_legacy"  # the legacy-runner SUPERB corpora (tasks/demo_superb.yaml layout roots)
 STAMP = f".complete-{GENERATOR_VERSION}"
 
 WORDS = ("yes", "no", "up", "down", "left", "right")
 UNKNOWN_WORDS = ("bed", "cat")
 ENV_SOUNDS = ("tone", "noise", "chirp", "clicks")
 EVENT_SOUNDS = ("beep", "sweep", "knock", "hiss")
-
-
-@dataclass(frozen=True)
-class Utterance:
-    text: str
-    voice: str
-    speed: int = 160
-    pitch: int = 50
-
-
-class Speaker:
-    """espeak-ng synthesis, many utterances in parallel (subprocesses), each text said once."""
-
-    def __init__(self, workers: int = 4):
-        self.workers = workers  # subprocesses spend much of their time starting: more than the cores
-        self.cache: dict[Utterance, torch.Tensor] = {}
-
-    def say_all(self, utterances: list[Utterance]) -> None:
-        todo = sorted({u for u in utterances if u not in self.cache}, key=lambda u: (u.text, u.voice, u.speed, u.pitch))
-        with ThreadPoolExecutor(self.workers) as pool:
-            for u, wave in zip(todo, pool.map(lambda u: speak(u.text, u.voice, u.speed, u.pitch), todo)):
-                self.cache[u] = wave
-
-    def __call__(self, u: Utterance) -> torch.Tensor:
-        if u not in self.cache:
-            self.say_all([u])
-        return self.cache[u]
 
 
 def fit(wave: torch.Tensor, seconds: float) -> torch.Tensor:
@@ -344,16 +329,6 @@ def make_fluent_speech_commands(root: Path, speaker: Speaker) -> None:
             writer = csv.writer(f)
             writer.writerow(["", "path", "speakerId", "transcription", "action", "object", "location"])
             writer.writerows(rows)
-
-
-SENTENCES = (
-    "the cat sat on the mat",
-    "a bird can fly over the hill",
-    "we went to the market today",
-    "the red car is very fast",
-    "she reads a book at night",
-    "open the window please",
-)
 
 
 # (speaker id, voice): 2 speakers of the dev part, 2 of VoxCeleb1's verification test range (id10270-id10309)
@@ -620,12 +595,30 @@ def demo_data_ready(root: Path) -> bool:
     return (Path(root) / STAMP).is_file()
 
 
-def generate_demo_data(root: Path | None = None, force: bool = False, log=print, workers: int = 4) -> Path:
-    """Generate every demo dataset under ``root`` (default ``work_dir/demo_data``); reuse a complete one."""
+def needs_legacy_superb_corpora(suite: SuiteSpec) -> bool:
+    return any(getattr(spec, "runner", None) == "s3prl_legacy" for spec in suite.tasks)
+
+
+def generate_demo_data(
+    root: Path | None = None, force: bool = False, log=print, workers: int = 4, legacy_superb: bool = False
+) -> Path:
+    """Generate every demo dataset under ``root`` (default ``work_dir/demo_data``); reuse a complete one.
+
+    ``legacy_superb``: also the corpora of the six legacy-runner SUPERB tasks (demo_superb), under
+    ``root/superb_legacy`` (spear_bench.superb_legacy.demo_corpora; written in place, with their own
+    stamp, since their kaldi lists hold absolute paths).
+    """
     root = Path(root) if root is not None else default_demo_root()
-    if demo_data_ready(root) and not force:
+    if not demo_data_ready(root) or force:
+        _generate_demo_tree(root, log, workers)
+    else:
         log(f"demo data: reusing {root}")
-        return root
+    if legacy_superb:
+        generate_legacy_demo(root / LEGACY_SUPERB_FOLDER, force=force, workers=max(4, workers), log=log)
+    return root
+
+
+def _generate_demo_tree(root: Path, log, workers: int) -> None:
     start = time.perf_counter()
     tmp = root.with_name(root.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -638,6 +631,8 @@ def generate_demo_data(root: Path | None = None, force: bool = False, log=print,
             maker = HEAR_MAKERS[spec.name]
             args = (tmp / spec.folder, spec, speaker) if maker is make_demo_words else (tmp / spec.folder, spec)
             jobs[spec.folder] = (maker, args, f"{spec.name} (HEAR format) -> {root / spec.folder}")
+        elif spec.runner == "s3prl_legacy":
+            continue  # generate_legacy_demo writes these
         elif spec.layout.root not in jobs:
             layout = spec.layout.root
             jobs[layout] = (SUPERB_MAKERS[layout], (tmp / layout, speaker), f"{layout} layout -> {root / layout}")
@@ -653,4 +648,3 @@ def generate_demo_data(root: Path | None = None, force: bool = False, log=print,
         shutil.rmtree(root)
     tmp.rename(root)
     log(f"demo data: generated in {time.perf_counter() - start:.0f} s")
-    return root

@@ -69,6 +69,8 @@ class RunConfig:
     cache_budget_gb: float = 8.0
     force: bool = False  # rerun units the store already has (embeddings under the same key are still reused)
     dtype: str = "float32"  # inference precision of the embeddings (spear_bench.bench.extract)
+    vc_vocoder: str | None = None  # SUPERB VC: the pretrained vocoder folder (s3prl's pwg_task1)
+    vc_asr_model: str | None = None  # SUPERB VC: the ASR model that scores WER (wav2vec2-large-960h-lv60-self)
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self))
@@ -255,6 +257,8 @@ def _run_unit(unit: Unit, config: RunConfig, start: float, models: LoadedModels)
         cache_budget_bytes=config.cache_budget_gb * 1024**3,
         progress=_progress_factory(config, model.name),
         models=models,
+        vc_vocoder=config.vc_vocoder,
+        vc_asr_model=config.vc_asr_model,
     )
     result = runner_for(spec).run(spec, model, context)
     rows = []

@@ -60,6 +60,8 @@ from spear_bench.bench.superb_recipes import (
 from spear_bench.errors import ConfigError
 from spear_bench.hashing import state_dict_hash
 from spear_bench.s3prl_compat import s3prl_local_files
+from spear_bench.superb_legacy import run_task as run_legacy_task
+from spear_bench.superb_legacy.tasks import TASK_FOLDERS as LEGACY_TASK_FOLDERS
 from spear_bench.task_registry import SuperbTaskSpec
 
 DEFAULT_CACHE_BUDGET_BYTES = 8 * 1024**3
@@ -361,6 +363,8 @@ class SuperbRunner:
     kind = "superb"
 
     def run(self, spec: SuperbTaskSpec, model: BenchModel, context: RunContext) -> TaskResult:
+        if spec.runner == "s3prl_legacy":
+            return run_legacy_superb_task(spec, model, context)
         upstream = context.models.get(
             ("superb", repr(model), context.device, context.dtype),
             lambda: Upstream(model, context.device, context.dtype),
@@ -375,3 +379,51 @@ class SuperbRunner:
             cache_budget_bytes=context.cache_budget_bytes,
             runs_root=Path(context.cache_dir) / "superb_runs",
         )
+
+
+def run_legacy_superb_task(spec: SuperbTaskSpec, model: BenchModel, context: RunContext) -> TaskResult:
+    """One of the six tasks s3prl runs only through its legacy runner (OOD-ASR, QbE, ST, SE, SS, VC):
+    :func:`spear_bench.superb_legacy.run_task` trains and tests it with s3prl's ``run_downstream`` and
+    the task's expert, in ``<cache>/superb_runs/<model>/<task>-<key>`` (s3prl resumes from its
+    checkpoints there). A demo task (one with a ``base``) runs the demo schedule of
+    ``superb_legacy.train.DEMO_OVERRIDES``; VC's scorers that were not given are random-init stand-ins
+    there, stored as the rows ``stand_in_vocoder`` / ``stand_in_asr`` = 1."""
+    if model.s3prl_upstream is None:
+        raise ConfigError(
+            f"model {model.name!r} has no s3prl upstream (HEAR-only module); SUPERB needs a registered model"
+        )
+    task = spec.base_name
+    folder = check_task_files(spec, context.data_root)
+    if folder.name != LEGACY_TASK_FOLDERS[task]:
+        raise ConfigError(
+            f"SUPERB task {spec.name}: its corpus folder must be named {LEGACY_TASK_FOLDERS[task]!r} "
+            f"(s3prl's layout), got {folder}"
+        )
+    key = hashlib.sha256(
+        json.dumps([spec.name, task, model.s3prl_upstream, model.s3prl_ckpt, model.fingerprint]).encode()
+    ).hexdigest()[:12]
+    run_dir = Path(context.cache_dir) / "superb_runs" / model.name / f"{spec.name}-{key}"
+    scores = run_legacy_task(
+        task,
+        model.s3prl_upstream,
+        folder.parent,
+        run_dir,
+        device=context.device,
+        demo=spec.base is not None,
+        upstream_ckpt=model.s3prl_ckpt,
+        vocoder=context.vc_vocoder,
+        asr_model=context.vc_asr_model,
+    )
+    stored = {m.name: float(scores[m.name]) for m in spec.metrics if m.name in scores}
+    return TaskResult(
+        task=spec.name,
+        scores=stored,
+        out_dir=run_dir,
+        details={
+            "s3prl_legacy": scores,
+            "s3prl_downstream": spec.s3prl_downstream,
+            "run_dir": str(run_dir),
+            "device": context.device,
+            "demo_schedule": spec.base is not None,
+        },
+    )

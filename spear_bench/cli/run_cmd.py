@@ -9,7 +9,7 @@ from typing import List, Optional
 
 import typer
 
-from spear_bench.bench.demo_suite_data import generate_demo_data
+from spear_bench.bench.demo_suite_data import generate_demo_data, needs_legacy_superb_corpora
 from spear_bench.bench.extract import CLOCK, ExtractConfig
 from spear_bench.bench.launchers import LaunchOptions, execute
 from spear_bench.bench.orchestrate import RunConfig, summarise
@@ -17,7 +17,7 @@ from spear_bench.bench.scored_model import resolve_model
 from spear_bench.errors import SpearBenchError
 from spear_bench.paths import cache_dir, reports_dir, results_dir
 from spear_bench.report.build import ReportSettings, write_report
-from spear_bench.task_registry import DEMO_SUITES, HearTaskSpec, demo_suite
+from spear_bench.task_registry import DEMO_SUITES, HearTaskSpec, demo_suite, load_suite
 
 # The demo stays offline: random weights, asked for by name (and labelled so in every output).
 DEMO_MODELS = ("spear_base[random-init]", "wavlm_base_plus[random-init]")
@@ -122,6 +122,12 @@ def run(
     force: bool = typer.Option(
         False, "--force", help="Rerun units the results store already has (embeddings under the same key are reused)."
     ),
+    vc_vocoder: Optional[Path] = typer.Option(
+        None, "--vc-vocoder", help="SUPERB VC: the pretrained vocoder folder (s3prl's pwg_task1, vocoder_download.sh)."
+    ),
+    vc_asr_model: Optional[Path] = typer.Option(
+        None, "--vc-asr-model", help="SUPERB VC: a local copy of facebook/wav2vec2-large-960h-lv60-self (scores WER)."
+    ),
 ) -> None:
     """Score models on a suite: one unit per (model, task), finished units skipped, results stored atomically."""
     results = results or results_dir()
@@ -138,10 +144,12 @@ def run(
         quiet=quiet,
         force=force,
         dtype=ExtractConfig(dtype=dtype).dtype,  # a bad value fails here, in one line
+        vc_vocoder=str(vc_vocoder) if vc_vocoder else None,
+        vc_asr_model=str(vc_asr_model) if vc_asr_model else None,
     )
     _check_models(config)
     if suite in DEMO_SUITES and data_root is None:
-        generate_demo_data(log=typer.echo)
+        generate_demo_data(log=typer.echo, legacy_superb=needs_legacy_superb_corpora(load_suite(suite)))
     options = LaunchOptions(
         nproc=nproc,
         slurm_cluster=slurm_cluster,

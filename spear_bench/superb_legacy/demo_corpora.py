@@ -44,8 +44,7 @@ import yaml
 
 from spear_bench.audio import SAMPLE_RATE
 from spear_bench.audio.io import resample
-from spear_bench.audio.synth import VOICES, noise, write_wav
-from spear_bench.bench.demo_suite_data import SENTENCES, Speaker, Utterance
+from spear_bench.audio.synth import SENTENCES, VOICES, Speaker, Utterance, noise, write_wav
 from spear_bench.errors import DatasetError
 
 GENERATOR_VERSION = "superb-legacy-demo-v2"
