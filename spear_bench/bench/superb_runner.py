@@ -33,6 +33,8 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import types
 from pathlib import Path
@@ -42,7 +44,7 @@ import soundfile as sf
 import torch
 import yaml
 
-from spear_bench import upstreams
+from spear_bench import errors, upstreams
 from spear_bench.bench.cache import EmbeddingCache
 from spear_bench.bench.extract import precision, timed
 from spear_bench.bench.fingerprint import code_version, embedding_settings
@@ -60,7 +62,6 @@ from spear_bench.bench.superb_recipes import (
 from spear_bench.errors import ConfigError
 from spear_bench.hashing import state_dict_hash
 from spear_bench.s3prl_compat import s3prl_local_files
-from spear_bench.superb_legacy import run_task as run_legacy_task
 from spear_bench.superb_legacy.tasks import TASK_FOLDERS as LEGACY_TASK_FOLDERS
 from spear_bench.task_registry import SuperbTaskSpec
 
@@ -403,17 +404,32 @@ def run_legacy_superb_task(spec: SuperbTaskSpec, model: BenchModel, context: Run
         json.dumps([spec.name, task, model.s3prl_upstream, model.s3prl_ckpt, model.fingerprint]).encode()
     ).hexdigest()[:12]
     run_dir = Path(context.cache_dir) / "superb_runs" / model.name / f"{spec.name}-{key}"
-    scores = run_legacy_task(
-        task,
-        model.s3prl_upstream,
-        folder.parent,
-        run_dir,
-        device=context.device,
-        demo=spec.base is not None,
-        upstream_ckpt=model.s3prl_ckpt,
-        vocoder=context.vc_vocoder,
-        asr_model=context.vc_asr_model,
-    )
+    # s3prl's legacy runner leaves process-wide state behind: after one legacy unit, this process
+    # saw isinstance(defaultdict(), dict) turn False, so SuperbSF then wrote its corpus csv wrongly
+    # (KeyError 'iob'). Each legacy unit runs in a process of its own (python -m
+    # spear_bench.superb_legacy), which leaves the orchestrator's process as it was; its output is
+    # shown as it comes, and a spear-bench error comes back as the same one-line error.
+    arguments = {
+        "task": task,
+        "upstream": model.s3prl_upstream,
+        "data_root": str(folder.parent),
+        "run_dir": str(run_dir),
+        "device": context.device,
+        "demo": spec.base is not None,
+        "upstream_ckpt": model.s3prl_ckpt,
+        "vocoder": context.vc_vocoder,
+        "asr_model": context.vc_asr_model,
+    }
+    done = subprocess.run([sys.executable, "-m", "spear_bench.superb_legacy", json.dumps(arguments)])
+    if done.returncode != 0:
+        error_file = run_dir / "error.json"
+        if error_file.is_file():
+            error = json.loads(error_file.read_text())
+            raise getattr(errors, error["type"], errors.SpearBenchError)(error["message"])
+        raise errors.SpearBenchError(
+            f"SUPERB task {spec.name}: s3prl's legacy runner exited with code {done.returncode} (its output is above)"
+        )
+    scores = json.loads((run_dir / f"{task}.json").read_text())["metrics"]
     stored = {m.name: float(scores[m.name]) for m in spec.metrics if m.name in scores}
     return TaskResult(
         task=spec.name,
