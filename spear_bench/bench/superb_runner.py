@@ -71,14 +71,19 @@ DEFAULT_CACHE_BUDGET_BYTES = 8 * 1024**3
 # --- upstream ---------------------------------------------------------------------------------------
 
 
+def require_s3prl_upstream(model: BenchModel) -> None:
+    """SUPERB runs a model through its s3prl hub entry; a HEAR-only module has none (one-line error)."""
+    if model.s3prl_upstream is None:
+        raise ConfigError(
+            f"model {model.name!r} has no s3prl upstream (HEAR-only module); SUPERB needs a registered model"
+        )
+
+
 class Upstream:
     """The model as an s3prl upstream (``S3PRLUpstream``), built once on first use."""
 
     def __init__(self, model: BenchModel, device: str = "cpu", dtype: str = "float32"):
-        if model.s3prl_upstream is None:
-            raise ConfigError(
-                f"model {model.name!r} has no s3prl upstream (HEAR-only module); SUPERB needs a registered model"
-            )
+        require_s3prl_upstream(model)
         self.model = model
         self.device = device
         self.dtype = dtype  # float32 | bfloat16 | float16 (autocast around the upstream, spear_bench.bench.extract)
@@ -389,10 +394,7 @@ def run_legacy_superb_task(spec: SuperbTaskSpec, model: BenchModel, context: Run
     checkpoints there). A demo task (one with a ``base``) runs the demo schedule of
     ``superb_legacy.train.DEMO_OVERRIDES``; VC's scorers that were not given are random-init stand-ins
     there, stored as the rows ``stand_in_vocoder`` / ``stand_in_asr`` = 1."""
-    if model.s3prl_upstream is None:
-        raise ConfigError(
-            f"model {model.name!r} has no s3prl upstream (HEAR-only module); SUPERB needs a registered model"
-        )
+    require_s3prl_upstream(model)
     task = spec.base_name
     folder = check_task_files(spec, context.data_root)
     if folder.name != LEGACY_TASK_FOLDERS[task]:
