@@ -11,8 +11,9 @@ import typer
 
 from spear_bench.bench.demo_suite_data import generate_demo_data, needs_legacy_superb_corpora
 from spear_bench.bench.extract import CLOCK, ExtractConfig
-from spear_bench.bench.launchers import LaunchOptions, execute
+from spear_bench.bench.launchers import LaunchOptions, execute, resolve_device
 from spear_bench.bench.orchestrate import RunConfig, summarise
+from spear_bench.bench.plan import plan_run, render_plan
 from spear_bench.bench.scored_model import resolve_model
 from spear_bench.errors import SpearBenchError
 from spear_bench.paths import cache_dir, reports_dir, results_dir
@@ -128,6 +129,12 @@ def run(
     vc_asr_model: Optional[Path] = typer.Option(
         None, "--vc-asr-model", help="SUPERB VC: a local copy of facebook/wav2vec2-large-960h-lv60-self (scores WER)."
     ),
+    plan: bool = typer.Option(
+        False,
+        "--plan",
+        help="Print the units, hours of audio, cached embeddings, cache disk and estimated time per unit "
+        "(from a short measurement of each model on the device), and run nothing.",
+    ),
 ) -> None:
     """Score models on a suite: one unit per (model, task), finished units skipped, results stored atomically."""
     results = results or results_dir()
@@ -150,6 +157,12 @@ def run(
     _check_models(config)
     if suite in DEMO_SUITES and data_root is None:
         generate_demo_data(log=typer.echo, legacy_superb=needs_legacy_superb_corpora(load_suite(suite)))
+    if plan:
+        device_used = resolve_device(device, slurm_gpus > 0)
+        units, speeds, _ = plan_run(config, device_used)
+        for line in render_plan(units, speeds, device_used):
+            typer.echo(line)
+        return
     options = LaunchOptions(
         nproc=nproc,
         slurm_cluster=slurm_cluster,
