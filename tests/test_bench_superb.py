@@ -108,7 +108,9 @@ def test_missing_corpus_names_the_expected_path(tmp_path, tiny_upstream):
         run_superb_task(load_suite("superb").task("sid"), tmp_path, tiny_upstream, None)
 
 
-def test_missing_recipe_file_is_one_line_naming_path_and_task(tmp_path, tiny_upstream):
+def test_missing_recipe_file_is_one_line_naming_path_and_task(tmp_path, tiny_upstream, monkeypatch):
+    monkeypatch.setenv("SPEAR_BENCH_S3PRL_URL_BASE", "http://127.0.0.1:0")  # offline: s3prl's hosts refuse
+    monkeypatch.setenv("SPEAR_BENCH_CACHE", str(tmp_path / "cache"))
     root = tmp_path / "IEMOCAP_full_release"
     for folder in [f"Session{n}" for n in range(1, 6)] + ["s3prl_iemocap_split"]:
         (root / folder).mkdir(parents=True)

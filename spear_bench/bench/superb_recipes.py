@@ -13,9 +13,10 @@ rate, batch sampler, accumulation, steps, augmentation, head) with only these fi
   overrides the schedule explicitly (few steps, small batches) in ``tasks/demo.yaml``.
 
 Files the recipes download at run time (VoxCeleb1's ``iden_split.txt``, IEMOCAP's per-fold
-split lists, the LibriSpeech g2p lexicon) cannot be fetched on an offline machine; the corpus
-folder supplies them (``tasks/superb.yaml`` lists them as required) and
-:func:`spear_bench.s3prl_compat.s3prl_local_files` points s3prl at them.
+split lists, the LibriSpeech g2p lexicon) come from the corpus folder when it has them, else
+from s3prl's URLs, fetched once into the cache (:mod:`spear_bench.bench.superb_downloads`, in
+the pre-run check :func:`check_fold_files`); :func:`spear_bench.s3prl_compat.s3prl_local_files`
+points s3prl at them.
 """
 
 from __future__ import annotations
@@ -26,14 +27,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from spear_bench.bench.superb_downloads import G2P_LEXICON_URLS, fetched_recipe_files
 from spear_bench.errors import ConfigError, DatasetError
 from spear_bench.s3prl_compat import apply_s3prl_compat
 from spear_bench.task_registry import SuperbProtocol, SuperbTaskSpec
 
-G2P_LEXICON_URLS = (
-    "https://huggingface.co/datasets/s3prl/g2p/raw/main/lexicon/librispeech-lexicon-200k-g2p.txt",
-    "https://huggingface.co/datasets/s3prl/g2p/raw/main/lexicon/librispeech-lexicon-allothers-g2p.txt",
-)
 IEMOCAP_SPLIT_DIR = "s3prl_iemocap_split"  # Session<n>/{train,test}_meta_data.json (hf.co/datasets/s3prl/iemocap_split)
 
 
@@ -189,7 +187,10 @@ def apply_protocol(config: dict, protocol: SuperbProtocol) -> dict:
 KALDI_FILES = ("wav.scp", "segments", "utt2spk", "reco2dur")
 
 
-def check_fold_files(spec: SuperbTaskSpec, fold: Fold) -> None:
+def check_fold_files(spec: SuperbTaskSpec, fold: Fold) -> Fold:
+    """``fold`` with the files its recipe downloads taken from the corpus folder or fetched into the cache
+    (superb_downloads), once every file it reads is there; else a one-line DatasetError naming the first missing."""
+    fold = fetched_recipe_files(f"SUPERB task {spec.name}", fold)
     splits = ("train", "dev", "test") if fold.kaldi_data_dir else ()
     kaldi = [fold.kaldi_data_dir / split / name for split in splits for name in KALDI_FILES]
     for path in [*fold.local_files.values(), *fold.cache_files.values(), *kaldi]:
@@ -198,6 +199,7 @@ def check_fold_files(spec: SuperbTaskSpec, fold: Fold) -> None:
                 f"SUPERB task {spec.name}: expected {path} "
                 "(s3prl's recipe downloads it; the corpus folder must supply it offline)"
             )
+    return fold
 
 
 def check_task_files(spec: SuperbTaskSpec, data_root: Path) -> Path:

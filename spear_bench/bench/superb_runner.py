@@ -197,8 +197,8 @@ def _results(target_dir: Path, pattern: str) -> dict[str, float] | None:
 
 @contextlib.contextmanager
 def recipe_files(spec: SuperbTaskSpec, fold: Fold, cache_dir: Path):
-    """The files the recipe would download, taken from the corpus (one-line error when one is missing)."""
-    check_fold_files(spec, fold)
+    """The files the recipe would download, from the corpus or fetched into the cache (one-line error if neither)."""
+    fold = check_fold_files(spec, fold)
     cache_dir.mkdir(parents=True, exist_ok=True)
     for name, source in fold.cache_files.items():
         shutil.copyfile(source, cache_dir / name)
