@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 from test_demo_data import demo_root  # tests/ is on sys.path (pytest rootdir-relative import)
+
+from spear_bench.task_registry import load_suite
 
 
 @pytest.mark.slow
@@ -39,3 +43,17 @@ def test_max_abs_diff_sees_a_changed_tensor_and_a_missing_one(load_benchmark):
     assert benchmark.max_abs_diff(a, b) == 0.5
     del b["/state/0/step"]
     assert benchmark.max_abs_diff(a, b) == float("inf")
+
+
+def test_benchmark_task_is_ks_with_at_least_200_steps_and_only_its_schedule_changed():
+    bench, real = load_suite("bench_superb").task("bench_ks"), load_suite("superb").task("ks")
+    assert bench.base_name == "ks" and bench.layout.root == load_suite("demo_superb").task("demo_ks").layout.root
+    ours, theirs = dataclasses.asdict(bench.protocol), dataclasses.asdict(real.protocol)
+    assert {k for k in ours if ours[k] != theirs[k]} <= {
+        "batch_size",
+        "gradient_accumulate",
+        "total_steps",
+        "eval_step",
+        "save_step",
+    }
+    assert bench.protocol.total_steps >= 200
