@@ -40,7 +40,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 import spear_bench  # noqa: E402, F401  (torchaudio hook first)
 from spear_bench.bench.demo_suite_data import generate_demo_data  # noqa: E402
-from spear_bench.bench.superb_recipes import recipe_for  # noqa: E402
+from spear_bench.superb.recipes import recipe_for  # noqa: E402
 from spear_bench.task_registry import load_suite  # noqa: E402
 
 UPSTREAM_PREFIX = "upstream."  # the frozen upstream's tensors in s3prl's saved model (spear-bench leaves them out)

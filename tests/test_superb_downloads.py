@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from spear_bench.bench import superb_downloads
-from spear_bench.bench.superb_downloads import (
+from spear_bench.compat.s3prl import apply_s3prl_compat
+from spear_bench.errors import DatasetError
+from spear_bench.superb import downloads
+from spear_bench.superb.downloads import (
     CORPUS_FILE_URLS,
-    G2P_LEXICON_URLS,
     IEMOCAP_SPLIT_URL,
     URL_BASE_ENV,
     VOXCELEB1_SPLIT_URL,
@@ -25,10 +26,8 @@ from spear_bench.bench.superb_downloads import (
     recipe_file,
     source_url,
 )
-from spear_bench.bench.superb_recipes import check_task_files, recipe_for
-from spear_bench.bench.superb_runner import recipe_files
-from spear_bench.errors import DatasetError
-from spear_bench.s3prl_compat import apply_s3prl_compat
+from spear_bench.superb.recipe_files import check_task_files, recipe_files
+from spear_bench.superb.recipes import G2P_LEXICON_URLS, recipe_for
 from spear_bench.task_registry import load_suite
 
 SERVER_TIMEOUT_S = 10.0
@@ -87,7 +86,7 @@ def test_missing_file_is_fetched_into_the_cache_with_a_progress_bar_and_its_chec
     )
     assert got.read_bytes() == SPLIT and not corpus_file.exists()
     recorded = (got.parent / "iden_split.txt.sha256").read_text().split()[0]
-    assert recorded == superb_downloads.sha256_of(got)
+    assert recorded == downloads.sha256_of(got)
     progress = capfd.readouterr().err
     assert "Downloading: " + base in progress  # s3prl's downloader, its tqdm bar to the last byte:
     assert f"{len(SPLIT)}.0/{len(SPLIT)}.0" in progress

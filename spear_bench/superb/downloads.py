@@ -14,7 +14,7 @@ the upstream weights are out of scope here):
   in the corpus folder (hf.co/datasets/s3prl/iemocap_split at the commit ``superb_er.iemocap_for_superb``
   names, fetched with ``_download``).
 
-(SD's scorer clone of ``nryant/dscore`` is replaced by ``s3prl_compat.score_rttm_der``; ASR's
+(SD's scorer clone of ``nryant/dscore`` is replaced by ``recipe_files.score_rttm_der``; ASR's
 and SF's ``vocab_file`` / ``slots_file`` are local in the recipes' configs.)
 
 :func:`fetched_recipe_files` is the pre-run check's hook: a file the corpus folder supplies is
@@ -34,24 +34,21 @@ import hashlib
 import os
 import socket
 from pathlib import Path, PurePosixPath
-from typing import TypeVar
 from urllib.parse import urlsplit
 
 from filelock import FileLock
 
 from spear_bench import paths
 from spear_bench.atomic_io import atomic_path, atomic_write_text
+from spear_bench.compat.s3prl import apply_s3prl_compat
 from spear_bench.errors import DatasetError
-from spear_bench.s3prl_compat import apply_s3prl_compat
+from spear_bench.superb.recipes import IEMOCAP_SPLIT_DIR, Fold
 
 URL_BASE_ENV = "SPEAR_BENCH_S3PRL_URL_BASE"
 FETCH_TIMEOUT_S = 60.0  # per socket operation; s3prl's urlopen has none, and a silent host would hang the run
 
-# s3prl's own URLs (tests/test_superb_downloads.py checks each against s3prl's source).
-G2P_LEXICON_URLS = (
-    "https://huggingface.co/datasets/s3prl/g2p/raw/main/lexicon/librispeech-lexicon-200k-g2p.txt",
-    "https://huggingface.co/datasets/s3prl/g2p/raw/main/lexicon/librispeech-lexicon-allothers-g2p.txt",
-)
+# s3prl's own URLs (tests/test_superb_downloads.py checks each against s3prl's source; the g2p
+# lexicons' are recipes.G2P_LEXICON_URLS, the keys of SuperbPR's Fold.local_files).
 VOXCELEB1_SPLIT_URL = "https://www.robots.ox.ac.uk/~vgg/data/voxceleb/meta/iden_split.txt"
 VOXCELEB1_TRIALS_URL = "https://openslr.magicdatatech.com/resources/49/voxceleb1_test_v2.txt"
 IEMOCAP_SPLIT_URL = "https://huggingface.co/datasets/s3prl/iemocap_split/raw/4097f2b496c41eed016d4e5eb0ada4cccd46d1f3"
@@ -61,7 +58,7 @@ CORPUS_FILE_URLS: dict[str, str] = {
     "iden_split.txt": VOXCELEB1_SPLIT_URL,
     "voxceleb1_test_v2.txt": VOXCELEB1_TRIALS_URL,
     **{
-        f"s3prl_iemocap_split/Session{n}/{split}_meta_data.json": (
+        f"{IEMOCAP_SPLIT_DIR}/Session{n}/{split}_meta_data.json": (
             f"{IEMOCAP_SPLIT_URL}/Session{n}/{split}_meta_data.json"
         )
         for n in range(1, 6)
@@ -173,12 +170,9 @@ def recipe_file(where: str, corpus_file: Path, url: str | None = None, url_base:
     return fetch(url, where, Path(corpus_file), url_base)
 
 
-FoldT = TypeVar("FoldT")
-
-
-def fetched_recipe_files(where: str, fold: FoldT, url_base: str | None = None) -> FoldT:
-    """``fold`` (a ``superb_recipes.Fold``) with each file its recipe downloads resolved by :func:`recipe_file`:
-    ``local_files`` (s3prl URL -> file) and ``cache_files`` (name in the run's cache folder -> file)."""
+def fetched_recipe_files(where: str, fold: Fold, url_base: str | None = None) -> Fold:
+    """``fold`` with each file its recipe downloads resolved by :func:`recipe_file`: ``local_files``
+    (s3prl URL -> file) and ``cache_files`` (name in the run's cache folder -> file)."""
     return dataclasses.replace(
         fold,
         local_files={url: recipe_file(where, path, url, url_base) for url, path in fold.local_files.items()},
