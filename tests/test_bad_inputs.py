@@ -29,10 +29,11 @@ from spear_bench.bench.cache import EmbeddingCache
 from spear_bench.bench.hear_data import read_task
 from spear_bench.bench.hear_runner import compute_embeddings
 from spear_bench.bench.scored_model import HearModelHandle, resolve_model
-from spear_bench.bench.superb_recipes import check_task_files, recipe_for
 from spear_bench.cli import main
 from spear_bench.errors import AudioError, CheckpointError, ConfigError, DatasetError, SpearBenchError
 from spear_bench.models.checkpoint import load_spear_checkpoint
+from spear_bench.superb.recipe_files import check_task_files
+from spear_bench.superb.recipes import recipe_for
 from spear_bench.task_registry import load_suite, load_suite_file
 
 # --- builders of bad input (each writes into the case's folder) ----------------------------------

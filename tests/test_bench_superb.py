@@ -14,10 +14,11 @@ from test_demo_data import demo_root  # tests/ is on sys.path (pytest rootdir-re
 
 from spear_bench.bench.demo_suite_data import generate_demo_data
 from spear_bench.bench.scored_model import resolve_model
-from spear_bench.bench.superb_recipes import RECIPES, default_config, problem_class, protocol_of, run_config
-from spear_bench.bench.superb_runner import Upstream, prepare_data, run_superb_task
+from spear_bench.bench.superb_runner import Upstream, run_superb_task
 from spear_bench.errors import ConfigError, DatasetError
 from spear_bench.results.store import ResultsStore
+from spear_bench.superb.problem import prepare_data
+from spear_bench.superb.recipes import RECIPES, default_config, problem_class, protocol_of, run_config
 from spear_bench.task_registry import load_suite
 
 PROBLEM_TASKS = {

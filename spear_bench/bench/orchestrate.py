@@ -36,10 +36,10 @@ from spear_bench.bench.hear_runner import HearRunner
 from spear_bench.bench.probe import ProbeConfig
 from spear_bench.bench.runner import LoadedModels, RunContext, TaskRunner
 from spear_bench.bench.scored_model import HearModelHandle, resolve_model
-from spear_bench.bench.superb_recipes import check_task_files
 from spear_bench.bench.superb_runner import SuperbRunner
 from spear_bench.errors import ConfigError, DatasetError, SpearBenchError
 from spear_bench.results.store import ResultRow, ResultsStore, config_hash
+from spear_bench.superb.recipe_files import check_task_files
 from spear_bench.task_registry import (
     DEMO_SUITES,
     FinetuneTaskSpec,
