@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 from test_demo_data import demo_root
 
-from spear_bench.bench.superb_recipes import check_task_files
 from spear_bench.cli import main as cli_main
 from spear_bench.datasets.check import check_suite, render
+from spear_bench.superb.downloads import URL_BASE_ENV
+from spear_bench.superb.recipe_files import check_task_files
 from spear_bench.task_registry import load_suite
 
 
@@ -57,10 +58,18 @@ def test_missing_audio_labels_and_vocabulary_are_each_reported(demo_copy):
     assert ("label vocabulary", "labelvocabulary.csv") in {(p.what, p.path.name) for p in check.missing}
 
 
-def test_a_superb_recipe_file_missing_is_named_by_the_superb_runners_own_check(demo_copy):
+def test_a_superb_recipe_file_missing_is_named_by_the_superb_runners_own_check(demo_copy, tmp_path, monkeypatch):
+    # s3prl's copy cannot be fetched: nothing cached, and its URL points at a closed local port
+    monkeypatch.setenv("SPEAR_BENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv(URL_BASE_ENV, "http://127.0.0.1:9")
     (demo_copy / "VoxCeleb1" / "iden_split.txt").unlink()
     (check,) = check_suite("demo", demo_copy, ["demo_sid"], recipe_check=check_task_files)
-    assert [p.path.name for p in check.missing] == ["iden_split.txt"]
+    (piece,) = check.missing
+    assert (
+        piece.what == "recipe files"
+        and f"place the file at {demo_copy / 'VoxCeleb1' / 'iden_split.txt'}" in piece.detail
+    )
+    assert "voxceleb/meta/iden_split.txt" in piece.detail  # the URL s3prl's recipe downloads it from
     assert "robots.ox.ac.uk" not in check.source  # the demo corpora are generated, not downloaded
 
 

@@ -8,12 +8,12 @@ from typing import List, Optional
 
 import typer
 
-from spear_bench.bench.superb_recipes import check_task_files
 from spear_bench.datasets.check import check_suite, render
 from spear_bench.datasets.fetch import fetch_hear
 from spear_bench.datasets.hear_layout import METADATA
 from spear_bench.datasets.hear_resample import make_rate, source_rate
 from spear_bench.errors import DatasetError
+from spear_bench.superb.recipe_files import check_task_files
 from spear_bench.task_registry import HearTaskSpec, load_suite
 
 data_app = typer.Typer(
