@@ -9,7 +9,6 @@ import typer
 
 from spear_bench.errors import ConfigError
 from spear_bench.paths import reports_dir, results_dir
-from spear_bench.report.build import ReportSettings, write_report
 
 
 def _patterns(text: Optional[str]) -> Optional[list[str]]:
@@ -44,6 +43,9 @@ def report(
     plots: bool = typer.Option(True, "--plots/--no-plots", help="Draw the ablation figures."),
 ) -> None:
     """Render the SUPERB, HEAR and fine-tuning leaderboards (Markdown, HTML, LaTeX), comparisons and ablation plots."""
+    # loaded when the command runs: `spear-bench --help` stays fast (docs/architecture.md)
+    from spear_bench.report.build import ReportSettings, write_report
+
     if results is not None and not results.is_dir():
         raise ConfigError(f"--results {results}: no such folder")
 
