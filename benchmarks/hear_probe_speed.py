@@ -64,7 +64,7 @@ import spear_bench  # noqa: E402,F401  (torchaudio hook first)
 from spear_bench.bench.hear_data import HearTaskData  # noqa: E402
 from spear_bench.bench.hear_runner import build_probe_split, make_scorer, test_scores  # noqa: E402
 from spear_bench.bench.probe import ProbeConfig, best_probe, select_grid_points, train_grid  # noqa: E402
-from spear_bench.heareval_compat import install_heareval_hook  # noqa: E402
+from spear_bench.compat.heareval import install_heareval_hook  # noqa: E402
 
 install_heareval_hook()  # already installed by the package's .pth; kept for a process started without it
 with warnings.catch_warnings():  # imported here, outside the timed region (Lightning takes seconds to import)

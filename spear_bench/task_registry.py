@@ -119,7 +119,7 @@ class SuperbLayout:
 class SuperbProtocol:
     """The training schedule of an s3prl.problem recipe (its class defaults; demo tasks shorten it).
 
-    Written into the recipe's config by spear_bench.bench.superb_recipes.apply_protocol; the
+    Written into the recipe's config by spear_bench.superb.recipes.apply_protocol; the
     rest of the recipe (sampler, augmentation, head, scheduler) is the class's own.
     """
 
@@ -146,7 +146,7 @@ class SuperbTaskSpec:
     s3prl_downstream: str
     s3prl_config: str
     s3prl_problem: str | None
-    runner: str | None  # s3prl_problem | s3prl_legacy (spear_bench.superb_legacy) | None (not run)
+    runner: str | None  # s3prl_problem | s3prl_legacy (spear_bench.superb.legacy_tasks) | None (not run)
     dataset: str | None  # corpus name (documentation)
     layout: SuperbLayout
     protocol: SuperbProtocol

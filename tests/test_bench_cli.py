@@ -49,7 +49,7 @@ def test_missing_superb_corpus_names_the_expected_path(capsys, tmp_path):
 
 
 def test_a_legacy_superb_task_without_its_corpus_names_the_expected_path(capsys, tmp_path):
-    # ST runs through s3prl's legacy runner (spear_bench.superb_legacy); its corpus is checked first
+    # ST runs through s3prl's legacy runner (spear_bench.superb.legacy_tasks); its corpus is checked first
     code, _, err = _run(
         capsys,
         "run",

@@ -12,11 +12,12 @@ import torch
 import yaml
 
 from spear_bench.bench.scored_model import resolve_model
-from spear_bench.bench.superb_recipes import RECIPES, default_config, problem_class, protocol_of, run_config
-from spear_bench.bench.superb_runner import Upstream, prepare_data, run_superb_task
+from spear_bench.bench.superb_runner import Upstream, run_superb_task
 from spear_bench.demo.generate import generate_demo_data
 from spear_bench.errors import ConfigError, DatasetError
 from spear_bench.results.store import ResultsStore
+from spear_bench.superb.problem import prepare_data
+from spear_bench.superb.recipes import RECIPES, default_config, problem_class, protocol_of, run_config
 from spear_bench.task_registry import load_suite
 
 PROBLEM_TASKS = {
@@ -107,7 +108,9 @@ def test_missing_corpus_names_the_expected_path(tmp_path, tiny_upstream):
         run_superb_task(load_suite("superb").task("sid"), tmp_path, tiny_upstream, None)
 
 
-def test_missing_recipe_file_is_one_line_naming_path_and_task(tmp_path, tiny_upstream):
+def test_missing_recipe_file_is_one_line_naming_path_and_task(tmp_path, tiny_upstream, monkeypatch):
+    monkeypatch.setenv("SPEAR_BENCH_S3PRL_URL_BASE", "http://127.0.0.1:0")  # offline: s3prl's hosts refuse
+    monkeypatch.setenv("SPEAR_BENCH_CACHE", str(tmp_path / "cache"))
     root = tmp_path / "IEMOCAP_full_release"
     for folder in [f"Session{n}" for n in range(1, 6)] + ["s3prl_iemocap_split"]:
         (root / folder).mkdir(parents=True)

@@ -1,4 +1,4 @@
-"""heareval's own runners, as a user runs them, in this environment (spear_bench.heareval_compat).
+"""heareval's own runners, as a user runs them, in this environment (spear_bench.compat.heareval).
 
 ``python -m heareval.embeddings.runner MODULE`` and ``python -m heareval.predictions.runner
 DIR`` run in a fresh interpreter with no PYTHONPATH set for heareval or for the shims: the

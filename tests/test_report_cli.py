@@ -29,7 +29,8 @@ def test_report_writes_every_format_of_every_leaderboard(report_dir):
 def test_report_puts_measured_hear_numbers_beside_the_paper(report_dir):
     text = (report_dir / "hear.md").read_text()
     measured = next(line for line in text.splitlines() if line.startswith("| *spear_tiny*"))
-    assert "| measured |" in measured and "41.0 \u00b1 1.0" in measured  # two seeds of 0.40 and 0.42
+    # two seeds of 0.40 and 0.42: s = 1.414 points, t(0.975, 1) = 12.706, half-width 12.706 * 1.414 / sqrt(2)
+    assert "| measured |" in measured and "41.0 \u00b1 12.7 (n=2)" in measured
     assert "| SPEAR-s+a XLarge | paper T16 |" in text
 
 

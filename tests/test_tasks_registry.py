@@ -6,7 +6,7 @@ import pytest
 
 from spear_bench.errors import ConfigError, DatasetError
 from spear_bench.paths import reference_dir
-from spear_bench.superb_legacy import TASKS as LEGACY_TASKS
+from spear_bench.superb.legacy_tasks import TASKS as LEGACY_TASKS
 from spear_bench.task_registry import HearTaskSpec, MetricFacts, SuperbTaskSpec, load_suite, load_suite_file
 
 
@@ -74,7 +74,7 @@ def test_demo_superb_suite_holds_every_superb_task_spear_bench_runs():
     assert sorted(t.base_name for t in demo.tasks) == sorted(t.name for t in runs)
     problems = [t for t in demo.tasks if t.runner == "s3prl_problem"]
     assert len(problems) == 9 and all(t.protocol.total_steps <= 4 for t in problems)
-    # the legacy tasks' demo schedule lives beside their recipes (superb_legacy.train.DEMO_OVERRIDES)
+    # the legacy tasks' demo schedule lives beside their recipes (superb.legacy.DEMO_OVERRIDES)
     assert {t.base_name for t in demo.tasks if t.runner == "s3prl_legacy"} == set(LEGACY_TASKS)
 
 

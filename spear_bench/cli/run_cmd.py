@@ -9,7 +9,7 @@ from typing import List, Optional
 
 import typer
 
-from spear_bench.errors import SpearBenchError
+from spear_bench.errors import ConfigError, SpearBenchError
 from spear_bench.paths import cache_dir, reports_dir, results_dir
 
 # The demo stays offline: random weights, asked for by name (and labelled so in every output).
@@ -21,6 +21,60 @@ def _split(values: Optional[List[str]]) -> tuple[str, ...]:
     for value in values or []:
         out += [v.strip() for v in value.split(",") if v.strip()]
     return tuple(out)
+
+
+def _seed_options(seed: str, count: int) -> dict:
+    """``--seed 1,2,3`` or ``--seed S --seeds N`` -> RunConfig's seed and seeds (one-line errors)."""
+    try:
+        given = [int(s) for s in seed.split(",") if s.strip()]
+    except ValueError:
+        raise ConfigError(f"--seed {seed!r}: expected an integer or comma-separated integers (1,2,3)") from None
+    if not given:
+        raise ConfigError("--seed: give at least one integer")
+    if count < 0:
+        raise ConfigError(f"--seeds {count}: expected a positive number of seeds")
+    if count and len(given) > 1:
+        raise ConfigError("--seeds N takes one --seed (the first of N); give either --seed 1,2,3 or --seeds N")
+    if count:
+        given = [given[0] + i for i in range(count)]
+    if len(set(given)) != len(given):
+        raise ConfigError(f"--seed {seed!r}: a seed is given twice")
+    return {"seed": given[0], "seeds": tuple(given) if len(given) > 1 else ()}
+
+
+def _layer_list(text: Optional[str]) -> tuple[str, ...]:
+    if not text:
+        return ()
+    layers = tuple(v.strip() for v in text.split(",") if v.strip())
+    if layers == ("all",):
+        return layers
+    if not layers or not all(v.lstrip("-").isdigit() for v in layers):
+        raise ConfigError(f"--layers {text!r}: expected 'all' or comma-separated layer indices (0,3,6)")
+    return layers
+
+
+def parse_lr_grid(text: Optional[str]) -> tuple[float, ...]:
+    """``1e-5,1e-4,1e-3`` or the log range ``START:STOP:COUNT`` -> the rates (one-line errors)."""
+    if not text:
+        return ()
+    try:
+        if ":" in text:
+            start, stop, count = text.split(":")
+            start_f, stop_f, n = float(start), float(stop), int(count)
+            if n < 2 or start_f <= 0 or stop_f <= 0:
+                raise ValueError
+            rates = [start_f * (stop_f / start_f) ** (i / (n - 1)) for i in range(n)]
+            rates = [float(f"{r:.6g}") for r in rates]
+        else:
+            rates = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise ConfigError(
+            f"--lr-grid {text!r}: expected positive rates (1e-5,1e-4,1e-3) or a log range START:STOP:COUNT "
+            "with COUNT >= 2 (1e-5:1e-3:3)"
+        ) from None
+    if not rates or any(r <= 0 for r in rates) or len(set(rates)) != len(rates):
+        raise ConfigError(f"--lr-grid {text!r}: expected distinct positive rates")
+    return tuple(rates)
 
 
 def _print_summary(outcomes, results: Path, seconds: float) -> None:
@@ -104,11 +158,28 @@ def run(
     dtype: str = typer.Option(
         "float32", "--dtype", help="Embedding inference precision: float32 | bfloat16 | float16 (autocast; for GPUs)."
     ),
-    seed: int = typer.Option(
-        42,
+    seed: str = typer.Option(
+        "42",
         "--seed",
-        help="Probe seed: init and dropout of the HEAR probe (heareval uses 42); "
-        "the grid points are drawn with 42 whatever the seed, as heareval draws them.",
+        help="Probe seed(s): init and dropout of the HEAR probe (heareval uses 42; "
+        "its grid points are drawn with 42 whatever the seed), the SUPERB recipe's seed. "
+        "Comma-separated for several (1,2,3): one unit per seed; reports show mean ± 95 % interval.",
+    ),
+    seeds: int = typer.Option(
+        0, "--seeds", help="Run N seeds: --seed, --seed+1, ... (one unit per seed, each resumable)."
+    ),
+    layers: Optional[str] = typer.Option(
+        None,
+        "--layers",
+        help="HEAR layer sweep: 'all' (every hidden state) or indices (0,3,6): one unit per layer, "
+        "plotted as score against layer by spear-bench report.",
+    ),
+    lr_grid: Optional[str] = typer.Option(
+        None,
+        "--lr-grid",
+        help="SUPERB learning-rate search: rates (1e-5,1e-4,1e-3) or a log range START:STOP:COUNT (1e-5:1e-3:3); "
+        "each rate's run resumes on its own, the best on the recipe's dev metric is stored "
+        "(default: the recipe's rate).",
     ),
     nproc: int = typer.Option(1, "--nproc", help="torchrun: workers on this node."),
     slurm_cluster: Optional[str] = typer.Option(
@@ -148,7 +219,9 @@ def run(
         results=str(results),
         cache=str(cache or cache_dir()),
         layer=layer,
-        seed=seed,
+        **_seed_options(seed, seeds),
+        layers=_layer_list(layers),
+        lr_grid=parse_lr_grid(lr_grid),
         device=device,
         quiet=quiet,
         force=force,

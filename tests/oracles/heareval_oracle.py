@@ -42,7 +42,7 @@ from spear_bench.bench.cache import EmbeddingCache
 from spear_bench.bench.hear_runner import run_hear_task
 from spear_bench.bench.probe import ProbeConfig
 from spear_bench.bench.scored_model import BenchModel, HearModelHandle
-from spear_bench.heareval_compat import install_heareval_hook
+from spear_bench.compat.heareval import install_heareval_hook
 from spear_bench.task_registry import HearTaskSpec
 
 MODULE = __name__  # the HEAR module name heareval imports
@@ -199,7 +199,7 @@ def heareval_session(workdir: Path, verbose: bool = False):
     sets environment variables (``seed_everything`` sets ``PL_GLOBAL_SEED``); heareval prints
     a lot (torchinfo summaries, tqdm bars, the profiler report): captured, and shown only if
     it fails (or with ``verbose``). The compatibility shims it needs are installed here too,
-    for a process started without the package's .pth (:mod:`spear_bench.heareval_compat`).
+    for a process started without the package's .pth (:mod:`spear_bench.compat.heareval`).
     """
 
     install_heareval_hook()
