@@ -26,11 +26,11 @@ import soundfile as sf
 import torch
 import torchaudio
 
-from spear_bench.bench.demo_suite_data import generate_demo_data
 from spear_bench.bench.hear_data import read_task
 from spear_bench.bench.scored_model import HearModelHandle, resolve_model
 from spear_bench.cli import main as cli_main
 from spear_bench.datasets.hear_resample import make_rate, resample_wave
+from spear_bench.demo.generate import generate_demo_data
 from spear_bench.results.store import ResultsStore
 from spear_bench.task_registry import load_suite
 

@@ -39,7 +39,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 import spear_bench  # noqa: E402, F401  (torchaudio hook first)
-from spear_bench.bench.demo_suite_data import generate_demo_data  # noqa: E402
+from spear_bench.demo.generate import generate_demo_data  # noqa: E402
 from spear_bench.superb.recipes import recipe_for  # noqa: E402
 from spear_bench.task_registry import load_suite  # noqa: E402
 

@@ -6,7 +6,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-from test_demo_data import demo_root
 
 from spear_bench.cli import main as cli_main
 from spear_bench.datasets.check import check_suite, render
@@ -16,15 +15,15 @@ from spear_bench.task_registry import load_suite
 
 
 @pytest.fixture
-def demo_copy(tmp_path) -> Path:
+def demo_copy(tmp_path, demo_root) -> Path:
     """A copy of the generated demo data root (the shared one stays whole for the other tests)."""
     root = tmp_path / "demo"
-    shutil.copytree(demo_root(), root)
+    shutil.copytree(demo_root, root)
     return root
 
 
-def test_the_demo_data_root_passes(capsys):
-    assert cli_main(["data", "check", "--suite", "demo", "--data-root", str(demo_root())]) == 0
+def test_the_demo_data_root_passes(demo_root, capsys):
+    assert cli_main(["data", "check", "--suite", "demo", "--data-root", str(demo_root)]) == 0
     out = capsys.readouterr().out
     assert "7 task(s): 7 complete, 0 with missing pieces" in out
     for spec in load_suite("demo").tasks:

@@ -16,7 +16,6 @@ import numpy as np
 import pytest
 import soundfile as sf
 import soxr
-from test_demo_data import demo_root
 from test_heareval_runners import _run
 
 from spear_bench.bench.hear_data import read_task
@@ -29,10 +28,10 @@ from spear_bench.hashing import file_hash
 from spear_bench.task_registry import load_suite
 
 
-def published_copy(spec_name: str, root: Path) -> Path:
+def published_copy(demo: Path, spec_name: str, root: Path) -> Path:
     """The demo task as the HEAR download holds a task: its files and 48000/ audio only (made with libsoxr HQ)."""
     spec = load_suite("demo").task(spec_name)
-    source = demo_root() / spec.folder
+    source = demo / spec.folder
     folder = root / spec.folder
     folder.mkdir(parents=True)
     for path in source.iterdir():
@@ -69,8 +68,8 @@ def test_pcm16_is_written_as_ffmpeg_converts_floats(tmp_path):
     np.testing.assert_array_equal(ours, expected.astype(np.int16))
 
 
-def test_a_task_with_only_48000_gets_16000_beside_it_once(tmp_path):
-    folder = published_copy("demo_words", tmp_path)
+def test_a_task_with_only_48000_gets_16000_beside_it_once(tmp_path, demo_root):
+    folder = published_copy(demo_root, "demo_words", tmp_path)
     spec = load_suite("demo").task("demo_words")
     task = read_task(spec, tmp_path)
     assert task.audio_root == folder / "16000"
@@ -85,8 +84,8 @@ def test_a_task_with_only_48000_gets_16000_beside_it_once(tmp_path):
     assert [f.stat().st_mtime_ns for f in files] == stamps
 
 
-def test_a_killed_resampling_resumes_and_keeps_the_files_written(tmp_path):
-    folder = published_copy("demo_pitch", tmp_path)
+def test_a_killed_resampling_resumes_and_keeps_the_files_written(tmp_path, demo_root):
+    folder = published_copy(demo_root, "demo_pitch", tmp_path)
     partial = folder / "16000.partial" / "train"
     partial.mkdir(parents=True)
     done = partial / "pitch_48_0.wav"
@@ -97,8 +96,8 @@ def test_a_killed_resampling_resumes_and_keeps_the_files_written(tmp_path):
     assert (folder / "16000" / "train" / done.name).stat().st_mtime_ns == stamp
 
 
-def test_a_read_only_task_folder_is_resampled_under_the_cache(tmp_path, monkeypatch):
-    folder = published_copy("demo_words", tmp_path / "data")
+def test_a_read_only_task_folder_is_resampled_under_the_cache(tmp_path, monkeypatch, demo_root):
+    folder = published_copy(demo_root, "demo_words", tmp_path / "data")
     monkeypatch.setattr(hear_resample, "_writable", lambda path: False)  # root ignores permission bits
     task = read_task(load_suite("demo").task("demo_words"), tmp_path / "data", resample_cache=tmp_path / "cache")
     assert not (folder / "16000").exists()
@@ -108,15 +107,15 @@ def test_a_read_only_task_folder_is_resampled_under_the_cache(tmp_path, monkeypa
         read_task(load_suite("demo").task("demo_words"), tmp_path / "data")
 
 
-def test_a_task_without_any_rate_folder_names_what_is_expected(tmp_path):
-    folder = published_copy("demo_words", tmp_path)
+def test_a_task_without_any_rate_folder_names_what_is_expected(tmp_path, demo_root):
+    folder = published_copy(demo_root, "demo_words", tmp_path)
     shutil.rmtree(folder / "48000")
     with pytest.raises(DatasetError, match=r"expected audio folder .*/16000 or a HEAR rate folder to make it from"):
         read_task(load_suite("demo").task("demo_words"), tmp_path)
 
 
-def test_data_resample_to_another_folder_copies_the_task_files(tmp_path):
-    folder = published_copy("demo_words", tmp_path / "ro")
+def test_data_resample_to_another_folder_copies_the_task_files(tmp_path, demo_root):
+    folder = published_copy(demo_root, "demo_words", tmp_path / "ro")
     out = tmp_path / "rw"
     args = ["data", "resample", "--suite", "demo", "--tasks", "demo_words", "--data-root", str(tmp_path / "ro")]
     assert cli_main([*args, "--to", str(out)]) == 0
@@ -125,17 +124,17 @@ def test_data_resample_to_another_folder_copies_the_task_files(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_48000_only_task_runs_with_spear_bench_and_with_heareval_after_data_resample(tmp_path):
+def test_a_48000_only_task_runs_with_spear_bench_and_with_heareval_after_data_resample(tmp_path, demo_root):
     spec = load_suite("demo").task("demo_pitch")
     # 1. spear-bench run on the task as published: 16000/ is made on the way, the unit finishes
-    published_copy("demo_pitch", tmp_path / "run")
+    published_copy(demo_root, "demo_pitch", tmp_path / "run")
     run = ["run", "--suite", "demo", "--tasks", "demo_pitch", "--model", "spear_tiny[random-init]", "--quiet"]
     common = ["--results", str(tmp_path / "results"), "--cache", str(tmp_path / "cache")]
     assert cli_main([*run, "--data-root", str(tmp_path / "run"), *common]) == 0
     rows = list((tmp_path / "results" / "demo").rglob("demo_pitch__*.json"))
     assert len(rows) == 1 and any(r["metric"] == "pitch_acc" for r in json.loads(rows[0].read_text()))
     # 2. data resample on a second copy writes the same bytes; heareval's runners read them unpatched
-    folder = published_copy("demo_pitch", tmp_path / "tasks")
+    folder = published_copy(demo_root, "demo_pitch", tmp_path / "tasks")
     args = ["data", "resample", "--suite", "demo", "--tasks", "demo_pitch", "--data-root", str(tmp_path / "tasks")]
     assert cli_main(args) == 0
     ran = sorted((tmp_path / "run" / spec.folder / "16000").rglob("*.wav"))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 
 import pytest
-from test_demo_data import demo_root
 
 from spear_bench.bench.launchers import execute
 from spear_bench.bench.orchestrate import RunConfig
@@ -15,12 +14,12 @@ from spear_bench.cli import main as cli_main
 MODEL = "spear_tiny[random-init]"
 
 
-def _config(tmp_path, tasks=()) -> RunConfig:
+def _config(tmp_path, demo_root, tasks=()) -> RunConfig:
     return RunConfig(
         suite="demo",
         models=(MODEL,),
         tasks=tuple(tasks),
-        data_root=str(demo_root()),
+        data_root=str(demo_root),
         results=str(tmp_path / "results"),
         cache=str(tmp_path / "cache"),
         quiet=True,
@@ -28,9 +27,9 @@ def _config(tmp_path, tasks=()) -> RunConfig:
     )
 
 
-def test_plan_prints_every_unit_and_runs_nothing(tmp_path, capsys):
+def test_plan_prints_every_unit_and_runs_nothing(tmp_path, demo_root, capsys):
     args = ["run", "--suite", "demo", "--tasks", "demo_pitch,demo_ks", "--model", MODEL, "--plan"]
-    args += ["--data-root", str(demo_root()), "--results", str(tmp_path / "r"), "--cache", str(tmp_path / "c")]
+    args += ["--data-root", str(demo_root), "--results", str(tmp_path / "r"), "--cache", str(tmp_path / "c")]
     assert cli_main(args) == 0
     out = capsys.readouterr().out
     assert f"{MODEL} / demo_pitch" in out and f"{MODEL} / demo_ks" in out
@@ -39,8 +38,8 @@ def test_plan_prints_every_unit_and_runs_nothing(tmp_path, capsys):
     assert not (tmp_path / "r").exists() and not (tmp_path / "c" / "hear").exists()
 
 
-def test_plan_hours_come_from_the_audio_headers(tmp_path):
-    units, speeds, volumes = plan_run(_config(tmp_path, ["demo_pitch"]), "cpu")
+def test_plan_hours_come_from_the_audio_headers(tmp_path, demo_root):
+    units, speeds, volumes = plan_run(_config(tmp_path, demo_root, ["demo_pitch"]), "cpu")
     (unit,) = units
     assert volumes["demo_pitch"].files == 120 and volumes["demo_pitch"].audio_s == pytest.approx(60.0)
     assert unit.audio_h == pytest.approx(60.0 / 3600) and unit.cache_bytes > 120 * speeds[MODEL].scene_dim * 2
@@ -48,8 +47,8 @@ def test_plan_hours_come_from_the_audio_headers(tmp_path):
 
 
 @pytest.mark.slow
-def test_plan_estimate_for_the_demo_suite_is_within_2x_of_the_measured_time(tmp_path, capsys):
-    config = _config(tmp_path)
+def test_plan_estimate_for_the_demo_suite_is_within_2x_of_the_measured_time(tmp_path, demo_root, capsys):
+    config = _config(tmp_path, demo_root)
     units, speeds, _ = plan_run(config, "cpu")
     estimate = estimated_seconds(units)
     start = time.perf_counter()

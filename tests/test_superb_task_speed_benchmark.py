@@ -6,16 +6,17 @@ import dataclasses
 
 import pytest
 import torch
-from test_demo_data import demo_root  # tests/ is on sys.path (pytest rootdir-relative import)
 
 from spear_bench.task_registry import load_suite
 
 
 @pytest.mark.slow
-def test_superb_task_speed_quick_run_times_both_sides_and_compares_their_numbers(tmp_path, capsys, load_benchmark):
+def test_superb_task_speed_quick_run_times_both_sides_and_compares_their_numbers(
+    tmp_path, capsys, load_benchmark, demo_root
+):
     benchmark = load_benchmark("superb_task_speed")
     work = tmp_path / "work"
-    argv = ["--quick", "--threads", "1", "--data-root", str(demo_root()), "--work-dir", str(work)]
+    argv = ["--quick", "--threads", "1", "--data-root", str(demo_root), "--work-dir", str(work)]
     results = benchmark.main(argv)
     table = capsys.readouterr().out
     assert "ratio s3prl / spear-bench" in table and "numbers identical" in table

@@ -220,10 +220,11 @@ def plan_run(config: RunConfig, device: str) -> tuple[list[UnitPlan], dict[str, 
     loaded_hear: set[str] = set()
     for unit in units:
         spec, speed, volume = suite.task(unit.task), speeds[unit.model], volumes[unit.task]
-        model = resolve_model(unit.model, config.layer)
-        chash = config_hash(unit_config(unit, spec, config, data_root))
-        finished = not config.force and store.is_done(model.name, config.suite, spec.name, chash, config.seed)
-        cached = _cached_entries(config, speed, volume)
+        unit_cfg = unit.config(config)  # the unit's own seed and layer (multi-seed runs, layer sweeps)
+        model = resolve_model(unit.model, unit_cfg.layer)
+        chash = config_hash(unit_config(unit, spec, unit_cfg, data_root))
+        finished = not config.force and store.is_done(model.name, config.suite, spec.name, chash, unit_cfg.seed)
+        cached = _cached_entries(unit_cfg, speed, volume)
         share = 1.0 - min(cached, volume.files) / max(volume.files, 1)
         parts: dict[str, float] = {}
         if isinstance(spec, HearTaskSpec):
@@ -245,7 +246,7 @@ def plan_run(config: RunConfig, device: str) -> tuple[list[UnitPlan], dict[str, 
         out.append(
             UnitPlan(
                 unit.model,
-                unit.task,
+                unit.label.split(" / ", 1)[1],
                 finished,
                 volume.audio_s / 3600,
                 cached,

@@ -8,13 +8,7 @@ from typing import List, Optional
 
 import typer
 
-from spear_bench.datasets.check import check_suite, render
-from spear_bench.datasets.fetch import fetch_hear
-from spear_bench.datasets.hear_layout import METADATA
-from spear_bench.datasets.hear_resample import make_rate, source_rate
 from spear_bench.errors import DatasetError
-from spear_bench.superb.recipe_files import check_task_files
-from spear_bench.task_registry import HearTaskSpec, load_suite
 
 data_app = typer.Typer(
     help="The data a suite needs: check a data root, fetch the HEAR tasks, resample HEAR audio.",
@@ -29,7 +23,9 @@ def _split(values: Optional[List[str]]) -> list[str]:
     return [v.strip() for value in values or [] for v in value.split(",") if v.strip()]
 
 
-def _hear_specs(suite: str, tasks: Optional[List[str]]) -> list[HearTaskSpec]:
+def _hear_specs(suite: str, tasks: Optional[List[str]]) -> list:
+    from spear_bench.task_registry import HearTaskSpec, load_suite
+
     return [s for s in load_suite(suite).select(_split(tasks)) if isinstance(s, HearTaskSpec)]
 
 
@@ -42,6 +38,10 @@ def check(
     """What each task needs, what is there, what is missing and where it comes from (exit status 2 if anything is).
 
     Loads no model and reads no audio (file names and sizes only)."""
+    # loaded when the command runs: `spear-bench --help` stays fast (docs/architecture.md)
+    from spear_bench.datasets.check import check_suite, render
+    from spear_bench.superb.recipe_files import check_task_files
+
     start = time.perf_counter()
     if not data_root.is_dir():
         raise DatasetError(f"--data-root {data_root}: no such folder")
@@ -68,6 +68,8 @@ def fetch_hear_cmd(
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
 ) -> None:
     """Download the published HEAR task archives (48000 Hz): resumable, checksum-verified, unpacked as task folders."""
+    from spear_bench.datasets.fetch import fetch_hear
+
     fetch_hear(_hear_specs("hear", tasks), to, record_url, quiet=quiet, keep_archives=keep_archives, log=typer.echo)
 
 
@@ -87,6 +89,9 @@ def resample(
 ) -> None:
     """Make each task's <rate>/ audio from the rate it has (48000 as published), with hear-preprocess's resampler,
     so that heareval's own runners read the same files as spear-bench."""
+    from spear_bench.datasets.hear_layout import METADATA
+    from spear_bench.datasets.hear_resample import make_rate, source_rate
+
     done = 0
     for spec in _hear_specs(suite, tasks):
         folder = spec.task_dir(data_root)

@@ -163,7 +163,7 @@ def check_superb_task(
         return check
     for relative in spec.layout.required:
         check.pieces.append(Piece("corpus path", root / relative, not (root / relative).exists()))
-    if spec.runner is None:
+    if spec.s3prl_entry is None:
         check.notes.append("not run by spear-bench (s3prl's own runner): only the corpus layout is checked")
     elif recipe_check is not None and not check.missing:
         try:
