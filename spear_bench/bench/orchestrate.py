@@ -298,6 +298,7 @@ def _run_unit(unit: Unit, config: RunConfig, start: float, models: LoadedModels)
         models=models,
         vc_vocoder=config.vc_vocoder,
         vc_asr_model=config.vc_asr_model,
+        lr_grid=config.lr_grid,
     )
     result = runner_for(spec).run(spec, model, context)
     rows = []
