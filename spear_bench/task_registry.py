@@ -462,4 +462,4 @@ def finetune_task(name: str) -> FinetuneTaskSpec:
     raise ConfigError(f"fine-tune task {name!r} is not in {suite.source}; known: {known}")
 
 
-DEMO_SUITES = ("demo", "demo_superb")  # suites whose data spear_bench.bench.demo_suite_data generates
+DEMO_SUITES = ("demo", "demo_superb")  # suites whose data spear_bench.demo generates

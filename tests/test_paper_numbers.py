@@ -8,10 +8,9 @@ import pytest
 import torch
 import yaml
 from scipy import stats as scipy_stats
-from test_bench_hear_runner import _cache
-from test_demo_data import demo_root
 
 from spear_bench.bench import superb_runner
+from spear_bench.bench.cache import EmbeddingCache
 from spear_bench.bench.hear_runner import run_hear_task
 from spear_bench.bench.orchestrate import RunConfig, Unit, plan, unit_config
 from spear_bench.bench.probe import ProbeConfig
@@ -118,17 +117,15 @@ def test_layer_sweep_plans_every_hidden_state_of_hear_tasks_only():
     assert [u.layer for u in units if u.task == "demo_ks"] == [None]  # SUPERB learns its own weighted sum
 
 
-def test_seeds_of_one_config_share_its_hash_and_average_in_the_report(tmp_path):
+def test_seeds_of_one_config_share_its_hash_and_average_in_the_report(tmp_path, demo_root):
     rows = [_row("m", 0.5, 1), _row("m", 0.7, 2, layer="last"), _row("m", 0.9, 3, layer="3")]
     items = {(m.model, m.seeds): m for m in measured_values(rows)}
     assert items[("m", 2)].value == pytest.approx(0.6)  # the default layer: "" (older rows) and "last" are one
     assert items[("m@layer=3", 1)].value == pytest.approx(0.9)  # another layer is a model of its own
-    config = RunConfig(suite="demo", models=("spear_tiny[random-init]",), data_root=str(demo_root()))
+    config = RunConfig(suite="demo", models=("spear_tiny[random-init]",), data_root=str(demo_root))
     spec = load_suite("demo").task("demo_words")
     hashes = {
-        config_hash(
-            unit_config(Unit(config.models[0], spec.name, s), spec, Unit("", "", s).config(config), demo_root())
-        )
+        config_hash(unit_config(Unit(config.models[0], spec.name, s), spec, Unit("", "", s).config(config), demo_root))
         for s in (1, 2)
     }
     assert len(hashes) == 1  # the store keys each seed's file apart (…__seed<N>.json)
@@ -170,7 +167,7 @@ LONG = dataclasses.replace(SHORT, max_epochs=60, patience=20)
 
 
 @pytest.fixture(scope="module")
-def probe_seed_store(tmp_path_factory):
+def probe_seed_store(tmp_path_factory, demo_root):
     """demo_words with spear_tiny (random init): its HEAR probe trained 3 epochs (seeds 1-4) and 60 epochs
     (seeds 1-4 and 5-8), each seed stored as its own unit, as `spear-bench run --seed 1,2,3,4` stores them."""
     root = tmp_path_factory.mktemp("compare")
@@ -184,7 +181,11 @@ def probe_seed_store(tmp_path_factory):
     ):
         for seed in seeds:
             result = run_hear_task(
-                spec, demo_root(), handle, _cache(root, handle), dataclasses.replace(probe, seed=seed)
+                spec,
+                demo_root,
+                handle,
+                EmbeddingCache(root / "cache", handle.spec.name, handle.weights_hash, "last"),
+                dataclasses.replace(probe, seed=seed),
             )
             score = result.scores[spec.metric]
             stores[name].write_unit(
@@ -277,9 +278,9 @@ def test_stored_layer_weights_are_the_softmax_of_the_featurizer_and_sum_to_one(t
 
 
 @pytest.mark.slow
-def test_lr_grid_run_stores_the_search_and_layer_weights_and_resumes(tmp_path, capsys):
+def test_lr_grid_run_stores_the_search_and_layer_weights_and_resumes(tmp_path, capsys, demo_root):
     argv = ["run", "--suite", "demo", "--model", "spear_tiny[random-init]", "--tasks", "demo_ks", "--quiet"]
-    argv += ["--data-root", str(demo_root()), "--results", str(tmp_path / "r"), "--cache", str(tmp_path / "c")]
+    argv += ["--data-root", str(demo_root), "--results", str(tmp_path / "r"), "--cache", str(tmp_path / "c")]
     assert main(argv + ["--lr-grid", "1e-5,1e-3"]) == 0
     rows = ResultsStore(tmp_path / "r").rows()
     (row,) = [r for r in rows if r.metric == "acc"]

@@ -30,13 +30,13 @@ from typing import Callable
 from tqdm.auto import tqdm
 
 from spear_bench.atomic_io import atomic_write_text
-from spear_bench.bench.demo_suite_data import default_demo_root
 from spear_bench.bench.fingerprint import code_version, module_source_hash
 from spear_bench.bench.hear_runner import HearRunner
 from spear_bench.bench.probe import ProbeConfig
 from spear_bench.bench.runner import LoadedModels, RunContext, TaskRunner
 from spear_bench.bench.scored_model import HearModelHandle, resolve_model
 from spear_bench.bench.superb_runner import SuperbRunner
+from spear_bench.demo.generate import default_demo_root
 from spear_bench.errors import ConfigError, DatasetError, SpearBenchError
 from spear_bench.results.store import ResultRow, ResultsStore, config_hash
 from spear_bench.superb.recipe_files import check_task_files
@@ -359,21 +359,19 @@ def _stored_scores(store: ResultsStore, key: tuple) -> dict:
 # --- summaries ---------------------------------------------------------------------------------------
 
 
-def format_outcome(outcome: UnitOutcome) -> str:
+def outcome_details(outcome: UnitOutcome) -> list[str]:
+    """What a unit's line shows after its label: primary score, time, cache use, message (empty parts left out)."""
     score = outcome.scores.get(outcome.primary)
     score_text = f"{outcome.primary}={score:.4g}" if isinstance(score, (int, float)) else ""
     cache = (
         f"embeddings {outcome.embed_misses} computed, {outcome.embed_hits} cached" if outcome.status == "done" else ""
     )
-    parts = [
-        f"[{outcome.status}]",
-        outcome.unit.label,
-        score_text,
-        f"{outcome.seconds:.1f}s" if outcome.status != "skipped" else "",
-        cache,
-        outcome.message,
-    ]
-    return "  ".join(p for p in parts if p)
+    parts = [score_text, f"{outcome.seconds:.1f}s" if outcome.status != "skipped" else "", cache, outcome.message]
+    return [p for p in parts if p]
+
+
+def format_outcome(outcome: UnitOutcome) -> str:
+    return "  ".join([f"[{outcome.status}]", outcome.unit.label, *outcome_details(outcome)])
 
 
 def summarise(outcomes: list[UnitOutcome]) -> dict:

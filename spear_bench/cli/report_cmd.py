@@ -11,10 +11,6 @@ import typer
 from spear_bench.atomic_io import atomic_write_text
 from spear_bench.errors import ConfigError
 from spear_bench.paths import reports_dir, results_dir
-from spear_bench.report import significance
-from spear_bench.report.aggregate import measured_values
-from spear_bench.report.build import ReportSettings, write_report
-from spear_bench.results.store import ResultsStore
 
 
 def _patterns(text: Optional[str]) -> Optional[list[str]]:
@@ -49,6 +45,9 @@ def report(
     plots: bool = typer.Option(True, "--plots/--no-plots", help="Draw the ablation figures."),
 ) -> None:
     """Render the SUPERB, HEAR and fine-tuning leaderboards (Markdown, HTML, LaTeX), comparisons and ablation plots."""
+    # loaded when the command runs: `spear-bench --help` stays fast (docs/architecture.md)
+    from spear_bench.report.build import ReportSettings, write_report
+
     if results is not None and not results.is_dir():
         raise ConfigError(f"--results {results}: no such folder")
 
@@ -83,6 +82,11 @@ def compare(
     out: Optional[Path] = typer.Option(None, "--out", help="Output folder (default: reports/)."),
 ) -> None:
     """Per task of a suite: do two models differ beyond their seed spread? (Welch's t-test on per-seed scores)."""
+    # loaded when the command runs: `spear-bench --help` stays fast (docs/architecture.md)
+    from spear_bench.report import significance
+    from spear_bench.report.aggregate import measured_values
+    from spear_bench.results.store import ResultsStore
+
     store_a = results or results_dir()
     store_b = results_b or store_a
     for option, folder in (("--results", store_a), ("--results-b", store_b)):

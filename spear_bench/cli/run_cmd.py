@@ -9,15 +9,8 @@ from typing import List, Optional
 
 import typer
 
-from spear_bench.bench.demo_suite_data import generate_demo_data, needs_legacy_superb_corpora
-from spear_bench.bench.extract import CLOCK, ExtractConfig
-from spear_bench.bench.launchers import LaunchOptions, execute
-from spear_bench.bench.orchestrate import RunConfig, summarise
-from spear_bench.bench.scored_model import resolve_model
 from spear_bench.errors import ConfigError, SpearBenchError
 from spear_bench.paths import cache_dir, reports_dir, results_dir
-from spear_bench.report.build import ReportSettings, write_report
-from spear_bench.task_registry import DEMO_SUITES, HearTaskSpec, demo_suite, load_suite
 
 # The demo stays offline: random weights, asked for by name (and labelled so in every output).
 DEMO_MODELS = ("spear_base[random-init]", "wavlm_base_plus[random-init]")
@@ -85,6 +78,9 @@ def parse_lr_grid(text: Optional[str]) -> tuple[float, ...]:
 
 
 def _print_summary(outcomes, results: Path, seconds: float) -> None:
+    # loaded when the command runs: `spear-bench --help` stays fast (docs/architecture.md)
+    from spear_bench.bench.orchestrate import summarise
+
     s = summarise(outcomes)
     typer.echo(f"units: {s['done']} run, {s['skipped']} already finished, {s['failed']} failed ({seconds:.0f} s)")
     rate = f"{100 * s['hit_rate']:.0f}%" if s["hit_rate"] is not None else "n/a"
@@ -94,6 +90,9 @@ def _print_summary(outcomes, results: Path, seconds: float) -> None:
 
 def _check_models(config) -> None:
     """Names, weights and downloads fail in one line before any data is generated or loaded."""
+    # loaded when the command runs: `spear-bench --help` stays fast (docs/architecture.md)
+    from spear_bench.bench.scored_model import resolve_model
+
     for model in config.models:
         resolve_model(model, config.layer)
 
@@ -101,6 +100,9 @@ def _check_models(config) -> None:
 def _scoring_stages(outcomes, seconds: float, clock_before: dict, clock_after: dict) -> dict[str, float]:
     """Split the scoring time into embeddings (model passes, from spear_bench.bench.extract's clock),
     HEAR probes and SUPERB training (each unit's time less its embeddings), and the rest (model loading)."""
+    # loaded when the command runs: `spear-bench --help` stays fast (docs/architecture.md)
+    from spear_bench.task_registry import HearTaskSpec, demo_suite
+
     hear_tasks = {t.name for t in demo_suite().tasks if isinstance(t, HearTaskSpec)}
     embed = {k: clock_after.get(k, 0.0) - clock_before.get(k, 0.0) for k in ("hear", "superb")}
     units = {"hear": 0.0, "superb": 0.0}
@@ -201,6 +203,13 @@ def run(
     ),
 ) -> None:
     """Score models on a suite: one unit per (model, task), finished units skipped, results stored atomically."""
+    # loaded when the command runs: `spear-bench --help` stays fast (docs/architecture.md)
+    from spear_bench.bench.extract import ExtractConfig
+    from spear_bench.bench.launchers import LaunchOptions, execute
+    from spear_bench.bench.orchestrate import RunConfig
+    from spear_bench.demo.generate import generate_demo_data, needs_legacy_superb_corpora
+    from spear_bench.task_registry import DEMO_SUITES, load_suite
+
     results = results or results_dir()
     config = RunConfig(
         suite=suite,
@@ -261,6 +270,13 @@ def demo(
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
 ) -> None:
     """Generate the demo data, score SPEAR Base and WavLM Base+ (random-init weights) on it, render the report."""
+    # loaded when the command runs: `spear-bench --help` stays fast (docs/architecture.md)
+    from spear_bench.bench.extract import CLOCK
+    from spear_bench.bench.launchers import execute
+    from spear_bench.bench.orchestrate import RunConfig
+    from spear_bench.demo.generate import generate_demo_data
+    from spear_bench.report.build import ReportSettings, write_report
+
     start = time.perf_counter()
     stages: dict[str, float] = {}
     results = results or results_dir()
