@@ -115,6 +115,10 @@ def test_layer_sweep_plans_every_hidden_state_of_hear_tasks_only():
     count = HearModelHandle(resolve_model("spear_tiny[random-init]")).load()[1].encoder.num_hidden_states
     assert hear == [str(i) for i in range(count)] and count > 2
     assert [u.layer for u in units if u.task == "demo_ks"] == [None]  # SUPERB learns its own weighted sum
+    with pytest.raises(ConfigError, match="--layers sweeps HEAR tasks"):
+        plan(dataclasses.replace(config, tasks=("demo_ks",)))
+    with pytest.raises(ConfigError, match="--lr-grid searches SUPERB tasks"):
+        plan(dataclasses.replace(config, tasks=("demo_words",), layers=(), lr_grid=(1e-4, 1e-3)))
 
 
 def test_seeds_of_one_config_share_its_hash_and_average_in_the_report(tmp_path, demo_root):
