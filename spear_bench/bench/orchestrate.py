@@ -209,7 +209,7 @@ def _task_metadata(spec: TaskSpec, data_root: Path) -> dict:
 
 def _runs_in_s3prl_only(spec: TaskSpec) -> bool:
     """A SUPERB task defined here but trained only by s3prl's own runner."""
-    return isinstance(spec, SuperbTaskSpec) and spec.runner is None
+    return isinstance(spec, SuperbTaskSpec) and spec.s3prl_entry is None
 
 
 def unit_config(unit: Unit, spec: TaskSpec, config: RunConfig, data_root: Path) -> dict:

@@ -349,7 +349,7 @@ class SuperbRunner:
     kind = "superb"
 
     def run(self, spec: SuperbTaskSpec, model: BenchModel, context: RunContext) -> TaskResult:
-        if spec.runner == "s3prl_legacy":
+        if spec.s3prl_entry == "legacy":
             return run_legacy_superb_task(spec, model, context)
         upstream = context.models.get(
             ("superb", repr(model), context.device, context.dtype),

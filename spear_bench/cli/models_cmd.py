@@ -316,10 +316,10 @@ def embed(
             else:
                 groups.setdefault(wave.numel(), []).append(i)
         for group in groups.values():
+            # One file: a view of its samples (stacking would copy them: 230 MB for an hour).
+            waves = loaded[group[0]][0][None] if len(group) == 1 else torch.stack([loaded[i][0] for i in group])
             try:
-                results = _embeddings(
-                    encoder, torch.stack([loaded[i][0] for i in group]), chosen, extract.dtype, device
-                )
+                results = _embeddings(encoder, waves, chosen, extract.dtype, device)
             except AudioError as error:  # e.g. files too short for the model: all of this group are (equal lengths)
                 for i in group:
                     fail(f"{pairs_batch[i][0]}: {error}")

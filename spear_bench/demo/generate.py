@@ -48,7 +48,7 @@ def demo_data_ready(root: Path) -> bool:
 
 
 def needs_legacy_superb_corpora(suite: SuiteSpec) -> bool:
-    return any(getattr(spec, "runner", None) == "s3prl_legacy" for spec in suite.tasks)
+    return any(getattr(spec, "s3prl_entry", None) == "legacy" for spec in suite.tasks)
 
 
 def generate_demo_data(
@@ -85,7 +85,7 @@ def _generate_demo_tree(root: Path, log, workers: int) -> None:
                 (tmp / spec.folder, spec, speaker) if maker is hear_tasks.make_demo_words else (tmp / spec.folder, spec)
             )
             jobs[spec.folder] = (maker, args, f"{spec.name} (HEAR format) -> {root / spec.folder}")
-        elif spec.runner == "s3prl_legacy":
+        elif spec.s3prl_entry == "legacy":
             continue  # generate_legacy_demo writes these
         elif spec.layout.root not in jobs:
             layout = spec.layout.root

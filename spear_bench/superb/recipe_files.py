@@ -42,7 +42,7 @@ def check_task_files(spec: SuperbTaskSpec, data_root: Path) -> Path:
     """The corpus folder, once every path the task's recipe reads is there (its layout's required paths
     and each fold's offline files): a one-line DatasetError naming the first missing one, before any model loads."""
     root = spec.check_data(data_root)
-    if spec.runner == "s3prl_legacy":
+    if spec.s3prl_entry == "legacy":
         return root  # spear_bench.superb.legacy_tasks checks every list and audio file before s3prl starts
     for fold in recipe_for(spec).folds(root):
         check_fold_files(spec, fold)
