@@ -198,6 +198,7 @@ def probe_seed_store(tmp_path_factory, demo_root):
     return root
 
 
+@pytest.mark.slow  # 12 HEAR probe trainings (about 40 s alone, 85 s on the loaded 2-core machine)
 def test_compare_flags_a_probe_trained_longer_and_not_other_seeds(probe_seed_store, tmp_path):
     root = probe_seed_store
     model = "spear_tiny[random-init]"
