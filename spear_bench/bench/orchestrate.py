@@ -152,6 +152,12 @@ def plan(config: RunConfig) -> list[Unit]:
         )
     if not config.models:
         raise ConfigError("give at least one --model")
+    if config.lr_grid and not any(isinstance(spec, SuperbTaskSpec) for spec in specs):
+        raise ConfigError(
+            f"--lr-grid searches SUPERB tasks' learning rate; no selected task of {config.suite!r} is one"
+        )
+    if config.layers and not any(isinstance(spec, HearTaskSpec) for spec in specs):
+        raise ConfigError(f"--layers sweeps HEAR tasks' embedding layer; no selected task of {config.suite!r} is one")
     seeds = config.seeds if len(config.seeds) > 1 else (None,)
     units = []
     for model in config.models:
@@ -298,6 +304,7 @@ def _run_unit(unit: Unit, config: RunConfig, start: float, models: LoadedModels)
         models=models,
         vc_vocoder=config.vc_vocoder,
         vc_asr_model=config.vc_asr_model,
+        lr_grid=config.lr_grid,
     )
     result = runner_for(spec).run(spec, model, context)
     rows = []
