@@ -28,8 +28,8 @@ from torch import nn
 from spear_bench.compat.s3prl import apply_s3prl_compat
 from spear_bench.errors import CheckpointError, ConfigError
 from spear_bench.models.base import AudioEncoder, EncoderOutput
-from spear_bench.models.catalogue import ModelRef
 from spear_bench.models.checkpoint import load_spear_checkpoint
+from spear_bench.models.model_ref import ModelRef
 from spear_bench.models.registry import ModelBundle, get_bundle, model_names
 
 BASELINE_HUB_PREFIX = "spear_bench_"  # s3prl has its own wavlm_* entries; ours must not clash

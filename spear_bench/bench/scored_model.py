@@ -1,6 +1,6 @@
 """Which model a benchmark run scores, and how each suite reaches it.
 
-``--model`` takes a model name as parsed by :class:`spear_bench.models.catalogue.ModelRef`:
+``--model`` takes a model name as parsed by :class:`spear_bench.models.model_ref.ModelRef`:
 a catalogued name (``spear_base_sa``, ``wavlm_large`` ...: its published weights, fetched and
 verified once), ``NAME@PATH`` (local weights), ``NAME[random-init]`` (random weights, only on
 request, stored under that label), or any HEAR module as ``hear:MODULE[@PATH]`` (the way
@@ -19,8 +19,9 @@ import torch
 from spear_bench.bench.extract import precision
 from spear_bench.errors import ConfigError
 from spear_bench.hashing import state_dict_hash
-from spear_bench.models.catalogue import ModelRef, resolve_weights, weights_fingerprint
+from spear_bench.models.model_ref import ModelRef
 from spear_bench.models.registry import get_bundle
+from spear_bench.models.weights import resolve_weights, weights_fingerprint
 from spear_bench.upstreams import LOCAL_SPEAR_ENTRY, hub_name
 
 
@@ -33,7 +34,7 @@ class BenchModel:
     s3prl_upstream: str | None = None  # s3prl hub name
     s3prl_ckpt: str | None = None
     family: str = ""
-    fingerprint: str = ""  # the weights' sha256 (models.catalogue.weights_fingerprint) or "random-init"
+    fingerprint: str = ""  # the weights' sha256 (models.weights.weights_fingerprint) or "random-init"
 
     @property
     def random_init(self) -> bool:

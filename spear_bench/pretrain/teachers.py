@@ -5,7 +5,7 @@ spear_bench/models/registry.py; paper Sec. 4 and Appendix F.1/G): WavLM Large (s
 layer 21), Dasheng 1.2B (audio, last layer, 25 Hz), and the ablation teachers HuBERT Large
 (layer 21) and WavLM Base+, all built by spear_bench.models.baselines. A teacher's weights
 are its ``path``, else the published checkpoint of its name
-(spear_bench/models/catalogue.py: fetched once, verified), else an error; random init
+(spear_bench/models/catalogue.py, fetched once and verified by models/weights.py), else an error; random init
 (seeded; ``overrides`` shrink it for tests and demos) only with ``random_init: true``,
 and the teacher is then labelled ``NAME[random-init]`` in its quantisers and logs.
 
@@ -41,8 +41,10 @@ from spear_bench.atomic_io import atomic_write_text, atomic_write_with
 from spear_bench.audio import collate_waveforms
 from spear_bench.audio.batching import length_batches
 from spear_bench.errors import ConfigError
-from spear_bench.models.catalogue import CATALOGUE, ModelRef, fetch
+from spear_bench.models.catalogue import CATALOGUE
+from spear_bench.models.model_ref import ModelRef
 from spear_bench.models.registry import LAST, ModelBundle, get_bundle, is_registered, model_names
+from spear_bench.models.weights import fetch
 
 
 def teacher_names() -> list[str]:

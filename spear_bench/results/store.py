@@ -40,6 +40,12 @@ class ResultRow:
     task_short: str = ""  # the task's short name (the paper's column: ESC, PR, AS-20k...); "" in older rows
     unit: str = ""  # how ``value`` is expressed: fraction | percent | dB | "" (none, or not recorded)
     weights: str = ""  # fingerprint of the weights scored: "sha256:..." or "random-init" ("": rows from before)
+    layer: str = ""  # HEAR: the embedding layer scored (last | all | N); "" for SUPERB's weighted sum and older rows
+    # SUPERB: the weighted-sum probe's learned layer weights (softmaxed, one per hidden state; sum 1), mean over folds
+    layer_weights: tuple[float, ...] = ()
+    # SUPERB learning-rate search (--lr-grid): {"grid": [...], "chosen": lr, "dev_metric": name,
+    # "dev": [dev score per rate], "test": [primary test score per rate]}; None: the recipe's own rate
+    lr_search: dict | None = None
 
 
 COLUMNS = [f.name for f in dataclasses.fields(ResultRow)]
@@ -108,7 +114,8 @@ class ResultsStore:
             records = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError) as error:
             raise SpearBenchError(f"{path}: unreadable results file ({error})") from error
-        return [ResultRow(**{k: r[k] for k in COLUMNS if k in r}) for r in records]
+        rows = [ResultRow(**{k: r[k] for k in COLUMNS if k in r}) for r in records]
+        return [dataclasses.replace(r, layer_weights=tuple(r.layer_weights)) for r in rows]
 
     def unit_rows(self, model: str, suite: str, task: str, config_hash: str, seed: int) -> list[ResultRow]:
         """The stored rows of one finished unit."""

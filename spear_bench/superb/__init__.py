@@ -5,6 +5,7 @@ the files the recipes read, the one run-folder key.
   tasks (class, folds, metrics) and the six legacy-runner tasks' published configs
   (``recipes/*.yaml``, each naming its source); the run config of a problem task.
 - :mod:`.recipe_files`: the files a recipe reads besides the audio, checked and supplied offline.
+- :mod:`.downloads`: the metadata files s3prl fetches at run time, fetched into the cache when the corpus lacks them.
 - :mod:`.problem`: the nine ``s3prl.problem`` tasks through ``Problem.run`` (the shared frozen upstream).
 - :mod:`.legacy`: the six legacy-runner tasks' recipes through s3prl's ``run_downstream`` (train with
   resume; evaluate), the demo schedule; ``python -m spear_bench.superb.legacy ARGS`` from a shell.

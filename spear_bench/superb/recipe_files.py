@@ -2,9 +2,10 @@
 
 s3prl's recipes download small metadata files at run time (the PR g2p lexicon, VoxCeleb1's
 ``iden_split.txt`` and ``voxceleb1_test_v2.txt``, IEMOCAP's split lists) and SuperbSD clones
-``nryant/dscore`` to score; offline, the corpus folder supplies the files
-(``tasks/superb.yaml`` lists them as required, :func:`check_fold_files` names the first missing
-one in one line) and :func:`s3prl_local_files` points s3prl at them for the run.
+``nryant/dscore`` to score. A copy in the corpus folder is used; a missing one is fetched from
+s3prl's URL into the cache by :mod:`spear_bench.superb.downloads` in the pre-run check
+(:func:`check_fold_files`; offline, a one-line error naming the URL and where to place the file),
+and :func:`s3prl_local_files` points s3prl at them for the run.
 """
 
 from __future__ import annotations
@@ -15,13 +16,17 @@ from pathlib import Path
 
 from spear_bench.compat.s3prl import apply_s3prl_compat
 from spear_bench.errors import AudioError, DatasetError
+from spear_bench.superb.downloads import fetched_recipe_files
 from spear_bench.superb.recipes import Fold, recipe_for
 from spear_bench.task_registry import SuperbTaskSpec
 
 KALDI_FILES = ("wav.scp", "segments", "utt2spk", "reco2dur")
 
 
-def check_fold_files(spec: SuperbTaskSpec, fold: Fold) -> None:
+def check_fold_files(spec: SuperbTaskSpec, fold: Fold) -> Fold:
+    """``fold`` with the files its recipe downloads taken from the corpus folder or fetched into the cache
+    (:mod:`.downloads`), once every file it reads is there; else a one-line DatasetError naming the first missing."""
+    fold = fetched_recipe_files(f"SUPERB task {spec.name}", fold)
     splits = ("train", "dev", "test") if fold.kaldi_data_dir else ()
     kaldi = [fold.kaldi_data_dir / split / name for split in splits for name in KALDI_FILES]
     for path in [*fold.local_files.values(), *fold.cache_files.values(), *kaldi]:
@@ -30,13 +35,14 @@ def check_fold_files(spec: SuperbTaskSpec, fold: Fold) -> None:
                 f"SUPERB task {spec.name}: expected {path} "
                 "(s3prl's recipe downloads it; the corpus folder must supply it offline)"
             )
+    return fold
 
 
 def check_task_files(spec: SuperbTaskSpec, data_root: Path) -> Path:
     """The corpus folder, once every path the task's recipe reads is there (its layout's required paths
     and each fold's offline files): a one-line DatasetError naming the first missing one, before any model loads."""
     root = spec.check_data(data_root)
-    if spec.runner == "s3prl_legacy":
+    if spec.s3prl_entry == "legacy":
         return root  # spear_bench.superb.legacy_tasks checks every list and audio file before s3prl starts
     for fold in recipe_for(spec).folds(root):
         check_fold_files(spec, fold)
@@ -58,8 +64,8 @@ def write_kaldi_dirs(source: Path, target: Path) -> None:
 
 @contextlib.contextmanager
 def recipe_files(spec: SuperbTaskSpec, fold: Fold, cache_dir: Path):
-    """The files the recipe would download, taken from the corpus (one-line error when one is missing)."""
-    check_fold_files(spec, fold)
+    """The files the recipe would download, from the corpus or fetched into the cache (one-line error if neither)."""
+    fold = check_fold_files(spec, fold)
     cache_dir.mkdir(parents=True, exist_ok=True)
     for name, source in fold.cache_files.items():
         shutil.copyfile(source, cache_dir / name)

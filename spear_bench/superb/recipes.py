@@ -262,7 +262,7 @@ def legacy_recipe(name: str) -> LegacyRecipe:
 
 
 def recipe_for(spec: SuperbTaskSpec, upstream_name: str = "<upstream>") -> ProblemRecipe:
-    if spec.runner is None or spec.base_name not in PROBLEM_RECIPES:
+    if spec.s3prl_entry is None or spec.base_name not in PROBLEM_RECIPES:
         raise ConfigError(
             f"SUPERB task {spec.name} ({spec.short}) is defined but not run by spear-bench yet; run it with s3prl: "
             f"run_downstream.py -m train -u {upstream_name} -d {spec.s3prl_downstream} "

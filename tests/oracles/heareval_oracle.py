@@ -15,7 +15,9 @@ their own readers, orders and probes:
 * :func:`run_heareval` and :func:`run_spear_bench` run each pipeline on it, CPU, with
   heareval's defaults except ``max_epochs`` (and ``grid_points`` where a caller asks).
 
-Used by tests/test_heareval_oracle.py (the parity tests) and the benchmarks.
+Test support, not library code: used by tests/test_heareval_oracle.py (the parity tests),
+tests/test_heareval_runners.py and the benchmarks (which put tests/ on ``sys.path``); its HEAR module
+name is ``oracles.heareval_oracle``.
 """
 
 from __future__ import annotations
@@ -325,7 +327,7 @@ def run_heareval_predictions(
 
 
 def vector_handle(dim: int, device: str = "cpu"):
-    """This module as a spear-bench HEAR model (``hear:spear_bench.bench.heareval_oracle`` with its ``dim``)."""
+    """This module as a spear-bench HEAR model (``hear:oracles.heareval_oracle`` with its ``dim``)."""
 
     model = BenchModel(name="heareval_oracle", hear_module=MODULE, hear_kwargs={"dim": dim}, family="hear")
     return HearModelHandle(model, device)
