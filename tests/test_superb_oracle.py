@@ -18,7 +18,6 @@ from pathlib import Path
 
 import pytest
 from _superb_oracle import load, max_abs_diff
-from test_demo_data import demo_root
 
 from spear_bench.bench.scored_model import resolve_model
 from spear_bench.bench.superb_runner import Upstream, run_superb_task
@@ -29,7 +28,6 @@ ORACLE = REPO_ROOT / "tests" / "_superb_oracle.py"
 SUITE = "demo_superb"
 MODEL = "spear_tiny[random-init]"
 SEED = 42
-CACHE_ROOT = (lambda tmp: None) if os.environ.get("ORACLE_NO_CACHE") else (lambda tmp: tmp / "cache")
 PROBLEM_TASKS = ("demo_ks", "demo_ic", "demo_sid", "demo_sv", "demo_sd", "demo_er", "demo_asr", "demo_sf", "demo_pr")
 # task -> (max |diff| allowed, why exact equality is impossible); absent: exactly equal.
 TOLERANCES: dict[str, tuple[float, str]] = {}
@@ -70,16 +68,16 @@ def tiny_upstream():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("task", PROBLEM_TASKS)
-def test_problem_task_equals_s3prls_own_entry_point(task, tmp_path, tiny_upstream, one_thread):
+def test_problem_task_equals_s3prls_own_entry_point(task, tmp_path, demo_root, tiny_upstream, one_thread):
     spec = load_suite(SUITE).task(task)
     result = run_superb_task(
-        spec, demo_root(), tiny_upstream, CACHE_ROOT(tmp_path), seed=SEED, runs_root=tmp_path / "spear_bench"
+        spec, demo_root, tiny_upstream, tmp_path / "cache", seed=SEED, runs_root=tmp_path / "spear_bench"
     )
     tolerance = TOLERANCES.get(task, (0.0, ""))[0]
     for fold, details in result.details["folds"].items():
         ours = Path(details["target_dir"])
         (config,) = sorted((ours / "configs").glob("*.yaml"))  # s3prl's own dump of the run's config
         theirs = tmp_path / "s3prl" / fold
-        arguments = {"suite": SUITE, "task": task, "fold": fold, "data_root": str(demo_root())}
+        arguments = {"suite": SUITE, "task": task, "fold": fold, "data_root": str(demo_root)}
         _s3prl("problem", json.dumps({**arguments, "config": str(config), "target_dir": str(theirs)}))
         _compare_problem_runs(ours, theirs, tolerance)
