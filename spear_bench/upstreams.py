@@ -25,7 +25,7 @@ import torch
 import yaml
 from torch import nn
 
-from spear_bench.compat.s3prl import apply_s3prl_compat
+from spear_bench.compat.s3prl import s3prl_patches
 from spear_bench.errors import CheckpointError, ConfigError
 from spear_bench.models.base import AudioEncoder, EncoderOutput
 from spear_bench.models.checkpoint import load_spear_checkpoint
@@ -177,10 +177,10 @@ def make_hub_entry(entry: HubEntry):
 
 
 def register(hub=None) -> list[str]:
-    """Set our entries on ``s3prl.hub`` (applying the s3prl compatibility shims first); returns their names."""
-    apply_s3prl_compat()
+    """Set our entries on ``s3prl.hub`` (importing it inside the s3prl compatibility patches); returns their names."""
     if hub is None:
-        import s3prl.hub as hub  # heavy optional dependency (SUPERB only), importable only after the shims
+        with s3prl_patches():
+            import s3prl.hub as hub  # heavy optional dependency (SUPERB only), importable only with the patches
 
     names = []
     for name, entry in hub_entries().items():

@@ -10,18 +10,13 @@ SuperbSD's dscore replaced by the same DER computed offline). Nothing else of sp
     python tests/_superb_oracle.py problem '{"task": ..., "fold": ..., "config": ..., "target_dir": ...}'
 
 runs ``python -m s3prl.main <Problem> --config <dumped> --target_dir ... --cache_dir ...`` (s3prl's
-``main()``, in this process);
-
-    python tests/_superb_oracle.py legacy ARGV...
-
-runs s3prl's ``run_downstream.py`` as a script (``__main__``) with ARGV.
+``main()``, in this process). The tasks without such files run s3prl's command line itself.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import runpy
 import sys
 from pathlib import Path
 
@@ -30,13 +25,15 @@ import yaml
 
 
 def run_problem(arguments: dict) -> None:
+    from spear_bench.compat.s3prl import apply_s3prl_compat
     from spear_bench.superb.recipe_files import recipe_files
     from spear_bench.superb.recipes import recipe_for
     from spear_bench.task_registry import load_suite
     from spear_bench.upstreams import register
 
+    apply_s3prl_compat()  # for the rest of this process: it is s3prl's own run
     register()
-    import s3prl.main  # after register(): s3prl imports only with the compatibility patches in place
+    import s3prl.main
 
     spec = load_suite(arguments["suite"]).task(arguments["task"])
     recipe = recipe_for(spec)
@@ -47,19 +44,6 @@ def run_problem(arguments: dict) -> None:
         sys.argv = ["s3prl.main", recipe.problem, "--config", arguments["config"]]
         sys.argv += ["--target_dir", str(target_dir), "--cache_dir", str(cache_dir)]
         s3prl.main.main()
-
-
-def run_legacy(argv: list[str]) -> None:
-    import s3prl
-
-    from spear_bench.compat import s3prl_legacy
-    from spear_bench.upstreams import register
-
-    register()
-    s3prl_legacy.apply()
-    script = Path(s3prl.__file__).parent / "run_downstream.py"
-    sys.argv = [str(script), *argv]
-    runpy.run_path(str(script), run_name="__main__")
 
 
 # --- comparisons ------------------------------------------------------------------------------------
@@ -100,7 +84,4 @@ def load(path: Path):
 
 if __name__ == "__main__":
     torch.set_num_threads(1)
-    if sys.argv[1] == "problem":
-        run_problem(json.loads(sys.argv[2]))
-    else:
-        run_legacy(sys.argv[2:])
+    run_problem(json.loads(sys.argv[2]))

@@ -159,12 +159,3 @@ def _write_demo_store(root: Path) -> ResultsStore:
 def write_demo_store():
     """``write_demo_store(folder)``: a demo-like results store (rows of every suite and an ablation) in ``folder``."""
     return _write_demo_store
-
-
-def pytest_collection_modifyitems(session, config, items):
-    """The legacy SUPERB tests run last. They call s3prl's legacy runner in this process, which
-    leaves process-wide state behind that slows every later test about five-fold (measured: a
-    300,000-step isinstance loop 0.010 s before one QbE run, 0.052 s after). spear-bench itself
-    runs each legacy unit in a process of its own (superb.legacy_tasks.run_legacy_unit)."""
-    legacy = [item for item in items if item.nodeid.startswith("tests/test_superb_legacy_tasks.py")]
-    items[:] = [item for item in items if item not in legacy] + legacy

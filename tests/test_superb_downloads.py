@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from spear_bench.compat.s3prl import apply_s3prl_compat
+from spear_bench.compat.s3prl import s3prl_patches
 from spear_bench.errors import DatasetError
 from spear_bench.superb import downloads
 from spear_bench.superb.downloads import (
@@ -157,7 +157,11 @@ def test_url_base_comes_from_the_environment(monkeypatch):
 
 
 def test_urls_are_the_ones_s3prl_downloads():
-    apply_s3prl_compat()
+    with s3prl_patches():
+        _check_urls_are_the_ones_s3prl_downloads()
+
+
+def _check_urls_are_the_ones_s3prl_downloads():
     import s3prl.dataio.corpus.voxceleb1sid as voxceleb1sid
     import s3prl.dataio.corpus.voxceleb1sv as voxceleb1sv
     import s3prl.dataio.encoder.g2p as g2p

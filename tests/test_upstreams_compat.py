@@ -7,14 +7,18 @@ import numpy as np
 import pytest
 import soundfile
 import torch
+import torchaudio
 
-from spear_bench.compat.s3prl import apply_s3prl_compat
+from spear_bench.compat.s3prl import s3prl_patches
 from spear_bench.superb.recipe_files import s3prl_local_files, score_rttm_der
 from spear_bench.superb.recipes import G2P_LEXICON_URLS
 
-apply_s3prl_compat()
 
-import torchaudio  # noqa: E402  (after the shims, as s3prl sees it)
+@pytest.fixture(autouse=True)
+def patched():
+    """Every test here runs inside the patches' scope, as spear-bench's calls into s3prl do."""
+    with s3prl_patches() as patches:
+        yield patches
 
 
 def tone(seconds=0.5, rate=16000, channels=1):
@@ -30,10 +34,19 @@ def test_s3prl_hub_and_nn_import_with_the_shims():
     assert callable(s3prl.hub.wavlm_local) and hasattr(s3prl.nn, "Featurizer")
 
 
-def test_apply_is_idempotent_and_names_its_shims():
-    first = apply_s3prl_compat()
-    assert apply_s3prl_compat() == first
-    assert {"set_audio_backend", "sox_effects", "torch_load_weights_only"} <= set(first)
+def test_the_scope_names_its_patches_nests_and_restores_everything():
+    original_load = torch.load.__wrapped__  # inside the autouse scope
+    with s3prl_patches() as patches:  # nested: neither re-applied nor restored early
+        applied = set(patches.applied)
+    assert {"torchaudio.set_audio_backend", "torchaudio.sox_effects", "Series.iteritems"} <= applied
+    assert any(name.startswith("torch.load") for name in applied) and torch.load is not original_load
+    s3prl_patches().__exit__(None, None, None)  # leave the autouse scope early, then look
+    try:
+        assert torch.load is original_load and not hasattr(torchaudio, "set_audio_backend")
+        assert not hasattr(__import__("pandas").Series, "iteritems")
+        assert "torchaudio.sox_effects" not in __import__("sys").modules
+    finally:
+        s3prl_patches().__enter__()  # the fixture's exit closes it
 
 
 def test_set_audio_backend_is_accepted_again():
@@ -79,16 +92,20 @@ def test_torchaudio_save_load_info_round_trip_without_torchcodec(tmp_path):
     assert (info.sample_rate, info.num_frames, info.num_channels) == (16000, 8000, 2)
 
 
-def test_torch_load_is_permissive_only_for_s3prl_callers(tmp_path, monkeypatch):
-    # torch honours this variable process-wide; the test is about our shim, not the variable
+def test_torch_load_is_permissive_only_inside_the_scope(tmp_path, monkeypatch):
+    # torch honours this variable process-wide; the test is about our patch, not the variable
     monkeypatch.delenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", raising=False)
     path = tmp_path / "runner.ckpt"
     torch.save({"Args": argparse.Namespace(lr=1.0)}, path)  # what s3prl's runner saves
+    assert torch.load(path, map_location="cpu")["Args"].lr == 1.0  # inside: any caller, __main__ included
     with pytest.raises(pickle.UnpicklingError):
-        torch.load(path)  # everyone else keeps torch's weights_only=True default
-    as_s3prl = {"__name__": "s3prl.downstream.runner", "torch": torch}
-    exec("loaded = torch.load(path, map_location='cpu')", as_s3prl, locals_ := {"path": path})
-    assert locals_["loaded"]["Args"].lr == 1.0
+        torch.load(path, weights_only=True)  # an explicit value wins
+    s3prl_patches().__exit__(None, None, None)
+    try:
+        with pytest.raises(pickle.UnpicklingError):
+            torch.load(path)  # outside: torch's weights_only=True default
+    finally:
+        s3prl_patches().__enter__()
 
 
 def test_s3prl_hf_wav2vec2_upstream_runs_with_transformers_5(tmp_path):

@@ -36,6 +36,7 @@ from spear_bench.bench.extract import precision, timed
 from spear_bench.bench.fingerprint import code_version, embedding_settings
 from spear_bench.bench.runner import EmbedStats, RunContext, TaskResult
 from spear_bench.bench.scored_model import BenchModel
+from spear_bench.compat.s3prl import s3prl_patches
 from spear_bench.errors import ConfigError
 from spear_bench.hashing import state_dict_hash
 from spear_bench.superb.legacy_tasks import TASK_FOLDERS as LEGACY_TASK_FOLDERS
@@ -75,9 +76,10 @@ class Upstream:
         """The S3PRLUpstream, built the way the recipe's ``build_upstream`` builds it (eval mode)."""
         if self._upstream is None:
             upstreams.register()  # the s3prl hub entries of this project's models (after the compatibility shims)
-            from s3prl.nn import S3PRLUpstream  # heavy optional dependency, loaded with the first upstream
+            with s3prl_patches():
+                from s3prl.nn import S3PRLUpstream  # heavy optional dependency, loaded with the first upstream
 
-            upstream = S3PRLUpstream(self.model.s3prl_upstream, path_or_url=self.model.s3prl_ckpt)
+                upstream = S3PRLUpstream(self.model.s3prl_upstream, path_or_url=self.model.s3prl_ckpt)
             self._upstream = upstream.eval()
         return self._upstream
 
@@ -376,7 +378,7 @@ class SuperbRunner:
 def run_legacy_superb_task(spec: SuperbTaskSpec, model: BenchModel, context: RunContext) -> TaskResult:
     """One of the six tasks s3prl runs only through its legacy runner (OOD-ASR, QbE, ST, SE, SS, VC):
     :func:`spear_bench.superb.legacy_tasks.run_task` trains and tests it with s3prl's ``run_downstream``
-    and the task's expert, with the run's seed, in a process of its own, in
+    and the task's expert, with the run's seed, in this process (its patches scoped, nothing left behind), in
     ``<cache>/superb_runs/<model>/<task>-<key>`` (s3prl resumes from its checkpoints there). A demo
     task (one with a ``base``) runs the demo schedule of ``superb.legacy.DEMO_OVERRIDES``; VC's scorers
     that were not given are random-init stand-ins there, stored as the rows ``stand_in_vocoder`` /

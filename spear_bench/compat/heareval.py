@@ -20,10 +20,10 @@ fixes is imported):
   removed in NumPy 2.0: those two modules get a ``np`` that also has ``Inf`` (= ``np.inf``).
 - torch >= 2.6 loads with ``weights_only=True``; heareval (``torch.load(best_model_path)``)
   and Lightning (``trainer.test(ckpt_path=...)``) reload the checkpoints Lightning has just
-  written, which pickle heareval's hyper-parameters (torch classes and functions). Calls
-  made from inside ``heareval``, ``pytorch_lightning`` and ``lightning_fabric`` default to
-  ``weights_only=False`` (:func:`spear_bench.compat.torch_load.trust_torch_load_from`); every other
-  caller keeps torch's safe default.
+  written, which pickle heareval's hyper-parameters (torch classes and functions). heareval's
+  ``task_predictions_train`` and ``task_predictions_test`` run inside
+  :func:`spear_bench.compat.torch_load.trusted_torch_load` (``weights_only=False`` by default
+  there); everywhere else torch's safe default stands.
 - Event tasks fail with ``KeyError: <max epochs>`` in
   ``epoch_best_postprocessing_or_default`` (hear-eval-kit issue #432): heareval sets
   ``trainer.fit_loop.current_epoch``, which Lightning 1.9 no longer reads, so the test pass
@@ -45,12 +45,11 @@ import sys
 import types
 from typing import Callable
 
-from spear_bench.compat.torch_load import trust_torch_load_from
+from spear_bench.compat.torch_load import trusted_torch_load
 
 _TF_USERS = ("heareval.embeddings.task_embeddings", "heareval.embeddings.runner")
 _NP_INF_USERS = ("pytorch_lightning.callbacks.early_stopping", "pytorch_lightning.callbacks.model_checkpoint")
 _PREDICTIONS = "heareval.predictions.task_predictions"
-TRUSTED_CHECKPOINT_LOADERS = ("heareval", "pytorch_lightning", "lightning_fabric")
 
 
 class _TensorflowStandIn(types.ModuleType):
@@ -121,15 +120,22 @@ class _NumpyWithInf(types.ModuleType):
 
 
 def _fix_predictions(module: types.ModuleType) -> None:
-    original = module.task_predictions_test
+    original_test, original_train = module.task_predictions_test, module.task_predictions_train
 
     def task_predictions_test(embedding_path, grid_point, *args, **kwargs):
         # hear-eval-kit #432: the test pass must see the best epoch as the trainer's current epoch.
         grid_point.trainer.fit_loop.epoch_progress.current.completed = grid_point.epoch
-        return original(embedding_path, grid_point, *args, **kwargs)
+        with trusted_torch_load():  # Lightning's trainer.test(ckpt_path=...) reloads its own checkpoint
+            return original_test(embedding_path, grid_point, *args, **kwargs)
 
-    task_predictions_test.__wrapped__ = original
+    def task_predictions_train(*args, **kwargs):
+        with trusted_torch_load():  # heareval's torch.load(checkpoint_callback.best_model_path)
+            return original_train(*args, **kwargs)
+
+    task_predictions_test.__wrapped__ = original_test
+    task_predictions_train.__wrapped__ = original_train
     module.task_predictions_test = task_predictions_test
+    module.task_predictions_train = task_predictions_train
 
 
 def _patch(fullname: str, exec_module: Callable, module: types.ModuleType) -> None:
@@ -137,7 +143,6 @@ def _patch(fullname: str, exec_module: Callable, module: types.ModuleType) -> No
     if fullname in _NP_INF_USERS:
         module.np = _NumpyWithInf()
     elif fullname == _PREDICTIONS:
-        trust_torch_load_from(*TRUSTED_CHECKPOINT_LOADERS)
         _fix_predictions(module)
 
 
@@ -187,5 +192,4 @@ def install_heareval_hook() -> None:
         if name in sys.modules:
             sys.modules[name].np = _NumpyWithInf()
     if _PREDICTIONS in sys.modules and not hasattr(sys.modules[_PREDICTIONS].task_predictions_test, "__wrapped__"):
-        trust_torch_load_from(*TRUSTED_CHECKPOINT_LOADERS)
         _fix_predictions(sys.modules[_PREDICTIONS])

@@ -1,7 +1,9 @@
 """Make s3prl 0.4.18 import and run beside torch 2.13 / torchaudio 2.11 / transformers 5.
 
-s3prl was written for torchaudio < 2.2 and torch < 2.6. What breaks, and the shim for each
-(applied at runtime by :func:`apply_s3prl_compat`; nothing in site-packages is edited):
+s3prl was written for torchaudio < 2.2 and torch < 2.6. What breaks, and the shim for each,
+applied inside ``with s3prl_patches():`` around each call into s3prl and restored after
+(nothing in site-packages is edited; outside the scope every library is as installed). Each can
+go when s3prl (0.4.18 here, the last release) or the library brings the old name back:
 
 - ``torchaudio.set_audio_backend`` / ``get_audio_backend`` were removed (2.2 / 2.9);
   s3prl calls ``set_audio_backend("sox_io")`` at import time in several modules
@@ -15,9 +17,8 @@ s3prl was written for torchaudio < 2.2 and torch < 2.6. What breaks, and the shi
   old signatures (``info`` returns an object with sample_rate, num_frames, num_channels,
   bits_per_sample, encoding).
 - torch >= 2.6 loads checkpoints with ``weights_only=True``; s3prl's checkpoints (and its
-  runner's) pickle argparse Namespaces and configs. Shim: ``torch.load`` calls made from
-  inside the ``s3prl`` package default to ``weights_only=False`` (they load the files a
-  user pointed s3prl at); every other caller keeps torch's safe default.
+  runner's) pickle argparse Namespaces and configs. Shim: inside the scope ``torch.load``
+  defaults to ``weights_only=False`` (:mod:`spear_bench.compat.torch_load`); an explicit value wins.
 - huggingface_hub 1.x removed ``HfFolder`` and ``Repository``; s3prl's legacy runner
   (``s3prl.run_downstream`` / ``s3prl.downstream.runner``) imports both at module level
   and uses them only to push results to the Hub (``--push_to_hf_hub``). Shim: ``HfFolder``
@@ -31,8 +32,8 @@ s3prl was written for torchaudio < 2.2 and torch < 2.6. What breaks, and the shi
 - pandas 2 removed ``Series.iteritems``; s3prl's corpus base class (Fluent Speech Commands,
   SNIPS ...) iterates rows with it. Shim: ``Series.iteritems = Series.items`` (the same
   generator under its new name).
-- Offline: s3prl's SUPERB recipes fetch small metadata files at run time (g2p lexicon,
-  VoxCeleb1 split list); :func:`s3prl_local_files` points them at the corpus's own copies.
+- Offline recipe files (g2p lexicon, VoxCeleb1 split lists, SD's dscore): SUPERB's own business,
+  :mod:`spear_bench.superb.recipe_files`.
 
 ``s3prl.problem`` / ``s3prl.metric`` import ``editdistance``: a pinned dependency, no shim.
 """
@@ -53,11 +54,9 @@ import soundfile
 import torch
 
 import spear_bench  # noqa: F401  (installs the torchaudio import hook before torchaudio loads)
-from spear_bench.compat.torch_load import trust_torch_load_from
+from spear_bench.compat.patching import ScopedPatches
+from spear_bench.compat.torch_load import trusted_torch_load
 from spear_bench.errors import AudioError, SpearBenchError
-
-_APPLIED: list[str] = []
-
 
 # ----------------------------------------------------------------------------- audio backends
 
@@ -196,12 +195,6 @@ def _sox_effects_module() -> types.ModuleType:
     return module
 
 
-# ----------------------------------------------------------------------------- torch.load
-
-
-# One wrapper for every library that reloads its own pickled checkpoints: compat.torch_load.trust_torch_load_from.
-
-
 # ----------------------------------------------------------------------------- huggingface_hub
 
 
@@ -242,37 +235,44 @@ def _torchcodec_available() -> bool:
     return True
 
 
-def apply_s3prl_compat() -> list[str]:
-    """Install the shims (idempotent). Returns the names of the shims in place."""
-    if _APPLIED:
-        return list(_APPLIED)
-    import torchaudio  # only when the shims are applied (SUPERB), after spear_bench's torchaudio hook
+def _install(patches: ScopedPatches) -> None:
+    import torchaudio  # only when the patches are applied (SUPERB), after spear_bench's torchaudio hook
 
     if not hasattr(torchaudio, "set_audio_backend"):
-        torchaudio.set_audio_backend = _set_audio_backend
-        torchaudio.get_audio_backend = _get_audio_backend
-        torchaudio.list_audio_backends = lambda: ["soundfile"]
-        _APPLIED.append("set_audio_backend")
+        patches.set_attr(torchaudio, "set_audio_backend", _set_audio_backend)
+        patches.set_attr(torchaudio, "get_audio_backend", _get_audio_backend)
+        patches.set_attr(torchaudio, "list_audio_backends", lambda: ["soundfile"])
     try:
         import torchaudio.sox_effects  # noqa: F401
     except ImportError:
         module = _sox_effects_module()
-        sys.modules["torchaudio.sox_effects"] = module
-        torchaudio.sox_effects = module
-        _APPLIED.append("sox_effects")
+        patches.set_item(sys.modules, "torchaudio.sox_effects", module)
+        patches.set_attr(torchaudio, "sox_effects", module)
     if not _torchcodec_available():
-        torchaudio.load, torchaudio.save, torchaudio.info = _load, _save, _info
-        _APPLIED.append("soundfile_io")
+        for name, function in (("load", _load), ("save", _save), ("info", _info)):
+            patches.set_attr(torchaudio, name, function)
     if not hasattr(huggingface_hub, "HfFolder"):
-        huggingface_hub.HfFolder = HfFolder
-        _APPLIED.append("hf_folder")
+        patches.set_attr(huggingface_hub, "HfFolder", HfFolder)
     if not hasattr(huggingface_hub, "Repository"):
-        huggingface_hub.Repository = Repository
-        _APPLIED.append("hf_repository")
+        patches.set_attr(huggingface_hub, "Repository", Repository)
     if not hasattr(pandas.Series, "iteritems"):
-        pandas.Series.iteritems = pandas.Series.items
-        _APPLIED.append("pandas_iteritems")
-    if "torch_load_weights_only" not in _APPLIED:
-        trust_torch_load_from("s3prl")  # s3prl's own checkpoints pickle configs (trusted local files)
-        _APPLIED.append("torch_load_weights_only")
-    return list(_APPLIED)
+        patches.set_attr(pandas.Series, "iteritems", pandas.Series.items)
+    patches.enter(trusted_torch_load())  # s3prl reloads its own checkpoints, which pickle configs
+
+
+S3PRL_PATCHES = ScopedPatches("s3prl", _install)
+
+
+def s3prl_patches() -> ScopedPatches:
+    """``with s3prl_patches(): ...``: s3prl imports and runs inside; everything is restored after the last exit."""
+    return S3PRL_PATCHES
+
+
+def apply_s3prl_compat() -> list[str]:
+    """The patches for the rest of the process; the names of those in place.
+
+    Only for a process that belongs to s3prl (its own command lines, started through
+    :mod:`spear_bench.compat.s3prl_startup`): spear-bench's own code enters :func:`s3prl_patches`
+    around each call into s3prl instead.
+    """
+    return S3PRL_PATCHES.forever()

@@ -1,7 +1,10 @@
 """Named shims for s3prl 0.4.18's legacy downstream experts on this stack.
 
-On top of :func:`spear_bench.compat.s3prl.apply_s3prl_compat` (torchaudio backends, sox effects,
-torch.load, huggingface_hub), which :func:`apply` calls first. Nothing in site-packages is edited.
+On top of :func:`spear_bench.compat.s3prl.s3prl_patches` (torchaudio backends, sox effects,
+torch.load, huggingface_hub, pandas), inside ``with legacy_patches():`` (the ``ctc_*`` ones) or
+:func:`vc_evaluate_modules` (the ``vc_*`` ones), restored on exit. Nothing in site-packages is edited.
+Each can go when s3prl ships the module or fixes the call (0.4.18 is its last release) or the
+library brings the old API back.
 
 Shims (name: what breaks -> what the shim does):
 
@@ -53,6 +56,7 @@ only with a vocoder, not installed).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import sys
@@ -64,9 +68,8 @@ from pathlib import Path
 
 from torch.utils.data import Dataset
 
-from spear_bench.compat.s3prl import apply_s3prl_compat
-
-_APPLIED: list[str] = []
+from spear_bench.compat.patching import ScopedPatches
+from spear_bench.compat.s3prl import s3prl_patches
 
 
 class CommonVoiceDataset(Dataset):
@@ -102,7 +105,7 @@ class CommonVoiceDataset(Dataset):
         return len(self.file_list)
 
 
-def _ctc_corpus_common_voice() -> None:
+def _ctc_corpus_common_voice(patches: ScopedPatches) -> None:
     import s3prl.downstream.ctc  # the wheel's package, whose corpus/ subpackage is missing
 
     try:
@@ -116,24 +119,29 @@ def _ctc_corpus_common_voice() -> None:
     common_voice = types.ModuleType("s3prl.downstream.ctc.corpus.common_voice")
     common_voice.CommonVoiceDataset = CommonVoiceDataset
     corpus.common_voice = common_voice
-    sys.modules[corpus.__name__] = corpus
-    sys.modules[common_voice.__name__] = common_voice
-    s3prl.downstream.ctc.corpus = corpus
+    patches.set_item(sys.modules, corpus.__name__, corpus, "ctc_corpus_common_voice")
+    patches.set_item(sys.modules, common_voice.__name__, common_voice, "ctc_corpus_common_voice")
+    patches.set_attr(s3prl.downstream.ctc, "corpus", corpus, "ctc_corpus_common_voice")
 
 
-def _ctc_load_dataset_keeps_num_workers() -> None:
+def _ctc_load_dataset_keeps_num_workers(patches: ScopedPatches) -> None:
     import s3prl.downstream.ctc.data as data
 
     original = data.load_dataset
-    if getattr(original, "_spear_bench_copy_corpus", False):
-        return
 
     def load_dataset(split, tokenizer, corpus):
         return original(split, tokenizer, dict(corpus))  # s3prl pops keys out of the dict it gets
 
-    load_dataset._spear_bench_copy_corpus = True
-    data.load_dataset = load_dataset
-    expert = sys.modules.get("s3prl.downstream.ctc.expert")  # imported before the shim: it holds the old name
+    patches.set_attr(data, "load_dataset", load_dataset, "ctc_load_dataset_keeps_num_workers")
+
+    def expert_takes_the_original_back() -> None:
+        # ctc/expert.py binds the name at its import (`from .data import load_dataset`), perhaps inside the scope
+        expert = sys.modules.get("s3prl.downstream.ctc.expert")
+        if expert is not None and expert.load_dataset is load_dataset:
+            expert.load_dataset = original
+
+    patches.on_exit(expert_takes_the_original_back)
+    expert = sys.modules.get("s3prl.downstream.ctc.expert")  # imported before the scope: it holds the old name
     if expert is not None:
         expert.load_dataset = load_dataset
 
@@ -191,13 +199,13 @@ class Wav2Vec2Tokenizer:
         return self.tokenizer.batch_decode(ids, **kwargs)
 
 
-def _vc_transformers_wav2vec2_tokenizer() -> None:
+def _vc_transformers_wav2vec2_tokenizer(patches: ScopedPatches) -> None:
     import transformers  # heavy; VC evaluation only
 
     try:
         transformers.Wav2Vec2Tokenizer  # noqa: B018 - transformers < 5 has its own
     except AttributeError:
-        transformers.Wav2Vec2Tokenizer = Wav2Vec2Tokenizer
+        patches.set_attr(transformers, "Wav2Vec2Tokenizer", Wav2Vec2Tokenizer, "vc_transformers_wav2vec2_tokenizer")
 
 
 class JiwerV2:
@@ -295,8 +303,10 @@ def vc_evaluate_modules(asr_model=None, asr_stand_in_layers: int = 24):
     ``sys.path``) with the ``vc_*`` shims on ``vc_evaluate``; the names are removed again afterwards."""
     import s3prl.downstream  # the wheel's folder, where a2o-vc-vcc2020/ lives
 
-    apply()
-    _vc_transformers_wav2vec2_tokenizer()
+    scope = ScopedPatches("vc_evaluate", _vc_transformers_wav2vec2_tokenizer)
+    stack = contextlib.ExitStack()
+    stack.enter_context(legacy_patches())
+    stack.enter_context(scope)
     folder = str(Path(s3prl.downstream.__file__).parent / "a2o-vc-vcc2020")
     saved = {name: sys.modules.pop(name) for name in VC_EXPERT_MODULES if name in sys.modules}
     sys.path.insert(0, folder)
@@ -316,16 +326,18 @@ def vc_evaluate_modules(asr_model=None, asr_stand_in_layers: int = 24):
         for name in VC_EXPERT_MODULES:
             sys.modules.pop(name, None)
         sys.modules.update(saved)
+        stack.close()
 
 
-def apply() -> list[str]:
-    """Install the base s3prl shims and this module's (idempotent); returns the names in place."""
-    names = apply_s3prl_compat()
-    for name, shim in (
-        ("ctc_corpus_common_voice", _ctc_corpus_common_voice),
-        ("ctc_load_dataset_keeps_num_workers", _ctc_load_dataset_keeps_num_workers),
-    ):
-        if name not in _APPLIED:
-            shim()
-            _APPLIED.append(name)
-    return names + list(_APPLIED)
+def _install(patches: ScopedPatches) -> None:
+    patches.enter(s3prl_patches())
+    _ctc_corpus_common_voice(patches)
+    _ctc_load_dataset_keeps_num_workers(patches)
+
+
+LEGACY_PATCHES = ScopedPatches("s3prl_legacy", _install)
+
+
+def legacy_patches() -> ScopedPatches:
+    """``with legacy_patches(): ...``: the base s3prl patches and this module's, restored after the last exit."""
+    return LEGACY_PATCHES

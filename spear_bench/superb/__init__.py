@@ -10,7 +10,7 @@ the files the recipes read, the one run-folder key.
 - :mod:`.legacy`: the six legacy-runner tasks' recipes through s3prl's ``run_downstream`` (train with
   resume; evaluate), the demo schedule; ``python -m spear_bench.superb.legacy ARGS`` from a shell.
 - :mod:`.legacy_tasks`: :func:`~.legacy_tasks.run_task`, a legacy task trained and scored end to end,
-  metrics in the paper's units (``python -m spear_bench.superb`` runs one in a process of its own).
+  metrics in the paper's units.
 - :mod:`.mtwv`: QbE's scorer; :mod:`.vc_eval`: VC's objective evaluation as s3prl's decode.sh runs it.
 - :mod:`.runs`: the one key of a run folder (config, model, code version, seed).
 

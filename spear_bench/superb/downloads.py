@@ -40,7 +40,7 @@ from filelock import FileLock
 
 from spear_bench import paths
 from spear_bench.atomic_io import atomic_path, atomic_write_text
-from spear_bench.compat.s3prl import apply_s3prl_compat
+from spear_bench.compat.s3prl import s3prl_patches
 from spear_bench.errors import DatasetError
 from spear_bench.superb.recipes import IEMOCAP_SPLIT_DIR, Fold
 
@@ -138,8 +138,8 @@ def fetch(url: str, where: str, place_at: Path, url_base: str | None = None) -> 
     with FileLock(str(target) + ".lock"):
         if target.is_file() and _checksum_file(target).is_file():
             return verified(target, url)
-        apply_s3prl_compat()
-        from s3prl.util.download import _download_url_to_file  # heavy optional dependency (imports s3prl)
+        with s3prl_patches():  # importing s3prl needs them
+            from s3prl.util.download import _download_url_to_file  # heavy optional dependency (imports s3prl)
 
         fetched_from = source_url(url, url_base)
         with atomic_path(target, suffix=".part") as part:

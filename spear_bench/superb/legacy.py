@@ -8,6 +8,8 @@ s3prl's: ``-a`` resumes from the newest ``states-*.ckpt`` of the experiment fold
 
 from __future__ import annotations
 
+import builtins
+import contextlib
 import copy
 import sys
 from pathlib import Path
@@ -156,19 +158,58 @@ def run_downstream(argv: list[str]) -> None:
     upstreams registered and every shim applied: the one wrapper around s3prl's legacy runner.
 
     ``python -m spear_bench.superb.legacy -m train -u spear_base -d <downstream> -c <config> -p <expdir>``
-    runs it from a shell. It imports ``s3prl.run_downstream`` as a module and calls its ``main()``
-    (run as ``__main__``, through ``python run_downstream.py`` or ``runpy``, the runner's own
-    ``torch.load`` of its checkpoints, on resume and ``-e``, is not recognised as s3prl's, so torch
-    >= 2.6's ``weights_only=True`` refuses the pickled args and config)."""
+    runs it from a shell. It calls ``s3prl.run_downstream.main()`` inside the legacy patches
+    (:func:`spear_bench.compat.s3prl_legacy.legacy_patches`) and puts back what ``main()`` changes
+    for the whole process (:func:`process_state_restored`): after it, nothing of either is left."""
     register()
-    s3prl_legacy.apply()
-    import s3prl.run_downstream as runner  # as a module, not __main__: its torch.load calls are s3prl's
+    with s3prl_legacy.legacy_patches(), process_state_restored():
+        import s3prl.run_downstream as runner  # heavy optional dependency (s3prl)
 
-    saved, sys.argv = sys.argv, ["run_downstream.py", *argv]
+        saved, sys.argv = sys.argv, ["run_downstream.py", *argv]
+        try:
+            runner.main()
+        finally:
+            sys.argv = saved
+
+
+@contextlib.contextmanager
+def process_state_restored():
+    """What s3prl's ``run_downstream.main()`` (0.4.18) changes for the whole process, put back afterwards.
+
+    It replaces ``builtins.isinstance`` (``hack_isinstance``: a defaultdict stops being a dict, for
+    DDP on torch < 1.8; every later isinstance call is slower), sets torch's multiprocessing
+    sharing strategy to ``file_system``, configures the root logger, may move torch.hub's folder,
+    seeds the global random streams and sets cuDNN's flags. Inside the call all of it stands, as in
+    s3prl's own process; after it, the caller's process is as it was.
+    """
+    import logging
+    import random
+
+    import numpy as np
+    import torch
+
+    isinstance_ = builtins.isinstance
+    strategy = torch.multiprocessing.get_sharing_strategy()
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    hub_dir = torch.hub.get_dir()
+    cudnn = (torch.backends.cudnn.enabled, torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
+    streams = (random.getstate(), np.random.get_state(), torch.random.get_rng_state())
+    cuda_streams = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
     try:
-        runner.main()
+        yield
     finally:
-        sys.argv = saved
+        builtins.isinstance = isinstance_
+        torch.multiprocessing.set_sharing_strategy(strategy)
+        root.setLevel(level)
+        root.handlers[:] = handlers
+        torch.hub.set_dir(hub_dir)
+        torch.backends.cudnn.enabled, torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = cudnn
+        random.setstate(streams[0])
+        np.random.set_state(streams[1])
+        torch.random.set_rng_state(streams[2])
+        if cuda_streams is not None:
+            torch.cuda.set_rng_state_all(cuda_streams)
 
 
 if __name__ == "__main__":

@@ -41,7 +41,6 @@ import csv
 import io
 import json
 import runpy
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -50,8 +49,8 @@ from typing import Callable
 
 import torch
 
-from spear_bench import errors
 from spear_bench.atomic_io import atomic_write_text
+from spear_bench.compat import s3prl_legacy
 from spear_bench.errors import ConfigError, DatasetError
 from spear_bench.superb import vc_eval
 from spear_bench.superb.legacy import (
@@ -395,7 +394,8 @@ def run_task(
     )
     run_dir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    metrics = RUNNERS[task](run)
+    with s3prl_legacy.legacy_patches():  # every call into s3prl below (hub, metrics, scorers) runs inside
+        metrics = RUNNERS[task](run)
     seconds = time.perf_counter() - start
     atomic_write_text(run_dir / f"{task}.json", json.dumps({"metrics": metrics, "seconds": seconds}, indent=1))
     return metrics
@@ -425,22 +425,12 @@ def legacy_run_config(task: str, demo: bool, overrides: dict | None = None) -> d
 
 
 def run_legacy_unit(arguments: dict) -> dict[str, float]:
-    """:func:`run_task` with ``arguments`` in a process of its own (``python -m spear_bench.superb``);
-    its metrics. The output shows as it comes; a spear-bench error comes back as the same one-line error.
+    """:func:`run_task` with ``arguments`` (and its ``run_dir``); its metrics.
 
-    s3prl's legacy runner leaves process-wide state behind: after one legacy unit, a process saw
-    isinstance(defaultdict(), dict) turn False, so SuperbSF then wrote its corpus csv wrongly
-    (KeyError 'iob'); the unit's own process leaves the caller's as it was.
+    It runs in the caller's process: every patch it needs is scoped to the call and s3prl's
+    runner's own process-wide changes are put back (:func:`spear_bench.superb.legacy.process_state_restored`),
+    so nothing is left behind (tests/test_compat_scoped.py). (Until these were scoped, each unit ran in
+    a process of its own: after one, isinstance(defaultdict(), dict) was False and SuperbSF then wrote
+    its corpus csv wrongly.)
     """
-    run_dir = Path(arguments["run_dir"])
-    done = subprocess.run([sys.executable, "-m", "spear_bench.superb", json.dumps(arguments)])
-    if done.returncode != 0:
-        error_file = run_dir / "error.json"
-        if error_file.is_file():
-            error = json.loads(error_file.read_text())
-            raise getattr(errors, error["type"], errors.SpearBenchError)(error["message"])
-        raise errors.SpearBenchError(
-            f"SUPERB task {arguments['task']}: s3prl's legacy runner exited with code {done.returncode} "
-            "(its output is above)"
-        )
-    return json.loads((run_dir / f"{arguments['task']}.json").read_text())["metrics"]
+    return run_task(**arguments)

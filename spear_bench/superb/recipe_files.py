@@ -14,7 +14,7 @@ import contextlib
 import shutil
 from pathlib import Path
 
-from spear_bench.compat.s3prl import apply_s3prl_compat
+from spear_bench.compat.s3prl import s3prl_patches
 from spear_bench.errors import AudioError, DatasetError
 from spear_bench.superb.downloads import fetched_recipe_files
 from spear_bench.superb.recipes import Fold, recipe_for
@@ -92,7 +92,11 @@ def s3prl_local_files(url_files: dict[str, Path], voxceleb1_cache: Path | None =
       definition: collar 0, overlapped speech scored, optimal speaker mapping) with
       ``pyannote.metrics`` and writes dscore's OVERALL line for s3prl's parser.
     """
-    apply_s3prl_compat()
+    with s3prl_patches():  # the whole run: s3prl is called inside
+        yield from _local_files(url_files, voxceleb1_cache)
+
+
+def _local_files(url_files: dict[str, Path], voxceleb1_cache: Path | None):
     import s3prl.dataio.corpus.voxceleb1sid as voxceleb1sid
     import s3prl.dataio.encoder.g2p as g2p
     import s3prl.problem.diarization.util as diarization_util

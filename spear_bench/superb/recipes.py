@@ -32,7 +32,7 @@ from typing import Callable
 
 import yaml
 
-from spear_bench.compat.s3prl import apply_s3prl_compat
+from spear_bench.compat.s3prl import s3prl_patches
 from spear_bench.errors import ConfigError
 from spear_bench.task_registry import SuperbProtocol, SuperbTaskSpec
 
@@ -278,8 +278,8 @@ def recipe_for(spec: SuperbTaskSpec, upstream_name: str = "<upstream>") -> Probl
 
 def problem_class(name: str):
     """An ``s3prl.problem`` class, imported after the compatibility shims."""
-    apply_s3prl_compat()
-    import s3prl.problem  # heavy optional dependency (seconds to import), loaded with the first SUPERB task
+    with s3prl_patches():
+        import s3prl.problem  # heavy optional dependency (seconds to import), loaded with the first SUPERB task
 
     return getattr(s3prl.problem, name)
 
