@@ -19,8 +19,8 @@ import pytest
 import torch
 import torchaudio
 
+from spear_bench.demo.superb_legacy_corpora import generate_legacy_demo
 from spear_bench.superb.legacy_tasks import run_task
-from spear_bench.superb_legacy import generate_legacy_demo
 
 
 def _observable() -> dict:

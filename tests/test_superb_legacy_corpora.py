@@ -15,15 +15,15 @@ import pytest
 import soundfile as sf
 
 from spear_bench.compat import s3prl_legacy
-from spear_bench.errors import DatasetError
-from spear_bench.superb.mtwv import read_groundtruth
-from spear_bench.superb_legacy.demo_corpora import (
+from spear_bench.demo.superb_legacy_corpora import (
     CV_ES_SENTENCES,
     SE_TEST_SNRS,
     SE_TRAIN_SNRS,
     STAMP,
     generate_legacy_demo,
 )
+from spear_bench.errors import DatasetError
+from spear_bench.superb.mtwv import read_groundtruth
 
 pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
 

@@ -17,10 +17,10 @@ import pytest
 import soundfile as sf
 
 from spear_bench.compat import s3prl_legacy
+from spear_bench.demo.superb_legacy_corpora import VC_EVAL, VC_LISTS, generate_legacy_demo
 from spear_bench.errors import ConfigError, DatasetError
 from spear_bench.superb.legacy_tasks import TASK_FOLDERS, TASKS, run_task
 from spear_bench.superb.vc_eval import VcScores
-from spear_bench.superb_legacy.demo_corpora import VC_EVAL, VC_LISTS, generate_legacy_demo
 
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
 

@@ -8,6 +8,7 @@ import pytest
 import torch
 import yaml
 
+from spear_bench.demo.superb_legacy_corpora import generate_legacy_demo
 from spear_bench.superb.legacy import (
     DEMO_OVERRIDES,
     evaluate_legacy_downstream,
@@ -16,7 +17,6 @@ from spear_bench.superb.legacy import (
 )
 from spear_bench.superb.mtwv import read_stdlist, score_quesst
 from spear_bench.superb.recipes import load_recipe
-from spear_bench.superb_legacy.demo_corpora import generate_legacy_demo
 
 pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
 

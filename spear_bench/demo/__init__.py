@@ -4,5 +4,6 @@
   corpus of the demo suites under one root, reused when complete);
 - :mod:`.hear_tasks`: the HEAR task folders (hearpreprocess's layout);
 - :mod:`.superb_corpora`: the SUPERB corpora s3prl's ``s3prl.problem`` recipes read;
+- :mod:`.superb_legacy_corpora`: those of the six tasks s3prl runs through its legacy runner;
 - :mod:`.common`: what they share (clip lengths, file ids, the spoken words).
 """

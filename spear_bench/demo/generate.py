@@ -4,7 +4,7 @@ Nothing can be downloaded here, so the demo makes its own small corpora, determi
 (espeak-ng is deterministic; synthetic sounds take fixed seeds): the HEAR task folders
 (:mod:`spear_bench.demo.hear_tasks`), the SUPERB corpora s3prl's ``s3prl.problem`` recipes read
 (:mod:`spear_bench.demo.superb_corpora`) and, on request, those of the six legacy-runner SUPERB
-tasks (``spear_bench.superb_legacy.demo_corpora``).
+tasks (``spear_bench.demo.superb_legacy_corpora``).
 
 The corpora are small (about 6 minutes of audio in all) so that ``spear-bench demo`` runs
 in minutes on 2 cores; every espeak-ng utterance of every corpus is synthesised in one
@@ -23,8 +23,8 @@ from pathlib import Path
 
 from spear_bench.audio.synth import Speaker, Utterance
 from spear_bench.demo import hear_tasks, superb_corpora
+from spear_bench.demo.superb_legacy_corpora import generate_legacy_demo
 from spear_bench.paths import home
-from spear_bench.superb_legacy.demo_corpora import generate_legacy_demo
 from spear_bench.task_registry import DEMO_SUITES, SuiteSpec, load_suite
 
 # v4: the probe caps of tasks/demo.yaml (written into task_metadata.json); v5: the SUPERB corpora in
@@ -57,7 +57,7 @@ def generate_demo_data(
     """Generate every demo dataset under ``root`` (default ``work_dir/demo_data``); reuse a complete one.
 
     ``legacy_superb``: also the corpora of the six legacy-runner SUPERB tasks (demo_superb), under
-    ``root/superb_legacy`` (spear_bench.superb_legacy.demo_corpora; written in place, with their own
+    ``root/superb_legacy`` (spear_bench.demo.superb_legacy_corpora; written in place, with their own
     stamp, since their kaldi lists hold absolute paths).
     """
     root = Path(root) if root is not None else default_demo_root()

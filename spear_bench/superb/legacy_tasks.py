@@ -18,7 +18,7 @@ vc        a2o-vc-vcc2020          ``<step>/test/hdf5``, then s3prl's       ``mcd
                                   (:mod:`.vc_eval`)                        duration; ``stand_in_*`` flags
 ========  ======================  ======================================  ===================================
 
-``data_root`` holds one folder per task, in the layout ``spear_bench.superb_legacy.demo_corpora`` writes (and s3prl's
+``data_root`` holds one folder per task, in the layout ``spear_bench.demo.superb_legacy_corpora`` writes (and s3prl's
 preparation scripts produce from the real corpora): ``ood_asr/``, ``quesst14Database/``,
 ``covost2/covost_en_de/``, ``voicebank_demand/voicebank/wav16k/``,
 ``libri2mix/Libri2Mix_prepared/wav16k/min/``, ``vcc2020/{vcc2020,lists}/``. A missing file is a
