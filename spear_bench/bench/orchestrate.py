@@ -7,8 +7,12 @@ finished units are skipped (same config hash), an interrupted unit is redone fro
 embedding cache, and no row is lost or written twice. The config hash covers the model
 (name, module, module kwargs, weights by content), the code (spear-bench's version and
 sources, the feature libraries' versions, the HEAR module's sources: see
-:mod:`spear_bench.bench.fingerprint`), the task definition, the task folder's metadata and
-the protocol, so changing any of them makes a new unit instead of reusing an old one.
+:mod:`spear_bench.bench.fingerprint`), the task definition, the task's data and the
+protocol, so changing any of them makes a new unit instead of reusing an old one. The data
+(:func:`task_data_key`): a HEAR task's metadata, label vocabulary, split files and the
+content hash of every clip (the embedding cache's audio keys, remembered by size and time,
+so an unchanged folder is not read again); a SUPERB corpus by the size and modification
+time of every file under its folder.
 ``RunConfig.force`` (``spear-bench run --force``) reruns finished units on purpose.
 
 Each unit is scored by the runner of its task's kind (:data:`RUNNERS`, the contract in
@@ -19,8 +23,10 @@ where units run and hand each one the models their process has loaded.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import math
+import os
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -30,9 +36,12 @@ from typing import Callable
 from tqdm.auto import tqdm
 
 from spear_bench.atomic_io import atomic_write_text
+from spear_bench.bench.cache import TALLY, file_hashes
 from spear_bench.bench.demo_suite_data import default_demo_root
 from spear_bench.bench.fingerprint import code_version, module_source_hash
+from spear_bench.bench.hear_data import read_task
 from spear_bench.bench.hear_runner import HearRunner
+from spear_bench.bench.preflight import check_seed
 from spear_bench.bench.probe import ProbeConfig
 from spear_bench.bench.runner import LoadedModels, RunContext, TaskRunner
 from spear_bench.bench.scored_model import resolve_model
@@ -71,6 +80,9 @@ class RunConfig:
     dtype: str = "float32"  # inference precision of the embeddings (spear_bench.bench.extract)
     vc_vocoder: str | None = None  # SUPERB VC: the pretrained vocoder folder (s3prl's pwg_task1)
     vc_asr_model: str | None = None  # SUPERB VC: the ASR model that scores WER (wav2vec2-large-960h-lv60-self)
+
+    def __post_init__(self) -> None:
+        check_seed(self.seed)
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self))
@@ -165,6 +177,36 @@ def _task_metadata(spec: TaskSpec, data_root: Path) -> dict:
     return {}
 
 
+def _digest(lines: list[str]) -> str:
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16]
+
+
+def task_data_key(spec: TaskSpec, data_root: Path, cache_dir: Path | str) -> dict:
+    """What the task's score depends on in its data folder (see the module docstring); {} for s3prl-only tasks.
+
+    HEAR: the folder is read and checked first (:func:`read_task`: labels, vocabulary, splits),
+    so a malformed task fails here, in one line, before any model runs.
+    """
+    if isinstance(spec, HearTaskSpec):
+        task = read_task(spec, data_root, sample_rate=16000)
+        listed = [task.root / "labelvocabulary.csv", *(task.root / f"{split}.json" for split in task.splits)]
+        clips = task.clips(16000)
+        hashes = file_hashes(Path(cache_dir) / "hear").hashes(listed + [path for _, _, path in clips])
+        out = {path.name: digest for path, digest in zip(listed, hashes)}
+        out["audio"] = _digest([f"{split}/{file}\t{h}" for (split, file, _), h in zip(clips, hashes[len(listed) :])])
+        return out
+    if isinstance(spec, SuperbTaskSpec) and not _runs_in_s3prl_only(spec):
+        root = spec.data_dir(data_root)
+        lines = []
+        for folder, dirs, files in os.walk(root):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            for name in sorted(f for f in files if not f.startswith(".")):
+                info = os.stat(Path(folder) / name)
+                lines.append(f"{Path(folder, name).relative_to(root)}\t{info.st_size}\t{info.st_mtime_ns}")
+        return {"files": _digest(lines), "count": len(lines)}
+    return {}
+
+
 def _runs_in_s3prl_only(spec: TaskSpec) -> bool:
     """A SUPERB task defined here but trained only by s3prl's own runner."""
     return isinstance(spec, SuperbTaskSpec) and spec.runner is None
@@ -182,6 +224,7 @@ def unit_config(unit: Unit, spec: TaskSpec, config: RunConfig, data_root: Path) 
         "layer": config.layer if isinstance(spec, HearTaskSpec) else "weighted_sum",
         "task": dataclasses.asdict(spec),
         "task_metadata": _task_metadata(spec, data_root),
+        "data": task_data_key(spec, data_root, config.cache),
         "protocol": protocol,
         "seed": config.seed,
     }
@@ -216,17 +259,28 @@ def run_unit(unit: Unit, config: RunConfig, models: LoadedModels | None = None) 
     start = time.perf_counter()
     if config.device is None:  # called outside a launcher: nothing allocated, so the CPU
         config = dataclasses.replace(config, device="cpu")
+    hits, misses = TALLY.hits, TALLY.misses  # a failed unit still reports the embeddings it computed
     try:
         return _run_unit(unit, config, start, models if models is not None else LoadedModels())
-    except SpearBenchError as error:
-        return UnitOutcome(unit, "failed", time.perf_counter() - start, message=str(error))
-    except Exception as error:  # a bug or a library failure: keep the run going, report it
+    except Exception as error:  # keep the run going, report the unit as failed
         return UnitOutcome(
             unit,
             "failed",
             time.perf_counter() - start,
-            message=f"{type(error).__name__}: {error} | {traceback.format_exc(limit=3).splitlines()[-1]}",
+            embed_hits=TALLY.hits - hits,
+            embed_misses=TALLY.misses - misses,
+            message=error_line(error),
         )
+
+
+def error_line(error: Exception) -> str:
+    """A failure in one line: a SpearBenchError's own message; for anything else (a bug, a library's
+    failure) its type, message and the innermost place it was raised, so that it can be found."""
+    if isinstance(error, SpearBenchError):
+        return str(error)
+    frames = traceback.extract_tb(error.__traceback__)
+    where = f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
+    return " ".join(f"{type(error).__name__}: {error}{where}".split())
 
 
 def _run_unit(unit: Unit, config: RunConfig, start: float, models: LoadedModels) -> UnitOutcome:
@@ -319,9 +373,8 @@ def _stored_scores(store: ResultsStore, key: tuple) -> dict:
 def format_outcome(outcome: UnitOutcome) -> str:
     score = outcome.scores.get(outcome.primary)
     score_text = f"{outcome.primary}={score:.4g}" if isinstance(score, (int, float)) else ""
-    cache = (
-        f"embeddings {outcome.embed_misses} computed, {outcome.embed_hits} cached" if outcome.status == "done" else ""
-    )
+    looked_up = outcome.status == "done" or outcome.embed_hits or outcome.embed_misses
+    cache = f"embeddings {outcome.embed_misses} computed, {outcome.embed_hits} cached" if looked_up else ""
     parts = [
         f"[{outcome.status}]",
         outcome.unit.label,

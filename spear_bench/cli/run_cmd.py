@@ -11,7 +11,7 @@ import typer
 
 from spear_bench.bench.demo_suite_data import generate_demo_data, needs_legacy_superb_corpora
 from spear_bench.bench.extract import CLOCK, ExtractConfig
-from spear_bench.bench.launchers import LaunchOptions, execute
+from spear_bench.bench.launchers import LaunchOptions, check_run, execute
 from spear_bench.bench.orchestrate import RunConfig, summarise
 from spear_bench.bench.scored_model import resolve_model
 from spear_bench.errors import SpearBenchError
@@ -147,9 +147,6 @@ def run(
         vc_vocoder=str(vc_vocoder) if vc_vocoder else None,
         vc_asr_model=str(vc_asr_model) if vc_asr_model else None,
     )
-    _check_models(config)
-    if suite in DEMO_SUITES and data_root is None:
-        generate_demo_data(log=typer.echo, legacy_superb=needs_legacy_superb_corpora(load_suite(suite)))
     options = LaunchOptions(
         nproc=nproc,
         slurm_cluster=slurm_cluster,
@@ -158,6 +155,10 @@ def run(
         slurm_gpus_per_node=slurm_gpus,
         wait=wait,
     )
+    check_run(config, launcher, options)  # folders, device, launcher options: before any model or data
+    _check_models(config)
+    if suite in DEMO_SUITES and data_root is None:
+        generate_demo_data(log=typer.echo, legacy_superb=needs_legacy_superb_corpora(load_suite(suite)))
     start = time.perf_counter()
     outcomes = execute(config, launcher, options, log=typer.echo)
     _print_summary(outcomes, results, time.perf_counter() - start)
@@ -192,6 +193,7 @@ def demo(
     stages: dict[str, float] = {}
     results = results or results_dir()
     config = RunConfig(suite="demo", models=_split([models]), results=str(results), cache=str(cache_dir()), quiet=quiet)
+    check_run(config, "local")
     _check_models(config)
     root = generate_demo_data(data_root, log=typer.echo)
     stages["data generation"] = time.perf_counter() - start
