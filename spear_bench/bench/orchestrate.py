@@ -11,8 +11,8 @@ sources, the feature libraries' versions, the HEAR module's sources: see
 protocol, so changing any of them makes a new unit instead of reusing an old one. The data
 (:func:`task_data_key`): a HEAR task's metadata, label vocabulary, split files and the
 content hash of every clip (the embedding cache's audio keys, remembered by size and time,
-so an unchanged folder is not read again); a SUPERB corpus by the size and modification
-time of every file under its folder.
+so an unchanged folder is not read again); a SUPERB corpus (tasks run by ``s3prl.problem``) by
+the size and modification time of every file under its folder.
 ``RunConfig.force`` (``spear-bench run --force``) reruns finished units on purpose.
 
 Each unit is scored by the runner of its task's kind (:data:`RUNNERS`, the contract in
@@ -195,7 +195,8 @@ def task_data_key(spec: TaskSpec, data_root: Path, cache_dir: Path | str) -> dic
         out = {path.name: digest for path, digest in zip(listed, hashes)}
         out["audio"] = _digest([f"{split}/{file}\t{h}" for (split, file, _), h in zip(clips, hashes[len(listed) :])])
         return out
-    if isinstance(spec, SuperbTaskSpec) and not _runs_in_s3prl_only(spec):
+    # s3prl_problem tasks only: the legacy runner's corpus folders were not checked to stay unchanged while it runs
+    if isinstance(spec, SuperbTaskSpec) and spec.runner == "s3prl_problem":
         root = spec.data_dir(data_root)
         lines = []
         for folder, dirs, files in os.walk(root):
@@ -409,6 +410,8 @@ def check_datasets(config: RunConfig) -> Path:
             continue  # reported per unit with the s3prl command to use
         if isinstance(spec, SuperbTaskSpec):
             check_task_files(spec, data_root)  # the corpus and the files its recipe would download
+        elif isinstance(spec, HearTaskSpec):
+            read_task(spec, data_root, sample_rate=16000).clips(16000)  # labels, vocabulary, splits, every clip
         else:
             spec.check_data(data_root)
     return data_root

@@ -40,8 +40,8 @@ def check_folder(path: Path | str, option: str, min_free: int = MIN_FREE_BYTES) 
         with tempfile.NamedTemporaryFile(dir=existing, prefix=".write-check-"):
             pass
     except OSError as error:
-        where = "" if existing == path else f" (its parent {existing})"
-        raise ConfigError(f"{option} {path}: not writable{where} ({error.strerror})") from error
+        where = "" if existing == path else f"{existing}: "
+        raise ConfigError(f"{option} {path}: not writable ({where}{error.strerror})") from error
     free = shutil.disk_usage(existing).free
     if free < min_free:
         raise ConfigError(
