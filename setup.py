@@ -1,7 +1,7 @@
 """Build hooks (the metadata is in pyproject.toml): ship the startup .pth next to the package.
 
 ``spear_bench_heareval_compat.pth`` lands at the top of site-packages, where Python runs it
-at start-up: it installs :func:`spear_bench.heareval_compat.install_heareval_hook`, so
+at start-up: it installs :func:`spear_bench.compat.heareval.install_heareval_hook`, so
 ``python -m heareval.embeddings.runner`` and ``python -m heareval.predictions.runner`` work
 as installed, with no PYTHONPATH or environment variable. Regular wheels get it through
 ``build_py`` (the build folder is the wheel's root); editable installs (``pip install -e``,

@@ -56,13 +56,15 @@ import torch
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
+sys.path.insert(0, str(REPO_ROOT / "tests"))  # the heareval oracle (tests/oracles/) is test support
+
+from oracles.heareval_oracle import heareval_session, init_name  # noqa: E402
 
 import spear_bench  # noqa: E402,F401  (torchaudio hook first)
 from spear_bench.bench.hear_data import HearTaskData  # noqa: E402
 from spear_bench.bench.hear_runner import build_probe_split, make_scorer, test_scores  # noqa: E402
-from spear_bench.bench.heareval_oracle import heareval_session, init_name  # noqa: E402
 from spear_bench.bench.probe import ProbeConfig, best_probe, select_grid_points, train_grid  # noqa: E402
-from spear_bench.heareval_compat import install_heareval_hook  # noqa: E402
+from spear_bench.compat.heareval import install_heareval_hook  # noqa: E402
 
 install_heareval_hook()  # already installed by the package's .pth; kept for a process started without it
 with warnings.catch_warnings():  # imported here, outside the timed region (Lightning takes seconds to import)

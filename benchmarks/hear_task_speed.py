@@ -4,7 +4,7 @@
     python benchmarks/hear_task_speed.py --model-size base --threads 2
 
 The task is the demo suite's ``demo_pitch`` folder (harmonic tones, written by
-``spear_bench.bench.demo_suite_data.make_demo_pitch`` into a temporary data root). Both sides run as a
+``spear_bench.demo.hear_tasks.make_demo_pitch`` into a temporary data root). Both sides run as a
 user runs them, each in its own process, on the same random-init SPEAR model and layer:
 
 * heareval 2021.1.3: ``python -m heareval.embeddings.runner hear_spear --model-options
@@ -33,7 +33,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from spear_bench.bench.demo_suite_data import make_demo_pitch  # noqa: E402
+from spear_bench.demo.hear_tasks import make_demo_pitch  # noqa: E402
 from spear_bench.task_registry import demo_suite  # noqa: E402
 
 TASK = "demo_pitch"

@@ -3,7 +3,7 @@
     python benchmarks/heareval_oracle_noise.py            # the three tasks, spear-bench seeds 0-4, heareval once
     python benchmarks/heareval_oracle_noise.py --seeds 3 --tasks scene
 
-For each task of :data:`spear_bench.bench.heareval_oracle.ORACLE_TASKS` (the ones
+For each task of :data:`oracles.heareval_oracle.ORACLE_TASKS` (tests/oracles/) (the ones
 tests/test_heareval_oracle.py runs), spear-bench's ``run_hear_task`` is run with probe seeds
 0..N-1 and 42 (the grid is drawn with seed 42 every time, as heareval draws it) and heareval's own
 ``task_embeddings`` + ``task_predictions`` once (its seed is fixed at 42). Printed per task: the
@@ -25,8 +25,9 @@ import torch
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
+sys.path.insert(0, str(REPO_ROOT / "tests"))  # the heareval oracle (tests/oracles/) is test support
 
-from spear_bench.bench.heareval_oracle import (  # noqa: E402
+from oracles.heareval_oracle import (  # noqa: E402
     ORACLE_MAX_EPOCHS,
     ORACLE_TASKS,
     make_task,

@@ -6,7 +6,7 @@
 #   1. torch==2.13.0 first: the CPU wheel. Any looser torch requirement resolved later
 #      would pull a multi-GB CUDA build from PyPI.
 #   2. torchaudio==2.11.0 with --no-deps: PyPI's build carries a CUDA extension that does
-#      not load beside the CPU torch; spear_bench/compat.py makes torchaudio import without
+#      not load beside the CPU torch; spear_bench/compat/torchaudio_import.py makes torchaudio import without
 #      it (only its pure-Python parts are used: kaldi fbank, resample).
 #   3. the project itself, editable, against constraints.txt (the full tested pin set).
 #   4. requirements-nodeps.txt with --no-deps (cross-check tools with impossible pins).

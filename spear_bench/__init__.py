@@ -5,7 +5,7 @@ Data flows one way through the subpackages:
 ``audio`` -> ``models`` -> ``bench`` (probes, fine-tunes, pre-training) -> ``results`` -> ``report``.
 """
 
-from spear_bench.compat import install_torchaudio_hook
+from spear_bench.compat.torchaudio_import import install_torchaudio_hook
 
 install_torchaudio_hook()
 

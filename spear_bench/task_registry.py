@@ -38,7 +38,8 @@ LEVELS = ("scene", "timestamp")
 UNITS = ("fraction", "percent", "dB", "")
 PREDICTION_TYPES = ("multiclass", "multilabel")
 SPLIT_MODES = ("trainvaltest", "new_split_kfold", "presplit_kfold")
-SUPERB_RUNNERS = ("s3prl_problem", "s3prl_legacy")  # s3prl.problem class | legacy run_downstream expert
+# Which of s3prl's entry points trains a SUPERB task: its s3prl.problem class | the legacy run_downstream expert.
+S3PRL_ENTRIES = ("problem", "legacy")
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,7 @@ class SuperbLayout:
 class SuperbProtocol:
     """The training schedule of an s3prl.problem recipe (its class defaults; demo tasks shorten it).
 
-    Written into the recipe's config by spear_bench.bench.superb_recipes.apply_protocol; the
+    Written into the recipe's config by spear_bench.superb.recipes.apply_protocol; the
     rest of the recipe (sampler, augmentation, head, scheduler) is the class's own.
     """
 
@@ -146,7 +147,7 @@ class SuperbTaskSpec:
     s3prl_downstream: str
     s3prl_config: str
     s3prl_problem: str | None
-    runner: str | None  # s3prl_problem | s3prl_legacy (spear_bench.superb_legacy) | None (not run)
+    s3prl_entry: str | None  # problem | legacy (spear_bench.superb.legacy_tasks) | None (not run)
     dataset: str | None  # corpus name (documentation)
     layout: SuperbLayout
     protocol: SuperbProtocol
@@ -326,9 +327,9 @@ def _superb_spec(entry: dict, where: str) -> SuperbTaskSpec:
     protocol = entry.get("protocol") or {}
     if set(protocol) - protocol_fields:
         raise ConfigError(f"{where}: unknown protocol fields {sorted(set(protocol) - protocol_fields)}")
-    runner = entry.get("runner")
-    if runner is not None and runner not in SUPERB_RUNNERS:
-        raise ConfigError(f"{where}: runner must be one of {SUPERB_RUNNERS} or null, got {runner!r}")
+    s3prl_entry = entry.get("s3prl_entry")
+    if s3prl_entry is not None and s3prl_entry not in S3PRL_ENTRIES:
+        raise ConfigError(f"{where}: s3prl_entry must be one of {S3PRL_ENTRIES} or null, got {s3prl_entry!r}")
     metrics = _metrics(entry, where)
     spec = SuperbTaskSpec(
         name=_require(entry, "name", where),
@@ -340,7 +341,7 @@ def _superb_spec(entry: dict, where: str) -> SuperbTaskSpec:
         s3prl_downstream=_require(s3prl, "downstream", where),
         s3prl_config=s3prl.get("config", ""),
         s3prl_problem=s3prl.get("problem"),
-        runner=runner,
+        s3prl_entry=s3prl_entry,
         dataset=entry.get("dataset"),
         layout=SuperbLayout(layout["root"], tuple(layout.get("required", ())), layout.get("description", "")),
         protocol=SuperbProtocol(**protocol),
@@ -348,10 +349,10 @@ def _superb_spec(entry: dict, where: str) -> SuperbTaskSpec:
     )
     if spec.metric not in {m.name for m in metrics}:
         raise ConfigError(f"{where}: primary metric {spec.metric!r} is not in metrics")
-    if spec.runner == "s3prl_problem" and spec.s3prl_problem is None:
-        raise ConfigError(f"{where}: runner s3prl_problem needs s3prl.problem (the class name)")
-    if spec.runner == "s3prl_legacy" and spec.s3prl_problem is not None:
-        raise ConfigError(f"{where}: runner s3prl_legacy is for tasks without an s3prl.problem class")
+    if spec.s3prl_entry == "problem" and spec.s3prl_problem is None:
+        raise ConfigError(f"{where}: s3prl_entry problem needs s3prl.problem (the class name)")
+    if spec.s3prl_entry == "legacy" and spec.s3prl_problem is not None:
+        raise ConfigError(f"{where}: s3prl_entry legacy is for tasks without an s3prl.problem class")
     return spec
 
 
@@ -462,4 +463,4 @@ def finetune_task(name: str) -> FinetuneTaskSpec:
     raise ConfigError(f"fine-tune task {name!r} is not in {suite.source}; known: {known}")
 
 
-DEMO_SUITES = ("demo", "demo_superb")  # suites whose data spear_bench.bench.demo_suite_data generates
+DEMO_SUITES = ("demo", "demo_superb")  # suites whose data spear_bench.demo generates

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import functools
 import json
-import runpy
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -27,12 +25,12 @@ import torch
 import yaml
 from torch import nn
 
+from spear_bench.compat.s3prl import apply_s3prl_compat
 from spear_bench.errors import CheckpointError, ConfigError
 from spear_bench.models.base import AudioEncoder, EncoderOutput
-from spear_bench.models.catalogue import ModelRef
 from spear_bench.models.checkpoint import load_spear_checkpoint
+from spear_bench.models.model_ref import ModelRef
 from spear_bench.models.registry import ModelBundle, get_bundle, model_names
-from spear_bench.s3prl_compat import apply_s3prl_compat
 
 BASELINE_HUB_PREFIX = "spear_bench_"  # s3prl has its own wavlm_* entries; ours must not clash
 LOCAL_SPEAR_ENTRY = "spear_local"
@@ -191,20 +189,6 @@ def register(hub=None) -> list[str]:
     return names
 
 
-def run_s3prl_downstream(argv: Sequence[str]) -> None:
-    """s3prl's legacy runner (``s3prl.run_downstream``) with our entries registered first.
-
-    ``python -m spear_bench.upstreams -m train -u spear_base -d <downstream> -c <config> -n <name>``
-    (the downstream configs live in s3prl's git tree, not in its wheel).
-    """
-    register()
-    saved, sys.argv = sys.argv, ["run_downstream.py", *argv]
-    try:
-        runpy.run_module("s3prl.run_downstream", run_name="__main__")
-    finally:
-        sys.argv = saved
-
-
 # ----------------------------------------------------------------------------- frame embeddings
 
 
@@ -347,7 +331,3 @@ def resolve_model_name(model: str, family_default_prefix: str = "spear_") -> str
     if ref.weights or ref.random_init or ref.hear:
         raise ConfigError(f"model {model!r}: expected a model name here (weights are given as a path argument)")
     return ref.name
-
-
-if __name__ == "__main__":
-    run_s3prl_downstream(sys.argv[1:])

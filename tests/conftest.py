@@ -1,9 +1,20 @@
+"""What the tests share: generated data (session scope), tiny model configs, and the test order.
+
+Test modules import nothing from each other: what two files need lives here (or, for code that runs
+outside pytest too, in a support module: tests/oracles/, tests/_upstreams_tiny.py).
+"""
+
 import os
+import textwrap
+from pathlib import Path
 
 import pytest
 import torch
+from filelock import FileLock
 
 import spear_bench  # noqa: F401  (installs the torchaudio compatibility hook first)
+from spear_bench.demo.generate import GENERATOR_VERSION, generate_demo_data
+from spear_bench.results.store import ResultRow, ResultsStore
 
 # Tests are CPU-only and sized for 2 cores.
 torch.set_num_threads(min(2, os.cpu_count() or 1))
@@ -40,10 +51,120 @@ def seeded():
     return 0
 
 
+@pytest.fixture(scope="session")
+def demo_root(tmp_path_factory) -> Path:
+    """The demo suites' generated corpora (spear_bench.demo), built once per test run in pytest's temporary
+    folder. Under pytest-xdist the workers share it: the first to take the lock generates, the others reuse."""
+    run_folder = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        run_folder = run_folder.parent  # above each worker's own folder: the whole run's
+    root = run_folder / f"demo-data-{GENERATOR_VERSION}"
+    with FileLock(f"{root}.lock"):
+        return generate_demo_data(root, log=lambda *_: None)
+
+
+@pytest.fixture(scope="session")
+def tiny_wavlm() -> dict:
+    """A WavLM small enough for CPU tests (2 layers of 32 dims), as ``overrides`` of a registered WavLM.
+    Shared by the whole run: read it, copy it to change it."""
+    return {
+        "hidden_size": 32,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 2,
+        "intermediate_size": 64,
+        "conv_dim": 32,
+        "num_conv_pos_embeddings": 16,
+        "num_conv_pos_embedding_groups": 2,
+    }
+
+
+TINY_HEAR_MODULE = textwrap.dedent('''
+    """A HEAR 2021 module for tests: log spectra of 20 ms frames, randomly projected."""
+    import torch
+
+    class Model(torch.nn.Module):
+        sample_rate = 16000
+        scene_embedding_size = timestamp_embedding_size = 16
+
+        def __init__(self):
+            super().__init__()
+            self.proj = torch.nn.Parameter(torch.randn(161, 16, generator=torch.Generator().manual_seed(0)))
+
+    def load_model(model_file_path="", **kwargs):
+        return Model()
+
+    def get_timestamp_embeddings(audio, model):
+        frames = audio.unfold(1, 320, 320)
+        embeddings = torch.log1p(torch.fft.rfft(frames).abs()) @ model.proj
+        timestamps = (torch.arange(embeddings.shape[1]) * 20.0 + 10.0).expand(audio.shape[0], -1)
+        return embeddings, timestamps
+
+    def get_scene_embeddings(audio, model):
+        return get_timestamp_embeddings(audio, model)[0].mean(1)
+''')
+
+
+@pytest.fixture(scope="session")
+def tiny_hear_module_source() -> str:
+    """The source of a tiny HEAR 2021 module (write it into a folder on sys.path to import it)."""
+    return TINY_HEAR_MODULE
+
+
+def _write_demo_store(root: Path) -> ResultsStore:
+    """A few rows as the runners write them: suites demo, hear, superb, finetune and an ablation run."""
+    store = ResultsStore(root)
+
+    def unit(model, suite, task, metrics, seed=0, split="test", config="cfg1", short="", value_unit=""):
+        store.write_unit(
+            [
+                ResultRow(
+                    model,
+                    suite,
+                    task,
+                    metric,
+                    value,
+                    seed,
+                    config,
+                    split=split,
+                    higher_is_better=up,
+                    task_short=short,
+                    unit=value_unit,
+                )
+                for metric, value, up in metrics
+            ]
+        )
+
+    unit("spear_tiny", "demo", "tone_pitch", [("accuracy", 0.75, True)])
+    unit("spear_tiny", "demo", "noise_vs_speech", [("accuracy", 0.9, True), ("loss", 0.31, False)])
+    unit("wavlm_tiny", "demo", "tone_pitch", [("accuracy", 0.5, True)])
+    unit("spear_tiny", "hear", "esc50", [("top1_acc", 0.40, True)], seed=0, short="ESC", value_unit="fraction")
+    unit("spear_tiny", "hear", "esc50", [("top1_acc", 0.42, True)], seed=1, short="ESC", value_unit="fraction")
+    unit("spear_tiny", "hear", "speech_commands_5h", [("top1_acc", 0.30, True)], short="SC-5", value_unit="fraction")
+    unit("spear_tiny", "superb", "ks", [("acc", 52.0, True)], short="KS", value_unit="percent")
+    unit(
+        "spear_tiny",
+        "finetune",
+        "librispeech_100h",
+        [("wer_test_clean", 80.5, False)],
+        split="test-clean",
+        short="LS-100",
+        value_unit="percent",
+    )
+    for n, value in ((4, 0.20), (8, 0.26)):
+        unit(f"spear_tiny@codebooks={n}", "pretrain", "mvq_prediction", [("accuracy", value, True)])
+    return store
+
+
+@pytest.fixture(scope="session")
+def write_demo_store():
+    """``write_demo_store(folder)``: a demo-like results store (rows of every suite and an ablation) in ``folder``."""
+    return _write_demo_store
+
+
 def pytest_collection_modifyitems(session, config, items):
     """The legacy SUPERB tests run last. They call s3prl's legacy runner in this process, which
     leaves process-wide state behind that slows every later test about five-fold (measured: a
     300,000-step isinstance loop 0.010 s before one QbE run, 0.052 s after). spear-bench itself
-    runs each legacy unit in a process of its own (bench.superb_runner.run_legacy_superb_task)."""
+    runs each legacy unit in a process of its own (superb.legacy_tasks.run_legacy_unit)."""
     legacy = [item for item in items if item.nodeid.startswith("tests/test_superb_legacy_tasks.py")]
     items[:] = [item for item in items if item not in legacy] + legacy

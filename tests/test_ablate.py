@@ -10,40 +10,28 @@ from pathlib import Path
 
 import pytest
 import yaml
-from test_demo_data import demo_root  # tests/ is on sys.path (pytest rootdir-relative import)
 
-from spear_bench.ablate import (
-    derive_config,
-    load_sweep,
-    targets_key,
-    value_text,
-    variant_dir,
-    variants,
-)
+from spear_bench.ablate import stages
+from spear_bench.ablate.config import load_sweep
+from spear_bench.ablate.execute import check_scored_model
+from spear_bench.ablate.knobs import value_text
+from spear_bench.ablate.variants import derive_config, targets_key, variant_dir, variants
+from spear_bench.bench.launchers import LaunchOptions
+from spear_bench.bench.orchestrate import Unit, UnitOutcome, format_outcome
 from spear_bench.errors import ConfigError
 from spear_bench.paths import REPO_ROOT
 from spear_bench.pretrain.config import PretrainConfig, build_dataclass
 from spear_bench.results.store import ResultsStore
 
-TINY_WAVLM = {
-    "hidden_size": 32,
-    "num_hidden_layers": 2,
-    "num_attention_heads": 2,
-    "intermediate_size": 64,
-    "conv_dim": 32,
-    "num_conv_pos_embeddings": 16,
-    "num_conv_pos_embedding_groups": 2,
-}
 
-
-def _base(tmp_path: Path) -> Path:
+def _base(tmp_path: Path, tiny_wavlm: dict) -> Path:
     values = {
         "work_dir": "ignored",
         "data": {"demo": {"num_speech": 4, "num_audio": 2, "num_noises": 1, "seed": 1}},
         "token_sets": [
             {
                 "name": "speech",
-                "teacher": {"name": "wavlm_large", "layer": 1, "random_init": True, "overrides": TINY_WAVLM},
+                "teacher": {"name": "wavlm_large", "layer": 1, "random_init": True, "overrides": tiny_wavlm},
                 "mvq": {"num_codebooks": 2, "phase_one_iters": 20, "phase_two_iters": 20, "batch_frames": 256},
                 "kmeans": {"num_clusters": 16, "batch_size": 256, "n_init": 2},
             },
@@ -74,10 +62,10 @@ def _base(tmp_path: Path) -> Path:
     return path
 
 
-def _sweep(tmp_path: Path, **extra) -> Path:
+def _sweep(tmp_path: Path, tiny_wavlm: dict, **extra) -> Path:
     values = {
         "name": "t",
-        "base": str(_base(tmp_path)),
+        "base": str(_base(tmp_path, tiny_wavlm)),
         "knobs": {"alpha": [0.0, 1.0]},
         "seeds": [0],
         "score": {"suite": "demo", "tasks": ["demo_pitch"]},
@@ -91,10 +79,14 @@ def _sweep(tmp_path: Path, **extra) -> Path:
     return path
 
 
-def test_variants_are_named_by_their_knobs_and_derive_their_configs(tmp_path):
+def test_variants_are_named_by_their_knobs_and_derive_their_configs(tmp_path, tiny_wavlm):
     sweep = load_sweep(
         _sweep(
-            tmp_path, knobs={"alpha": [0.0, 0.5], "codebooks": [4]}, seeds=[0, 1], overrides={"train": {"max_steps": 3}}
+            tmp_path,
+            tiny_wavlm,
+            knobs={"alpha": [0.0, 0.5], "codebooks": [4]},
+            seeds=[0, 1],
+            overrides={"train": {"max_steps": 3}},
         )
     )
     found = variants(sweep)
@@ -107,8 +99,8 @@ def test_variants_are_named_by_their_knobs_and_derive_their_configs(tmp_path):
     assert Path(config.work_dir) == variant_dir(sweep, found[3]) and "alpha=0.5,codebooks=4" in config.work_dir
 
 
-def test_targets_are_shared_unless_a_knob_changes_them(tmp_path):
-    sweep = load_sweep(_sweep(tmp_path, knobs={"alpha": [0.0, 1.0], "target": ["mvq", "kmeans"]}))
+def test_targets_are_shared_unless_a_knob_changes_them(tmp_path, tiny_wavlm):
+    sweep = load_sweep(_sweep(tmp_path, tiny_wavlm, knobs={"alpha": [0.0, 1.0], "target": ["mvq", "kmeans"]}))
     keys = {
         (dict(v.knobs)["alpha"], dict(v.knobs)["target"]): targets_key(derive_config(sweep, v)) for v in variants(sweep)
     }
@@ -128,25 +120,25 @@ def test_value_text_matches_the_plot_convention():
         ({"colour": "red"}, "unknown key"),
     ],
 )
-def test_bad_sweep_files_are_one_line_errors_naming_the_file(tmp_path, change, message):
-    path = _sweep(tmp_path, **change)
+def test_bad_sweep_files_are_one_line_errors_naming_the_file(tmp_path, change, message, tiny_wavlm):
+    path = _sweep(tmp_path, tiny_wavlm, **change)
     with pytest.raises(ConfigError, match=message) as error:
         load_sweep(path)
     assert str(path) in str(error.value) and "\n" not in str(error.value)
 
 
-def test_scoring_needs_the_registered_model_of_the_pretrained_architecture(tmp_path):
-    from spear_bench.ablate import check_scored_model
-
-    check_scored_model(load_sweep(_sweep(tmp_path)))
+def test_scoring_needs_the_registered_model_of_the_pretrained_architecture(tmp_path, tiny_wavlm):
+    check_scored_model(load_sweep(_sweep(tmp_path, tiny_wavlm)))
     with pytest.raises(ConfigError, match="pre-train a tiny SPEAR, but are scored as 'spear_base'"):
-        check_scored_model(load_sweep(_sweep(tmp_path, model="spear_base")))
+        check_scored_model(load_sweep(_sweep(tmp_path, tiny_wavlm, model="spear_base")))
     with pytest.raises(ConfigError, match="with model.overrides"):
-        check_scored_model(load_sweep(_sweep(tmp_path, overrides={"model": {"overrides": {"encoder_dim": 48}}})))
+        check_scored_model(
+            load_sweep(_sweep(tmp_path, tiny_wavlm, overrides={"model": {"overrides": {"encoder_dim": 48}}}))
+        )
 
 
-def test_a_knob_on_a_missing_token_set_is_a_config_error(tmp_path):
-    sweep = load_sweep(_sweep(tmp_path, knobs={"audio_codebooks": [4]}))
+def test_a_knob_on_a_missing_token_set_is_a_config_error(tmp_path, tiny_wavlm):
+    sweep = load_sweep(_sweep(tmp_path, tiny_wavlm, knobs={"audio_codebooks": [4]}))
     base = yaml.safe_load(Path(sweep.base).read_text())
     base["token_sets"] = base["token_sets"][:1]
     Path(sweep.base).write_text(yaml.safe_dump(base))
@@ -166,8 +158,10 @@ def _command(sweep: Path) -> list[str]:
 
 
 @pytest.mark.slow
-def test_a_killed_sweep_resumes_without_redoing_finished_variants(tmp_path):
-    sweep_file = _sweep(tmp_path, score={"suite": "demo", "tasks": ["demo_pitch"], "data_root": str(demo_root())})
+def test_a_killed_sweep_resumes_without_redoing_finished_variants(tmp_path, demo_root, tiny_wavlm):
+    sweep_file = _sweep(
+        tmp_path, tiny_wavlm, score={"suite": "demo", "tasks": ["demo_pitch"], "data_root": str(demo_root)}
+    )
     sweep = load_sweep(sweep_file)
     first, second = variants(sweep)
     first_done = variant_dir(sweep, first) / "done.json"
@@ -218,30 +212,40 @@ def test_a_killed_sweep_resumes_without_redoing_finished_variants(tmp_path):
     assert again.returncode == 0 and "units: 0 run" in again.stdout, again.stdout[-2000:]
 
 
-def test_pretraining_units_go_to_slurm_jobs_and_torchrun(tmp_path, monkeypatch):
+def test_pretraining_units_go_to_slurm_jobs_and_torchrun(tmp_path, monkeypatch, tiny_wavlm):
     """The launchers' plumbing (the training itself is the slow test's): one submitit job per unfinished
     variant (submitit's debug cluster runs them here), and one torchrun pre-training per variant."""
-    from spear_bench import ablate
-    from spear_bench.bench.launchers import LaunchOptions
-
-    sweep = load_sweep(_sweep(tmp_path))
+    sweep = load_sweep(_sweep(tmp_path, tiny_wavlm))
     trained = []
-    monkeypatch.setattr(ablate, "run_pretrain", lambda s, v, nproc=1, progress=True: trained.append(v.name) or "done")
+    monkeypatch.setattr(stages, "run_pretrain", lambda s, v, nproc=1, progress=True: trained.append(v.name) or "done")
     options = LaunchOptions(slurm_cluster="debug", slurm_folder=str(tmp_path / "slurm"))
-    outcomes = ablate._pretrain_all(sweep, variants(sweep), "slurm", options, log=lambda _: None, quiet=True)
+    outcomes = stages.pretrain_all(sweep, variants(sweep), "slurm", options, log=lambda _: None, quiet=True)
     assert [o.status for o in outcomes] == ["done", "done"] and trained == ["spear_tiny@alpha=0", "spear_tiny@alpha=1"]
 
     commands = []
     monkeypatch.setattr(
-        ablate.subprocess, "run", lambda command: commands.append(command) or subprocess.CompletedProcess(command, 0)
+        stages.subprocess, "run", lambda command: commands.append(command) or subprocess.CompletedProcess(command, 0)
     )
-    monkeypatch.setattr(ablate, "_mark_pretrained", lambda config, values, step: None)
-    outcomes = ablate._pretrain_all(
+    monkeypatch.setattr(stages, "_mark_pretrained", lambda config, values, step: None)
+    outcomes = stages.pretrain_all(
         sweep, variants(sweep), "torchrun", LaunchOptions(nproc=2), log=lambda _: None, quiet=True
     )
     assert [o.status for o in outcomes] == ["done", "done"]
     assert all("--nproc_per_node=2" in c and c[-4:-2] == ["pretrain", "--config"] for c in commands)
     assert commands[1][-2].endswith(str(Path("alpha=1") / "seed0" / "pretrain.yaml"))
+
+
+def test_a_score_stage_shows_the_orchestrators_outcome_from_its_data(tmp_path, tiny_wavlm):
+    """The score stage carries the orchestrator's outcome as data (scores, cache use) and shows what
+    ``spear-bench run`` shows after the unit's label."""
+    variant = variants(load_sweep(_sweep(tmp_path, tiny_wavlm)))[0]
+    scored = UnitOutcome(Unit("m", "demo_words"), "done", 2.5, {"top1_acc": 0.5}, "top1_acc", 1, 3)
+    outcome = stages.StageOutcome(stages.StageUnit("score", variant, "demo_words"), "done", 2.5, scored=scored)
+    details = "top1_acc=0.5  2.5s  embeddings 3 computed, 1 cached"
+    assert format_outcome(scored) == f"[done]  m / demo_words  {details}"
+    assert stages.format_stage(outcome) == f"[done]  score {variant.label} [demo_words]  {details}"
+    failed = stages.StageOutcome(stages.StageUnit("score", variant, "demo_words"), "failed", 1.0, "bad audio")
+    assert stages.format_stage(failed) == f"[failed]  score {variant.label} [demo_words]  bad audio"
 
 
 @pytest.mark.slow

@@ -3,7 +3,7 @@
 Each case asserts the exact one-line message, the exit code, and that nothing finished was
 lost. The model is ``spear_tiny[random-init]``; the data are the demo suite's smallest HEAR
 tasks (``demo_pitch``: 120 tones, ``demo_env``: 48 sounds), copied from the generated demo
-tree. One finished run (``finished``, module-scoped) is copied by every case that starts from a
+tree. One finished run (``finished``, module-scoped, from the session's ``demo_root``) is copied by every case that starts from a
 finished store, so most cases rerun through the store and the embedding cache instead of
 computing. Interrupts are real signals sent to a real ``python -m spear_bench`` process.
 ``{tmp}`` in an expected message stands for the case's folder.
@@ -25,13 +25,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from test_demo_data import demo_root  # tests/ is on sys.path (pytest rootdir-relative import)
 
 from spear_bench import interrupts
 from spear_bench.atomic_io import atomic_write_with
 from spear_bench.bench import cache as cache_module
 from spear_bench.bench import hear_runner, launchers, preflight
 from spear_bench.cli import main
+from spear_bench.demo import generate as demo_generate
 from spear_bench.results.store import ResultsStore
 from spear_bench.train.checkpoint import save_checkpoint
 
@@ -44,8 +44,8 @@ RERUN = "what finished is kept, and rerunning the same command resumes from ther
 # --- shared set-up -------------------------------------------------------------------------------
 
 
-def _copy_task(folder: str, data: Path) -> Path:
-    shutil.copytree(demo_root() / folder, data / folder)
+def _copy_task(demo_root: Path, folder: str, data: Path) -> Path:
+    shutil.copytree(demo_root / folder, data / folder)
     return data / folder
 
 
@@ -85,11 +85,11 @@ def _unit_line(lines: list[str], task: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def finished(tmp_path_factory) -> Path:
+def finished(tmp_path_factory, demo_root) -> Path:
     """A finished run of demo_pitch and demo_env: data/, results/ (two units), cache/ (168 embeddings)."""
     root = tmp_path_factory.mktemp("finished")
-    _copy_task(PITCH, root / "data")
-    _copy_task(ENV, root / "data")
+    _copy_task(demo_root, PITCH, root / "data")
+    _copy_task(demo_root, ENV, root / "data")
     assert main([str(a) for a in _run_args(root, tasks="demo_pitch,demo_env")]) == 0
     assert len(_unit_files(root)) == 2
     return root
@@ -266,8 +266,8 @@ def test_an_empty_cache_entry_is_a_miss_and_kept_aside(tmp_path, capsys):
     ],
     ids=["label-not-a-list", "label-twice", "index-twice"],
 )
-def test_bad_labels_are_one_line_errors_before_any_embedding(tmp_path, capsys, file, content, message):
-    task = _copy_task(PITCH, tmp_path / "data")
+def test_bad_labels_are_one_line_errors_before_any_embedding(tmp_path, capsys, file, content, message, demo_root):
+    task = _copy_task(demo_root, PITCH, tmp_path / "data")
     if isinstance(content, dict):
         labels = json.loads((task / file).read_text())
         labels.update(content)
@@ -279,8 +279,8 @@ def test_bad_labels_are_one_line_errors_before_any_embedding(tmp_path, capsys, f
     assert not (tmp_path / "cache").exists() and not (tmp_path / "results").exists()  # nothing computed
 
 
-def test_a_missing_clip_is_one_line_error_before_any_embedding(tmp_path, capsys):
-    task = _copy_task(PITCH, tmp_path / "data")
+def test_a_missing_clip_is_one_line_error_before_any_embedding(tmp_path, capsys, demo_root):
+    task = _copy_task(demo_root, PITCH, tmp_path / "data")
     (task / "16000" / "test" / "pitch_60_4.wav").unlink()
     code, _, err = _cli(capsys, *_run_args(tmp_path))
     assert code == 2
@@ -329,10 +329,10 @@ def test_a_missing_clip_is_one_line_error_before_any_embedding(tmp_path, capsys)
         "options-slurm-ignores",
     ],
 )
-def test_bad_options_fail_in_one_line_before_any_work(tmp_path, capsys, monkeypatch, options, message):
+def test_bad_options_fail_in_one_line_before_any_work(tmp_path, capsys, monkeypatch, options, message, demo_root):
     if "cuda" in " ".join(options):
         monkeypatch.setattr(preflight.torch.cuda, "is_available", lambda: False)  # also where a GPU exists
-    _copy_task(PITCH, tmp_path / "data")
+    _copy_task(demo_root, PITCH, tmp_path / "data")
     code, out, err = _cli(capsys, *_run_args(tmp_path, *options))
     assert code == 2 and err == [f"error: {message}"] and out == []
     assert not (tmp_path / "cache").exists() and not (tmp_path / "results").exists()
@@ -365,8 +365,8 @@ def _results_is_a_file(tmp: Path) -> Path:
     ],
     ids=["results-is-a-file", "results-under-a-file", "results-read-only", "cache-is-a-file"],
 )
-def test_unusable_folders_fail_before_any_work(tmp_path, capsys, option, prepare, message):
-    _copy_task(PITCH, tmp_path / "data")
+def test_unusable_folders_fail_before_any_work(tmp_path, capsys, option, prepare, message, demo_root):
+    _copy_task(demo_root, PITCH, tmp_path / "data")
     folder = prepare(tmp_path)
     argv = _run_args(tmp_path)
     argv[argv.index(option) + 1] = folder
@@ -374,8 +374,8 @@ def test_unusable_folders_fail_before_any_work(tmp_path, capsys, option, prepare
     assert code == 2 and err == ["error: " + message.format(tmp=tmp_path)] and out == []
 
 
-def test_a_full_disk_fails_before_any_work_naming_the_folder(tmp_path, capsys, monkeypatch):
-    _copy_task(PITCH, tmp_path / "data")
+def test_a_full_disk_fails_before_any_work_naming_the_folder(tmp_path, capsys, monkeypatch, demo_root):
+    _copy_task(demo_root, PITCH, tmp_path / "data")
     monkeypatch.setattr(preflight.shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(10**9, 10**9, 5 * 2**20))
     code, _, err = _cli(capsys, *_run_args(tmp_path))
     assert code == 2
@@ -508,12 +508,10 @@ def test_sigterm_in_process_before_the_first_unit_finishes_exits_143(day, capsys
 
 
 def test_ctrl_c_during_demo_data_generation_exits_130(tmp_path, capsys, monkeypatch):
-    from spear_bench.cli import run_cmd
-
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(run_cmd, "generate_demo_data", interrupted)
+    monkeypatch.setattr(demo_generate, "generate_demo_data", interrupted)
     code, _, err = _cli(capsys, "demo", "--models", MODEL, "--results", tmp_path / "results", "--no-report")
     assert code == 130 and err == [f"interrupted (SIGINT) during demo: nothing had finished yet; {RERUN}"]
 

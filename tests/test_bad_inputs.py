@@ -29,10 +29,11 @@ from spear_bench.bench.cache import EmbeddingCache
 from spear_bench.bench.hear_data import read_task
 from spear_bench.bench.hear_runner import compute_embeddings
 from spear_bench.bench.scored_model import HearModelHandle, resolve_model
-from spear_bench.bench.superb_recipes import check_task_files, recipe_for
 from spear_bench.cli import main
 from spear_bench.errors import AudioError, CheckpointError, ConfigError, DatasetError, SpearBenchError
 from spear_bench.models.checkpoint import load_spear_checkpoint
+from spear_bench.superb.recipe_files import check_task_files
+from spear_bench.superb.recipes import recipe_for
 from spear_bench.task_registry import load_suite, load_suite_file
 
 # --- builders of bad input (each writes into the case's folder) ----------------------------------
@@ -284,15 +285,19 @@ CASES = [
     Case(
         "superb-trial-list-missing",
         lambda t: check_task_files(_superb_task("sv"), _voxceleb(t)),
-        "SUPERB task sv: expected {tmp}/VoxCeleb1/voxceleb1_test_v2.txt (VoxCeleb1 dev/wav + test/wav, "
-        "iden_split.txt and the trial list voxceleb1_test_v2.txt (openslr 49; = VGG veri_test2.txt))",
+        "SUPERB task sv: {tmp}/VoxCeleb1/voxceleb1_test_v2.txt is missing and s3prl's copy could not be fetched "
+        "from http://127.0.0.1:0/openslr.magicdatatech.com/resources/49/voxceleb1_test_v2.txt "
+        "(<urlopen error [Errno 111] Connection refused>); place the file at {tmp}/VoxCeleb1/voxceleb1_test_v2.txt",
         DatasetError,
     ),
     Case(
         "superb-split-list-missing",
         lambda t: check_task_files(_superb_task("er"), _iemocap(t)),
-        "SUPERB task er: expected {tmp}/IEMOCAP_full_release/s3prl_iemocap_split/Session1/train_meta_data.json "
-        "(s3prl's recipe downloads it; the corpus folder must supply it offline)",
+        "SUPERB task er: {tmp}/IEMOCAP_full_release/s3prl_iemocap_split/Session1/train_meta_data.json is missing "
+        "and s3prl's copy could not be fetched from http://127.0.0.1:0/huggingface.co/datasets/s3prl/iemocap_split/"
+        "raw/4097f2b496c41eed016d4e5eb0ada4cccd46d1f3/Session1/train_meta_data.json "
+        "(<urlopen error [Errno 111] Connection refused>); "
+        "place the file at {tmp}/IEMOCAP_full_release/s3prl_iemocap_split/Session1/train_meta_data.json",
         DatasetError,
     ),
     Case(
@@ -363,7 +368,8 @@ CASES = [
     Case(
         "tasks-unknown-suite-cli",
         _cli("run", "--suite", "nosuch", "--model", "spear_tiny[random-init]"),
-        "error: unknown suite 'nosuch': no {repo}/tasks/nosuch.yaml (known: demo, demo_superb, finetune, hear, superb)",
+        "error: unknown suite 'nosuch': no {repo}/tasks/nosuch.yaml "
+        "(known: bench_superb, demo, demo_superb, finetune, hear, superb)",
     ),
 ]
 
@@ -375,7 +381,9 @@ def _run_cli(argv: list[str], capsys) -> tuple[int, list[str]]:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_bad_input_gives_its_one_line_error(case, tmp_path, capsys):
+def test_bad_input_gives_its_one_line_error(case, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("SPEAR_BENCH_S3PRL_URL_BASE", "http://127.0.0.1:0")  # offline: s3prl's hosts refuse
+    monkeypatch.setenv("SPEAR_BENCH_CACHE", str(tmp_path / ".cache"))
     from spear_bench.paths import REPO_ROOT
 
     expected = case.expected.format(tmp=tmp_path, repo=REPO_ROOT)

@@ -49,7 +49,7 @@ def test_missing_superb_corpus_names_the_expected_path(capsys, tmp_path):
 
 
 def test_a_legacy_superb_task_without_its_corpus_names_the_expected_path(capsys, tmp_path):
-    # ST runs through s3prl's legacy runner (spear_bench.superb_legacy); its corpus is checked first
+    # ST runs through s3prl's legacy runner (spear_bench.superb.legacy_tasks); its corpus is checked first
     code, _, err = _run(
         capsys,
         "run",
@@ -89,15 +89,14 @@ def test_unknown_model_and_launcher_are_config_errors(capsys, tmp_path):
     assert code == 2 and "unknown launcher 'ssh'" in err
 
 
-def test_finished_units_are_skipped(capsys, tmp_path):
+def test_finished_units_are_skipped(capsys, tmp_path, demo_root):
     """A unit already in the store (same config hash) is reported as finished and not rerun."""
-    from test_demo_data import demo_root
 
     from spear_bench.bench.orchestrate import RunConfig, Unit, unit_config
     from spear_bench.results.store import ResultRow, ResultsStore, config_hash
     from spear_bench.task_registry import load_suite
 
-    root = demo_root()
+    root = demo_root
     config = RunConfig(
         suite="demo",
         models=("spear_tiny[random-init]",),

@@ -8,8 +8,6 @@ import types
 
 import pytest
 import torch
-from test_bench_hear_runner import TINY_HEAR_MODULE
-from test_demo_data import demo_root
 
 from spear_bench.bench import launchers
 from spear_bench.bench.launchers import LaunchOptions, collect_rank_outcomes, execute, resolve_device, worker_main
@@ -22,10 +20,10 @@ MODEL = "hear:tiny_hear_module"
 
 
 @pytest.fixture
-def tiny_module_path(tmp_path, monkeypatch):
+def tiny_module_path(tmp_path, monkeypatch, tiny_hear_module_source):
     folder = tmp_path / "modules"
     folder.mkdir()
-    (folder / "tiny_hear_module.py").write_text(TINY_HEAR_MODULE)
+    (folder / "tiny_hear_module.py").write_text(tiny_hear_module_source)
     monkeypatch.syspath_prepend(str(folder))
     # Jobs and workers are fresh interpreters: they find the module through PYTHONPATH.
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(folder), os.environ.get("PYTHONPATH", "")]))
@@ -33,12 +31,12 @@ def tiny_module_path(tmp_path, monkeypatch):
     return folder
 
 
-def _config(tmp_path, tasks):
+def _config(demo_root, tmp_path, tasks):
     return RunConfig(
         suite="demo",
         models=(MODEL,),
         tasks=tasks,
-        data_root=str(demo_root()),
+        data_root=str(demo_root),
         results=str(tmp_path / "results"),
         cache=str(tmp_path / "cache"),
         quiet=True,
@@ -51,19 +49,22 @@ def _stored(tmp_path):
 
 
 @pytest.mark.slow
-def test_slurm_launcher_with_submitit_debug_executor(tmp_path, tiny_module_path):
+def test_slurm_launcher_with_submitit_debug_executor(tmp_path, tiny_module_path, demo_root):
     outcomes = execute(
-        _config(tmp_path, ("demo_words",)), "slurm", LaunchOptions(slurm_cluster="debug"), log=lambda *_: None
+        _config(demo_root, tmp_path, ("demo_words",)),
+        "slurm",
+        LaunchOptions(slurm_cluster="debug"),
+        log=lambda *_: None,
     )
     assert [o.status for o in outcomes] == ["done"]
     assert _stored(tmp_path)[("demo_words", "top1_acc")] == 1
 
 
 @pytest.mark.slow
-def test_slurm_launcher_one_job_per_unit_with_submitit_local_executor(tmp_path, tiny_module_path):
+def test_slurm_launcher_one_job_per_unit_with_submitit_local_executor(tmp_path, tiny_module_path, demo_root):
     logs = []
     outcomes = execute(
-        _config(tmp_path, ("demo_words", "demo_pitch")),
+        _config(demo_root, tmp_path, ("demo_words", "demo_pitch")),
         "slurm",
         LaunchOptions(slurm_cluster="local", slurm_timeout_min=10),
         log=logs.append,
@@ -74,7 +75,7 @@ def test_slurm_launcher_one_job_per_unit_with_submitit_local_executor(tmp_path, 
     assert counts[("demo_words", "top1_acc")] == 1 and counts[("demo_pitch", "pitch_acc")] == 1
     # A second submission finds both units finished.
     again = execute(
-        _config(tmp_path, ("demo_words", "demo_pitch")),
+        _config(demo_root, tmp_path, ("demo_words", "demo_pitch")),
         "slurm",
         LaunchOptions(slurm_cluster="local", slurm_timeout_min=10),
         log=logs.append,
@@ -83,29 +84,32 @@ def test_slurm_launcher_one_job_per_unit_with_submitit_local_executor(tmp_path, 
 
 
 @pytest.mark.slow
-def test_torchrun_launcher_splits_units_over_workers(tmp_path, tiny_module_path):
+def test_torchrun_launcher_splits_units_over_workers(tmp_path, tiny_module_path, demo_root):
     outcomes = execute(
-        _config(tmp_path, ("demo_words", "demo_pitch")), "torchrun", LaunchOptions(nproc=2), log=lambda *_: None
+        _config(demo_root, tmp_path, ("demo_words", "demo_pitch")),
+        "torchrun",
+        LaunchOptions(nproc=2),
+        log=lambda *_: None,
     )
     assert sorted(o.status for o in outcomes) == ["done", "done"]
     counts = _stored(tmp_path)
     assert counts[("demo_words", "top1_acc")] == 1 and counts[("demo_pitch", "pitch_acc")] == 1
 
 
-# A HEAR module whose torchrun rank 1 dies (SIGKILL) while loading: that rank's units are never reported.
-RANK1_DIES_MODULE = TINY_HEAR_MODULE.replace(
-    'def load_model(model_file_path="", **kwargs):',
-    """def load_model(model_file_path="", **kwargs):
+@pytest.mark.slow
+def test_torchrun_rank_killed_fails_the_run_naming_its_units(
+    tmp_path, tiny_module_path, capsys, demo_root, tiny_hear_module_source
+):
+    # A HEAR module whose torchrun rank 1 dies (SIGKILL) while loading: that rank's units are never reported.
+    rank1_dies = tiny_hear_module_source.replace(
+        'def load_model(model_file_path="", **kwargs):',
+        """def load_model(model_file_path="", **kwargs):
     import os, signal
     if os.environ.get("RANK") == "1":
         os.kill(os.getpid(), signal.SIGKILL)""",
-)
-
-
-@pytest.mark.slow
-def test_torchrun_rank_killed_fails_the_run_naming_its_units(tmp_path, tiny_module_path, capsys):
-    assert "SIGKILL" in RANK1_DIES_MODULE
-    (tiny_module_path / "rank1_dies.py").write_text(RANK1_DIES_MODULE)
+    )
+    assert "SIGKILL" in rank1_dies
+    (tiny_module_path / "rank1_dies.py").write_text(rank1_dies)
     code = cli_main(
         [
             "run",
@@ -116,7 +120,7 @@ def test_torchrun_rank_killed_fails_the_run_naming_its_units(tmp_path, tiny_modu
             "--tasks",
             "demo_words,demo_pitch",
             "--data-root",
-            str(demo_root()),
+            str(demo_root),
             "--results",
             str(tmp_path / "results"),
             "--cache",

@@ -10,14 +10,13 @@ import time
 from pathlib import Path
 
 import pytest
-from test_demo_data import demo_root  # tests/ is on sys.path (pytest rootdir-relative import)
 
 from spear_bench.results.store import ResultsStore
 
 TASKS = ("demo_ks", "demo_ic", "demo_sid")  # suite order: units run in this order
 
 
-def _command(results: Path, cache: Path) -> list[str]:
+def _command(demo_root, results: Path, cache: Path) -> list[str]:
     return [
         sys.executable,
         "-m",
@@ -30,7 +29,7 @@ def _command(results: Path, cache: Path) -> list[str]:
         "--tasks",
         ",".join(TASKS),
         "--data-root",
-        str(demo_root()),
+        str(demo_root),
         "--results",
         str(results),
         "--cache",
@@ -40,11 +39,15 @@ def _command(results: Path, cache: Path) -> list[str]:
 
 
 @pytest.mark.slow
-def test_kill_mid_run_then_rerun_loses_and_duplicates_nothing(tmp_path):
+def test_kill_mid_run_then_rerun_loses_and_duplicates_nothing(tmp_path, demo_root):
     results, cache = tmp_path / "results", tmp_path / "cache"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     process = subprocess.Popen(
-        _command(results, cache), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+        _command(demo_root, results, cache),
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     units = results / "demo" / "spear_tiny_random-init_"
     second_corpus = cache / "superb"
@@ -65,7 +68,7 @@ def test_kill_mid_run_then_rerun_loses_and_duplicates_nothing(tmp_path):
     first_bytes, first_mtime = first_unit.read_bytes(), first_unit.stat().st_mtime_ns
     assert {r.task for r in ResultsStore(results).rows()} == {"demo_ks"}  # the interrupted unit left no rows
 
-    rerun = subprocess.run(_command(results, cache), env=env, capture_output=True, text=True, timeout=1800)
+    rerun = subprocess.run(_command(demo_root, results, cache), env=env, capture_output=True, text=True, timeout=1800)
     assert rerun.returncode == 0, rerun.stdout[-2000:] + rerun.stderr[-2000:]
     assert "[skipped]  spear_tiny[random-init] / demo_ks" in rerun.stdout
     hits = int(rerun.stdout.split("embedding cache: ")[1].split(" hits")[0])

@@ -5,8 +5,6 @@ import functools
 import json
 
 import pytest
-from test_bench_hear_runner import TINY_HEAR_MODULE
-from test_demo_data import demo_root
 
 from spear_bench.bench import fingerprint, orchestrate
 from spear_bench.bench.cache import EmbeddingCache
@@ -18,9 +16,9 @@ from spear_bench.results.store import ResultsStore, config_hash
 from spear_bench.task_registry import load_suite
 
 
-def _hash(model: str, config: RunConfig, task: str = "demo_words") -> str:
+def _hash(demo_root, model: str, config: RunConfig, task: str = "demo_words") -> str:
     spec = load_suite("demo").task(task)
-    return config_hash(unit_config(Unit(model, task), spec, config, demo_root()))
+    return config_hash(unit_config(Unit(model, task), spec, config, demo_root))
 
 
 def test_code_version_names_the_package_its_sources_and_libraries():
@@ -28,19 +26,30 @@ def test_code_version_names_the_package_its_sources_and_libraries():
     assert version["spear_bench"] and len(version["sources"]) == 16 and version["libraries"]["torch"]
 
 
-def test_unit_key_changes_with_the_code_the_protocol_and_the_layer(monkeypatch):
-    config = RunConfig(suite="demo", models=("spear_tiny[random-init]",), data_root=str(demo_root()))
-    base = _hash("spear_tiny[random-init]", config)
-    assert _hash("spear_tiny[random-init]", config) == base  # stable
+def test_unit_key_changes_with_the_code_the_protocol_and_the_layer_not_the_seed(monkeypatch, demo_root):
+    config = RunConfig(suite="demo", models=("spear_tiny[random-init]",), data_root=str(demo_root))
+    base = _hash(demo_root, "spear_tiny[random-init]", config)
+    assert _hash(demo_root, "spear_tiny[random-init]", config) == base  # stable
     assert (
-        _hash("spear_tiny[random-init]", RunConfig(suite="demo", models=("spear_tiny[random-init]",), layer="all"))
+        _hash(
+            demo_root,
+            "spear_tiny[random-init]",
+            RunConfig(suite="demo", models=("spear_tiny[random-init]",), layer="all"),
+        )
         != base
     )
+    # The seed is not in the key: the seeds of one config are one measurement, each in a file of its own
+    # (<task>__<hash>__seed<N>.json), averaged by the report
     assert (
-        _hash("spear_tiny[random-init]", RunConfig(suite="demo", models=("spear_tiny[random-init]",), seed=1)) != base
+        _hash(
+            demo_root, "spear_tiny[random-init]", RunConfig(suite="demo", models=("spear_tiny[random-init]",), seed=1)
+        )
+        == base
     )
     monkeypatch.setattr(orchestrate, "code_version", lambda: {**fingerprint.code_version(), "sources": "0" * 16})
-    assert _hash("spear_tiny[random-init]", config) != base  # a fix to the encoder, probe or readers reruns the unit
+    assert (
+        _hash(demo_root, "spear_tiny[random-init]", config) != base
+    )  # a fix to the encoder, probe or readers reruns the unit
 
 
 def test_sources_hash_sees_an_edit_and_a_new_file(tmp_path):
@@ -54,14 +63,14 @@ def test_sources_hash_sees_an_edit_and_a_new_file(tmp_path):
     assert fingerprint.sources_hash(tmp_path, skip=("pkg",)) == fingerprint.sources_hash(tmp_path / "missing")
 
 
-def test_hear_module_sources_are_in_the_unit_key(tmp_path, monkeypatch):
-    (tmp_path / "stale_probe_module.py").write_text(TINY_HEAR_MODULE)
+def test_hear_module_sources_are_in_the_unit_key(tmp_path, monkeypatch, demo_root, tiny_hear_module_source):
+    (tmp_path / "stale_probe_module.py").write_text(tiny_hear_module_source)
     monkeypatch.syspath_prepend(str(tmp_path))
     config = RunConfig(suite="demo", models=("hear:stale_probe_module",))
-    before, source = _hash("hear:stale_probe_module", config), module_source_hash("stale_probe_module")
-    (tmp_path / "stale_probe_module.py").write_text(TINY_HEAR_MODULE.replace("320, 320", "400, 400"))
+    before, source = _hash(demo_root, "hear:stale_probe_module", config), module_source_hash("stale_probe_module")
+    (tmp_path / "stale_probe_module.py").write_text(tiny_hear_module_source.replace("320, 320", "400, 400"))
     assert module_source_hash("stale_probe_module") != source
-    assert _hash("hear:stale_probe_module", config) != before
+    assert _hash(demo_root, "hear:stale_probe_module", config) != before
     assert module_source_hash("no_such_module_anywhere") is None
 
 
@@ -85,7 +94,7 @@ def test_embedding_cache_key_covers_the_loaded_models_settings(tmp_path):
     assert any(c.get("edge_pad_frames") == [3, 4] for c in configs)  # edge padding is a setting of the encoder
 
 
-def _run_words(tmp_path, model, *extra):
+def _run_words(demo_root, tmp_path, model, *extra):
     return main(
         [
             "run",
@@ -96,7 +105,7 @@ def _run_words(tmp_path, model, *extra):
             "--tasks",
             "demo_words",
             "--data-root",
-            str(demo_root()),
+            str(demo_root),
             "--results",
             str(tmp_path / "results"),
             "--cache",
@@ -128,21 +137,21 @@ def small_probe_fresh_handles(monkeypatch):
 
 @pytest.mark.slow
 def test_changed_checkpoint_setting_recomputes_embeddings_and_reruns_the_unit(
-    tmp_path, capsys, small_probe_fresh_handles
+    tmp_path, capsys, small_probe_fresh_handles, demo_root
 ):
     """Edge padding set in a checkpoint's config.json: same tensors (same weights hash), other embeddings."""
     from spear_bench.models.checkpoint import build_spear_tiny, save_spear_checkpoint
 
     ckpt = save_spear_checkpoint(build_spear_tiny(None, 0), tmp_path / "ckpt")
     model = f"spear_tiny@{ckpt}"
-    assert _run_words(tmp_path, model) == 0
+    assert _run_words(demo_root, tmp_path, model) == 0
     first = _summary(capsys.readouterr().out)
     assert first[:2] == (1, 0) and first[2] > 0
-    assert _run_words(tmp_path, model) == 0
+    assert _run_words(demo_root, tmp_path, model) == 0
     assert _summary(capsys.readouterr().out) == (0, 1, 0)  # nothing changed: skipped
     config = json.loads((ckpt / "config.json").read_text())
     (ckpt / "config.json").write_text(json.dumps({**config, "edge_pad_frames": [0, 0]}))
-    assert _run_words(tmp_path, model) == 0
+    assert _run_words(demo_root, tmp_path, model) == 0
     assert _summary(capsys.readouterr().out) == (1, 0, first[2])  # every embedding computed again, unit rerun
     assert len(list((tmp_path / "results" / "demo" / "spear_tiny").glob("demo_words__*.json"))) == 2
     rows = {(r.metric, r.task_short, r.unit, r.higher_is_better) for r in ResultsStore(tmp_path / "results").rows()}
@@ -164,7 +173,7 @@ def test_changed_checkpoint_setting_recomputes_embeddings_and_reruns_the_unit(
     }
     assert edges == {(3, 4), (0, 0)}
 
-    assert _run_words(tmp_path, model, "--force") == 0
+    assert _run_words(demo_root, tmp_path, model, "--force") == 0
     assert _summary(capsys.readouterr().out) == (
         1,
         0,

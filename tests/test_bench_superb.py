@@ -10,14 +10,14 @@ import pytest
 import soundfile as sf
 import torch
 import yaml
-from test_demo_data import demo_root  # tests/ is on sys.path (pytest rootdir-relative import)
 
-from spear_bench.bench.demo_suite_data import generate_demo_data
 from spear_bench.bench.scored_model import resolve_model
-from spear_bench.bench.superb_recipes import RECIPES, default_config, problem_class, protocol_of, run_config
-from spear_bench.bench.superb_runner import Upstream, prepare_data, run_superb_task
+from spear_bench.bench.superb_runner import Upstream, run_superb_task
+from spear_bench.demo.generate import generate_demo_data
 from spear_bench.errors import ConfigError, DatasetError
 from spear_bench.results.store import ResultsStore
+from spear_bench.superb.problem import prepare_data
+from spear_bench.superb.recipes import RECIPES, default_config, problem_class, protocol_of, run_config
 from spear_bench.task_registry import load_suite
 
 PROBLEM_TASKS = {
@@ -79,19 +79,19 @@ def test_demo_tasks_change_only_the_schedule():
         assert changed <= {"batch_size", "gradient_accumulate", "total_steps", "eval_step", "save_step"}, spec.name
 
 
-def test_demo_corpora_are_read_by_s3prls_own_preparation(tmp_path):
+def test_demo_corpora_are_read_by_s3prls_own_preparation(tmp_path, demo_root):
     suite = load_suite("demo_superb")
     for name in ("demo_ks", "demo_ic", "demo_sid", "demo_sv", "demo_er", "demo_sf", "demo_sd", "demo_asr", "demo_pr"):
-        prepared = prepare_data(suite.task(name), demo_root(), tmp_path / name)
+        prepared = prepare_data(suite.task(name), demo_root, tmp_path / name)
         for fold, paths in prepared.items():  # (train, valid, [tests]); SuperbASV: (train, [trials])
             for csv in [p for entry in paths for p in (entry if isinstance(entry, list) else [entry])]:
                 assert len(pd.read_csv(csv)) > 0, (name, fold, csv)
-    ks = pd.read_csv(prepare_data(suite.task("demo_ks"), demo_root(), tmp_path / "ks2")["test"][0])
+    ks = pd.read_csv(prepare_data(suite.task("demo_ks"), demo_root, tmp_path / "ks2")["test"][0])
     assert {"yes", "_unknown_", "_silence_"} <= set(ks["label"])
-    pr = pd.read_csv(prepare_data(suite.task("demo_pr"), demo_root(), tmp_path / "pr2")["test"][0])
+    pr = pd.read_csv(prepare_data(suite.task("demo_pr"), demo_root, tmp_path / "pr2")["test"][0])
     assert "AH0" in " ".join(pr["transcription"])  # s3prl's stressed phone set
     # SuperbASV: train, [trials]
-    train, trials = prepare_data(suite.task("demo_sv"), demo_root(), tmp_path / "sv2")["test"]
+    train, trials = prepare_data(suite.task("demo_sv"), demo_root, tmp_path / "sv2")["test"]
     sv_trials = pd.read_csv(trials[0])
     assert set(sv_trials["label"]) == {0, 1}
     train_secs = [sf.info(path).duration for path in pd.read_csv(train)["wav_path"]]
@@ -108,7 +108,9 @@ def test_missing_corpus_names_the_expected_path(tmp_path, tiny_upstream):
         run_superb_task(load_suite("superb").task("sid"), tmp_path, tiny_upstream, None)
 
 
-def test_missing_recipe_file_is_one_line_naming_path_and_task(tmp_path, tiny_upstream):
+def test_missing_recipe_file_is_one_line_naming_path_and_task(tmp_path, tiny_upstream, monkeypatch):
+    monkeypatch.setenv("SPEAR_BENCH_S3PRL_URL_BASE", "http://127.0.0.1:0")  # offline: s3prl's hosts refuse
+    monkeypatch.setenv("SPEAR_BENCH_CACHE", str(tmp_path / "cache"))
     root = tmp_path / "IEMOCAP_full_release"
     for folder in [f"Session{n}" for n in range(1, 6)] + ["s3prl_iemocap_split"]:
         (root / folder).mkdir(parents=True)
@@ -129,16 +131,16 @@ def _fake_run(calls):
     return run
 
 
-def test_requested_device_reaches_s3prl(tmp_path, monkeypatch):
+def test_requested_device_reaches_s3prl(tmp_path, monkeypatch, demo_root):
     calls = []
     monkeypatch.setattr(problem_class("SuperbIC"), "run", _fake_run(calls))
     upstream = Upstream(resolve_model("spear_tiny[random-init]"), device="cuda:1")
-    result = run_superb_task(load_suite("demo_superb").task("demo_ic"), demo_root(), upstream, None)
+    result = run_superb_task(load_suite("demo_superb").task("demo_ic"), demo_root, upstream, None)
     assert [c["device"] for c in calls] == ["cuda:1"] and result.scores == {"acc": 50.0}
 
 
 @pytest.mark.slow
-def test_everything_that_trains_lives_on_the_requested_device(tmp_path, tiny_upstream, monkeypatch):
+def test_everything_that_trains_lives_on_the_requested_device(tmp_path, tiny_upstream, monkeypatch, demo_root):
     base = problem_class("SuperbIC").__mro__[2]  # s3prl.problem.base.Problem
     evaluate, devices = base.evaluate, set()
 
@@ -150,27 +152,27 @@ def test_everything_that_trains_lives_on_the_requested_device(tmp_path, tiny_ups
 
     monkeypatch.setattr(base, "evaluate", recording)
     spec = _short("demo_ic", total_steps=2, eval_step=2, save_step=2)
-    result = run_superb_task(spec, demo_root(), tiny_upstream, tmp_path / "cache")
+    result = run_superb_task(spec, demo_root, tiny_upstream, tmp_path / "cache")
     assert devices == {"cpu"} and 0 <= result.scores["acc"] <= 100
 
 
 @pytest.mark.slow
-def test_cache_gives_the_same_numbers_as_no_cache(tmp_path, tiny_upstream):
+def test_cache_gives_the_same_numbers_as_no_cache(tmp_path, tiny_upstream, demo_root):
     spec = _short("demo_sid", total_steps=2, eval_step=2, save_step=2)
-    first = run_superb_task(spec, demo_root(), tiny_upstream, tmp_path / "cache", runs_root=tmp_path / "a")
+    first = run_superb_task(spec, demo_root, tiny_upstream, tmp_path / "cache", runs_root=tmp_path / "a")
     assert first.details["features"] == "cached" and first.embed.misses > 0
     assert first.details["s3prl_problem"] == "SuperbSID"
-    second = run_superb_task(spec, demo_root(), tiny_upstream, tmp_path / "cache", runs_root=tmp_path / "b")
+    second = run_superb_task(spec, demo_root, tiny_upstream, tmp_path / "cache", runs_root=tmp_path / "b")
     assert second.embed.hits > 0
     uncached = run_superb_task(
-        spec, demo_root(), tiny_upstream, tmp_path / "cache", cache_budget_bytes=1, runs_root=tmp_path / "c"
+        spec, demo_root, tiny_upstream, tmp_path / "cache", cache_budget_bytes=1, runs_root=tmp_path / "c"
     )
     assert uncached.details["features"] == "per batch"
     assert first.scores == second.scores == uncached.scores
 
 
 @pytest.mark.slow
-def test_a_half_finished_task_resumes_from_s3prls_checkpoint(tmp_path, tiny_upstream, monkeypatch):
+def test_a_half_finished_task_resumes_from_s3prls_checkpoint(tmp_path, tiny_upstream, monkeypatch, demo_root):
     spec = _short("demo_ic", total_steps=4, eval_step=2, save_step=2)
     problem = problem_class("SuperbIC")
     evaluate, calls = problem.evaluate, []
@@ -183,30 +185,30 @@ def test_a_half_finished_task_resumes_from_s3prls_checkpoint(tmp_path, tiny_upst
 
     monkeypatch.setattr(problem, "evaluate", killed_at_second_validation)
     with pytest.raises(KeyboardInterrupt):
-        run_superb_task(spec, demo_root(), tiny_upstream, None, runs_root=tmp_path / "runs")
+        run_superb_task(spec, demo_root, tiny_upstream, None, runs_root=tmp_path / "runs")
     monkeypatch.setattr(problem, "evaluate", evaluate)
     load, loaded = problem.load_model_and_task, []
     monkeypatch.setattr(
         problem, "load_model_and_task", lambda self, d, **kw: loaded.append(str(d)) or load(self, d, **kw)
     )
-    result = run_superb_task(spec, demo_root(), tiny_upstream, None, runs_root=tmp_path / "runs")
+    result = run_superb_task(spec, demo_root, tiny_upstream, None, runs_root=tmp_path / "runs")
     assert loaded[0].endswith("step_2") and 0 <= result.scores["acc"] <= 100
     checkpoint = next((tmp_path / "runs").rglob("train/step_2/model/state_dict.pt"))
     saved = torch.load(checkpoint, map_location="cpu")  # the frozen upstream's tensors are left out
     assert saved and not any(key.startswith("upstream.") for key in saved)
     monkeypatch.setattr(problem, "run", lambda self, **kw: pytest.fail("a finished fold ran again"))
-    assert run_superb_task(spec, demo_root(), tiny_upstream, None, runs_root=tmp_path / "runs").scores == result.scores
+    assert run_superb_task(spec, demo_root, tiny_upstream, None, runs_root=tmp_path / "runs").scores == result.scores
 
 
 DEMO_MODELS = ("spear_base[random-init]", "wavlm_base_plus[random-init]")
 
 
 @pytest.mark.slow
-def test_demo_superb_suite_runs_every_task_for_both_demo_models(tmp_path):
+def test_demo_superb_suite_runs_every_task_for_both_demo_models(tmp_path, demo_root):
     """CI's SUPERB check: all 15 tasks through s3prl (9 s3prl.problem classes, 6 legacy-runner experts) for
     SPEAR Base and WavLM Base+ (random init), 0 failed."""
     results = tmp_path / "results"
-    data_root = generate_demo_data(demo_root(), legacy_superb=True, log=lambda *_: None)
+    data_root = generate_demo_data(demo_root, legacy_superb=True, log=lambda *_: None)
     command = [
         sys.executable,
         "-m",

@@ -15,7 +15,7 @@ def test_torchaudio_imports_after_spear_bench_in_a_fresh_interpreter():
 
 
 def test_hook_is_installed_once():
-    from spear_bench.compat import _NoExtensionFinder, install_torchaudio_hook
+    from spear_bench.compat.torchaudio_import import _NoExtensionFinder, install_torchaudio_hook
 
     install_torchaudio_hook()
     install_torchaudio_hook()

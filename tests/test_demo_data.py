@@ -2,24 +2,17 @@
 
 import hashlib
 import json
-import tempfile
 from pathlib import Path
 
 import soundfile as sf
 
-from spear_bench.bench import demo_suite_data
 from spear_bench.bench.hear_data import read_task
+from spear_bench.demo import generate, hear_tasks
 from spear_bench.task_registry import HearTaskSpec, load_suite
 
 
-def demo_root() -> Path:
-    """Generated once per machine and generator version (reused across test files and runs)."""
-    root = Path(tempfile.gettempdir()) / f"spear-bench-test-{demo_suite_data.GENERATOR_VERSION}"
-    return demo_suite_data.generate_demo_data(root, log=lambda *_: None)
-
-
-def test_hear_demo_tasks_are_valid_hear_folders():
-    root = demo_root()
+def test_hear_demo_tasks_are_valid_hear_folders(demo_root):
+    root = demo_root
     for spec in load_suite("demo").tasks:
         if not isinstance(spec, HearTaskSpec):
             continue
@@ -34,8 +27,8 @@ def test_hear_demo_tasks_are_valid_hear_folders():
             assert task.splits == [f"fold{i:02d}" for i in range(spec.folds)] and len(task.data_splits()) == spec.folds
 
 
-def test_event_demo_task_has_onsets_and_offsets_inside_the_clips():
-    root = demo_root()
+def test_event_demo_task_has_onsets_and_offsets_inside_the_clips(demo_root):
+    root = demo_root
     spec = load_suite("demo").task("demo_events")
     task = read_task(spec, root)
     events = [e for items in task.split_items.values() for file_events in items.values() for e in file_events]
@@ -54,15 +47,15 @@ def _tree_hash(folder: Path) -> str:
 
 def test_generation_is_deterministic(tmp_path):
     spec = load_suite("demo").task("demo_env")
-    demo_suite_data.make_demo_env(tmp_path / "a", spec)
-    demo_suite_data.make_demo_env(tmp_path / "b", spec)
+    hear_tasks.make_demo_env(tmp_path / "a", spec)
+    hear_tasks.make_demo_env(tmp_path / "b", spec)
     assert _tree_hash(tmp_path / "a") == _tree_hash(tmp_path / "b")
     assert json.loads((tmp_path / "a" / "task_metadata.json").read_text())["split_mode"] == "new_split_kfold"
 
 
-def test_complete_demo_data_is_reused_not_regenerated():
-    root = demo_root()
-    stamp = root / demo_suite_data.STAMP
+def test_complete_demo_data_is_reused_not_regenerated(demo_root):
+    root = demo_root
+    stamp = root / generate.STAMP
     before = stamp.stat().st_mtime_ns
-    demo_suite_data.generate_demo_data(root, log=lambda *_: None)
+    generate.generate_demo_data(root, log=lambda *_: None)
     assert stamp.stat().st_mtime_ns == before

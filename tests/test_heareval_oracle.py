@@ -1,7 +1,7 @@
 """heareval 2021.1.3 as the oracle, end to end: its own task_embeddings + task_predictions vs spear-bench.
 
 The tasks are synthetic HEAR task folders whose audio is the embedding
-(:mod:`spear_bench.bench.heareval_oracle`): a scene multiclass task with more than 1024
+(:mod:`oracles.heareval_oracle`, tests/oracles/): a scene multiclass task with more than 1024
 training clips whose file names (hence split JSONs) are sorted by label, as hearpreprocess
 writes Speech Commands; a 3-fold task; an event task. heareval runs with its runner's
 defaults (8 grid points, deterministic, in memory, CPU) except ``max_epochs``.
@@ -28,11 +28,7 @@ import math
 
 import pytest
 import torch
-
-from spear_bench.bench.cache import EmbeddingCache
-from spear_bench.bench.hear_data import read_task
-from spear_bench.bench.hear_runner import build_probe_split, compute_embeddings, heareval_file_order
-from spear_bench.bench.heareval_oracle import (
+from oracles.heareval_oracle import (
     ORACLE_MAX_EPOCHS,
     ORACLE_TASKS,
     PARITY_TASKS,
@@ -45,6 +41,10 @@ from spear_bench.bench.heareval_oracle import (
     run_spear_bench,
     vector_handle,
 )
+
+from spear_bench.bench.cache import EmbeddingCache
+from spear_bench.bench.hear_data import read_task
+from spear_bench.bench.hear_runner import build_probe_split, compute_embeddings, heareval_file_order
 from spear_bench.bench.probe import ProbeConfig, select_grid_points
 from spear_bench.errors import DatasetError
 

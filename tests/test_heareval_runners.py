@@ -1,4 +1,4 @@
-"""heareval's own runners, as a user runs them, in this environment (spear_bench.heareval_compat).
+"""heareval's own runners, as a user runs them, in this environment (spear_bench.compat.heareval).
 
 ``python -m heareval.embeddings.runner MODULE`` and ``python -m heareval.predictions.runner
 DIR`` run in a fresh interpreter with no PYTHONPATH set for heareval or for the shims: the
@@ -18,11 +18,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from oracles.heareval_oracle import OracleTask, make_task
 
 from spear_bench.bench.cache import EmbeddingCache
 from spear_bench.bench.hear_data import read_task
 from spear_bench.bench.hear_runner import compute_embeddings
-from spear_bench.bench.heareval_oracle import OracleTask, make_task
 from spear_bench.bench.scored_model import HearModelHandle, resolve_model
 from spear_bench.hashing import file_hash
 from spear_bench.paths import REPO_ROOT

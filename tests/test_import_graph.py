@@ -5,14 +5,19 @@ Every ``import`` / ``from ... import`` of a spear_bench module (or of the upstre
 function. A cycle is a strongly connected component of more than one module. A package's own
 ``__init__`` is not an edge target for its submodules (Python initialises it first whatever the
 order). Function-local imports of first-party modules are not allowed (they are how cycles hide), except
-those in ``LOCAL_IMPORTS_ALLOWED`` with their reason. Local imports of heavy optional third-party
-packages (s3prl, transformers, dasheng, ...) stay, with the reason on their line.
+those in ``LOCAL_IMPORTS_ALLOWED`` with their reason and those of the command modules (``COMMAND_MODULE``:
+a command imports its dependencies when it runs, so that the menus answer at once). Local imports of heavy
+optional third-party packages (s3prl, transformers, dasheng, ...) stay, with the reason on their line.
 ``if TYPE_CHECKING:`` imports count too: an annotation that needs a cycle is a cycle in the design.
 """
 
 from __future__ import annotations
 
 import ast
+import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -27,6 +32,11 @@ LOCAL_IMPORTS_ALLOWED = {
     # must stay light: spear_bench.load_encoder loads the models package (torch) when first called.
     ("spear_bench", "spear_bench.models"),
 }
+# The command modules (spear_bench/cli/*_cmd.py) import what a command needs inside the command, when it
+# runs: `spear-bench --help` and `spear-bench run --help` then load typer and no command's dependencies.
+COMMAND_MODULE = re.compile(r"spear_bench\.cli\.\w+_cmd")
+# What the menus must not load (test_the_menus_load_no_command_dependencies).
+NOT_FOR_THE_MENUS = ("torch", "numpy", "spear_bench.models", "spear_bench.bench", "s3prl", "transformers")
 
 
 def _modules() -> dict[str, Path]:
@@ -156,9 +166,21 @@ def test_first_party_imports_are_at_the_top():
         f"{name} imports {target}"
         for name, targets in import_edges(modules).items()
         for target, top in targets
-        if not top and (name, target) not in LOCAL_IMPORTS_ALLOWED
+        if not top and (name, target) not in LOCAL_IMPORTS_ALLOWED and not COMMAND_MODULE.fullmatch(name)
     )
     assert local == []
+
+
+def test_the_menus_load_no_command_dependencies():
+    """The CLI with every command registered (what `spear-bench --help` imports) loads none of their dependencies."""
+    code = "import sys, spear_bench.cli; print(' '.join(sorted(sys.modules)))"
+    path = os.pathsep.join([str(REPO), str(REPO / "upstreams"), os.environ.get("PYTHONPATH", "")])
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, "PYTHONPATH": path}
+    )
+    loaded = set(result.stdout.split())
+    assert "spear_bench.cli.run_cmd" in loaded, result.stderr[-2000:]
+    assert sorted(m for m in loaded if any(m == p or m.startswith(p + ".") for p in NOT_FOR_THE_MENUS)) == []
 
 
 if __name__ == "__main__":

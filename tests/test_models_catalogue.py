@@ -11,10 +11,13 @@ import torch
 import spear_bench  # noqa: F401
 from spear_bench.cli import main
 from spear_bench.errors import CheckpointError, ConfigError
-from spear_bench.models import catalogue, load_encoder
-from spear_bench.models.catalogue import CATALOGUE, CatalogueEntry, ModelRef, weights_fingerprint
+from spear_bench.models import load_encoder
+from spear_bench.models import weights as model_weights
+from spear_bench.models.catalogue import CATALOGUE, CatalogueEntry
 from spear_bench.models.checkpoint import build_spear, config_to_json, save_spear_checkpoint
+from spear_bench.models.model_ref import ModelRef
 from spear_bench.models.spear import spear_config
+from spear_bench.models.weights import weights_fingerprint
 
 REPO = "test-owner/spear-tiny-release"
 REVISION = "0123456789abcdef0123456789abcdef01234567"
@@ -45,9 +48,9 @@ def offline_hub(tmp_path, monkeypatch):
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     entry = CatalogueEntry("spear_tiny", "spear", "spear_tiny", "hf", REPO, REVISION, TINY_PARAMS, "test release")
     monkeypatch.setitem(CATALOGUE, "spear_tiny", entry)
-    catalogue._fetched.cache_clear()
+    model_weights._fetched.cache_clear()
     yield hf_home
-    catalogue._fetched.cache_clear()
+    model_weights._fetched.cache_clear()
 
 
 def test_model_ref_parses_the_three_ways_to_name_weights():
@@ -91,7 +94,7 @@ def test_a_name_resolves_from_the_hub_cache_offline_and_loads_strictly(offline_h
     encoder = load_encoder("spear_tiny")
     for a, b in zip(original.state_dict().values(), encoder.state_dict().values()):
         assert torch.equal(a, b)
-    assert catalogue.fetch("spear_tiny") == snapshot
+    assert model_weights.fetch("spear_tiny") == snapshot
     assert main(["models"]) == 0
 
 
@@ -175,9 +178,8 @@ def test_architecture_names_need_weights_or_an_explicit_random_init():
 
 
 @pytest.mark.slow
-def test_result_rows_carry_the_weights_fingerprint(offline_hub, tmp_path):
+def test_result_rows_carry_the_weights_fingerprint(offline_hub, tmp_path, demo_root):
     """A released name run on a demo task: its rows name it and carry the sha256 of its weights."""
-    from test_demo_data import demo_root
 
     from spear_bench.bench.launchers import execute
     from spear_bench.bench.orchestrate import RunConfig
@@ -188,7 +190,7 @@ def test_result_rows_carry_the_weights_fingerprint(offline_hub, tmp_path):
         suite="demo",
         models=("spear_tiny",),
         tasks=("demo_ks",),
-        data_root=str(demo_root()),
+        data_root=str(demo_root),
         results=str(tmp_path / "results"),
         cache=str(tmp_path / "cache"),
         quiet=True,

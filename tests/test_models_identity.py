@@ -13,20 +13,10 @@ from spear_bench.report.aggregate import measured_values
 from spear_bench.results.store import ResultRow, ResultsStore
 
 LABEL = "spear_tiny[random-init]"
-TINY_WAVLM = {
-    "hidden_size": 32,
-    "num_hidden_layers": 2,
-    "num_attention_heads": 2,
-    "intermediate_size": 64,
-    "conv_dim": 32,
-    "num_conv_pos_embeddings": 16,
-    "num_conv_pos_embedding_groups": 2,
-}
 
 
 @pytest.mark.slow
-def test_a_random_weights_demo_run_is_labelled_in_cli_store_and_every_report(tmp_path, capsys):
-    from test_demo_data import demo_root
+def test_a_random_weights_demo_run_is_labelled_in_cli_store_and_every_report(tmp_path, capsys, demo_root):
 
     results, out = tmp_path / "results", tmp_path / "reports"
     code = main(
@@ -39,7 +29,7 @@ def test_a_random_weights_demo_run_is_labelled_in_cli_store_and_every_report(tmp
             "--tasks",
             "demo_ks",
             "--data-root",
-            str(demo_root()),
+            str(demo_root),
             "--results",
             str(results),
             "--cache",
@@ -72,7 +62,7 @@ def test_a_random_weights_demo_run_is_labelled_in_cli_store_and_every_report(tmp
 def test_the_demo_commands_ask_for_random_weights_by_name():
     from spear_bench.cli.finetune_cmd import DEMO_MODEL
     from spear_bench.cli.run_cmd import DEMO_MODELS
-    from spear_bench.models.catalogue import ModelRef
+    from spear_bench.models.model_ref import ModelRef
 
     assert all(ModelRef.parse(m).random_init for m in (*DEMO_MODELS, DEMO_MODEL))
 
@@ -156,26 +146,26 @@ def test_comparison_marks_every_number_from_the_paper(tmp_path):
 
 
 @pytest.fixture
-def wavlm_large_folder(tmp_path):
+def wavlm_large_folder(tmp_path, tiny_wavlm):
     from spear_bench.models.baselines.wavlm import build_wavlm
 
     folder = tmp_path / "wavlm-large"
-    build_wavlm("wavlm_large", None, 0, **TINY_WAVLM).model.save_pretrained(str(folder))
+    build_wavlm("wavlm_large", None, 0, **tiny_wavlm).model.save_pretrained(str(folder))
     return folder
 
 
-def test_wavlm_large_weights_loaded_as_base_plus_is_a_one_line_error(wavlm_large_folder):
+def test_wavlm_large_weights_loaded_as_base_plus_is_a_one_line_error(wavlm_large_folder, tiny_wavlm):
     from spear_bench.models.baselines.wavlm import build_wavlm
 
-    build_wavlm("wavlm_large", str(wavlm_large_folder), 0, **TINY_WAVLM)  # its own name loads
+    build_wavlm("wavlm_large", str(wavlm_large_folder), 0, **tiny_wavlm)  # its own name loads
     with pytest.raises(
         CheckpointError, match=r"config.json: feat_extract_norm='layer' but wavlm_base_plus expects 'group'"
     ) as error:
-        build_wavlm("wavlm_base_plus", str(wavlm_large_folder), 0, **TINY_WAVLM)
+        build_wavlm("wavlm_base_plus", str(wavlm_large_folder), 0, **tiny_wavlm)
     assert "\n" not in str(error.value)
 
 
-def test_wavlm_weights_that_do_not_fill_the_model_name_the_keys_and_the_path(wavlm_large_folder):
+def test_wavlm_weights_that_do_not_fill_the_model_name_the_keys_and_the_path(wavlm_large_folder, tiny_wavlm):
     """Without the config's help (edited to claim Base+), strict loading still refuses the Large weights."""
     from spear_bench.models.baselines.wavlm import build_wavlm
 
@@ -187,5 +177,5 @@ def test_wavlm_weights_that_do_not_fill_the_model_name_the_keys_and_the_path(wav
         match=rf"{wavlm_large_folder}: weights do not match wavlm_base_plus \(strict loading\): "
         r"\d+ unexpected: feature_extractor.conv_layers.1.layer_norm",
     ) as error:
-        build_wavlm("wavlm_base_plus", str(wavlm_large_folder), 0, **TINY_WAVLM)
+        build_wavlm("wavlm_base_plus", str(wavlm_large_folder), 0, **tiny_wavlm)
     assert "\n" not in str(error.value)

@@ -13,15 +13,6 @@ from spear_bench.pretrain.mvq import MVQConfig, train_quantizer
 from spear_bench.pretrain.pipeline import layout, load_quantizer, prepare_training_data
 from spear_bench.pretrain.trainer import run_pretraining
 
-TINY_WAVLM = {
-    "hidden_size": 32,
-    "num_hidden_layers": 2,
-    "num_attention_heads": 2,
-    "intermediate_size": 64,
-    "conv_dim": 32,
-    "num_conv_pos_embeddings": 16,
-    "num_conv_pos_embedding_groups": 2,
-}
 TINY_SPEAR = {
     "encoder_dim": 48,
     "feedforward_dim": 96,
@@ -86,11 +77,11 @@ def test_unknown_target_kind_is_a_config_error(tmp_path):
         load_pretrain_config(path)
 
 
-def _config(tmp_path, target: str):
+def _config(tmp_path, tiny_wavlm: dict, target: str):
     speech = {
         "name": "speech",
         "target": target,
-        "teacher": {"name": "wavlm_large", "layer": 1, "random_init": True, "overrides": TINY_WAVLM},
+        "teacher": {"name": "wavlm_large", "layer": 1, "random_init": True, "overrides": tiny_wavlm},
         "mvq": {"num_codebooks": 2, "phase_one_iters": 20, "phase_two_iters": 20, "batch_frames": 256},
         "kmeans": {"num_clusters": 16, "batch_size": 256, "n_init": 2},
     }
@@ -110,8 +101,8 @@ def _config(tmp_path, target: str):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("target,codebooks,size", [("kmeans", 1, 16), ("mvq", 2, 256)])
-def test_demo_pretraining_runs_on_either_target(tmp_path, target, codebooks, size):
-    config = _config(tmp_path, target)
+def test_demo_pretraining_runs_on_either_target(tmp_path, target, codebooks, size, tiny_wavlm):
+    config = _config(tmp_path, tiny_wavlm, target)
     cuts = prepare_training_data(config, progress=False)
     for cut in cuts:
         tokens = cut.load_custom(token_field("speech"))

@@ -70,9 +70,9 @@ def test_teacher_without_weights_is_random_only_on_request(monkeypatch):
     with pytest.raises(ConfigError, match=r"hubert_large has no published weights.*random_init: true"):
         Teacher(TeacherConfig("hubert_large", layer=2, overrides=TINY))
     from spear_bench.errors import CheckpointError
-    from spear_bench.models import catalogue
+    from spear_bench.models import weights
 
-    catalogue._fetched.cache_clear()
+    weights._fetched.cache_clear()
     with pytest.raises(
         CheckpointError,
         match=r"wavlm_large: no cached copy of hf:microsoft/wavlm-large .*spear-bench fetch wavlm_large",

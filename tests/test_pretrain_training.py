@@ -16,15 +16,6 @@ from spear_bench.pretrain.mvq import TrainedQuantizer
 from spear_bench.pretrain.pipeline import layout, prepare_training_data
 from spear_bench.pretrain.trainer import PretrainTrainer, _num_codebooks, read_log, run_pretraining
 
-TINY_WAVLM = {
-    "hidden_size": 32,
-    "num_hidden_layers": 2,
-    "num_attention_heads": 2,
-    "intermediate_size": 64,
-    "conv_dim": 32,
-    "num_conv_pos_embeddings": 16,
-    "num_conv_pos_embedding_groups": 2,
-}
 # An even smaller SPEAR than spear_tiny: same seven-stack structure, 48 dims, one layer per stack.
 TINY_SPEAR = {
     "encoder_dim": 48,
@@ -36,14 +27,14 @@ TINY_SPEAR = {
 }
 
 
-def _config_dict(work_dir: Path) -> dict:
+def _config_dict(work_dir: Path, tiny_wavlm: dict) -> dict:
     return {
         "work_dir": str(work_dir),
         "data": {"demo": {"num_speech": 5, "num_audio": 3, "num_noises": 1, "seed": 1}},
         "token_sets": [
             {
                 "name": "speech",
-                "teacher": {"name": "wavlm_large", "layer": 1, "overrides": TINY_WAVLM, "random_init": True},
+                "teacher": {"name": "wavlm_large", "layer": 1, "overrides": tiny_wavlm, "random_init": True},
                 "mvq": {"num_codebooks": 2, "phase_one_iters": 20, "phase_two_iters": 20, "batch_frames": 256},
             },
             {
@@ -74,10 +65,10 @@ def _config_dict(work_dir: Path) -> dict:
 
 
 @pytest.fixture(scope="module")
-def prepared(tmp_path_factory):
+def prepared(tmp_path_factory, tiny_wavlm):
     root = tmp_path_factory.mktemp("pretrain")
     path = root / "tiny.yaml"
-    path.write_text(yaml.safe_dump(_config_dict(root / "work")))
+    path.write_text(yaml.safe_dump(_config_dict(root / "work", tiny_wavlm)))
     config = load_pretrain_config(path)
     cuts = prepare_training_data(config, progress=False)
     return path, config, cuts

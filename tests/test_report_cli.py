@@ -9,56 +9,11 @@ import pytest
 
 from spear_bench.cli import main
 from spear_bench.report.plots import ABLATIONS
-from spear_bench.results.store import ResultRow, ResultsStore
-
-
-def write_demo_store(root: Path) -> ResultsStore:
-    """A few rows as the runners write them: suites demo, hear, superb, finetune and an ablation run."""
-    store = ResultsStore(root)
-
-    def unit(model, suite, task, metrics, seed=0, split="test", config="cfg1", short="", value_unit=""):
-        store.write_unit(
-            [
-                ResultRow(
-                    model,
-                    suite,
-                    task,
-                    metric,
-                    value,
-                    seed,
-                    config,
-                    split=split,
-                    higher_is_better=up,
-                    task_short=short,
-                    unit=value_unit,
-                )
-                for metric, value, up in metrics
-            ]
-        )
-
-    unit("spear_tiny", "demo", "tone_pitch", [("accuracy", 0.75, True)])
-    unit("spear_tiny", "demo", "noise_vs_speech", [("accuracy", 0.9, True), ("loss", 0.31, False)])
-    unit("wavlm_tiny", "demo", "tone_pitch", [("accuracy", 0.5, True)])
-    unit("spear_tiny", "hear", "esc50", [("top1_acc", 0.40, True)], seed=0, short="ESC", value_unit="fraction")
-    unit("spear_tiny", "hear", "esc50", [("top1_acc", 0.42, True)], seed=1, short="ESC", value_unit="fraction")
-    unit("spear_tiny", "hear", "speech_commands_5h", [("top1_acc", 0.30, True)], short="SC-5", value_unit="fraction")
-    unit("spear_tiny", "superb", "ks", [("acc", 52.0, True)], short="KS", value_unit="percent")
-    unit(
-        "spear_tiny",
-        "finetune",
-        "librispeech_100h",
-        [("wer_test_clean", 80.5, False)],
-        split="test-clean",
-        short="LS-100",
-        value_unit="percent",
-    )
-    for n, value in ((4, 0.20), (8, 0.26)):
-        unit(f"spear_tiny@codebooks={n}", "pretrain", "mvq_prediction", [("accuracy", value, True)])
-    return store
+from spear_bench.results.store import ResultsStore
 
 
 @pytest.fixture(scope="module")
-def report_dir(tmp_path_factory) -> Path:
+def report_dir(tmp_path_factory, write_demo_store) -> Path:
     root = tmp_path_factory.mktemp("report")
     write_demo_store(root / "results")
     assert main(["report", "--results", str(root / "results"), "--out", str(root / "out")]) == 0
@@ -74,7 +29,8 @@ def test_report_writes_every_format_of_every_leaderboard(report_dir):
 def test_report_puts_measured_hear_numbers_beside_the_paper(report_dir):
     text = (report_dir / "hear.md").read_text()
     measured = next(line for line in text.splitlines() if line.startswith("| *spear_tiny*"))
-    assert "| measured |" in measured and "41.0 \u00b1 1.0" in measured  # two seeds of 0.40 and 0.42
+    # two seeds of 0.40 and 0.42: s = 1.414 points, t(0.975, 1) = 12.706, half-width 12.706 * 1.414 / sqrt(2)
+    assert "| measured |" in measured and "41.0 \u00b1 12.7 (n=2)" in measured
     assert "| SPEAR-s+a XLarge | paper T16 |" in text
 
 

@@ -12,15 +12,11 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from spear_bench.report.build import ReportSettings, write_report
-
-sys.path.insert(0, str(Path(__file__).parent))
-from test_report_cli import write_demo_store  # noqa: E402
 
 CHROMIUM = next(
     (shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome", "chrome") if shutil.which(n)), None
@@ -53,7 +49,7 @@ def render(page: Path, profile: Path) -> tuple[str, str]:
 
 
 @pytest.fixture(scope="module")
-def pages(tmp_path_factory) -> Path:
+def pages(tmp_path_factory, write_demo_store) -> Path:
     root = tmp_path_factory.mktemp("html")
     write_demo_store(root / "results")
     write_report(ReportSettings(results=root / "results", out=root / "out", plots=False))

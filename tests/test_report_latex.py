@@ -9,21 +9,16 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from spear_bench.report.build import ReportSettings, write_report
 
-sys.path.insert(0, str(Path(__file__).parent))
-from test_report_cli import write_demo_store  # noqa: E402
-
 PDFLATEX = shutil.which("pdflatex")
 
 
 @pytest.mark.skipif(PDFLATEX is None, reason="no pdflatex on this machine")
-def test_leaderboards_and_comparison_latex_compile(tmp_path):
+def test_leaderboards_and_comparison_latex_compile(tmp_path, write_demo_store):
     write_demo_store(tmp_path / "results")
     out = tmp_path / "out"
     write_report(ReportSettings(results=tmp_path / "results", out=out, plots=False))

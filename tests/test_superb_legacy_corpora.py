@@ -2,7 +2,7 @@
 
 QbE, SE, SS, VC and OOD-ASR: the classes of s3prl 0.4.18's ``s3prl.downstream`` read the
 generated folders (OOD-ASR through s3prl's ``ctc/data.py`` loader, whose missing corpus module
-spear_bench.superb_legacy.compat supplies). ST: a layout check against the format s3prl's
+spear_bench.compat.s3prl_legacy supplies). ST: a layout check against the format s3prl's
 fairseq-based dataset reads (tests/test_superb_legacy_tasks.py runs that dataset end to end).
 """
 
@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from spear_bench.compat import s3prl_legacy
 from spear_bench.errors import DatasetError
-from spear_bench.superb_legacy import compat
+from spear_bench.superb.mtwv import read_groundtruth
 from spear_bench.superb_legacy.demo_corpora import (
     CV_ES_SENTENCES,
     SE_TEST_SNRS,
@@ -23,7 +24,6 @@ from spear_bench.superb_legacy.demo_corpora import (
     STAMP,
     generate_legacy_demo,
 )
-from spear_bench.superb_legacy.mtwv import read_groundtruth
 
 pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
 
@@ -32,7 +32,7 @@ VC_FBANK = dict(fs=24000, n_mels=80, n_fft=1024, n_shift=256, win_length=None, w
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    compat.apply()
+    s3prl_legacy.apply()
     return generate_legacy_demo(tmp_path_factory.mktemp("legacy") / "demo", log=lambda _: None)
 
 

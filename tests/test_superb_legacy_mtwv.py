@@ -1,11 +1,11 @@
-"""QbE's MTWV scorer (spear_bench/superb_legacy/mtwv.py) on a case computed by hand."""
+"""QbE's MTWV scorer (spear_bench/superb/mtwv.py) on a case computed by hand."""
 
 import math
 
 import pytest
 
 from spear_bench.errors import DatasetError
-from spear_bench.superb_legacy.mtwv import (
+from spear_bench.superb.mtwv import (
     NIST_STD2006_BETA,
     QUESST_BETA,
     actual_twv,

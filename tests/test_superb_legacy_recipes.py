@@ -3,7 +3,7 @@
 import pytest
 
 from spear_bench.errors import ConfigError
-from spear_bench.superb_legacy.recipes import RECIPES, load_recipe, recipe_config, recipe_source, recipe_summary
+from spear_bench.superb.recipes import LEGACY_RECIPES, load_recipe, recipe_config, recipe_source, recipe_summary
 
 # (recipe, optimiser, lr, total steps, batch, accumulation) as published in s3prl's config files
 PUBLISHED = [
@@ -26,7 +26,9 @@ def test_published_schedule(name, optimiser, lr, steps, batch, accumulation):
 
 
 def test_augmentation_and_heads():
-    assert all(recipe_summary(n)["augmentation"] == "SpecAugment on features" for n in RECIPES if n.startswith("ood"))
+    assert all(
+        recipe_summary(n)["augmentation"] == "SpecAugment on features" for n in LEGACY_RECIPES if n.startswith("ood")
+    )
     assert all(recipe_summary(n)["augmentation"] is None for n in ("st", "se", "ss", "vc", "qbe"))
     assert recipe_summary("se")["head"] == recipe_summary("ss")["head"] == "SepRNN: 3-layer BiLSTM 896, NPSM mask"
     assert load_recipe("qbe")["downstream_expert"]["dtwrc"]["dist_method"] == "cosine_exp"
@@ -34,11 +36,11 @@ def test_augmentation_and_heads():
     assert load_recipe("ss")["downstream_expert"]["datarc"]["tgt"] == ["s1", "s2"]
 
 
-@pytest.mark.parametrize("name", list(RECIPES))
+@pytest.mark.parametrize("name", list(LEGACY_RECIPES))
 def test_every_recipe_names_its_s3prl_source(name):
     source = recipe_source(name)
     assert source.startswith("Source: repository s3prl/s3prl, file s3prl/downstream/")
-    assert f"/{RECIPES[name].downstream}/" in source and "commit " in source
+    assert f"/{LEGACY_RECIPES[name].downstream}/" in source and "commit " in source
 
 
 def test_recipe_config_fills_only_run_time_paths():

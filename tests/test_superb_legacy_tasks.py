@@ -1,4 +1,4 @@
-"""superb_legacy.run_task: the six legacy-runner SUPERB tasks end to end on the demo corpora.
+"""superb.legacy_tasks.run_task: the six legacy-runner SUPERB tasks end to end on the demo corpora.
 
 Fast: the one-line errors (unknown task, missing data root, a missing corpus file named with its
 task, VC's missing pretrained models), the VC demo corpus additions, the readers of s3prl's
@@ -16,11 +16,11 @@ import shutil
 import pytest
 import soundfile as sf
 
+from spear_bench.compat import s3prl_legacy
 from spear_bench.errors import ConfigError, DatasetError
-from spear_bench.superb_legacy import TASKS, compat, run_task
+from spear_bench.superb.legacy_tasks import TASK_FOLDERS, TASKS, run_task
+from spear_bench.superb.vc_eval import VcScores
 from spear_bench.superb_legacy.demo_corpora import VC_EVAL, VC_LISTS, generate_legacy_demo
-from spear_bench.superb_legacy.tasks import TASK_FOLDERS
-from spear_bench.superb_legacy.vc_eval import VcScores
 
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
 
@@ -120,7 +120,7 @@ def test_vc_scores_read_from_obj_log(tmp_path):
 
 
 def test_jiwer_v2_counts_as_jiwer_2_did():
-    jiwer = compat.JiwerV2()
+    jiwer = s3prl_legacy.JiwerV2()
     words = jiwer.compute_measures("A B C", "A X C D")
     assert {k: words[k] for k in ("hits", "substitutions", "deletions", "insertions")} == {
         "hits": 2,

@@ -8,15 +8,15 @@ import pytest
 import torch
 import yaml
 
-from spear_bench.superb_legacy.demo_corpora import generate_legacy_demo
-from spear_bench.superb_legacy.mtwv import read_stdlist, score_quesst
-from spear_bench.superb_legacy.recipes import load_recipe
-from spear_bench.superb_legacy.train import (
+from spear_bench.superb.legacy import (
     DEMO_OVERRIDES,
     evaluate_legacy_downstream,
     ood_asr_corpus,
     run_legacy_downstream,
 )
+from spear_bench.superb.mtwv import read_stdlist, score_quesst
+from spear_bench.superb.recipes import load_recipe
+from spear_bench.superb_legacy.demo_corpora import generate_legacy_demo
 
 pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
 

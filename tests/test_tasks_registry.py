@@ -6,7 +6,7 @@ import pytest
 
 from spear_bench.errors import ConfigError, DatasetError
 from spear_bench.paths import reference_dir
-from spear_bench.superb_legacy import TASKS as LEGACY_TASKS
+from spear_bench.superb.legacy_tasks import TASKS as LEGACY_TASKS
 from spear_bench.task_registry import HearTaskSpec, MetricFacts, SuperbTaskSpec, load_suite, load_suite_file
 
 
@@ -53,8 +53,8 @@ def test_superb_suite_is_table_12():
         for metric in spec.metrics:
             assert metric.higher_is_better == (metric.name not in lower_better), (spec.name, metric.name)
     problems = {"PR", "ASR", "KS", "IC", "SID", "ER", "SF", "SV", "SD"}
-    assert {t.short for t in suite.tasks if t.runner == "s3prl_problem"} == problems
-    assert {t.short for t in suite.tasks if t.runner == "s3prl_legacy"} == {"OOD-ASR", "QbE", "ST", "SE", "SS", "VC"}
+    assert {t.short for t in suite.tasks if t.s3prl_entry == "problem"} == problems
+    assert {t.short for t in suite.tasks if t.s3prl_entry == "legacy"} == {"OOD-ASR", "QbE", "ST", "SE", "SS", "VC"}
 
 
 def test_demo_suite_runs_superb_recipes_with_a_short_schedule():
@@ -69,13 +69,13 @@ def test_demo_suite_runs_superb_recipes_with_a_short_schedule():
 
 def test_demo_superb_suite_holds_every_superb_task_spear_bench_runs():
     demo = load_suite("demo_superb")
-    runs = [t for t in load_suite("superb").tasks if t.runner]
+    runs = [t for t in load_suite("superb").tasks if t.s3prl_entry]
     assert len(load_suite("superb").tasks) == 15 and len(runs) == 15
     assert sorted(t.base_name for t in demo.tasks) == sorted(t.name for t in runs)
-    problems = [t for t in demo.tasks if t.runner == "s3prl_problem"]
+    problems = [t for t in demo.tasks if t.s3prl_entry == "problem"]
     assert len(problems) == 9 and all(t.protocol.total_steps <= 4 for t in problems)
-    # the legacy tasks' demo schedule lives beside their recipes (superb_legacy.train.DEMO_OVERRIDES)
-    assert {t.base_name for t in demo.tasks if t.runner == "s3prl_legacy"} == set(LEGACY_TASKS)
+    # the legacy tasks' demo schedule lives beside their recipes (superb.legacy.DEMO_OVERRIDES)
+    assert {t.base_name for t in demo.tasks if t.s3prl_entry == "legacy"} == set(LEGACY_TASKS)
 
 
 def test_select_by_name_or_abbreviation_and_unknown_task_error():

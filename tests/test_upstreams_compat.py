@@ -1,4 +1,4 @@
-"""spear_bench.s3prl_compat: s3prl 0.4.18 beside torch 2.13 / torchaudio 2.11 / transformers 5."""
+"""spear_bench.compat.s3prl: s3prl 0.4.18 beside torch 2.13 / torchaudio 2.11 / transformers 5."""
 
 import argparse
 import pickle
@@ -8,8 +8,9 @@ import pytest
 import soundfile
 import torch
 
-from spear_bench.bench.superb_recipes import G2P_LEXICON_URLS
-from spear_bench.s3prl_compat import apply_s3prl_compat, s3prl_local_files, score_rttm_der
+from spear_bench.compat.s3prl import apply_s3prl_compat
+from spear_bench.superb.recipe_files import s3prl_local_files, score_rttm_der
+from spear_bench.superb.recipes import G2P_LEXICON_URLS
 
 apply_s3prl_compat()
 
@@ -122,7 +123,11 @@ def test_legacy_run_downstream_cli_starts_with_our_entries(tmp_path):
     import sys
 
     done = subprocess.run(
-        [sys.executable, "-m", "spear_bench.upstreams", "-h"], cwd=tmp_path, capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "spear_bench.superb.legacy", "-h"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "--upstream" in done.stdout

@@ -46,7 +46,7 @@ from spear_bench.bench.runner import LoadedModels
 from spear_bench.bench.scored_model import resolve_model
 from spear_bench.errors import ConfigError, SpearBenchError
 from spear_bench.interrupts import Terminated, note_finished
-from spear_bench.models.catalogue import random_init_warning
+from spear_bench.models.model_ref import random_init_warning
 
 
 @dataclass(frozen=True)

@@ -37,18 +37,18 @@ from tqdm.auto import tqdm
 
 from spear_bench.atomic_io import atomic_write_text
 from spear_bench.bench.cache import TALLY, file_hashes
-from spear_bench.bench.demo_suite_data import default_demo_root
 from spear_bench.bench.fingerprint import code_version, module_source_hash
 from spear_bench.bench.hear_data import read_task
 from spear_bench.bench.hear_runner import HearRunner
 from spear_bench.bench.preflight import check_seed
 from spear_bench.bench.probe import ProbeConfig
 from spear_bench.bench.runner import LoadedModels, RunContext, TaskRunner
-from spear_bench.bench.scored_model import resolve_model
-from spear_bench.bench.superb_recipes import check_task_files
+from spear_bench.bench.scored_model import HearModelHandle, resolve_model
 from spear_bench.bench.superb_runner import SuperbRunner
+from spear_bench.demo.generate import default_demo_root
 from spear_bench.errors import ConfigError, DatasetError, SpearBenchError
 from spear_bench.results.store import ResultRow, ResultsStore, config_hash
+from spear_bench.superb.recipe_files import check_task_files
 from spear_bench.task_registry import (
     DEMO_SUITES,
     FinetuneTaskSpec,
@@ -73,6 +73,9 @@ class RunConfig:
     cache: str = "work_dir/cache"
     layer: str = "last"
     seed: int = 42
+    seeds: tuple[int, ...] = ()  # several seeds: one unit per seed (each resumable on its own); () = (seed,)
+    layers: tuple[str, ...] = ()  # HEAR layer sweep: one unit per layer ("all" = every hidden state); () = (layer,)
+    lr_grid: tuple[float, ...] = ()  # SUPERB learning-rate search (best on the recipe's dev metric); () = its rate
     device: str | None = None  # None: not asked for; the launcher decides (spear_bench.bench.launchers.resolve_device)
     quiet: bool = False
     cache_budget_gb: float = 8.0
@@ -82,7 +85,8 @@ class RunConfig:
     vc_asr_model: str | None = None  # SUPERB VC: the ASR model that scores WER (wav2vec2-large-960h-lv60-self)
 
     def __post_init__(self) -> None:
-        check_seed(self.seed)
+        for seed in (self.seed, *self.seeds):  # every seed comes from --seed (and --seeds N counts on from it)
+            check_seed(seed)
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self))
@@ -90,8 +94,9 @@ class RunConfig:
     @classmethod
     def from_json(cls, text: str) -> "RunConfig":
         data = json.loads(text)
-        data["models"] = tuple(data["models"])
-        data["tasks"] = tuple(data["tasks"])
+        for name in ("models", "tasks", "seeds", "layers", "lr_grid"):
+            if name in data:
+                data[name] = tuple(data[name])
         return cls(**data)
 
 
@@ -99,10 +104,22 @@ class RunConfig:
 class Unit:
     model: str  # the --model spec
     task: str
+    seed: int | None = None  # set when the run has several seeds (RunConfig.seeds); else RunConfig.seed
+    layer: str | None = None  # set in a HEAR layer sweep (RunConfig.layers); else RunConfig.layer
 
     @property
     def label(self) -> str:
-        return f"{self.model} / {self.task}"
+        seed = f" seed {self.seed}" if self.seed is not None else ""
+        layer = f" layer {self.layer}" if self.layer is not None else ""
+        return f"{self.model} / {self.task}{layer}{seed}"
+
+    def config(self, config: "RunConfig") -> "RunConfig":
+        """The run config this unit runs under (its own seed and layer)."""
+        return dataclasses.replace(
+            config,
+            seed=config.seed if self.seed is None else self.seed,
+            layer=config.layer if self.layer is None else self.layer,
+        )
 
 
 @dataclass
@@ -148,7 +165,27 @@ def plan(config: RunConfig) -> list[Unit]:
         )
     if not config.models:
         raise ConfigError("give at least one --model")
-    return [Unit(model, spec.name) for model in config.models for spec in specs]
+    seeds = config.seeds if len(config.seeds) > 1 else (None,)
+    units = []
+    for model in config.models:
+        layers = tuple(_sweep_layers(model, config)) or (None,)
+        for spec in specs:
+            for layer in layers if isinstance(spec, HearTaskSpec) else (None,):
+                units += [Unit(model, spec.name, seed, layer) for seed in seeds]
+    return units
+
+
+def _sweep_layers(model: str, config: RunConfig) -> list[str]:
+    """The layers of a HEAR layer sweep: ``--layers all`` is every hidden state of the model (0 .. L-1)."""
+    if not config.layers:
+        return []
+    if config.layers != ("all",):
+        return list(config.layers)
+    resolved = resolve_model(model, "0")
+    if resolved.hear_module != "hear_spear":
+        raise ConfigError(f"--layers all: {model} is not a hear_spear model (give the layers as --layers 0,1,...)")
+    _, loaded = HearModelHandle(resolved).load()
+    return [str(i) for i in range(loaded.encoder.num_hidden_states)]
 
 
 # --- runners: one per task kind ---------------------------------------------------------------------
@@ -196,7 +233,7 @@ def task_data_key(spec: TaskSpec, data_root: Path, cache_dir: Path | str) -> dic
         out["audio"] = _digest([f"{split}/{file}\t{h}" for (split, file, _), h in zip(clips, hashes[len(listed) :])])
         return out
     # s3prl_problem tasks only: the legacy runner's corpus folders were not checked to stay unchanged while it runs
-    if isinstance(spec, SuperbTaskSpec) and spec.runner == "s3prl_problem":
+    if isinstance(spec, SuperbTaskSpec) and spec.s3prl_entry == "problem":
         root = spec.data_dir(data_root)
         lines = []
         for folder, dirs, files in os.walk(root):
@@ -210,7 +247,7 @@ def task_data_key(spec: TaskSpec, data_root: Path, cache_dir: Path | str) -> dic
 
 def _runs_in_s3prl_only(spec: TaskSpec) -> bool:
     """A SUPERB task defined here but trained only by s3prl's own runner."""
-    return isinstance(spec, SuperbTaskSpec) and spec.runner is None
+    return isinstance(spec, SuperbTaskSpec) and spec.s3prl_entry is None
 
 
 def unit_config(unit: Unit, spec: TaskSpec, config: RunConfig, data_root: Path) -> dict:
@@ -227,7 +264,8 @@ def unit_config(unit: Unit, spec: TaskSpec, config: RunConfig, data_root: Path) 
         "task_metadata": _task_metadata(spec, data_root),
         "data": task_data_key(spec, data_root, config.cache),
         "protocol": protocol,
-        "seed": config.seed,
+        # No seed: the seeds of one config are one measurement (the store keys each seed's file apart)
+        **({"lr_grid": list(config.lr_grid)} if config.lr_grid and isinstance(spec, SuperbTaskSpec) else {}),
     }
 
 
@@ -258,6 +296,7 @@ def run_unit(unit: Unit, config: RunConfig, models: LoadedModels | None = None) 
     it runs, so a model loads once per process); a fresh one when not given.
     """
     start = time.perf_counter()
+    config = unit.config(config)
     if config.device is None:  # called outside a launcher: nothing allocated, so the CPU
         config = dataclasses.replace(config, device="cpu")
     hits, misses = TALLY.hits, TALLY.misses  # a failed unit still reports the embeddings it computed
@@ -300,7 +339,8 @@ def _run_unit(unit: Unit, config: RunConfig, start: float, models: LoadedModels)
             path=str(store.unit_path(*key)),
             scores=_stored_scores(store, key),
         )
-    out_dir = Path(config.results) / PREDICTIONS_DIR / config.suite / model.name / f"{spec.name}__{chash}"
+    seed_dir = f"__seed{config.seed}" if config.seed != RunConfig.seed else ""  # seeds share a config hash
+    out_dir = Path(config.results) / PREDICTIONS_DIR / config.suite / model.name / f"{spec.name}__{chash}{seed_dir}"
     context = RunContext(
         data_root=data_root,
         cache_dir=Path(config.cache),
@@ -335,6 +375,9 @@ def _run_unit(unit: Unit, config: RunConfig, start: float, models: LoadedModels)
                 task_short=spec.short,
                 unit=facts.unit,
                 weights=model.fingerprint,
+                layer=config.layer if isinstance(spec, HearTaskSpec) else "",
+                layer_weights=tuple(result.details.get("layer_weights", ())),
+                lr_search=result.details.get("lr_search"),
             )
         )
     details = {
@@ -371,20 +414,18 @@ def _stored_scores(store: ResultsStore, key: tuple) -> dict:
 # --- summaries ---------------------------------------------------------------------------------------
 
 
-def format_outcome(outcome: UnitOutcome) -> str:
+def outcome_details(outcome: UnitOutcome) -> list[str]:
+    """What a unit's line shows after its label: primary score, time, cache use, message (empty parts left out)."""
     score = outcome.scores.get(outcome.primary)
     score_text = f"{outcome.primary}={score:.4g}" if isinstance(score, (int, float)) else ""
     looked_up = outcome.status == "done" or outcome.embed_hits or outcome.embed_misses
     cache = f"embeddings {outcome.embed_misses} computed, {outcome.embed_hits} cached" if looked_up else ""
-    parts = [
-        f"[{outcome.status}]",
-        outcome.unit.label,
-        score_text,
-        f"{outcome.seconds:.1f}s" if outcome.status != "skipped" else "",
-        cache,
-        outcome.message,
-    ]
-    return "  ".join(p for p in parts if p)
+    parts = [score_text, f"{outcome.seconds:.1f}s" if outcome.status != "skipped" else "", cache, outcome.message]
+    return [p for p in parts if p]
+
+
+def format_outcome(outcome: UnitOutcome) -> str:
+    return "  ".join([f"[{outcome.status}]", outcome.unit.label, *outcome_details(outcome)])
 
 
 def summarise(outcomes: list[UnitOutcome]) -> dict:

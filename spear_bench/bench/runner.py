@@ -81,7 +81,7 @@ class RunContext:
     cache_budget_bytes: float = 8 * 1024**3
     progress: ProgressFactory | None = None
     models: LoadedModels = field(default_factory=LoadedModels)
-    vc_vocoder: str | None = None  # SUPERB VC's pretrained scorers (spear_bench.superb_legacy): folders, or
+    vc_vocoder: str | None = None  # SUPERB VC's pretrained scorers (spear_bench.superb.vc_eval): folders, or
     vc_asr_model: str | None = None  # None (a demo then uses flagged random-init stand-ins)
 
 

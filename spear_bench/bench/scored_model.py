@@ -19,8 +19,9 @@ import torch
 from spear_bench.bench.extract import precision
 from spear_bench.errors import ConfigError
 from spear_bench.hashing import state_dict_hash
-from spear_bench.models.catalogue import ModelRef, resolve_weights, weights_fingerprint
+from spear_bench.models.model_ref import ModelRef
 from spear_bench.models.registry import get_bundle
+from spear_bench.models.weights import resolve_weights, weights_fingerprint
 from spear_bench.upstreams import LOCAL_SPEAR_ENTRY, hub_name
 
 

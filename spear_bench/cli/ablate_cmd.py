@@ -9,8 +9,6 @@ from typing import Optional
 
 import typer
 
-from spear_bench.ablate import execute_sweep, load_sweep
-from spear_bench.bench.launchers import LaunchOptions
 from spear_bench.errors import SpearBenchError
 
 
@@ -34,6 +32,11 @@ def ablate(
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
 ) -> None:
     """Sweep pre-training knobs: per variant derive the config, pre-train (resumable), score, store, plot."""
+    # loaded when the command runs: `spear-bench --help` stays fast (docs/architecture.md)
+    from spear_bench.ablate.config import load_sweep
+    from spear_bench.ablate.execute import execute_sweep
+    from spear_bench.bench.launchers import LaunchOptions
+
     logging.basicConfig(
         level=logging.WARNING if quiet else logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
     )

@@ -12,12 +12,6 @@ from typing import Optional
 import typer
 
 from spear_bench.errors import ConfigError
-from spear_bench.finetune.asr import finetune_asr
-from spear_bench.finetune.config import load_config
-from spear_bench.finetune.mini_corpora import make_mini_audioset, make_mini_librispeech
-from spear_bench.finetune.run import RunSpec
-from spear_bench.finetune.tagging import finetune_audioset
-from spear_bench.models.catalogue import random_init_warning
 from spear_bench.paths import home
 
 finetune_app = typer.Typer(
@@ -30,6 +24,9 @@ DEMO_MODEL = "spear_tiny[random-init]"  # the demo stays offline: random weights
 
 
 def _make_demo_data(kind: str, folder: Path) -> Path:
+    # loaded when the command runs: `spear-bench --help` stays fast (docs/architecture.md)
+    from spear_bench.finetune.mini_corpora import make_mini_audioset, make_mini_librispeech
+
     marker = folder / ".complete"
     if not marker.exists():
         typer.echo(f"generating the {kind} demo data in {folder} ...", err=True)
@@ -55,6 +52,13 @@ def _run(
     demo: bool,
     extra_overrides: list[str],
 ) -> None:
+    # loaded when the command runs: `spear-bench --help` stays fast (docs/architecture.md)
+    from spear_bench.finetune.asr import finetune_asr
+    from spear_bench.finetune.config import load_config
+    from spear_bench.finetune.run import RunSpec
+    from spear_bench.finetune.tagging import finetune_audioset
+    from spear_bench.models.model_ref import random_init_warning
+
     if demo:
         model = model or DEMO_MODEL
         config = config or DEMO_PRESETS[kind]
@@ -201,6 +205,9 @@ def demo_data(
     out: Path = typer.Option(..., "--out", help="folder to write"),
 ) -> None:
     """Write a generated miniature dataset in the real layout (espeak-ng speech / synthetic clips)."""
+    # loaded when the command runs: `spear-bench --help` stays fast (docs/architecture.md)
+    from spear_bench.finetune.mini_corpora import make_mini_audioset, make_mini_librispeech
+
     makers = {"asr": make_mini_librispeech, "audioset": make_mini_audioset}
     if kind not in makers:
         raise ConfigError(f"unknown demo dataset {kind!r}; known: {', '.join(makers)}")

@@ -1,7 +1,7 @@
 """``spear-bench models``, ``fetch``, ``info`` and ``embed``: the catalogue, its downloads, what a model is,
 and its embeddings of audio files.
 
-MODEL is a model name (``spear_bench.models.catalogue.ModelRef``): a released name
+MODEL is a model name (``spear_bench.models.model_ref.ModelRef``): a released name
 (``spear_base_sa``, ``wavlm_large`` ...: its published weights, fetched once), NAME@WEIGHTS,
 NAME[random-init] (random init seeded with --seed, only on request), or a SPEAR checkpoint
 (folder with config.json + model.safetensors, or a weights file).
@@ -9,28 +9,18 @@ NAME[random-init] (random init seeded with --seed, only on request), or a SPEAR 
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-import torch
 import typer
-from safetensors.torch import save
-from tqdm import tqdm
 
-from spear_bench.atomic_io import atomic_write_bytes
-from spear_bench.audio import find_audio_files, load_audio
-from spear_bench.bench.extract import ExtractConfig, audio_length, load_batches, precision
-from spear_bench.bench.preflight import check_device, check_folder
+from spear_bench.atomic_io import atomic_path, atomic_write_with
 from spear_bench.errors import AudioError, ConfigError
 from spear_bench.interrupts import note_finished
-from spear_bench.models import load_encoder
-from spear_bench.models.catalogue import CATALOGUE, ModelRef, cached_path, random_init_warning, weights_fingerprint
-from spear_bench.models.catalogue import fetch as fetch_weights
-from spear_bench.models.checkpoint import find_checkpoint_files, infer_config, read_config, read_state_dict
-from spear_bench.models.registry import get_bundle, model_names
-from spear_bench.models.spear import SpearEncoder
+
+if TYPE_CHECKING:
+    from spear_bench.models.model_ref import ModelRef
 
 LAYER_HELP = "last (encoder output), all (every hidden state, stacked: L x T x D) or N (hidden state N, 0-based)"
 
@@ -42,6 +32,11 @@ LAYER_HELP = "last (encoder output), all (every hidden state, stacked: L x T x D
 
 def _spear_config_for(ref: ModelRef):
     """(SpearConfig, source) for a SPEAR name or checkpoint path; None for other models."""
+    # loaded when the command runs: `spear-bench --help` stays fast (docs/architecture.md)
+    from spear_bench.models.checkpoint import find_checkpoint_files, infer_config, read_config, read_state_dict
+    from spear_bench.models.model_ref import ModelRef
+    from spear_bench.models.registry import get_bundle
+
     if ref.checkpoint:
         config_path, weights = find_checkpoint_files(Path(ref.weights))
         config = read_config(config_path) if config_path else infer_config(read_state_dict(weights), str(weights))
@@ -56,6 +51,9 @@ def _spear_config_for(ref: ModelRef):
 
 def _source(ref: ModelRef, seed: int) -> str:
     """What weights MODEL names, without fetching them."""
+    # loaded when the command runs: `spear-bench --help` stays fast (docs/architecture.md)
+    from spear_bench.models.catalogue import CATALOGUE
+
     if ref.random_init:
         return f"random init (seed {seed})"
     if ref.weights:
@@ -66,6 +64,13 @@ def _source(ref: ModelRef, seed: int) -> str:
 
 def model_info(model: str, seed: int = 0) -> dict:
     """Facts about MODEL; SPEAR models are counted on the meta device (nothing is allocated)."""
+    # loaded when the command runs: `spear-bench --help` stays fast (docs/architecture.md)
+    import torch
+
+    from spear_bench.models.model_ref import ModelRef
+    from spear_bench.models.registry import get_bundle
+    from spear_bench.models.spear import SpearEncoder
+
     ref = ModelRef.parse(model, checkpoint_paths=True)
     resolved = _spear_config_for(ref)
     if resolved is None:
@@ -151,6 +156,9 @@ def parse_layer(layer: str, num_hidden_states: int) -> str | int:
 
 def output_paths(inputs: list[str], out_dir: Path, suffix: str) -> list[tuple[Path, Path]]:
     """(audio file, embedding file) pairs: a folder's files keep their relative paths, files their names."""
+    # loaded when the command runs: `spear-bench --help` stays fast (docs/architecture.md)
+    from spear_bench.audio import find_audio_files
+
     pairs: list[tuple[Path, Path]] = []
     for item in map(Path, inputs):
         files = find_audio_files([item])
@@ -172,6 +180,11 @@ def output_paths(inputs: list[str], out_dir: Path, suffix: str) -> list[tuple[Pa
 
 def _embeddings(encoder, waves, layer: str | int, dtype: str = "float32", device: str = "cpu"):
     """[(array, frame_rate)] of a (B, S) batch of equal-length waveforms."""
+    # loaded when the command runs: `spear-bench --help` stays fast (docs/architecture.md)
+    import torch
+
+    from spear_bench.bench.extract import precision
+
     waves = waves.to(device)
     lengths = torch.full((waves.shape[0],), waves.shape[1], device=device)
     with torch.inference_mode(), precision(dtype, device):
@@ -197,6 +210,9 @@ def _embeddings(encoder, waves, layer: str | int, dtype: str = "float32", device
 def _load_pair(pair: tuple[Path, Path]):
     """(waveform, None) or (None, the one-line error) for (audio file, embedding file): a
     DataLoader worker returns the error instead of raising it (it would re-raise with a traceback)."""
+    # loaded when the command runs: `spear-bench --help` stays fast (docs/architecture.md)
+    from spear_bench.audio import load_audio
+
     try:
         return load_audio(pair[0]), None
     except AudioError as error:
@@ -204,20 +220,28 @@ def _load_pair(pair: tuple[Path, Path]):
 
 
 def _is_spear(encoder) -> bool:
+    # loaded when the command runs: `spear-bench --help` stays fast (docs/architecture.md)
+    from spear_bench.models.spear import SpearEncoder
+
     return isinstance(encoder, SpearEncoder)
 
 
 def _write(path: Path, array, fmt: str, metadata: dict) -> None:
+    """Streamed into the file (an hour of embeddings is hundreds of MB: no in-memory copy of the encoded file)."""
+    # loaded when the command runs: `spear-bench --help` stays fast (docs/architecture.md)
+    import numpy as np
+    import torch
+    from safetensors.torch import save_file
+
     if fmt == "npy":
-        buffer = io.BytesIO()
-        np.save(buffer, array)
-        atomic_write_bytes(path, buffer.getvalue())
+        atomic_write_with(path, lambda handle: np.save(handle, array))
     else:
-        data = save(
-            {"embedding": torch.from_numpy(np.ascontiguousarray(array))},
-            metadata={k: str(v) for k, v in metadata.items()},
-        )
-        atomic_write_bytes(path, data)
+        with atomic_path(path) as tmp:
+            save_file(
+                {"embedding": torch.from_numpy(np.ascontiguousarray(array))},
+                str(tmp),
+                metadata={k: str(v) for k, v in metadata.items()},
+            )
 
 
 def embed(
@@ -250,6 +274,15 @@ def embed(
     seconds of audio per batch (no padding, so each file's embedding is the one it gets
     alone), while --workers processes decode the next batches.
     """
+    # loaded when the command runs: `spear-bench --help` stays fast (docs/architecture.md)
+    import torch
+    from tqdm import tqdm
+
+    from spear_bench.bench.extract import ExtractConfig, audio_length, load_batches
+    from spear_bench.bench.preflight import check_device, check_folder
+    from spear_bench.models import load_encoder
+    from spear_bench.models.model_ref import ModelRef, random_init_warning
+
     if fmt not in ("npy", "safetensors"):
         raise ConfigError(f"--format {fmt!r}: expected npy or safetensors")
     extract = ExtractConfig(max_batch_s=batch_s, workers=workers, dtype=dtype)
@@ -289,10 +322,10 @@ def embed(
             else:
                 groups.setdefault(wave.numel(), []).append(i)
         for group in groups.values():
+            # One file: a view of its samples (stacking would copy them: 230 MB for an hour).
+            waves = loaded[group[0]][0][None] if len(group) == 1 else torch.stack([loaded[i][0] for i in group])
             try:
-                results = _embeddings(
-                    encoder, torch.stack([loaded[i][0] for i in group]), chosen, extract.dtype, device
-                )
+                results = _embeddings(encoder, waves, chosen, extract.dtype, device)
             except AudioError as error:  # e.g. files too short for the model: all of this group are (equal lengths)
                 for i in group:
                     fail(f"{pairs_batch[i][0]}: {error}")
@@ -321,6 +354,11 @@ def embed(
 
 def catalogue_rows() -> list[dict]:
     """One row per registered name: its published source, expected parameters, paper row and whether it is cached."""
+    # loaded when the command runs: `spear-bench --help` stays fast (docs/architecture.md)
+    from spear_bench.models.catalogue import CATALOGUE
+    from spear_bench.models.registry import get_bundle, model_names
+    from spear_bench.models.weights import cached_path
+
     rows = []
     for name in model_names():
         entry = CATALOGUE.get(name)
@@ -372,6 +410,11 @@ def models(json_output: bool = typer.Option(False, "--json", help="Print JSON in
 
 def fetch(names: list[str] = typer.Argument(..., help="Released model names (see spear-bench models).")) -> None:
     """Download (resumable, into the Hugging Face / torch hub cache) and verify the published weights of NAMEs."""
+    # loaded when the command runs: `spear-bench --help` stays fast (docs/architecture.md)
+    from spear_bench.models.model_ref import ModelRef
+    from spear_bench.models.weights import fetch as fetch_weights
+    from spear_bench.models.weights import weights_fingerprint
+
     for name in names:
         path = fetch_weights(ModelRef.parse(name).name)
         typer.echo(f"{name}: verified {path} ({weights_fingerprint(path)})")

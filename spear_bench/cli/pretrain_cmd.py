@@ -19,14 +19,14 @@ from typing import Optional
 import typer
 
 from spear_bench.errors import ConfigError
-from spear_bench.pretrain.config import load_pretrain_config
-from spear_bench.pretrain.pipeline import encode_tokens, layout, load_quantizer, prepare_cuts, train_mvq
-from spear_bench.pretrain.trainer import run_pretraining
 
 CONFIG_HELP = "pre-training YAML config (see configs/pretrain/)"
 
 
 def _load(config: Path, work_dir: Optional[Path], extra: dict | None = None):
+    # loaded when the command runs: `spear-bench --help` stays fast (docs/architecture.md)
+    from spear_bench.pretrain.config import load_pretrain_config
+
     overrides = dict(extra or {})
     if work_dir is not None:
         overrides["work_dir"] = str(work_dir)
@@ -40,6 +40,9 @@ def mvq_train(
     work_dir: Optional[Path] = typer.Option(None, "--work-dir", help="override the config's work_dir"),
 ) -> None:
     """Extract teacher features (cached) and train one MVQ quantiser per token set."""
+    # loaded when the command runs: `spear-bench --help` stays fast (docs/architecture.md)
+    from spear_bench.pretrain.pipeline import load_quantizer, prepare_cuts, train_mvq
+
     cfg = _load(config, work_dir)
     known = {t.name for t in cfg.token_sets}
     for name in token_set or []:
@@ -62,6 +65,9 @@ def mvq_encode(
     work_dir: Optional[Path] = typer.Option(None, "--work-dir", help="override the config's work_dir"),
 ) -> None:
     """Encode every cut's teacher features into uint8 tokens (stored beside a lhotse cut manifest)."""
+    # loaded when the command runs: `spear-bench --help` stays fast (docs/architecture.md)
+    from spear_bench.pretrain.pipeline import encode_tokens, layout, prepare_cuts
+
     cfg = _load(config, work_dir)
     cuts = encode_tokens(cfg, prepare_cuts(cfg))
     typer.echo(f"{len(cuts)} cuts with tokens {[t.name for t in cfg.token_sets]} -> {layout(cfg).tokens_manifest}")
@@ -76,6 +82,10 @@ def pretrain(
     quiet: bool = typer.Option(False, "--quiet", help="no progress bars"),
 ) -> None:
     """Pre-train a SPEAR encoder: data -> teacher features -> MVQ -> tokens -> masked prediction training."""
+    # loaded when the command runs: `spear-bench --help` stays fast (docs/architecture.md)
+    from spear_bench.pretrain.pipeline import layout
+    from spear_bench.pretrain.trainer import run_pretraining
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     extra = {"train": {"resume": False}} if fresh else None
     cfg = _load(config, work_dir, extra)

@@ -9,15 +9,8 @@ from typing import List, Optional
 
 import typer
 
-from spear_bench.bench.demo_suite_data import generate_demo_data, needs_legacy_superb_corpora
-from spear_bench.bench.extract import CLOCK, ExtractConfig
-from spear_bench.bench.launchers import LaunchOptions, check_run, execute
-from spear_bench.bench.orchestrate import RunConfig, summarise
-from spear_bench.bench.scored_model import resolve_model
-from spear_bench.errors import SpearBenchError
+from spear_bench.errors import ConfigError, SpearBenchError
 from spear_bench.paths import cache_dir, reports_dir, results_dir
-from spear_bench.report.build import ReportSettings, write_report
-from spear_bench.task_registry import DEMO_SUITES, HearTaskSpec, demo_suite, load_suite
 
 # The demo stays offline: random weights, asked for by name (and labelled so in every output).
 DEMO_MODELS = ("spear_base[random-init]", "wavlm_base_plus[random-init]")
@@ -30,7 +23,64 @@ def _split(values: Optional[List[str]]) -> tuple[str, ...]:
     return tuple(out)
 
 
+def _seed_options(seed: str, count: int) -> dict:
+    """``--seed 1,2,3`` or ``--seed S --seeds N`` -> RunConfig's seed and seeds (one-line errors)."""
+    try:
+        given = [int(s) for s in seed.split(",") if s.strip()]
+    except ValueError:
+        raise ConfigError(f"--seed {seed!r}: expected an integer or comma-separated integers (1,2,3)") from None
+    if not given:
+        raise ConfigError("--seed: give at least one integer")
+    if count < 0:
+        raise ConfigError(f"--seeds {count}: expected a positive number of seeds")
+    if count and len(given) > 1:
+        raise ConfigError("--seeds N takes one --seed (the first of N); give either --seed 1,2,3 or --seeds N")
+    if count:
+        given = [given[0] + i for i in range(count)]
+    if len(set(given)) != len(given):
+        raise ConfigError(f"--seed {seed!r}: a seed is given twice")
+    return {"seed": given[0], "seeds": tuple(given) if len(given) > 1 else ()}
+
+
+def _layer_list(text: Optional[str]) -> tuple[str, ...]:
+    if not text:
+        return ()
+    layers = tuple(v.strip() for v in text.split(",") if v.strip())
+    if layers == ("all",):
+        return layers
+    if not layers or not all(v.lstrip("-").isdigit() for v in layers):
+        raise ConfigError(f"--layers {text!r}: expected 'all' or comma-separated layer indices (0,3,6)")
+    return layers
+
+
+def parse_lr_grid(text: Optional[str]) -> tuple[float, ...]:
+    """``1e-5,1e-4,1e-3`` or the log range ``START:STOP:COUNT`` -> the rates (one-line errors)."""
+    if not text:
+        return ()
+    try:
+        if ":" in text:
+            start, stop, count = text.split(":")
+            start_f, stop_f, n = float(start), float(stop), int(count)
+            if n < 2 or start_f <= 0 or stop_f <= 0:
+                raise ValueError
+            rates = [start_f * (stop_f / start_f) ** (i / (n - 1)) for i in range(n)]
+            rates = [float(f"{r:.6g}") for r in rates]
+        else:
+            rates = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise ConfigError(
+            f"--lr-grid {text!r}: expected positive rates (1e-5,1e-4,1e-3) or a log range START:STOP:COUNT "
+            "with COUNT >= 2 (1e-5:1e-3:3)"
+        ) from None
+    if not rates or any(r <= 0 for r in rates) or len(set(rates)) != len(rates):
+        raise ConfigError(f"--lr-grid {text!r}: expected distinct positive rates")
+    return tuple(rates)
+
+
 def _print_summary(outcomes, results: Path, seconds: float) -> None:
+    # loaded when the command runs: `spear-bench --help` stays fast (docs/architecture.md)
+    from spear_bench.bench.orchestrate import summarise
+
     s = summarise(outcomes)
     typer.echo(f"units: {s['done']} run, {s['skipped']} already finished, {s['failed']} failed ({seconds:.0f} s)")
     rate = f"{100 * s['hit_rate']:.0f}%" if s["hit_rate"] is not None else "n/a"
@@ -40,6 +90,9 @@ def _print_summary(outcomes, results: Path, seconds: float) -> None:
 
 def _check_models(config) -> None:
     """Names, weights and downloads fail in one line before any data is generated or loaded."""
+    # loaded when the command runs: `spear-bench --help` stays fast (docs/architecture.md)
+    from spear_bench.bench.scored_model import resolve_model
+
     for model in config.models:
         resolve_model(model, config.layer)
 
@@ -47,6 +100,9 @@ def _check_models(config) -> None:
 def _scoring_stages(outcomes, seconds: float, clock_before: dict, clock_after: dict) -> dict[str, float]:
     """Split the scoring time into embeddings (model passes, from spear_bench.bench.extract's clock),
     HEAR probes and SUPERB training (each unit's time less its embeddings), and the rest (model loading)."""
+    # loaded when the command runs: `spear-bench --help` stays fast (docs/architecture.md)
+    from spear_bench.task_registry import HearTaskSpec, demo_suite
+
     hear_tasks = {t.name for t in demo_suite().tasks if isinstance(t, HearTaskSpec)}
     embed = {k: clock_after.get(k, 0.0) - clock_before.get(k, 0.0) for k in ("hear", "superb")}
     units = {"hear": 0.0, "superb": 0.0}
@@ -102,11 +158,28 @@ def run(
     dtype: str = typer.Option(
         "float32", "--dtype", help="Embedding inference precision: float32 | bfloat16 | float16 (autocast; for GPUs)."
     ),
-    seed: int = typer.Option(
-        42,
+    seed: str = typer.Option(
+        "42",
         "--seed",
-        help="Probe seed: init and dropout of the HEAR probe (heareval uses 42); "
-        "the grid points are drawn with 42 whatever the seed, as heareval draws them.",
+        help="Probe seed(s): init and dropout of the HEAR probe (heareval uses 42; "
+        "its grid points are drawn with 42 whatever the seed), the SUPERB recipe's seed. "
+        "Comma-separated for several (1,2,3): one unit per seed; reports show mean ± 95 % interval.",
+    ),
+    seeds: int = typer.Option(
+        0, "--seeds", help="Run N seeds: --seed, --seed+1, ... (one unit per seed, each resumable)."
+    ),
+    layers: Optional[str] = typer.Option(
+        None,
+        "--layers",
+        help="HEAR layer sweep: 'all' (every hidden state) or indices (0,3,6): one unit per layer, "
+        "plotted as score against layer by spear-bench report.",
+    ),
+    lr_grid: Optional[str] = typer.Option(
+        None,
+        "--lr-grid",
+        help="SUPERB learning-rate search: rates (1e-5,1e-4,1e-3) or a log range START:STOP:COUNT (1e-5:1e-3:3); "
+        "each rate's run resumes on its own, the best on the recipe's dev metric is stored "
+        "(default: the recipe's rate).",
     ),
     nproc: int = typer.Option(1, "--nproc", help="torchrun: workers on this node."),
     slurm_cluster: Optional[str] = typer.Option(
@@ -130,6 +203,13 @@ def run(
     ),
 ) -> None:
     """Score models on a suite: one unit per (model, task), finished units skipped, results stored atomically."""
+    # loaded when the command runs: `spear-bench --help` stays fast (docs/architecture.md)
+    from spear_bench.bench.extract import ExtractConfig
+    from spear_bench.bench.launchers import LaunchOptions, check_run, execute
+    from spear_bench.bench.orchestrate import RunConfig
+    from spear_bench.demo.generate import generate_demo_data, needs_legacy_superb_corpora
+    from spear_bench.task_registry import DEMO_SUITES, load_suite
+
     results = results or results_dir()
     config = RunConfig(
         suite=suite,
@@ -139,7 +219,9 @@ def run(
         results=str(results),
         cache=str(cache or cache_dir()),
         layer=layer,
-        seed=seed,
+        **_seed_options(seed, seeds),
+        layers=_layer_list(layers),
+        lr_grid=parse_lr_grid(lr_grid),
         device=device,
         quiet=quiet,
         force=force,
@@ -189,6 +271,13 @@ def demo(
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
 ) -> None:
     """Generate the demo data, score SPEAR Base and WavLM Base+ (random-init weights) on it, render the report."""
+    # loaded when the command runs: `spear-bench --help` stays fast (docs/architecture.md)
+    from spear_bench.bench.extract import CLOCK
+    from spear_bench.bench.launchers import check_run, execute
+    from spear_bench.bench.orchestrate import RunConfig
+    from spear_bench.demo.generate import generate_demo_data
+    from spear_bench.report.build import ReportSettings, write_report
+
     start = time.perf_counter()
     stages: dict[str, float] = {}
     results = results or results_dir()

@@ -12,7 +12,8 @@ from spear_bench.atomic_io import atomic_write_text
 from spear_bench.bench.fingerprint import code_version
 from spear_bench.bench.runner import TaskResult
 from spear_bench.models import load_encoder
-from spear_bench.models.catalogue import ModelRef, resolve_weights, weights_fingerprint
+from spear_bench.models.model_ref import ModelRef
+from spear_bench.models.weights import resolve_weights, weights_fingerprint
 from spear_bench.paths import results_dir
 from spear_bench.results import ResultRow, ResultsStore, config_hash
 from spear_bench.task_registry import finetune_task

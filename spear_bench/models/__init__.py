@@ -6,9 +6,11 @@ import dataclasses
 
 from spear_bench.errors import ConfigError
 from spear_bench.models.base import AudioEncoder, EncoderOutput
-from spear_bench.models.catalogue import CATALOGUE, ModelRef, fetch, resolve_weights
+from spear_bench.models.catalogue import CATALOGUE
 from spear_bench.models.checkpoint import load_spear_checkpoint
+from spear_bench.models.model_ref import ModelRef
 from spear_bench.models.registry import ModelBundle, get_bundle, model_names
+from spear_bench.models.weights import fetch, resolve_weights
 
 
 def load_encoder(name_or_path, *, seed: int = 0, path: str | None = None):

@@ -41,8 +41,10 @@ from spear_bench.atomic_io import atomic_write_text, atomic_write_with
 from spear_bench.audio import collate_waveforms
 from spear_bench.audio.batching import length_batches
 from spear_bench.errors import ConfigError
-from spear_bench.models.catalogue import CATALOGUE, ModelRef, fetch
+from spear_bench.models.catalogue import CATALOGUE
+from spear_bench.models.model_ref import ModelRef
 from spear_bench.models.registry import LAST, ModelBundle, get_bundle, is_registered, model_names
+from spear_bench.models.weights import fetch
 
 
 def teacher_names() -> list[str]:

@@ -28,6 +28,8 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from spear_bench.report.stats import t_interval
+
 HEAR_AVERAGE_TOLERANCE = 0.055
 HEAR_AVG_COLUMN_TOLERANCE = 0.1
 
@@ -134,6 +136,16 @@ class Measured:
     task_short: str = ""  # from the rows (the task registry's short name when they were written)
     unit: str = ""  # from the rows: fraction | percent | dB | ""
     weights: str = ""  # fingerprint of the weights scored (ResultRow.weights)
+    values: tuple[float, ...] = ()  # the per-seed scores, in seed order
+    ci: float = math.nan  # half-width of the 95 % Student-t interval of the mean (NaN for one seed)
+    layer: str = ""  # HEAR: the layer scored (ResultRow.layer)
+    layer_weights: tuple[float, ...] = ()  # SUPERB: the weighted sum's layer weights, mean over seeds
+    lr_search: dict | None = None  # SUPERB: the learning-rate search of the latest seed (ResultRow.lr_search)
+
+    @property
+    def base_model(self) -> str:
+        """The model's name without the ``@layer=N`` a layer sweep adds."""
+        return self.model.split("@layer=", 1)[0]
 
 
 def _short_weights(fingerprint: str) -> str:
@@ -158,28 +170,44 @@ def weights_labels(rows: Iterable) -> dict[tuple[str, str], str]:
     }
 
 
+def layer_label(model: str, layer: str) -> str:
+    """A HEAR layer other than the default (``last``) is a model of its own in the report: ``NAME@layer=N``."""
+    return model if layer in ("", "last") else f"{model}@layer={layer}"
+
+
+def _mean_weights(rows: list) -> tuple[float, ...]:
+    vectors = [r.layer_weights for r in rows if getattr(r, "layer_weights", ())]
+    if not vectors or len({len(v) for v in vectors}) != 1:
+        return tuple(vectors[-1]) if vectors else ()
+    return tuple(sum(column) / len(vectors) for column in zip(*vectors))
+
+
 def measured_values(rows: Iterable) -> list[Measured]:
     """Collapse store rows (ResultRow) into one number per (model, weights, suite, task, metric, split).
 
     Rows of different weights under one model name are kept apart (:func:`weights_labels`).
     When a task was run under several configs with the same weights, the config with the
     most recent row wins (an older config is an earlier attempt); the seeds of that config
-    are averaged (std is the population standard deviation over seeds, 0 for one seed).
+    are averaged (std is the population standard deviation over seeds, 0 for one seed; ci the
+    95 % Student-t half-width, :func:`spear_bench.report.stats.t_interval`). A HEAR layer other
+    than the default is kept apart as ``NAME@layer=N`` (:func:`layer_label`).
     """
     rows = list(rows)
     labels = weights_labels(rows)
     groups: dict[tuple, dict[str, list]] = {}
     for row in rows:
         weights = getattr(row, "weights", "") or ""
-        key = (labels[(row.model, weights)], row.suite, row.task, row.metric, row.split)
+        name = layer_label(labels[(row.model, weights)], getattr(row, "layer", "") or "")
+        key = (name, row.suite, row.task, row.metric, row.split)
         groups.setdefault((key, weights), {}).setdefault(row.config_hash, []).append(row)
     out = []
     for (key, weights), by_config in sorted(groups.items()):
         config, chosen = max(by_config.items(), key=lambda item: (max(r.time for r in item[1]), item[0]))
-        per_seed: dict[int, float] = {}
+        per_seed: dict[int, object] = {}
         for row in sorted(chosen, key=lambda r: r.time):
-            per_seed[row.seed] = float(row.value)  # a re-run of the same seed replaces the older value
-        values = list(per_seed.values())
+            per_seed[row.seed] = row  # a re-run of the same seed replaces the older value
+        seed_rows = [per_seed[seed] for seed in sorted(per_seed)]
+        values = [float(r.value) for r in seed_rows]
         mean = sum(values) / len(values)
         std = math.sqrt(sum((v - mean) ** 2 for v in values) / len(values))
         latest = max(chosen, key=lambda r: r.time)
@@ -196,6 +224,11 @@ def measured_values(rows: Iterable) -> list[Measured]:
                 getattr(latest, "task_short", ""),
                 getattr(latest, "unit", ""),
                 weights,
+                tuple(values),
+                t_interval(values).half_width,
+                getattr(latest, "layer", "") or "",
+                _mean_weights(seed_rows),
+                getattr(latest, "lr_search", None),
             )
         )
     return out

@@ -7,6 +7,9 @@ Layout of the output folder (default ``reports/``, :func:`spear_bench.paths.repo
   ``finetune_ctc``, ``suite_<suite>`` for measured suites without paper numbers)
 - ``compare_<model>.md|html|tex``: one model against the baselines
 - ``plots/ablation_<knob>.png|svg``: the ablation figures
+- ``plots/layer_weights_<model>.png|svg``: SUPERB weighted-sum layer weights, tasks by layers
+- ``plots/layer_scores_<model>.png|svg``: HEAR probe score against layer (``run --layers``)
+- ``lr_search.md|html|tex``: the SUPERB learning-rate searches (``run --lr-grid``), when there are any
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ from pathlib import Path
 from spear_bench.atomic_io import atomic_write_text
 from spear_bench.errors import ConfigError
 from spear_bench.report import compare as comparison
+from spear_bench.report import lr_search
 from spear_bench.report.aggregate import Measured, measured_values
+from spear_bench.report.layer_plots import plot_layer_scores, plot_layer_weights
 from spear_bench.report.leaderboard import Leaderboard, _matches, all_leaderboards
 from spear_bench.report.paper_models import PAPER_COUNTERPART
 from spear_bench.report.plots import plot_all
@@ -29,7 +34,8 @@ from spear_bench.results.store import ResultsStore
 FALLBACK_COMPARE = "spear_sa_xlarge"
 INTRO = (
     "Measured rows (shaded, source 'measured') come from the results store: per task, the mean over seeds of the most "
-    "recent config. Paper rows are the SPEAR paper's published numbers (results/reference/). Bold: best per column in "
+    "recent config, \u00b1 the 95 % Student-t interval over seeds with their number (n) when there are several. "
+    "Paper rows are the SPEAR paper's published numbers (results/reference/). Bold: best per column in "
     "the metric's direction. In the HTML, click a column header to sort."
 )
 
@@ -105,7 +111,14 @@ def write_report(settings: ReportSettings) -> Report:
         write(f"compare_{_safe(target)}.md", comparison.to_markdown(result))
         write(f"compare_{_safe(target)}.html", comparison.to_html(result))
         write(f"compare_{_safe(target)}.tex", comparison.to_latex(result))
+    searches = lr_search.search_rows(report.measured)
+    if searches:
+        write("lr_search.md", lr_search.to_markdown(searches))
+        write("lr_search.html", lr_search.to_html(searches))
+        write("lr_search.tex", lr_search.to_latex(searches))
     if settings.plots:
+        files += plot_layer_weights(report.measured, out / "plots")
+        files += plot_layer_scores(report.measured, out / "plots")
         scales = ResultsStore(
             settings.results
         ).variant_scales()  # the scale each ablation run was measured at (legend, caption)

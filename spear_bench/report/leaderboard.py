@@ -18,6 +18,7 @@ generic table per suite.
 from __future__ import annotations
 
 import fnmatch
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -53,6 +54,7 @@ class Cell:
     value: float | None
     std: float = 0.0
     seeds: int = 0
+    ci: float = math.nan  # half-width of the 95 % Student-t interval over seeds (NaN for one seed)
     partial: bool = False  # an average over only some of its tasks
     bold: bool = False
     note: str = ""
@@ -164,7 +166,12 @@ def _measured_rows(benchmark: Benchmark, measured: Iterable[Measured], models, u
             continue
         used.add(id(item))
         row = rows.setdefault(item.model, Row(item.model, item.model, "", MEASURED))
-        row.cells[key] = Cell(display_value(item.value, item.unit), display_value(item.std, item.unit), item.seeds)
+        row.cells[key] = Cell(
+            display_value(item.value, item.unit),
+            display_value(item.std, item.unit),
+            item.seeds,
+            ci=display_value(item.ci, item.unit),
+        )
     return list(rows.values())
 
 
@@ -360,7 +367,7 @@ def suite_leaderboards(measured: list[Measured], models=None, used: set[int] | N
         rows: dict[str, Row] = {}
         for item in items:
             row = rows.setdefault(item.model, Row(item.model, item.model, "", MEASURED))
-            row.cells[(item.task, item.metric, item.split)] = Cell(item.value, item.std, item.seeds)
+            row.cells[(item.task, item.metric, item.split)] = Cell(item.value, item.std, item.seeds, ci=item.ci)
         board.rows = list(rows.values())
         board.mark_best()
         boards.append(board)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 
 from spear_bench.errors import SpearBenchError
-from spear_bench.models.catalogue import CATALOGUE
 
 # (pattern over the normalised label, id); first match wins, so specific patterns come first.
 _LABEL_PATTERNS: list[tuple[str, str]] = [
@@ -66,13 +65,20 @@ DISPLAY_NAMES = {
 }
 
 # Which paper model a measured name is: the architecture names (their own weights, NAME@FOLDER) are
-# compared with the paper's dual-domain models; every released checkpoint with its own paper row
-# (spear_bench/models/catalogue.py). A NAME[random-init] has no paper counterpart.
+# compared with the paper's dual-domain models; a released checkpoint (spear_bench/models/catalogue.py)
+# with its paper row's id. Names missing here are their own id (wavlm_large, usad_base, dasheng_base ...)
+# or have no paper row (the v2 releases). A NAME[random-init] has no paper counterpart.
 PAPER_COUNTERPART = {
     "spear_base": "spear_sa_base",
     "spear_large": "spear_sa_large",
     "spear_xlarge": "spear_sa_xlarge",
-    **{e.name: e.paper_id for e in CATALOGUE.values() if e.paper_id and e.paper_id != e.name},
+    "spear_base_s": "spear_s_base",
+    "spear_base_sa": "spear_sa_base",
+    "spear_large_s": "spear_s_large",
+    "spear_large_sa": "spear_sa_large",
+    "spear_xlarge_sa": "spear_sa_xlarge",
+    "dasheng_0_6b": "dasheng_0.6b",
+    "dasheng_1_2b": "dasheng_1.2b",
 }
 
 

@@ -30,14 +30,15 @@ def _number(value: float, decimals: int) -> str:
 
 
 def cell_text(cell: Cell | None, column: Column, plain: bool = False) -> str:
-    """The cell as printed: value at the column's precision, ± std over seeds, a dagger if partial."""
+    """The cell as printed: value at the column's precision, ± the 95 % interval over seeds and their
+    number (``61.2 ± 3.4 (n=3)``; spear_bench.report.stats.t_interval), a dagger if partial."""
     if cell is None or cell.value is None or (isinstance(cell.value, float) and math.isnan(cell.value)):
         return MISSING
     if cell.note and column.higher_is_better is None:
         return cell.note
     text = _number(cell.value, column.decimals)
     if cell.seeds > 1 and not plain:
-        text += f" \u00b1 {_number(cell.std, column.decimals)}"
+        text += f" \u00b1 {_number(cell.ci, column.decimals)} (n={cell.seeds})"
     if cell.partial:
         text += PARTIAL_MARK
     return text
@@ -198,7 +199,7 @@ def _html_cell(cell: Cell | None, column: Column, extra_class: str = "") -> str:
     )
     tips = []
     if cell is not None and cell.seeds:
-        tips.append(f"{cell.seeds} seed(s)")
+        tips.append(f"{cell.seeds} seed(s)" + (", mean \u00b1 95 % t-interval" if cell.seeds > 1 else ""))
     if cell is not None and cell.note:
         tips.append(cell.note)
     body = f"<b>{_e(text)}</b>" if cell is not None and cell.bold else _e(text)
@@ -273,6 +274,7 @@ _LATEX_SPECIALS = {
     "\u2013": "--",
     "\u2014": "---",
     "\u0394": r"$\Delta$",
+    "\u2212": r"$-$",
 }
 
 

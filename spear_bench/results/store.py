@@ -46,6 +46,12 @@ class ResultRow:
     task_short: str = ""  # the task's short name (the paper's column: ESC, PR, AS-20k...); "" in older rows
     unit: str = ""  # how ``value`` is expressed: fraction | percent | dB | "" (none, or not recorded)
     weights: str = ""  # fingerprint of the weights scored: "sha256:..." or "random-init" ("": rows from before)
+    layer: str = ""  # HEAR: the embedding layer scored (last | all | N); "" for SUPERB's weighted sum and older rows
+    # SUPERB: the weighted-sum probe's learned layer weights (softmaxed, one per hidden state; sum 1), mean over folds
+    layer_weights: tuple[float, ...] = ()
+    # SUPERB learning-rate search (--lr-grid): {"grid": [...], "chosen": lr, "dev_metric": name,
+    # "dev": [dev score per rate], "test": [primary test score per rate]}; None: the recipe's own rate
+    lr_search: dict | None = None
 
 
 COLUMNS = [f.name for f in dataclasses.fields(ResultRow)]
@@ -135,7 +141,10 @@ class ResultsStore:
                 raise SpearBenchError(
                     f"{path}: malformed results file (row {number}: value {record['value']!r} is not a number)"
                 )
-            rows.append(ResultRow(**{k: record[k] for k in COLUMNS if k in record}))
+            if not isinstance(record.get("layer_weights", []), list):
+                raise SpearBenchError(f"{path}: malformed results file (row {number}: layer_weights is not a list)")
+            row = ResultRow(**{k: record[k] for k in COLUMNS if k in record})
+            rows.append(dataclasses.replace(row, layer_weights=tuple(row.layer_weights)))
         return rows
 
     def unit_rows(self, model: str, suite: str, task: str, config_hash: str, seed: int) -> list[ResultRow]:

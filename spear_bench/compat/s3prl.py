@@ -39,7 +39,6 @@ s3prl was written for torchaudio < 2.2 and torch < 2.6. What breaks, and the shi
 
 from __future__ import annotations
 
-import contextlib
 import shutil
 import subprocess
 import sys
@@ -54,7 +53,7 @@ import soundfile
 import torch
 
 import spear_bench  # noqa: F401  (installs the torchaudio import hook before torchaudio loads)
-from spear_bench.compat import trust_torch_load_from
+from spear_bench.compat.torch_load import trust_torch_load_from
 from spear_bench.errors import AudioError, SpearBenchError
 
 _APPLIED: list[str] = []
@@ -200,7 +199,7 @@ def _sox_effects_module() -> types.ModuleType:
 # ----------------------------------------------------------------------------- torch.load
 
 
-# One wrapper for every library that reloads its own pickled checkpoints: spear_bench.compat.trust_torch_load_from.
+# One wrapper for every library that reloads its own pickled checkpoints: compat.torch_load.trust_torch_load_from.
 
 
 # ----------------------------------------------------------------------------- huggingface_hub
@@ -277,84 +276,3 @@ def apply_s3prl_compat() -> list[str]:
         trust_torch_load_from("s3prl")  # s3prl's own checkpoints pickle configs (trusted local files)
         _APPLIED.append("torch_load_weights_only")
     return list(_APPLIED)
-
-
-# ----------------------------------------------------------------------------- offline recipe files
-
-
-@contextlib.contextmanager
-def s3prl_local_files(url_files: dict[str, Path], voxceleb1_cache: Path | None = None):
-    """s3prl's recipes download small metadata files at run time; here they come from the corpus folder.
-
-    Three named shims, undone on exit:
-
-    - ``url_files``: ``s3prl.util.download._urls_to_filepaths`` (also bound by name in
-      ``s3prl.dataio.encoder.g2p``, SuperbPR's lexicon) returns the given local file for a
-      listed URL and defers to s3prl for any other;
-    - ``voxceleb1_cache``: ``VoxCeleb1SID`` looks for ``iden_split.txt`` in its cache root
-      (default ``~/.cache/s3prl``, fetched with wget when absent); the run's own cache folder,
-      where spear-bench copied the corpus's split file, replaces that default;
-    - ``dscore``: SuperbSD scores its RTTMs by cloning ``nryant/dscore`` from GitHub and
-      running its ``score.py``; :func:`score_rttm_der` computes the same DER (md-eval's
-      definition: collar 0, overlapped speech scored, optimal speaker mapping) with
-      ``pyannote.metrics`` and writes dscore's OVERALL line for s3prl's parser.
-    """
-    apply_s3prl_compat()
-    import s3prl.dataio.corpus.voxceleb1sid as voxceleb1sid
-    import s3prl.dataio.encoder.g2p as g2p
-    import s3prl.problem.diarization.util as diarization_util
-    import s3prl.util.download as download
-
-    original = download._urls_to_filepaths
-    local = {url: str(Path(path).resolve()) for url, path in url_files.items()}
-
-    def urls_to_filepaths(*urls, refresh=False, download: bool = True):
-        if all(url in local for url in urls):
-            paths = [local[url] for url in urls]
-            return paths if len(paths) > 1 else paths[0]
-        return original(*urls, refresh=refresh, download=download)
-
-    init_defaults = voxceleb1sid.VoxCeleb1SID.__init__.__defaults__
-    score_with_dscore = diarization_util.score_with_dscore
-    diarization_util.score_with_dscore = score_rttm_der
-    download._urls_to_filepaths = download.urls_to_filepaths = g2p._urls_to_filepaths = urls_to_filepaths
-    if voxceleb1_cache is not None:
-        voxceleb1sid.VoxCeleb1SID.__init__.__defaults__ = (init_defaults[0], Path(voxceleb1_cache))
-    try:
-        yield
-    finally:
-        download._urls_to_filepaths = download.urls_to_filepaths = g2p._urls_to_filepaths = original
-        voxceleb1sid.VoxCeleb1SID.__init__.__defaults__ = init_defaults
-        diarization_util.score_with_dscore = score_with_dscore
-
-
-def _read_rttm(path: Path):
-    from pyannote.core import Annotation, Segment
-
-    annotations: dict[str, Annotation] = {}
-    for line in Path(path).read_text().splitlines():
-        fields = line.split()
-        if not fields or fields[0] != "SPEAKER":
-            continue
-        if len(fields) < 8:
-            raise AudioError(
-                f"{path}: RTTM line needs 'SPEAKER <file> <chan> <start> <dur> <NA> <NA> <speaker>': {line!r}"
-            )
-        file, start, duration, speaker = fields[1], float(fields[3]), float(fields[4]), fields[7]
-        annotation = annotations.setdefault(file, Annotation(uri=file))
-        annotation[Segment(start, start + duration), len(annotation)] = speaker
-    return annotations
-
-
-def score_rttm_der(dscore_dir, hyp_rttm, gt_rttm, score_result) -> float:
-    """dscore's overall DER in percent (same signature as s3prl's ``score_with_dscore``)."""
-    from pyannote.metrics.diarization import DiarizationErrorRate
-
-    metric = DiarizationErrorRate(collar=0.0, skip_overlap=False)
-    references, hypotheses = _read_rttm(gt_rttm), _read_rttm(hyp_rttm)
-    for file, reference in references.items():
-        metric(reference, hypotheses.get(file, type(reference)(uri=file)), uem=reference.get_timeline().extent())
-    der = 100.0 * abs(metric)
-    Path(score_result).parent.mkdir(parents=True, exist_ok=True)
-    Path(score_result).write_text(f"File DER JER\n*** OVERALL *** {der:.2f} nan\n")
-    return der

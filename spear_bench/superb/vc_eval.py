@@ -30,8 +30,8 @@ from pathlib import Path
 
 import yaml
 
+from spear_bench.compat import s3prl_legacy
 from spear_bench.errors import CheckpointError, ConfigError
-from spear_bench.superb_legacy import compat
 
 # s3prl's downstream/a2o-vc-vcc2020/data/f0.yaml (commit 3fe32bc8f90ba766614f617f8701ba2a972ebee5,
 # read through the search tool's read_file): harvest's F0 range per target speaker.
@@ -139,7 +139,7 @@ def run_objective_evaluation(
     argv = ["--wavdir", str(wav_dir), "--trgspk", trgspk, "--data_root", str(data_root), "--n_jobs", str(MCD_JOBS)]
     argv += ["--log_path", str(log_path)]
     stdout = io.StringIO()
-    with compat.vc_evaluate_modules(asr_model, ASR_STAND_IN_LAYERS) as evaluate:
+    with s3prl_legacy.vc_evaluate_modules(asr_model, ASR_STAND_IN_LAYERS) as evaluate:
         saved, sys.argv = sys.argv, ["evaluate.py", *argv]
         try:
             with contextlib.redirect_stdout(stdout):

@@ -18,7 +18,7 @@ vc        a2o-vc-vcc2020          ``<step>/test/hdf5``, then s3prl's       ``mcd
                                   (:mod:`.vc_eval`)                        duration; ``stand_in_*`` flags
 ========  ======================  ======================================  ===================================
 
-``data_root`` holds one folder per task, in the layout :mod:`.demo_corpora` writes (and s3prl's
+``data_root`` holds one folder per task, in the layout ``spear_bench.superb_legacy.demo_corpora`` writes (and s3prl's
 preparation scripts produce from the real corpora): ``ood_asr/``, ``quesst14Database/``,
 ``covost2/covost_en_de/``, ``voicebank_demand/voicebank/wav16k/``,
 ``libri2mix/Libri2Mix_prepared/wav16k/min/``, ``vcc2020/{vcc2020,lists}/``. A missing file is a
@@ -29,7 +29,7 @@ experiment folder under ``run_dir``; s3prl resumes from the newest ``states-*.ck
 finished training is not rerun, and a scored unit's ``metrics.json`` is read back instead of
 evaluated again.
 
-``demo=True`` runs the schedules of :data:`.train.DEMO_OVERRIDES` (a few steps, no DataLoader workers, smaller
+``demo=True`` runs the schedules of :data:`.legacy.DEMO_OVERRIDES` (a few steps, no DataLoader workers, smaller
 heads where the published head alone takes seconds a step on a CPU: every change is listed
 there and in docs/superb_legacy.md); without it the published recipes run unchanged.
 """
@@ -41,6 +41,7 @@ import csv
 import io
 import json
 import runpy
+import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -49,18 +50,20 @@ from typing import Callable
 
 import torch
 
+from spear_bench import errors
 from spear_bench.atomic_io import atomic_write_text
 from spear_bench.errors import ConfigError, DatasetError
-from spear_bench.superb_legacy import compat, vc_eval
-from spear_bench.superb_legacy.mtwv import score_quesst
-from spear_bench.superb_legacy.recipes import RECIPES, load_recipe
-from spear_bench.superb_legacy.train import (
+from spear_bench.superb import vc_eval
+from spear_bench.superb.legacy import (
     DEMO_OVERRIDES,
     OOD_ASR_CORPORA,
     evaluate_legacy_downstream,
     ood_asr_corpus,
+    run_downstream,
     run_legacy_downstream,
 )
+from spear_bench.superb.mtwv import score_quesst
+from spear_bench.superb.recipes import legacy_recipe, load_recipe
 from spear_bench.upstreams import register
 
 TASKS = ("ood_asr", "qbe", "st", "se", "ss", "vc")
@@ -93,6 +96,7 @@ class LegacyRun:
     overrides: dict = field(default_factory=dict)  # extra config changes (tests), applied after the demo's
     vocoder: Path | None = None
     asr_model: Path | None = None
+    seed: int = 1337  # s3prl's run_downstream default
 
     def folder(self, task: str) -> Path:
         return self.data_root / TASK_FOLDERS[task]
@@ -123,7 +127,7 @@ def _trained(run: LegacyRun, recipe: str, corpus: dict, expdir: Path) -> Path:
     total = changes.get("runner.total_steps", load_recipe(recipe)["runner"]["total_steps"])
     if not (expdir / f"states-{total}.ckpt").is_file():
         run_legacy_downstream(
-            recipe, corpus, run.upstream, expdir, run.device, changes, upstream_ckpt=run.upstream_ckpt
+            recipe, corpus, run.upstream, expdir, run.device, changes, seed=run.seed, upstream_ckpt=run.upstream_ckpt
         )
     return expdir
 
@@ -141,7 +145,7 @@ def _best_checkpoint(expdir: Path, names: tuple[str, ...]) -> Path:
 
 def _evaluate_checkpoint(run: LegacyRun, checkpoint: Path, split: str = "test") -> None:
     """s3prl's ``-m evaluate -e <checkpoint> -t <split>``: args and config come from the checkpoint."""
-    compat.run_downstream(["-m", "evaluate", "-e", str(checkpoint), "-t", split, "--device", run.device])
+    run_downstream(["-m", "evaluate", "-e", str(checkpoint), "-t", split, "--device", run.device])
 
 
 def _cached(path: Path, compute: Callable[[], dict]) -> dict:
@@ -176,11 +180,11 @@ def _ood_asr(run: LegacyRun) -> dict[str, float]:
             _evaluate_checkpoint(run, _best_checkpoint(expdir, ("dev-best.ckpt",)))
             hyps, refs = (_read_ark(expdir / f"test-{kind}.ark") for kind in ("hyp", "ref"))
             keys = sorted(refs)
-            rate = cer if RECIPES[recipe].metric == "CER" else wer
+            rate = cer if legacy_recipe(recipe).metric == "CER" else wer
             return {"error_rate": 100.0 * rate([hyps.get(k, "") for k in keys], [refs[k] for k in keys])}
 
         error = _cached(expdir / "metrics.json", score)["error_rate"]
-        metrics[f"{'cer' if RECIPES[recipe].metric == 'CER' else 'wer'}_{name}"] = error
+        metrics[f"{'cer' if legacy_recipe(recipe).metric == 'CER' else 'wer'}_{name}"] = error
     metrics["wer"] = sum(metrics.values()) / len(metrics)
     return metrics
 
@@ -210,7 +214,7 @@ def _qbe(run: LegacyRun) -> dict[str, float]:
 
         def score():
             evaluate_legacy_downstream(
-                "qbe", corpus, run.upstream, expdir, split, layer, run.device, changes, run.upstream_ckpt
+                "qbe", corpus, run.upstream, expdir, split, layer, run.device, changes, run.upstream_ckpt, run.seed
             )
             return {"mtwv": score_quesst(expdir / "benchmark.stdlist.xml", truth).mtwv}
 
@@ -316,7 +320,14 @@ def _vc(run: LegacyRun) -> dict[str, float]:
             total = changes.get("runner.total_steps", load_recipe("vc")["runner"]["total_steps"])
             if not (expdir / f"states-{total}.ckpt").is_file():
                 run_legacy_downstream(
-                    "vc", corpus, run.upstream, expdir, run.device, changes, upstream_ckpt=run.upstream_ckpt
+                    "vc",
+                    corpus,
+                    run.upstream,
+                    expdir,
+                    run.device,
+                    changes,
+                    seed=run.seed,
+                    upstream_ckpt=run.upstream_ckpt,
                 )
             # the recipe keeps no best checkpoint (s3prl picks the step by a sweep of decodes): the last one
             _evaluate_checkpoint(run, _best_checkpoint(expdir, ()))
@@ -354,6 +365,7 @@ def run_task(
     vocoder: str | Path | None = None,
     asr_model: str | Path | None = None,
     overrides: dict | None = None,
+    seed: int = 1337,
 ) -> dict[str, float]:
     """Run legacy SUPERB ``task`` (one of :data:`TASKS`) for s3prl upstream ``upstream`` on the
     corpora under ``data_root``; s3prl's experiment folders, its outputs and ``metrics.json`` go
@@ -361,7 +373,8 @@ def run_task(
 
     ``vocoder`` / ``asr_model``: VC's pretrained vocoder folder and ASR model (required unless
     ``demo``; a demo without them uses flagged stand-ins). ``overrides``: extra dotted config
-    changes applied after the demo's (tests shrink heads with it).
+    changes applied after the demo's (tests shrink heads with it). ``seed``: s3prl's ``--seed``
+    (its default 1337), for every unit of the task.
     """
     if task not in RUNNERS:
         raise ConfigError(f"unknown legacy SUPERB task {task!r} (known: {', '.join(TASKS)})")
@@ -378,6 +391,7 @@ def run_task(
         dict(overrides or {}),
         Path(vocoder) if vocoder else None,
         Path(asr_model) if asr_model else None,
+        int(seed),
     )
     run_dir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
@@ -385,3 +399,48 @@ def run_task(
     seconds = time.perf_counter() - start
     atomic_write_text(run_dir / f"{task}.json", json.dumps({"metrics": metrics, "seconds": seconds}, indent=1))
     return metrics
+
+
+def task_recipes(task: str, demo: bool) -> tuple[str, ...]:
+    """The recipes (configs) a legacy task runs: OOD-ASR one per sub-corpus, the others their own."""
+    if task == "ood_asr":
+        return tuple(OOD_ASR_CORPORA[name][0] for name in (DEMO_OOD_ASR if demo else OOD_ASR_CORPORA))
+    return (task,)
+
+
+def legacy_run_config(task: str, demo: bool, overrides: dict | None = None) -> dict:
+    """What a legacy task computes from (for its run-folder key): each recipe's published config and
+    the changes applied to it, the sub-corpora / targets / layers run."""
+    run = LegacyRun("", Path("."), Path("."), "cpu", demo, overrides=dict(overrides or {}))
+    return {
+        "task": task,
+        "demo": demo,
+        "recipes": {
+            name: {"config": load_recipe(name), "changes": run.config_changes(name)}
+            for name in task_recipes(task, demo)
+        },
+        "vc_targets": DEMO_VC_TARGETS if demo else VC_TARGETS,
+        "qbe_layers": DEMO_QBE_LAYERS if demo else "all",
+    }
+
+
+def run_legacy_unit(arguments: dict) -> dict[str, float]:
+    """:func:`run_task` with ``arguments`` in a process of its own (``python -m spear_bench.superb``);
+    its metrics. The output shows as it comes; a spear-bench error comes back as the same one-line error.
+
+    s3prl's legacy runner leaves process-wide state behind: after one legacy unit, a process saw
+    isinstance(defaultdict(), dict) turn False, so SuperbSF then wrote its corpus csv wrongly
+    (KeyError 'iob'); the unit's own process leaves the caller's as it was.
+    """
+    run_dir = Path(arguments["run_dir"])
+    done = subprocess.run([sys.executable, "-m", "spear_bench.superb", json.dumps(arguments)])
+    if done.returncode != 0:
+        error_file = run_dir / "error.json"
+        if error_file.is_file():
+            error = json.loads(error_file.read_text())
+            raise getattr(errors, error["type"], errors.SpearBenchError)(error["message"])
+        raise errors.SpearBenchError(
+            f"SUPERB task {arguments['task']}: s3prl's legacy runner exited with code {done.returncode} "
+            "(its output is above)"
+        )
+    return json.loads((run_dir / f"{arguments['task']}.json").read_text())["metrics"]

@@ -15,7 +15,9 @@ their own readers, orders and probes:
 * :func:`run_heareval` and :func:`run_spear_bench` run each pipeline on it, CPU, with
   heareval's defaults except ``max_epochs`` (and ``grid_points`` where a caller asks).
 
-Used by tests/test_heareval_oracle.py (the parity tests) and the benchmarks.
+Test support, not library code: used by tests/test_heareval_oracle.py (the parity tests),
+tests/test_heareval_runners.py and the benchmarks (which put tests/ on ``sys.path``); its HEAR module
+name is ``oracles.heareval_oracle``.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from spear_bench.bench.cache import EmbeddingCache
 from spear_bench.bench.hear_runner import run_hear_task
 from spear_bench.bench.probe import ProbeConfig
 from spear_bench.bench.scored_model import BenchModel, HearModelHandle
-from spear_bench.heareval_compat import install_heareval_hook
+from spear_bench.compat.heareval import install_heareval_hook
 from spear_bench.task_registry import HearTaskSpec
 
 MODULE = __name__  # the HEAR module name heareval imports
@@ -197,7 +199,7 @@ def heareval_session(workdir: Path, verbose: bool = False):
     sets environment variables (``seed_everything`` sets ``PL_GLOBAL_SEED``); heareval prints
     a lot (torchinfo summaries, tqdm bars, the profiler report): captured, and shown only if
     it fails (or with ``verbose``). The compatibility shims it needs are installed here too,
-    for a process started without the package's .pth (:mod:`spear_bench.heareval_compat`).
+    for a process started without the package's .pth (:mod:`spear_bench.compat.heareval`).
     """
 
     install_heareval_hook()
@@ -325,7 +327,7 @@ def run_heareval_predictions(
 
 
 def vector_handle(dim: int, device: str = "cpu"):
-    """This module as a spear-bench HEAR model (``hear:spear_bench.bench.heareval_oracle`` with its ``dim``)."""
+    """This module as a spear-bench HEAR model (``hear:oracles.heareval_oracle`` with its ``dim``)."""
 
     model = BenchModel(name="heareval_oracle", hear_module=MODULE, hear_kwargs={"dim": dim}, family="hear")
     return HearModelHandle(model, device)

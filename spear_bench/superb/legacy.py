@@ -9,13 +9,15 @@ s3prl's: ``-a`` resumes from the newest ``states-*.ckpt`` of the experiment fold
 from __future__ import annotations
 
 import copy
+import sys
 from pathlib import Path
 
 import yaml
 
+from spear_bench.compat import s3prl_legacy
 from spear_bench.errors import ConfigError
-from spear_bench.superb_legacy import compat
-from spear_bench.superb_legacy.recipes import RECIPES, recipe_config
+from spear_bench.superb.recipes import legacy_recipe, recipe_config
+from spear_bench.upstreams import register
 
 # What a demo changes, per recipe (dotted paths into s3prl's config; each replaces a recipe value, named in
 # docs/superb_legacy.md). Schedules: a few steps with one dev pass at the end (which picks s3prl's best
@@ -109,17 +111,16 @@ def run_legacy_downstream(
     is passed as s3prl's own ``-o config.runner.total_steps=N``, which applies to resumed runs too.
     ``upstream_ckpt``: the upstream's weights (s3prl's ``-k``); random init without.
     """
-    if recipe not in RECIPES:
-        raise ConfigError(f"unknown legacy SUPERB recipe {recipe!r} (known: {', '.join(RECIPES)})")
+    downstream = legacy_recipe(recipe).downstream
     expdir = Path(expdir)
     config = write_run_config(recipe, corpus, expdir.parent / f"{expdir.name}.config.yaml", overrides)
-    argv = ["-m", "train", "-a", "-u", upstream, "-d", RECIPES[recipe].downstream, "-c", str(config)]
+    argv = ["-m", "train", "-a", "-u", upstream, "-d", downstream, "-c", str(config)]
     argv += ["-p", str(expdir), "--device", device, "--seed", str(seed)]
     if upstream_ckpt is not None:
         argv += ["-k", str(upstream_ckpt)]
     if total_steps is not None:
         argv += ["-o", f"config.runner.total_steps={int(total_steps)}"]
-    compat.run_downstream(argv)
+    run_downstream(argv)
     return expdir
 
 
@@ -133,18 +134,42 @@ def evaluate_legacy_downstream(
     device: str = "cpu",
     overrides: dict | None = None,
     upstream_ckpt: str | None = None,
+    seed: int = 1337,
 ) -> Path:
     """s3prl's ``-m evaluate -t <split>`` of ``recipe`` without a trained checkpoint (QbE: DTW on
     the upstream's features of hidden layer ``layer``; the expert writes
     ``<expdir>/benchmark.stdlist.xml``). Returns ``expdir``."""
-    if recipe not in RECIPES:
-        raise ConfigError(f"unknown legacy SUPERB recipe {recipe!r} (known: {', '.join(RECIPES)})")
+    downstream = legacy_recipe(recipe).downstream
     expdir = Path(expdir)
     config = write_run_config(recipe, corpus, expdir.parent / f"{expdir.name}.config.yaml", overrides)
-    argv = ["-m", "evaluate", "-t", split, "-u", upstream, "-d", RECIPES[recipe].downstream, "-c", str(config)]
+    argv = ["-m", "evaluate", "-t", split, "-u", upstream, "-d", downstream, "-c", str(config)]
     if layer is not None:
         argv += ["-l", str(int(layer))]
     if upstream_ckpt is not None:
         argv += ["-k", str(upstream_ckpt)]
-    compat.run_downstream([*argv, "-p", str(expdir), "--device", device])
+    run_downstream([*argv, "-p", str(expdir), "--device", device, "--seed", str(seed)])
     return expdir
+
+
+def run_downstream(argv: list[str]) -> None:
+    """s3prl's legacy runner (``run_downstream.py``'s ``main``) with ``argv``, this project's
+    upstreams registered and every shim applied: the one wrapper around s3prl's legacy runner.
+
+    ``python -m spear_bench.superb.legacy -m train -u spear_base -d <downstream> -c <config> -p <expdir>``
+    runs it from a shell. It imports ``s3prl.run_downstream`` as a module and calls its ``main()``
+    (run as ``__main__``, through ``python run_downstream.py`` or ``runpy``, the runner's own
+    ``torch.load`` of its checkpoints, on resume and ``-e``, is not recognised as s3prl's, so torch
+    >= 2.6's ``weights_only=True`` refuses the pickled args and config)."""
+    register()
+    s3prl_legacy.apply()
+    import s3prl.run_downstream as runner  # as a module, not __main__: its torch.load calls are s3prl's
+
+    saved, sys.argv = sys.argv, ["run_downstream.py", *argv]
+    try:
+        runner.main()
+    finally:
+        sys.argv = saved
+
+
+if __name__ == "__main__":
+    run_downstream(sys.argv[1:])

@@ -22,7 +22,7 @@ fixes is imported):
   and Lightning (``trainer.test(ckpt_path=...)``) reload the checkpoints Lightning has just
   written, which pickle heareval's hyper-parameters (torch classes and functions). Calls
   made from inside ``heareval``, ``pytorch_lightning`` and ``lightning_fabric`` default to
-  ``weights_only=False`` (:func:`spear_bench.compat.trust_torch_load_from`); every other
+  ``weights_only=False`` (:func:`spear_bench.compat.torch_load.trust_torch_load_from`); every other
   caller keeps torch's safe default.
 - Event tasks fail with ``KeyError: <max epochs>`` in
   ``epoch_best_postprocessing_or_default`` (hear-eval-kit issue #432): heareval sets
@@ -45,7 +45,7 @@ import sys
 import types
 from typing import Callable
 
-from spear_bench.compat import trust_torch_load_from
+from spear_bench.compat.torch_load import trust_torch_load_from
 
 _TF_USERS = ("heareval.embeddings.task_embeddings", "heareval.embeddings.runner")
 _NP_INF_USERS = ("pytorch_lightning.callbacks.early_stopping", "pytorch_lightning.callbacks.model_checkpoint")
@@ -85,7 +85,7 @@ def _tensorflow_importable() -> bool:
 TENSORFLOW_STANDIN = _TensorflowStandIn("tensorflow")
 _TF_IMPORT = "import tensorflow as tf\n"
 # Same line count, so heareval's tracebacks keep their line numbers.
-_TF_STANDIN_IMPORT = 'tf = __import__("spear_bench.heareval_compat", fromlist=["_"]).TENSORFLOW_STANDIN\n'
+_TF_STANDIN_IMPORT = 'tf = __import__("spear_bench.compat.heareval", fromlist=["_"]).TENSORFLOW_STANDIN\n'
 
 
 def _heareval_code(fullname: str, loader) -> types.CodeType:

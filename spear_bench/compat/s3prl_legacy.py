@@ -1,6 +1,6 @@
 """Named shims for s3prl 0.4.18's legacy downstream experts on this stack.
 
-On top of :func:`spear_bench.s3prl_compat.apply_s3prl_compat` (torchaudio backends, sox effects,
+On top of :func:`spear_bench.compat.s3prl.apply_s3prl_compat` (torchaudio backends, sox effects,
 torch.load, huggingface_hub), which :func:`apply` calls first. Nothing in site-packages is edited.
 
 Shims (name: what breaks -> what the shim does):
@@ -17,12 +17,6 @@ Shims (name: what breaks -> what the shim does):
   to 12 workers whatever the config says (on a 2-core machine each evaluation spends seconds
   starting them) -> ``load_dataset`` gets a copy of the corpus config: every split uses the
   configured ``num_workers``.
-- ``runner_as_module``: run as ``__main__`` (``python run_downstream.py``, or ``runpy`` as
-  ``spear_bench.upstreams.run_s3prl_downstream`` does), the legacy runner's own ``torch.load`` of
-  its checkpoints (resume, ``-e``) is not recognised as s3prl's, so torch >= 2.6's
-  ``weights_only=True`` refuses the pickled args and config -> :func:`run_downstream` imports
-  ``s3prl.run_downstream`` as a module and calls its ``main()``, so its loads are s3prl's.
-
 - ``vc_transformers_wav2vec2_tokenizer``: VC's ``vc_evaluate.py`` imports
   ``transformers.Wav2Vec2Tokenizer`` (raw audio in: normalised, padded, attention mask; CTC text
   out), which transformers 5 removed -> the same two halves from transformers 5's
@@ -70,8 +64,7 @@ from pathlib import Path
 
 from torch.utils.data import Dataset
 
-from spear_bench.s3prl_compat import apply_s3prl_compat
-from spear_bench.upstreams import register
+from spear_bench.compat.s3prl import apply_s3prl_compat
 
 _APPLIED: list[str] = []
 
@@ -302,7 +295,6 @@ def vc_evaluate_modules(asr_model=None, asr_stand_in_layers: int = 24):
     ``sys.path``) with the ``vc_*`` shims on ``vc_evaluate``; the names are removed again afterwards."""
     import s3prl.downstream  # the wheel's folder, where a2o-vc-vcc2020/ lives
 
-    register()
     apply()
     _vc_transformers_wav2vec2_tokenizer()
     folder = str(Path(s3prl.downstream.__file__).parent / "a2o-vc-vcc2020")
@@ -337,17 +329,3 @@ def apply() -> list[str]:
             shim()
             _APPLIED.append(name)
     return names + list(_APPLIED)
-
-
-def run_downstream(argv: list[str]) -> None:
-    """s3prl's legacy runner (``run_downstream.py``'s ``main``) with ``argv``, this project's
-    upstreams registered and every shim applied (the ``runner_as_module`` shim: see above)."""
-    register()
-    apply()
-    import s3prl.run_downstream as runner  # as a module, not __main__: its torch.load calls are s3prl's
-
-    saved, sys.argv = sys.argv, ["run_downstream.py", *argv]
-    try:
-        runner.main()
-    finally:
-        sys.argv = saved

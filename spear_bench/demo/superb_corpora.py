@@ -1,19 +1,6 @@
-"""The demo suite's datasets, generated on the machine in the real HEAR and SUPERB formats.
+"""The demo suite's SUPERB corpora, in the layouts s3prl's own ``s3prl.problem`` recipes read.
 
-Nothing can be downloaded here, so the demo makes its own small corpora, deterministically
-(espeak-ng is deterministic; synthetic sounds take fixed seeds):
-
-HEAR task folders (``task_metadata.json``, ``labelvocabulary.csv``, ``<split>.json``,
-``16000/<split>/*.wav``), clips padded/trimmed to the task's ``sample_duration`` as
-hearpreprocess does:
-
-- ``demo_words``: 6 spoken words x 10 espeak-ng voices, multiclass, train/valid/test;
-- ``demo_env``: mixtures of 1-3 of 4 synthetic sound types, multilabel, 3 folds;
-- ``demo_events``: 3 s scenes with 2-3 timed events (onset/offset labels), frame level;
-- ``demo_pitch``: harmonic tones over two octaves (MIDI 48-71), pitch/chroma accuracy.
-
-SUPERB corpora in their original layouts, read by s3prl's own recipes (``tasks/demo_superb.yaml``;
-the demo suite's tour uses the first three):
+(``tasks/demo_superb.yaml``; the demo suite's tour uses the first three):
 
 - ``speech_commands/`` (Speech Commands v0.01 + test set folder, _background_noise_; speaker names
   chosen so that s3prl's hash split puts voices in its train and valid parts);
@@ -27,220 +14,22 @@ the demo suite's tour uses the first three):
 - ``SNIPS/`` (audio SNIPS: speaker names from the recipe's lists, made-up commands and slots);
 - ``LibriMix/`` (two-speaker overlapped mixtures as kaldi data dirs, for diarization).
 
-The corpora are small (about 6 minutes of audio in all) so that ``spear-bench demo`` runs
-in minutes on 2 cores; every espeak-ng utterance of every corpus is synthesised in one
-parallel pass, then the folders are written in parallel. The whole tree is built in a
-temporary folder and renamed into place, with a stamp that names the generator version;
-an existing complete tree is reused.
+Each corpus is as small as its s3prl recipe allows: every split it reads is present, with a few
+clips (the recipes' test sets score a handful of items; the demo's schedule trains a few steps).
 """
 
 from __future__ import annotations
 
-import copy
 import csv
 import dataclasses
 import hashlib
 import json
 import random
-import shutil
-import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import torch
-
 from spear_bench.audio import SAMPLE_RATE
-from spear_bench.audio.synth import (
-    SENTENCES,
-    VOICES,
-    Speaker,
-    Utterance,
-    chirp,
-    clicks,
-    noise,
-    place,
-    tone,
-    write_wav,
-)
-from spear_bench.paths import home
-from spear_bench.superb_legacy import generate_legacy_demo
-from spear_bench.task_registry import DEMO_SUITES, HearTaskSpec, SuiteSpec, demo_suite, load_suite
-
-# v4: the probe caps of tasks/demo.yaml (written into task_metadata.json); v5: the SUPERB corpora in
-# the layouts s3prl's own recipes read (demo_superb)
-GENERATOR_VERSION = "demo-data-v5"
-LEGACY_SUPERB_FOLDER = "superb_legacy"  # the legacy-runner SUPERB corpora (tasks/demo_superb.yaml layout roots)
-STAMP = f".complete-{GENERATOR_VERSION}"
-
-WORDS = ("yes", "no", "up", "down", "left", "right")
-UNKNOWN_WORDS = ("bed", "cat")
-ENV_SOUNDS = ("tone", "noise", "chirp", "clicks")
-EVENT_SOUNDS = ("beep", "sweep", "knock", "hiss")
-
-
-def fit(wave: torch.Tensor, seconds: float) -> torch.Tensor:
-    """Pad with zeros or trim to exactly ``seconds`` (hearpreprocess's fixed-length clips)."""
-    n = int(round(seconds * SAMPLE_RATE))
-    return wave[:n] if wave.numel() >= n else torch.nn.functional.pad(wave, (0, n - wave.numel()))
-
-
-def _hex_id(*parts) -> str:
-    return hashlib.sha1("|".join(map(str, parts)).encode()).hexdigest()[:8]
-
-
-# --- HEAR folders --------------------------------------------------------------------------------
-
-
-def demo_probe_grid(task: str) -> dict:
-    """The demo's cap on a HEAR task's probe schedule (``hear_probe_grid`` in tasks/demo.yaml).
-
-    It is written into the task's ``task_metadata.json`` as heareval's
-    ``evaluation_params.task_specific_param_grid`` (the way heareval's own MAESTRO task
-    changes its grid), so the runner applies it exactly as for a real task with one.
-    """
-    return copy.deepcopy(dict(demo_suite().hear_probe_grid.get(task) or {}))  # the registry's suite is shared
-
-
-def write_hear_task(
-    folder: Path,
-    spec: HearTaskSpec,
-    labels: list[str],
-    splits: dict[str, dict[str, tuple[torch.Tensor, object]]],
-    extra_metadata: dict | None = None,
-) -> None:
-    """splits: split -> file -> (waveform, labels list or events list)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    grid = demo_probe_grid(spec.name)
-    if grid:
-        extra_metadata = {"evaluation_params": {"task_specific_param_grid": grid}, **(extra_metadata or {})}
-    metadata = {
-        "task_name": spec.name,
-        "version": "v1",
-        "embedding_type": "event" if spec.level == "timestamp" else "scene",
-        "prediction_type": spec.prediction_type,
-        "split_mode": spec.split_mode,
-        "sample_duration": spec.sample_duration,
-        "evaluation": list(spec.metrics),
-        "download_urls": [],
-        "default_mode": "full",
-        "mode": "full",
-        "splits": list(splits),
-        **({"nfolds": spec.folds} if spec.folds else {}),
-        **(extra_metadata or {}),
-    }
-    (folder / "task_metadata.json").write_text(json.dumps(metadata, indent=4))
-    with (folder / "labelvocabulary.csv").open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["idx", "label"])
-        for i, label in enumerate(labels):
-            writer.writerow([i, label])
-    for split, items in splits.items():
-        (folder / f"{split}.json").write_text(json.dumps({file: value for file, (_, value) in items.items()}, indent=1))
-        for file, (wave, _) in items.items():
-            write_wav(folder / str(SAMPLE_RATE) / split / file, fit(wave, spec.sample_duration))
-
-
-WORDS_VOICES = {"train": VOICES[:6], "valid": VOICES[6:8], "test": VOICES[8:10]}
-
-
-def _word_utterance(word: str, voice: str, v_i: int) -> Utterance:
-    return Utterance(word, voice, speed=150 + 10 * (v_i % 3), pitch=40 + 5 * (v_i % 4))
-
-
-def make_demo_words(folder: Path, spec: HearTaskSpec, speaker: Speaker) -> None:
-    splits = {}
-    for split, voices in WORDS_VOICES.items():
-        items = {}
-        for v_i, voice in enumerate(voices):
-            for word in WORDS:
-                items[f"{word}_{_hex_id(voice, word)}.wav"] = (speaker(_word_utterance(word, voice, v_i)), [word])
-        splits[split] = items
-    write_hear_task(folder, spec, list(WORDS), splits)
-
-
-def _env_sound(kind: str, duration: float, seed: int) -> torch.Tensor:
-    rng = random.Random(seed)
-    if kind == "tone":
-        return tone(rng.uniform(300, 1200), duration, amplitude=0.25, harmonics=rng.randint(1, 3))
-    if kind == "noise":
-        return noise(duration, seed, amplitude=0.08, color=rng.choice(["white", "pink", "brown"]))
-    if kind == "chirp":
-        return chirp(rng.uniform(200, 600), rng.uniform(1500, 4000), duration, amplitude=0.25)
-    return clicks(rng.uniform(4, 12), duration, seed, amplitude=0.4)
-
-
-def make_demo_env(folder: Path, spec: HearTaskSpec) -> None:
-    rng = random.Random(1234)
-    splits = {}
-    for fold in range(spec.folds):
-        items = {}
-        for i in range(16):
-            kinds = sorted(rng.sample(ENV_SOUNDS, rng.randint(1, 3)), key=ENV_SOUNDS.index)
-            seed = 1000 * fold + i
-            parts = []
-            for k, kind in enumerate(kinds):
-                length = rng.uniform(0.5, spec.sample_duration)
-                onset = rng.uniform(0, spec.sample_duration - length)
-                parts.append((onset, _env_sound(kind, length, seed * 10 + k)))
-            items[f"env_{fold}_{i:03d}.wav"] = (place(parts, spec.sample_duration), kinds)
-        splits[f"fold{fold:02d}"] = items
-    write_hear_task(folder, spec, list(ENV_SOUNDS), splits)
-
-
-def _event_sound(kind: str, duration: float, seed: int) -> torch.Tensor:
-    if kind == "beep":
-        return tone(1000.0, duration, amplitude=0.3)
-    if kind == "sweep":
-        return chirp(300.0, 3000.0, duration, amplitude=0.3)
-    if kind == "knock":
-        return clicks(8.0, duration, seed, amplitude=0.5)
-    return noise(duration, seed, amplitude=0.1, color="pink")
-
-
-def make_demo_events(folder: Path, spec: HearTaskSpec) -> None:
-    rng = random.Random(5678)
-    counts = {"train": 12, "valid": 6, "test": 6}
-    splits = {}
-    for split, count in counts.items():
-        items = {}
-        for i in range(count):
-            events, parts = [], []
-            cursor = rng.uniform(0.1, 0.4)
-            for _ in range(rng.randint(2, 3)):
-                kind = rng.choice(EVENT_SOUNDS)
-                length = rng.uniform(0.3, 0.8)
-                if cursor + length > spec.sample_duration - 0.05:
-                    break
-                parts.append((cursor, _event_sound(kind, length, rng.randint(0, 10**6))))
-                events.append(
-                    {"label": kind, "start": round(cursor * 1000.0, 3), "end": round((cursor + length) * 1000.0, 3)}
-                )
-                cursor += length + rng.uniform(0.1, 0.5)
-            background = noise(spec.sample_duration, 99 + i, amplitude=0.005)
-            items[f"scene_{split}_{i:03d}.wav"] = (place(parts, spec.sample_duration) + background, events)
-        splits[split] = items
-    write_hear_task(folder, spec, list(EVENT_SOUNDS), splits)
-
-
-def make_demo_pitch(folder: Path, spec: HearTaskSpec) -> None:
-    pitches = list(range(48, 72))
-    takes = {"train": (0, 1, 2), "valid": (3,), "test": (4,)}
-    splits = {}
-    for split, variants in takes.items():
-        items = {}
-        for midi in pitches:
-            freq = 440.0 * 2 ** ((midi - 69) / 12)
-            for v in variants:
-                wave = tone(freq, spec.sample_duration, amplitude=0.15 + 0.05 * v, harmonics=1 + v)
-                items[f"pitch_{midi}_{v}.wav"] = (wave, [str(midi)])
-        splits[split] = items
-    write_hear_task(folder, spec, [str(p) for p in pitches], splits)
-
-
-# --- SUPERB corpora ------------------------------------------------------------------------------
-#
-# Each corpus is as small as its s3prl recipe allows: every split it reads is present, with a few
-# clips (the recipes' test sets score a handful of items; the demo's schedule trains a few steps).
+from spear_bench.audio.synth import SENTENCES, VOICES, Speaker, Utterance, noise, place, write_wav
+from spear_bench.demo.common import UNKNOWN_WORDS, WORDS, fit, hex_id
 
 SC_WORDS = WORDS[:3] + UNKNOWN_WORDS[:1]  # three of s3prl's ten keywords and one _unknown_ word
 SC_POOL = ((VOICES[0], "train"), (VOICES[1], "train"), (VOICES[3], "valid"))
@@ -258,7 +47,7 @@ def _speech_commands_bucket(speaker: str) -> str:
 def _speaker_name(voice: str, bucket: str) -> str:
     """The first 8-hex-digit speaker name for ``voice`` that s3prl's hash split puts in ``bucket``."""
     for k in range(10_000):
-        name = _hex_id(voice, "gsc", k)
+        name = hex_id(voice, "gsc", k)
         if _speech_commands_bucket(name) == bucket:
             return name
     raise RuntimeError(f"no speaker name in bucket {bucket}")
@@ -284,7 +73,7 @@ def make_speech_commands(root: Path, speaker: Speaker) -> None:
             if bucket == "valid":
                 validation.append(rel)
         for voice in SC_TEST_VOICES:
-            write_wav(test_dir / w / f"{_hex_id(voice, 'test')}_nohash_0.wav", fit(speaker(Utterance(w, voice)), 1.0))
+            write_wav(test_dir / w / f"{hex_id(voice, 'test')}_nohash_0.wav", fit(speaker(Utterance(w, voice)), 1.0))
     (train_dir / "validation_list.txt").write_text("\n".join(validation) + "\n")
     (train_dir / "testing_list.txt").write_text("")
     # s3prl cuts each noise file into 1 s silence clips (in train and in valid)
@@ -319,9 +108,9 @@ def make_fluent_speech_commands(root: Path, speaker: Speaker) -> None:
     for split, voices in IC_VOICES.items():
         rows = []
         for voice in voices:
-            spk = _hex_id(voice, "fsc")
+            spk = hex_id(voice, "fsc")
             for text, action, obj, location in IC_DEMO_INTENTS:
-                path = f"wavs/speakers/{spk}/{_hex_id(voice, text)}.wav"
+                path = f"wavs/speakers/{spk}/{hex_id(voice, text)}.wav"
                 write_wav(root / path, speaker(Utterance(text, voice)))
                 rows.append([len(rows), path, spk, text, action, obj, location])
         (root / "data").mkdir(parents=True, exist_ok=True)
@@ -355,7 +144,7 @@ def make_voxceleb1(root: Path, speaker: Speaker) -> None:
     for spk, voice in VOXCELEB1_SPEAKERS:
         part = "test" if 10270 <= int(spk[2:]) < 10310 else "dev"
         for u_i, (text, split) in enumerate(zip(VOXCELEB1_TEXTS, VOXCELEB1_SPLITS)):
-            video = _hex_id(voice, u_i // 2)[:8] + "abc"
+            video = hex_id(voice, u_i // 2)[:8] + "abc"
             rel = f"{spk}/{video}/{u_i + 1:05d}.wav"
             write_wav(root / part / "wav" / rel, speaker(Utterance(text, voice, VOXCELEB1_SPEED)))
             lines.append(f"{split} {rel}")
@@ -558,14 +347,6 @@ def make_librimix(root: Path, speaker: Speaker) -> None:
             (root / "data" / split / name).write_text("\n".join(sorted(lines)) + "\n")
 
 
-# --- all of it -------------------------------------------------------------------------------------
-
-HEAR_MAKERS = {
-    "demo_words": make_demo_words,
-    "demo_env": make_demo_env,
-    "demo_events": make_demo_events,
-    "demo_pitch": make_demo_pitch,
-}
 SUPERB_MAKERS = {
     "speech_commands": make_speech_commands,
     "fluent_speech_commands_dataset": make_fluent_speech_commands,
@@ -577,74 +358,10 @@ SUPERB_MAKERS = {
 }
 
 
-def all_utterances() -> list[Utterance]:
-    """Every espeak-ng utterance of the demo corpora, so that one parallel pass synthesises them all."""
-    out = [_word_utterance(w, v, i) for voices in WORDS_VOICES.values() for i, v in enumerate(voices) for w in WORDS]
-    out += _speech_commands_utterances() + _fluent_utterances() + _voxceleb1_utterances() + _snips_utterances()
+def utterances() -> list[Utterance]:
+    """The espeak-ng utterances of the SUPERB corpora (synthesised in the one parallel pass)."""
+    out = _speech_commands_utterances() + _fluent_utterances() + _voxceleb1_utterances() + _snips_utterances()
     out += [Utterance(text, voice) for _, voice, _, _, text in _librispeech_jobs()]
     out += [Utterance(s, v, *IEMOCAP_STYLES[e]) for _, _, v, _, s, e in _iemocap_jobs()]
     out += [Utterance(t, v) for *_, a, b in _librimix_jobs() for v, t in (a, b)]
     return out
-
-
-def default_demo_root() -> Path:
-    return home() / "work_dir" / "demo_data"
-
-
-def demo_data_ready(root: Path) -> bool:
-    return (Path(root) / STAMP).is_file()
-
-
-def needs_legacy_superb_corpora(suite: SuiteSpec) -> bool:
-    return any(getattr(spec, "runner", None) == "s3prl_legacy" for spec in suite.tasks)
-
-
-def generate_demo_data(
-    root: Path | None = None, force: bool = False, log=print, workers: int = 4, legacy_superb: bool = False
-) -> Path:
-    """Generate every demo dataset under ``root`` (default ``work_dir/demo_data``); reuse a complete one.
-
-    ``legacy_superb``: also the corpora of the six legacy-runner SUPERB tasks (demo_superb), under
-    ``root/superb_legacy`` (spear_bench.superb_legacy.demo_corpora; written in place, with their own
-    stamp, since their kaldi lists hold absolute paths).
-    """
-    root = Path(root) if root is not None else default_demo_root()
-    if not demo_data_ready(root) or force:
-        _generate_demo_tree(root, log, workers)
-    else:
-        log(f"demo data: reusing {root}")
-    if legacy_superb:
-        generate_legacy_demo(root / LEGACY_SUPERB_FOLDER, force=force, workers=max(4, workers), log=log)
-    return root
-
-
-def _generate_demo_tree(root: Path, log, workers: int) -> None:
-    start = time.perf_counter()
-    tmp = root.with_name(root.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    speaker = Speaker(workers=max(4, workers))
-    speaker.say_all(all_utterances())  # one parallel pass; the makers below only read the cache
-    jobs: dict[str, tuple] = {}  # output folder -> (maker, arguments, what to log)
-    for spec in [spec for name in DEMO_SUITES for spec in load_suite(name).tasks]:
-        if spec.kind == "hear":
-            maker = HEAR_MAKERS[spec.name]
-            args = (tmp / spec.folder, spec, speaker) if maker is make_demo_words else (tmp / spec.folder, spec)
-            jobs[spec.folder] = (maker, args, f"{spec.name} (HEAR format) -> {root / spec.folder}")
-        elif spec.runner == "s3prl_legacy":
-            continue  # generate_legacy_demo writes these
-        elif spec.layout.root not in jobs:
-            layout = spec.layout.root
-            jobs[layout] = (SUPERB_MAKERS[layout], (tmp / layout, speaker), f"{layout} layout -> {root / layout}")
-    with ThreadPoolExecutor(workers) as pool:  # writing WAV/FLAC files and synthetic sounds overlap well
-        futures = [(pool.submit(maker, *args), message) for maker, args, message in jobs.values()]
-        for future, message in futures:
-            future.result()
-            log(f"demo data: {message}")
-    (tmp / STAMP).write_text(
-        json.dumps({"generator": GENERATOR_VERSION, "seconds": round(time.perf_counter() - start, 1)})
-    )
-    if root.exists():
-        shutil.rmtree(root)
-    tmp.rename(root)
-    log(f"demo data: generated in {time.perf_counter() - start:.0f} s")

@@ -1,6 +1,6 @@
-"""``python -m spear_bench.superb_legacy '<json of run_task's arguments>'``: one :func:`run_task` call in a
+"""``python -m spear_bench.superb '<json of run_task's arguments>'``: one :func:`run_task` call in a
 process of its own. spear-bench's SUPERB runner starts one per legacy unit: s3prl's legacy runner
-leaves process-wide state behind (see ``spear_bench.bench.superb_runner.run_legacy_superb_task``).
+leaves process-wide state behind (see :func:`spear_bench.superb.legacy_tasks.run_legacy_unit`).
 The metrics land in ``<run_dir>/<task>.json`` (run_task writes them); a spear-bench error is written
 to ``<run_dir>/error.json`` (its class and one-line message) and the exit code is 2.
 """
@@ -11,7 +11,7 @@ from pathlib import Path
 
 from spear_bench.atomic_io import atomic_write_text
 from spear_bench.errors import SpearBenchError
-from spear_bench.superb_legacy.tasks import run_task
+from spear_bench.superb.legacy_tasks import run_task
 
 
 def main(argv: list[str] | None = None) -> int:
