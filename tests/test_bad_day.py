@@ -2,10 +2,10 @@
 
 Each case asserts the exact one-line message, the exit code, and that nothing finished was
 lost. The model is ``spear_tiny[random-init]``; the data are the demo suite's smallest HEAR
-tasks (``demo_pitch``: 120 tones, ``demo_env``: 48 sounds), copied from the generated demo
-tree. One finished run (``finished``, module-scoped, from the session's ``demo_root``) is copied by every case that starts from a
-finished store, so most cases rerun through the store and the embedding cache instead of
-computing. Interrupts are real signals sent to a real ``python -m spear_bench`` process.
+tasks (``demo_pitch``: 120 tones, ``demo_env``: 48 sounds), copied from the session's
+generated demo tree (``demo_root``). One finished run (``finished``, module-scoped) is copied by
+every case that starts from a finished store, so most cases rerun through the store and the
+embedding cache instead of computing. Interrupts are real signals sent to a real ``python -m spear_bench`` process.
 ``{tmp}`` in an expected message stands for the case's folder.
 """
 
