@@ -16,8 +16,8 @@ import spear_bench  # noqa: F401  (installs the torchaudio compatibility hook fi
 from spear_bench.demo.generate import GENERATOR_VERSION, generate_demo_data
 from spear_bench.results.store import ResultRow, ResultsStore
 
-# Tests are CPU-only and sized for 2 cores.
-torch.set_num_threads(min(2, os.cpu_count() or 1))
+# Tests are CPU-only and sized for 2 cores, shared by the pytest-xdist workers (make test: one per core).
+torch.set_num_threads(max(1, min(2, os.cpu_count() or 1) // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))))
 
 
 @pytest.fixture

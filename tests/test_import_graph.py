@@ -160,6 +160,45 @@ def test_packages_form_a_dag():
     assert strongly_connected(graph) == []
 
 
+def documented_layers() -> dict[str, int]:
+    """Each place of docs/architecture.md's layer table (``| layer | place | ...``) -> its layer, as the package
+    names of :func:`_package` (``audio/`` -> spear_bench.audio, ``upstreams/hear_spear/`` -> hear_spear)."""
+    layers = {}
+    for line in (REPO / "docs" / "architecture.md").read_text().splitlines():
+        row = re.match(r"\| (\d+) \| ([^|]+) \|", line)
+        if not row:
+            continue
+        for place in re.findall(r"`([^`]+)`", row.group(2)):
+            place = place.rstrip("/").removesuffix(".py")
+            if place.startswith("upstreams/"):
+                name = place.split("/", 1)[1]
+            elif place == "__init__":
+                name = "spear_bench"
+            else:
+                name = "spear_bench." + place.replace("/", ".")
+            layers[name] = int(row.group(1))
+    return layers
+
+
+def test_imports_follow_the_documented_layers():
+    """docs/architecture.md's layer table is the package graph: every import goes down a layer, every package
+    has a row, and every row names a package that exists."""
+    layers = documented_layers()
+    packages = {_package(name) for name in _modules()}
+    assert sorted(packages - set(layers)) == [], "packages without a row in docs/architecture.md's layer table"
+    assert sorted(set(layers) - packages) == [], "rows of docs/architecture.md's layer table naming no package"
+    edges = {
+        (_package(name), _package(target))
+        for name, targets in import_edges(_modules()).items()
+        for target, _ in targets
+        if _package(name) != _package(target)
+    }
+    wrong = sorted(
+        f"{a} (layer {layers[a]}) imports {b} (layer {layers[b]})" for a, b in edges if layers[a] <= layers[b]
+    )
+    assert wrong == []
+
+
 def test_first_party_imports_are_at_the_top():
     modules = _modules()
     local = sorted(

@@ -5,8 +5,11 @@ import dataclasses
 import math
 
 import pytest
+import torch
+import yaml
 from scipy import stats as scipy_stats
 
+from spear_bench.bench import superb_runner
 from spear_bench.bench.cache import EmbeddingCache
 from spear_bench.bench.hear_runner import run_hear_task
 from spear_bench.bench.orchestrate import RunConfig, Unit, plan, unit_config
@@ -23,6 +26,8 @@ from spear_bench.report.render import cell_text, latex_escape
 from spear_bench.report.significance import DIFFER, SAME, TOO_FEW, compare_seeds
 from spear_bench.report.stats import t_interval, welch_test
 from spear_bench.results.store import ResultRow, ResultsStore, config_hash
+from spear_bench.superb.problem import FoldRun
+from spear_bench.superb.recipes import recipe_for
 from spear_bench.task_registry import load_suite
 
 # --- interval arithmetic ---------------------------------------------------------------------------
@@ -110,6 +115,10 @@ def test_layer_sweep_plans_every_hidden_state_of_hear_tasks_only():
     count = HearModelHandle(resolve_model("spear_tiny[random-init]")).load()[1].encoder.num_hidden_states
     assert hear == [str(i) for i in range(count)] and count > 2
     assert [u.layer for u in units if u.task == "demo_ks"] == [None]  # SUPERB learns its own weighted sum
+    with pytest.raises(ConfigError, match="--layers sweeps HEAR tasks"):
+        plan(dataclasses.replace(config, tasks=("demo_ks",)))
+    with pytest.raises(ConfigError, match="--lr-grid searches SUPERB tasks"):
+        plan(dataclasses.replace(config, tasks=("demo_words",), layers=(), lr_grid=(1e-4, 1e-3)))
 
 
 def test_seeds_of_one_config_share_its_hash_and_average_in_the_report(tmp_path, demo_root):
@@ -189,6 +198,7 @@ def probe_seed_store(tmp_path_factory, demo_root):
     return root
 
 
+@pytest.mark.slow  # 12 HEAR probe trainings (about 40 s alone, 85 s on the loaded 2-core machine)
 def test_compare_flags_a_probe_trained_longer_and_not_other_seeds(probe_seed_store, tmp_path):
     root = probe_seed_store
     model = "spear_tiny[random-init]"
@@ -223,3 +233,78 @@ def test_compare_with_one_seed_says_too_few_and_unknown_models_fail_in_one_line(
         main(["compare", "a", "zzz", "--suite", "demo", "--results", str(tmp_path / "r"), "--out", str(tmp_path)]) == 2
     )
     assert "model B 'zzz' has no results of suite 'demo'" in capsys.readouterr().err
+
+
+# --- SUPERB: the learning-rate search chooses on dev, layer weights sum to 1 --------------------------------
+
+
+def _fake_fold(tmp_path, name: str, dev: float, test: float, weights: list[float]):
+    folder = tmp_path / name
+    best = folder / "train" / "valid_best"
+    (best / "model").mkdir(parents=True)
+    (best / "training_stats.yaml").write_text(yaml.safe_dump({"valid_best_metrics": {"accuracy": dev, "loss": 1.0}}))
+    torch.save(
+        {"featurizer.weights": torch.tensor(weights), "downstream.w": torch.zeros(2)}, best / "model" / "state_dict.pt"
+    )
+    return FoldRun("fold", {"accuracy": test / 100}, {"acc": test}, folder)
+
+
+def test_lr_search_chooses_the_best_dev_score_not_the_best_test_score(tmp_path, monkeypatch):
+    # rate 1e-4 has the best dev score, 1e-3 the best test score: the search must take 1e-4
+    runs = {1e-5: (0.30, 90.0), 1e-4: (0.80, 20.0), 1e-3: (0.50, 95.0)}
+    calls = []
+
+    def fake_run(spec, root, upstream, build, device, seed, runs_dir, identity, code):
+        calls.append(spec.protocol.lr)
+        dev, test = runs[spec.protocol.lr]
+        return recipe_for(spec), [_fake_fold(tmp_path, f"lr{spec.protocol.lr}", dev, test, [0.0, 1.0, 2.0])]
+
+    monkeypatch.setattr(superb_runner, "run_problem_task", fake_run)
+    spec = load_suite("demo").task("demo_ks")
+    _, folds, search = superb_runner.search_learning_rate(
+        spec, tmp_path, (None, {}, "cpu", 42), tmp_path, {}, {}, (1e-5, 1e-4, 1e-3)
+    )
+    assert calls == [1e-5, 1e-4, 1e-3]  # each rate is a run of the recipe with only its lr changed
+    assert search["chosen"] == 1e-4 and folds[0].scores == {"acc": 20.0}
+    assert (
+        search["dev_metric"] == "accuracy"
+        and search["dev"] == [0.30, 0.80, 0.50]
+        and search["test"] == [90.0, 20.0, 95.0]
+    )
+
+
+def test_stored_layer_weights_are_the_softmax_of_the_featurizer_and_sum_to_one(tmp_path):
+    fold = _fake_fold(tmp_path, "f", 0.5, 50.0, [0.0, 1.0, 2.0])
+    weights = superb_runner.learned_layer_weights(fold.target_dir)
+    expected = torch.softmax(torch.tensor([0.0, 1.0, 2.0], dtype=torch.float64), 0).tolist()
+    assert weights == pytest.approx(expected) and sum(weights) == pytest.approx(1.0)
+    assert superb_runner.mean_layer_weights([weights, [1 / 3] * 3]) == pytest.approx([(w + 1 / 3) / 2 for w in weights])
+    assert superb_runner.learned_layer_weights(tmp_path / "no-run") == []
+
+
+@pytest.mark.slow
+def test_lr_grid_run_stores_the_search_and_layer_weights_and_resumes(tmp_path, capsys, demo_root):
+    argv = ["run", "--suite", "demo", "--model", "spear_tiny[random-init]", "--tasks", "demo_ks", "--quiet"]
+    argv += ["--data-root", str(demo_root), "--results", str(tmp_path / "r"), "--cache", str(tmp_path / "c")]
+    assert main(argv + ["--lr-grid", "1e-5,1e-3"]) == 0
+    rows = ResultsStore(tmp_path / "r").rows()
+    (row,) = [r for r in rows if r.metric == "acc"]
+    search = row.lr_search
+    assert search["grid"] == [1e-5, 1e-3] and search["dev_metric"] == "accuracy"
+    assert search["chosen"] == search["grid"][max(range(2), key=lambda i: (search["dev"][i], -i))]
+    assert row.value == search["test"][search["grid"].index(search["chosen"])]
+    assert len(row.layer_weights) > 2 and sum(row.layer_weights) == pytest.approx(1.0)
+    runs = list((tmp_path / "c" / "superb_runs" / "spear_tiny[random-init]").glob("demo_ks-*"))
+    assert len(runs) == 2  # a run folder per rate
+    capsys.readouterr()
+    assert main(argv + ["--lr-grid", "1e-5,1e-3"]) == 0
+    assert "[skipped]" in capsys.readouterr().out
+
+
+def test_legacy_runner_layer_weights_come_from_its_dev_best_checkpoint(tmp_path):
+    torch.save({"Featurizer": {"weights": torch.tensor([1.0, 1.0, 3.0])}, "Step": 2}, tmp_path / "states-2.ckpt")
+    torch.save({"Featurizer": {"weights": torch.tensor([0.0, 0.0, 0.0, 0.0])}}, tmp_path / "dev-best.ckpt")
+    assert superb_runner.legacy_layer_weights(tmp_path) == pytest.approx([0.25] * 4)
+    (tmp_path / "dev-best.ckpt").unlink()
+    weights = superb_runner.legacy_layer_weights(tmp_path)
+    assert len(weights) == 3 and sum(weights) == pytest.approx(1.0) and weights[2] > weights[0]

@@ -23,6 +23,7 @@ from spear_bench.superb.downloads import (
     VOXCELEB1_TRIALS_URL,
     cached_path,
     fetch,
+    fetched_recipe_files,
     recipe_file,
     source_url,
 )
@@ -200,3 +201,14 @@ def test_pre_run_check_offline_names_the_first_missing_file(tmp_path, cache, mon
         check_task_files(load_suite("superb").task("er"), data_root)
     expected = data_root / "IEMOCAP_full_release" / "s3prl_iemocap_split" / "Session1" / "train_meta_data.json"
     assert "\n" not in str(raised.value) and str(raised.value).endswith(f"place the file at {expected}")
+
+
+def test_pr_lexicons_missing_from_the_corpus_are_fetched_one_file_per_url(tmp_path, cache):
+    fold = recipe_for(load_suite("superb").task("pr")).folds(tmp_path / "LibriSpeech")[0]
+    for n, url in enumerate(G2P_LEXICON_URLS):
+        publish(tmp_path / "mirror", url, f"WORD{n} W ER1 D\n".encode())
+    with local_server(tmp_path / "mirror") as base:
+        fetched = fetched_recipe_files("SUPERB task pr", fold, base)
+    assert list(fetched.local_files) == list(G2P_LEXICON_URLS)
+    assert [path.read_text() for path in fetched.local_files.values()] == ["WORD0 W ER1 D\n", "WORD1 W ER1 D\n"]
+    assert all(path == cached_path(url) for url, path in fetched.local_files.items())

@@ -14,6 +14,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from spear_bench.datasets.hear_layout import split_names as hear_split_names
+from spear_bench.datasets.hear_resample import audio_root_at
 from spear_bench.errors import DatasetError
 from spear_bench.task_registry import HearTaskSpec
 
@@ -33,6 +35,8 @@ class HearTaskData:
     metadata: dict
     labels: list[str]  # label vocabulary in index order
     split_items: dict[str, dict]  # split -> file -> labels | events
+    audio_root: Path | None = None  # the folder holding <split>/ at audio_rate (made by resampling when absent)
+    audio_rate: int = 16000
 
     @property
     def name(self) -> str:
@@ -59,6 +63,8 @@ class HearTaskData:
         return self.metadata.get("sample_duration")
 
     def audio_path(self, split: str, file: str, sample_rate: int = 16000) -> Path:
+        if self.audio_root is not None and sample_rate == self.audio_rate:
+            return self.audio_root / split / file
         return self.root / str(sample_rate) / split / file
 
     def clips(self, sample_rate: int = 16000) -> list[tuple[str, str, Path]]:
@@ -86,9 +92,16 @@ class HearTaskData:
 
 
 def read_task(
-    spec_or_root: HearTaskSpec | Path, data_root: Path | None = None, sample_rate: int = 16000
+    spec_or_root: HearTaskSpec | Path,
+    data_root: Path | None = None,
+    sample_rate: int = 16000,
+    resample_cache: Path | None = None,
 ) -> HearTaskData:
-    """Read and check a task folder; every problem is a one-line DatasetError naming the path."""
+    """Read and check a task folder; every problem is a one-line DatasetError naming the path.
+
+    A task without its ``<sample_rate>/`` folder (the HEAR download holds 48000/ only) gets it made
+    once from a rate it has (spear_bench.datasets.hear_resample): beside the task, or under
+    ``resample_cache`` when the task folder is read-only."""
     if isinstance(spec_or_root, HearTaskSpec):
         spec = spec_or_root
         root = spec.check_data(data_root if data_root is not None else Path("."))
@@ -104,17 +117,7 @@ def read_task(
         raise DatasetError(
             f"{root / 'task_metadata.json'}: embedding_type must be scene or event, got {metadata['embedding_type']!r}"
         )
-    if metadata["split_mode"] == "trainvaltest":
-        split_names = ["train", "valid", "test"]
-    else:
-        split_names = list(metadata.get("splits") or [])
-        if not split_names:
-            nfolds = metadata.get("nfolds")
-            split_names = [f"fold{i:02d}" for i in range(int(nfolds or 0))]
-        if len(split_names) < 3:
-            raise DatasetError(
-                f"{root / 'task_metadata.json'}: k-fold task needs at least 3 folds in 'splits', got {split_names}"
-            )
+    split_names = hear_split_names(metadata, root / "task_metadata.json")
     if spec is not None:
         expected_type = "event" if spec.level == "timestamp" else "scene"
         if metadata["embedding_type"] != expected_type:
@@ -141,9 +144,6 @@ def read_task(
         items = _read_json(root / f"{split}.json", f"split {split!r} labels")
         if not isinstance(items, dict) or not items:
             raise DatasetError(f"{root / f'{split}.json'}: expected a non-empty mapping file -> labels")
-        audio_dir = root / str(sample_rate) / split
-        if not audio_dir.is_dir():
-            raise DatasetError(f"expected audio folder {audio_dir} (audio at {sample_rate} Hz for split {split!r})")
         event = metadata["embedding_type"] == "event"
         for file, value in items.items():
             if not isinstance(value, list) or (event and not all(isinstance(e, dict) and "label" in e for e in value)):
@@ -155,7 +155,8 @@ def read_task(
                     f"{root / f'{split}.json'}: {file} has labels {sorted(found - known)} not in labelvocabulary.csv"
                 )
         split_items[split] = items
-    return HearTaskData(root, metadata, labels, split_items)
+    audio_root = audio_root_at(root, sample_rate, split_names, resample_cache)
+    return HearTaskData(root, metadata, labels, split_items, audio_root, sample_rate)
 
 
 def _read_vocabulary(path: Path) -> list[str]:

@@ -326,7 +326,10 @@ def run_hear_task(
     progress_factory: Callable[[str, int], Callable[[int], None]] | None = None,
     extract: ExtractConfig | None = None,
 ) -> TaskResult:
-    task = read_task(spec, data_root, sample_rate=16000)
+    # the module's rate, made from the task's published rate under the cache when the task lacks it
+    task = read_task(
+        spec, data_root, sample_rate=handle.sample_rate, resample_cache=Path(cache.root).parent / "hear_audio"
+    )
     n_files = sum(len(items) for items in task.split_items.values())
     embed_progress = progress_factory(f"{spec.name}: embeddings", n_files) if progress_factory else None
     embeddings, embed_stats = compute_embeddings(task, spec.name, handle, cache, embed_progress, extract)

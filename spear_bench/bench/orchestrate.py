@@ -10,8 +10,8 @@ sources, the feature libraries' versions, the HEAR module's sources: see
 :mod:`spear_bench.bench.fingerprint`), the task definition, the task's data and the
 protocol, so changing any of them makes a new unit instead of reusing an old one. The data
 (:func:`task_data_key`): a HEAR task's metadata, label vocabulary, split files and the
-content hash of every clip (the embedding cache's audio keys, remembered by size and time,
-so an unchanged folder is not read again); a SUPERB corpus (tasks run by ``s3prl.problem``) by
+content hash of every clip at the task's published rate (the embedding cache's audio keys,
+remembered by size and time, so an unchanged folder is not read again); a SUPERB corpus (tasks run by ``s3prl.problem``) by
 the size and modification time of every file under its folder.
 ``RunConfig.force`` (``spear-bench run --force``) reruns finished units on purpose.
 
@@ -165,6 +165,12 @@ def plan(config: RunConfig) -> list[Unit]:
         )
     if not config.models:
         raise ConfigError("give at least one --model")
+    if config.lr_grid and not any(isinstance(spec, SuperbTaskSpec) for spec in specs):
+        raise ConfigError(
+            f"--lr-grid searches SUPERB tasks' learning rate; no selected task of {config.suite!r} is one"
+        )
+    if config.layers and not any(isinstance(spec, HearTaskSpec) for spec in specs):
+        raise ConfigError(f"--layers sweeps HEAR tasks' embedding layer; no selected task of {config.suite!r} is one")
     seeds = config.seeds if len(config.seeds) > 1 else (None,)
     units = []
     for model in config.models:
@@ -214,6 +220,17 @@ def _task_metadata(spec: TaskSpec, data_root: Path) -> dict:
     return {}
 
 
+def published_rate(spec: HearTaskSpec, data_root: Path) -> int:
+    """The highest sample rate a HEAR task folder holds audio at (a HEAR download: 48000; the demo: 16000).
+
+    Every other rate is resampled from it (spear_bench.datasets.hear_resample), so the unit key and the
+    checks before a run read this one: reading it never starts a resampling, and a rate made by an
+    earlier run does not change the key."""
+    folder = spec.check_data(data_root)
+    rates = [int(p.name) for p in folder.iterdir() if p.is_dir() and p.name.isdigit()]
+    return max(rates, default=16000)
+
+
 def _digest(lines: list[str]) -> str:
     return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16]
 
@@ -225,9 +242,10 @@ def task_data_key(spec: TaskSpec, data_root: Path, cache_dir: Path | str) -> dic
     so a malformed task fails here, in one line, before any model runs.
     """
     if isinstance(spec, HearTaskSpec):
-        task = read_task(spec, data_root, sample_rate=16000)
+        rate = published_rate(spec, data_root)
+        task = read_task(spec, data_root, sample_rate=rate)
         listed = [task.root / "labelvocabulary.csv", *(task.root / f"{split}.json" for split in task.splits)]
-        clips = task.clips(16000)
+        clips = task.clips(rate)
         hashes = file_hashes(Path(cache_dir) / "hear").hashes(listed + [path for _, _, path in clips])
         out = {path.name: digest for path, digest in zip(listed, hashes)}
         out["audio"] = _digest([f"{split}/{file}\t{h}" for (split, file, _), h in zip(clips, hashes[len(listed) :])])
@@ -354,6 +372,7 @@ def _run_unit(unit: Unit, config: RunConfig, start: float, models: LoadedModels)
         models=models,
         vc_vocoder=config.vc_vocoder,
         vc_asr_model=config.vc_asr_model,
+        lr_grid=config.lr_grid,
     )
     result = runner_for(spec).run(spec, model, context)
     rows = []
@@ -452,7 +471,8 @@ def check_datasets(config: RunConfig) -> Path:
         if isinstance(spec, SuperbTaskSpec):
             check_task_files(spec, data_root)  # the corpus and the files its recipe would download
         elif isinstance(spec, HearTaskSpec):
-            read_task(spec, data_root, sample_rate=16000).clips(16000)  # labels, vocabulary, splits, every clip
+            rate = published_rate(spec, data_root)
+            read_task(spec, data_root, sample_rate=rate).clips(rate)  # labels, vocabulary, splits, every clip
         else:
             spec.check_data(data_root)
     return data_root

@@ -83,6 +83,7 @@ class RunContext:
     models: LoadedModels = field(default_factory=LoadedModels)
     vc_vocoder: str | None = None  # SUPERB VC's pretrained scorers (spear_bench.superb.vc_eval): folders, or
     vc_asr_model: str | None = None  # None (a demo then uses flagged random-init stand-ins)
+    lr_grid: tuple[float, ...] = ()  # SUPERB: learning rates to search on the dev set; () = the recipe's rate
 
 
 class TaskRunner(Protocol):

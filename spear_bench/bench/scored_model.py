@@ -1,6 +1,6 @@
 """Which model a benchmark run scores, and how each suite reaches it.
 
-``--model`` takes a model name as parsed by :class:`spear_bench.models.catalogue.ModelRef`:
+``--model`` takes a model name as parsed by :class:`spear_bench.models.model_ref.ModelRef`:
 a catalogued name (``spear_base_sa``, ``wavlm_large`` ...: its published weights, fetched and
 verified once), ``NAME@PATH`` (local weights), ``NAME[random-init]`` (random weights, only on
 request, stored under that label), or any HEAR module as ``hear:MODULE[@PATH]`` (the way
@@ -34,7 +34,7 @@ class BenchModel:
     s3prl_upstream: str | None = None  # s3prl hub name
     s3prl_ckpt: str | None = None
     family: str = ""
-    fingerprint: str = ""  # the weights' sha256 (models.catalogue.weights_fingerprint) or "random-init"
+    fingerprint: str = ""  # the weights' sha256 (models.weights.weights_fingerprint) or "random-init"
 
     @property
     def random_init(self) -> bool:

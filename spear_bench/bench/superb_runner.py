@@ -20,6 +20,7 @@ What lives here is what SUPERB needs from the benchmark (this package), not from
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import tempfile
 from pathlib import Path
@@ -27,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 import torch
+import yaml
 
 from spear_bench import upstreams
 from spear_bench.bench.cache import EmbeddingCache
@@ -40,7 +42,7 @@ from spear_bench.superb.legacy_tasks import TASK_FOLDERS as LEGACY_TASK_FOLDERS
 from spear_bench.superb.legacy_tasks import legacy_run_config, run_legacy_unit
 from spear_bench.superb.problem import run_problem_task
 from spear_bench.superb.recipe_files import check_task_files
-from spear_bench.superb.recipes import recipe_for
+from spear_bench.superb.recipes import default_config, recipe_for
 from spear_bench.superb.runs import run_folder_key
 from spear_bench.task_registry import SuperbTaskSpec
 
@@ -102,10 +104,15 @@ def waveform_key(wave: torch.Tensor) -> str:
 
 
 class CachedUpstream(torch.nn.Module):
-    """An S3PRLUpstream whose hidden states for a waveform seen before are read from disk.
+    """An S3PRLUpstream whose hidden states for a waveform seen before, in a batch of the same shape, are read
+    from disk.
 
-    A batch is computed by the upstream unless every waveform in it is cached (so padding
-    never differs from an uncached run); states are stored per waveform, unpadded, float32.
+    Equal by construction: an entry is one row of a batch the upstream computed (all its padded frames,
+    float32, and its lengths), keyed by the waveform and the batch's shape (size x padded length); a
+    batch is read from disk only when every row is cached, so it is the tensor the upstream gave for
+    that input. A waveform in a batch of another shape (another padded length changes the padded
+    frames a head may read) is computed again. Fixed-length corpora (KS's 1 s clips) hit in training
+    too; variable-length ones mostly on the repeated validation and test batches.
     ``cache`` None: the upstream alone (with the run's precision and the stage clock).
     """
 
@@ -130,19 +137,19 @@ class CachedUpstream(torch.nn.Module):
     def forward(self, wav: torch.Tensor, wav_len: torch.Tensor):
         if self.cache is None:
             return self._compute(wav, wav_len)
-        keys = [waveform_key(wav[i, : int(n)]) for i, n in enumerate(wav_len)]
+        shape = f"{wav.shape[0]}x{wav.shape[1]}"
+        keys = [f"{waveform_key(wav[i, : int(n)])}-{shape}" for i, n in enumerate(wav_len)]
         cached = [self.cache.get(self.corpus, "all", key, key) for key in keys]
         if all(c is not None for c in cached):
-            states = [torch.from_numpy(c["hidden_states"]) for c in cached]  # (L, T_i, D)
-            lengths = torch.tensor([s.shape[1] for s in states], device=wav.device)
-            per_frame = [s.transpose(0, 1) for s in states]
-            padded = torch.nn.utils.rnn.pad_sequence(per_frame, batch_first=True)  # (B, T, L, D)
-            layers = [h.to(wav.device) for h in padded.permute(2, 0, 1, 3).unbind(0)]
-            return layers, [lengths] * len(layers)
+            states = torch.stack([torch.from_numpy(c["hidden_states"]) for c in cached], dim=1)  # (L, B, T, D)
+            lengths = torch.stack([torch.from_numpy(c["lengths"]) for c in cached], dim=1)  # (L, B)
+            layers = [h.to(wav.device) for h in states.unbind(0)]
+            return layers, [n.to(wav.device) for n in lengths.unbind(0)]
         hs, hs_len = self._compute(wav, wav_len)
         for i, key in enumerate(keys):
-            state = torch.stack([h[i, : int(n[i])] for h, n in zip(hs, hs_len)]).detach().float().cpu()
-            self.cache.put(self.corpus, "all", key, key, {"hidden_states": state.numpy()})
+            state = torch.stack([h[i] for h in hs]).detach().float().cpu()
+            lengths = torch.stack([n[i] for n in hs_len]).detach().cpu()
+            self.cache.put(self.corpus, "all", key, key, {"hidden_states": state.numpy(), "lengths": lengths.numpy()})
         return hs, hs_len
 
 
@@ -157,6 +164,110 @@ def estimated_cache_bytes(root: Path, upstream: Upstream) -> float:
     return frames * up.num_layers * up.hidden_sizes[0] * 4
 
 
+# --- what a trained recipe leaves: its dev score and its layer weights ----------------------------------
+
+TRAIN_DIR = "train"  # s3prl's Problem.run trains under <target_dir>/train
+FEATURIZER_WEIGHTS = "featurizer.weights"  # s3prl.nn.Featurizer's layer weights (before softmax) in the state dict
+
+
+def tested_checkpoint(target_dir: Path) -> Path | None:
+    """The checkpoint s3prl tests: ``train/valid_best`` (the best dev score), else the last ``train/step_*``
+    (recipes that never validate, SuperbASV)."""
+    train = Path(target_dir) / TRAIN_DIR
+    if (train / "valid_best").is_dir():
+        return train / "valid_best"
+    steps = sorted(train.glob("step_*"), key=lambda p: int(p.name.split("_")[-1]))
+    return steps[-1] if steps else None
+
+
+def learned_layer_weights(target_dir: Path) -> list[float]:
+    """The weighted sum's layer weights of the tested checkpoint, softmaxed (they sum to 1); [] when the
+    recipe selected a single layer (no weights) or left no checkpoint."""
+    checkpoint = tested_checkpoint(target_dir)
+    path = checkpoint / "model" / "state_dict.pt" if checkpoint else None
+    if path is None or not path.is_file():
+        return []
+    state = torch.load(path, map_location="cpu")
+    keys = [k for k in state if k == FEATURIZER_WEIGHTS or k.endswith("." + FEATURIZER_WEIGHTS)]
+    if len(keys) != 1:
+        return []
+    return torch.softmax(state[keys[0]].detach().double(), dim=-1).tolist()
+
+
+def legacy_layer_weights(run_dir: Path) -> list[float]:
+    """The layer weights of a legacy-runner task (s3prl's ``run_downstream`` checkpoint's ``Featurizer``),
+    softmaxed: from its dev-best checkpoint, else its newest ``states-*.ckpt``; [] when there is none."""
+    run_dir = Path(run_dir)
+    best = sorted(run_dir.rglob("dev*-best.ckpt")) or sorted(run_dir.rglob("*-best.ckpt"))
+    states = sorted(run_dir.rglob("states-*.ckpt"), key=lambda p: int(p.stem.split("-")[-1]))
+    path = best[0] if best else states[-1] if states else None
+    if path is None:
+        return []
+    # s3prl's own checkpoint of this run (it pickles its argparse Namespace and config): not weights-only
+    featurizer = torch.load(path, map_location="cpu", weights_only=False).get("Featurizer") or {}
+    if "weights" not in featurizer:
+        return []
+    return torch.softmax(featurizer["weights"].detach().double(), dim=-1).tolist()
+
+
+def mean_layer_weights(per_fold: list[list[float]]) -> list[float]:
+    """The folds' layer weights averaged (still summing to 1); [] when a fold has none."""
+    if not per_fold or any(not w for w in per_fold) or len({len(w) for w in per_fold}) != 1:
+        return []
+    return [float(sum(column) / len(per_fold)) for column in zip(*per_fold)]
+
+
+def dev_score(target_dir: Path, valid_metric: str) -> float | None:
+    """The recipe's dev score of its ``valid_best`` checkpoint (s3prl's ``training_stats.yaml``); None if absent."""
+    stats = Path(target_dir) / TRAIN_DIR / "valid_best" / "training_stats.yaml"
+    if not stats.is_file():
+        return None
+    value = (yaml.safe_load(stats.read_text()) or {}).get("valid_best_metrics", {}).get(valid_metric)
+    return None if value is None else float(value)
+
+
+def search_learning_rate(
+    spec: SuperbTaskSpec,
+    root: Path,
+    arguments: tuple,
+    runs_dir: Path,
+    identity: dict,
+    code: dict,
+    grid: tuple[float, ...],
+):
+    """Run the recipe once per rate (the protocol's ``lr`` replaced; each rate in a run folder of its own,
+    so each resumes on its own) and keep the rate with the best dev score, in the direction the recipe
+    selects its ``valid_best`` checkpoint (``train.valid_metric``, ``valid_higher_better``); folds are
+    averaged. The test scores are never looked at to choose. Returns (recipe, the chosen rate's folds,
+    the search: grid, chosen rate, dev metric, dev and primary test score per rate)."""
+    train = default_config(recipe_for(spec).problem)["train"]
+    metric, higher = train.get("valid_metric"), bool(train.get("valid_higher_better", True))
+    runs, dev = [], []
+    for lr in grid:
+        at_rate = dataclasses.replace(spec, protocol=dataclasses.replace(spec.protocol, lr=float(lr)))
+        recipe, folds = run_problem_task(at_rate, root, *arguments, runs_dir, identity, code)
+        scores = [dev_score(fold.target_dir, metric) for fold in folds] if metric else [None]
+        if any(s is None for s in scores):
+            raise ConfigError(
+                f"--lr-grid: SUPERB task {spec.name}: its recipe ({recipe.problem}) kept no dev score "
+                f"({metric or 'no valid_metric'}) to choose a rate on"
+            )
+        runs.append((recipe, folds))
+        dev.append(float(np.mean(scores)))
+    best = max(range(len(grid)), key=lambda i: dev[i] if higher else -dev[i])  # ties: the first rate
+    test = [float(np.mean([f.scores.get(spec.metric, np.nan) for f in folds])) for _, folds in runs]
+    search = {
+        "grid": [float(r) for r in grid],
+        "chosen": float(grid[best]),
+        "dev_metric": metric,
+        "dev_higher_is_better": higher,
+        "dev": dev,
+        "test_metric": spec.metric,
+        "test": test,
+    }
+    return runs[best][0], runs[best][1], search
+
+
 # --- running a task ----------------------------------------------------------------------------------
 
 
@@ -168,8 +279,13 @@ def run_superb_task(
     seed: int = 42,
     cache_budget_bytes: float = DEFAULT_CACHE_BUDGET_BYTES,
     runs_root: Path | None = None,
+    lr_grid: tuple[float, ...] = (),
 ) -> TaskResult:
     """Train and test ``spec`` with s3prl's recipe; scores in percent, averaged over folds.
+
+    ``lr_grid``: train once per learning rate and keep the rate whose run scores best on the recipe's
+    own dev metric (:func:`search_learning_rate`); empty: the recipe's rate. The result's details
+    carry the weighted sum's learned layer weights (``layer_weights``, softmaxed, mean over folds).
 
     ``runs_root`` holds s3prl's experiment folders (checkpoints, logs, result.yaml): by default
     ``<cache_root>/../superb_runs``, or a temporary folder (no resume) without a cache root.
@@ -194,34 +310,37 @@ def run_superb_task(
         else:
             temporary = tempfile.TemporaryDirectory(prefix="spear-bench-superb-")
             runs_root = Path(temporary.name)
+    arguments = (shared, upstream.build_arguments, upstream.device, seed)
+    runs_dir = Path(runs_root) / upstream.model.name
+    identity, code = upstream.model.identity(), code_version()
     try:
-        recipe, folds = run_problem_task(
-            spec,
-            root,
-            shared,
-            upstream.build_arguments,
-            upstream.device,
-            seed,
-            Path(runs_root) / upstream.model.name,
-            upstream.model.identity(),
-            code_version(),
-        )
+        if lr_grid:
+            recipe, folds, search = search_learning_rate(spec, root, arguments, runs_dir, identity, code, lr_grid)
+        else:
+            recipe, folds = run_problem_task(spec, root, *arguments, runs_dir, identity, code)
+            search = None
     finally:
         if temporary is not None:
             temporary.cleanup()
     fold_scores = {fold.name: fold.scores for fold in folds}
     metrics = [m.name for m in spec.metrics if all(m.name in s for s in fold_scores.values())]
     means = {m: float(np.mean([s[m] for s in fold_scores.values()])) for m in metrics}
+    weights = [learned_layer_weights(fold.target_dir) for fold in folds]
     return TaskResult(
         task=spec.name,
         scores=means,
         fold_scores=fold_scores,
         details={
-            "folds": {fold.name: {"s3prl": fold.raw, "target_dir": str(fold.target_dir)} for fold in folds},
+            "folds": {
+                fold.name: {"s3prl": fold.raw, "target_dir": str(fold.target_dir), "layer_weights": w}
+                for fold, w in zip(folds, weights)
+            },
             "s3prl_problem": recipe.problem,
             "features": "cached" if cache else "per batch",
             "protocol": spec.protocol.__dict__,
             "device": upstream.device,
+            "layer_weights": mean_layer_weights(weights),
+            **({"lr_search": search} if search else {}),
         },
         embed=EmbedStats(hits=cache.hits if cache else 0, misses=cache.misses if cache else 0),
     )
@@ -250,6 +369,7 @@ class SuperbRunner:
             seed=context.seed,
             cache_budget_bytes=context.cache_budget_bytes,
             runs_root=Path(context.cache_dir) / "superb_runs",
+            lr_grid=tuple(context.lr_grid),
         )
 
 
@@ -262,6 +382,10 @@ def run_legacy_superb_task(spec: SuperbTaskSpec, model: BenchModel, context: Run
     that were not given are random-init stand-ins there, stored as the rows ``stand_in_vocoder`` /
     ``stand_in_asr`` = 1."""
     require_s3prl_upstream(model)
+    if context.lr_grid:
+        raise ConfigError(
+            f"--lr-grid: SUPERB task {spec.name} runs s3prl's legacy runner; the search covers the s3prl.problem tasks"
+        )
     task = spec.base_name
     folder = check_task_files(spec, context.data_root)
     if folder.name != LEGACY_TASK_FOLDERS[task]:
@@ -297,5 +421,6 @@ def run_legacy_superb_task(spec: SuperbTaskSpec, model: BenchModel, context: Run
             "device": context.device,
             "demo_schedule": demo,
             "seed": context.seed,
+            "layer_weights": legacy_layer_weights(run_dir),
         },
     )

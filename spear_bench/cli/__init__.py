@@ -33,6 +33,7 @@ def _root() -> None:
 # One module per command group, in the order of the data flow.
 _COMMAND_MODULES = [
     "spear_bench.cli.models_cmd",  # info, embed
+    "spear_bench.cli.data_cmd",  # data check | fetch hear | resample
     "spear_bench.cli.run_cmd",  # run, demo
     "spear_bench.cli.pretrain_cmd",  # mvq, pretrain
     "spear_bench.cli.ablate_cmd",  # ablate

@@ -201,12 +201,19 @@ def run(
     vc_asr_model: Optional[Path] = typer.Option(
         None, "--vc-asr-model", help="SUPERB VC: a local copy of facebook/wav2vec2-large-960h-lv60-self (scores WER)."
     ),
+    plan: bool = typer.Option(
+        False,
+        "--plan",
+        help="Print the units, hours of audio, cached embeddings, cache disk and estimated time per unit "
+        "(from a short measurement of each model on the device), and run nothing.",
+    ),
 ) -> None:
     """Score models on a suite: one unit per (model, task), finished units skipped, results stored atomically."""
     # loaded when the command runs: `spear-bench --help` stays fast (docs/architecture.md)
     from spear_bench.bench.extract import ExtractConfig
-    from spear_bench.bench.launchers import LaunchOptions, check_run, execute
+    from spear_bench.bench.launchers import LaunchOptions, check_run, execute, resolve_device
     from spear_bench.bench.orchestrate import RunConfig
+    from spear_bench.bench.plan import plan_run, render_plan
     from spear_bench.demo.generate import generate_demo_data, needs_legacy_superb_corpora
     from spear_bench.task_registry import DEMO_SUITES, load_suite
 
@@ -241,6 +248,12 @@ def run(
     _check_models(config)
     if suite in DEMO_SUITES and data_root is None:
         generate_demo_data(log=typer.echo, legacy_superb=needs_legacy_superb_corpora(load_suite(suite)))
+    if plan:
+        device_used = resolve_device(device, slurm_gpus > 0)
+        units, speeds, _ = plan_run(config, device_used)
+        for line in render_plan(units, speeds, device_used):
+            typer.echo(line)
+        return
     start = time.perf_counter()
     outcomes = execute(config, launcher, options, log=typer.echo)
     _print_summary(outcomes, results, time.perf_counter() - start)

@@ -23,7 +23,7 @@ SUITE = "finetune"
 
 @dataclass
 class RunSpec:
-    model: str  # model name (models.catalogue.ModelRef: NAME, NAME@WEIGHTS, NAME[random-init]) or SPEAR checkpoint path
+    model: str  # model name (models.model_ref.ModelRef: NAME, NAME@WEIGHTS, NAME[random-init]) or SPEAR checkpoint path
     data_dir: Path
     out_dir: Path
     model_path: str | None = None  # weights for a registered name

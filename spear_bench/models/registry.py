@@ -4,7 +4,7 @@ A :class:`ModelBundle` is a frozen record (as torchaudio's pipeline bundles) and
 authority for a named model: its sample and frame rates, how to build it (random init or
 weights, size overrides), its architecture config and its default layer as a pre-training
 teacher. The CLI, the runners, the s3prl upstreams, the HEAR modules and pre-training all
-resolve names here (after :class:`spear_bench.models.catalogue.ModelRef` has parsed them),
+resolve names here (after :class:`spear_bench.models.model_ref.ModelRef` has parsed them),
 so a model's facts exist once. Builders are named ``"module:function"`` and imported when a
 model is built, so listing the models imports no model code (nor transformers, dasheng).
 """

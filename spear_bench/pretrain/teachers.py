@@ -5,7 +5,7 @@ spear_bench/models/registry.py; paper Sec. 4 and Appendix F.1/G): WavLM Large (s
 layer 21), Dasheng 1.2B (audio, last layer, 25 Hz), and the ablation teachers HuBERT Large
 (layer 21) and WavLM Base+, all built by spear_bench.models.baselines. A teacher's weights
 are its ``path``, else the published checkpoint of its name
-(spear_bench/models/catalogue.py: fetched once, verified), else an error; random init
+(spear_bench/models/catalogue.py, fetched once and verified by models/weights.py), else an error; random init
 (seeded; ``overrides`` shrink it for tests and demos) only with ``random_init: true``,
 and the teacher is then labelled ``NAME[random-init]`` in its quantisers and logs.
 

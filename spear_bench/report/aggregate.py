@@ -142,11 +142,6 @@ class Measured:
     layer_weights: tuple[float, ...] = ()  # SUPERB: the weighted sum's layer weights, mean over seeds
     lr_search: dict | None = None  # SUPERB: the learning-rate search of the latest seed (ResultRow.lr_search)
 
-    @property
-    def base_model(self) -> str:
-        """The model's name without the ``@layer=N`` a layer sweep adds."""
-        return self.model.split("@layer=", 1)[0]
-
 
 def _short_weights(fingerprint: str) -> str:
     if not fingerprint:

@@ -88,15 +88,20 @@ def plot_layer_weights(measured: list[Measured], out_dir: Path) -> list[Path]:
     for model, (tasks, vectors) in maps.items():
         width = max(len(v) for v in vectors)
         matrix = [list(v) + [math.nan] * (width - len(v)) for v in vectors]
-        figure, axis = plt.subplots(figsize=(max(4.0, 0.45 * width + 2.5), max(2.0, 0.45 * len(tasks) + 1.4)))
-        image = axis.imshow(matrix, aspect="auto", cmap="viridis", vmin=0.0, interpolation="nearest")
+        figure, axis = plt.subplots(figsize=(max(4.0, 0.6 * width + 2.5), max(2.0, 0.45 * len(tasks) + 1.4)))
+        # The colour spans this map's own range (near-uniform weights would otherwise be one flat colour);
+        # each cell prints its weight, so the scale is never misread
+        image = axis.imshow(matrix, aspect="auto", cmap="viridis", interpolation="nearest")
+        for row, vector in enumerate(vectors):
+            for column, weight in enumerate(vector):
+                axis.text(column, row, f"{weight:.3f}", ha="center", va="center", fontsize=6, color="white")
         axis.set_xticks(range(width))
         axis.set_xticklabels([str(i) for i in range(width)], fontsize=8)
         axis.set_yticks(range(len(tasks)))
         axis.set_yticklabels(tasks, fontsize=8)
-        axis.set_xlabel("hidden state (0 = encoder input to the first layer)")
+        axis.set_xlabel("hidden state index (0: before the first layer)")
         axis.set_title(f"{model}: SUPERB weighted-sum layer weights (softmax)", fontsize=9)
-        figure.colorbar(image, ax=axis, label="weight")
+        figure.colorbar(image, ax=axis, label="weight (colour: this map's range)")
         figure.tight_layout()
         for extension in ("png", "svg"):
             path = out_dir / f"layer_weights_{_safe(model)}.{extension}"
