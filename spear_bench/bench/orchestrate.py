@@ -11,8 +11,8 @@ sources, the feature libraries' versions, the HEAR module's sources: see
 protocol, so changing any of them makes a new unit instead of reusing an old one. The data
 (:func:`task_data_key`): a HEAR task's metadata, label vocabulary, split files and the
 content hash of every clip at the task's published rate (the embedding cache's audio keys,
-remembered by size and time, so an unchanged folder is not read again); a SUPERB corpus (tasks run by ``s3prl.problem``) by
-the size and modification time of every file under its folder.
+remembered by size and time, so an unchanged folder is not read again); a SUPERB corpus
+(tasks run by ``s3prl.problem``) by the size and modification time of every file under its folder.
 ``RunConfig.force`` (``spear-bench run --force``) reruns finished units on purpose.
 
 Each unit is scored by the runner of its task's kind (:data:`RUNNERS`, the contract in
