@@ -111,7 +111,7 @@ class EmbeddingCache:
 
     def audio_hashes(self, paths) -> list[str]:
         """The content hashes that key the entries of these audio files (remembered: :class:`FileHashes`)."""
-        return file_hashes(self.root).hashes(paths)
+        return file_hashes(self.root).hashes(paths, create=True)
 
     def put(self, task: str, split: str, file: str, audio_hash: str, arrays: dict[str, np.ndarray]) -> Path:
         buffer = io.BytesIO()
@@ -129,8 +129,11 @@ class EmbeddingCache:
 class FileHashes:
     """Content hashes of files (:func:`spear_bench.hashing.file_hash`), remembered by path, size, mtime and inode.
 
-    One sqlite file, shared by the processes of a run (torchrun workers) and by reruns. An
-    unreadable memo is moved aside and started afresh (it only saves time).
+    One sqlite file, shared by the processes of a run (torchrun workers) and by reruns, and a
+    copy in this process's memory. The file is made only by a writer of the cache
+    (``hashes(..., create=True)``: :meth:`EmbeddingCache.audio_hashes`); a reader (the unit key,
+    ``run --plan``) uses it when it exists and otherwise remembers in memory only, so that it
+    writes nothing. An unreadable memo is moved aside and started afresh (it only saves time).
     """
 
     FILE = "file_hashes.sqlite"
@@ -138,6 +141,7 @@ class FileHashes:
     def __init__(self, folder: Path | str):
         self.path = Path(folder) / self.FILE
         self._db: sqlite3.Connection | None = None
+        self._memory: dict[str, tuple[tuple[int, int, int], str]] = {}
 
     def _connect(self) -> sqlite3.Connection:
         if self._db is None:
@@ -162,24 +166,31 @@ class FileHashes:
         """The file's content hash; read from the memo when its size, mtime and inode are unchanged."""
         return self.hashes([path])[0]
 
-    def hashes(self, paths) -> list[str]:
-        db = self._connect()
+    def hashes(self, paths, create: bool = False) -> list[str]:
+        """The files' content hashes; ``create``: make the memo file when it does not exist yet."""
+        db = self._connect() if create or self._db is not None or self.path.is_file() else None
         out = []
-        changed = []
+        unstored = []
         for path in paths:
-            path = Path(path).absolute()
+            path = str(Path(path).absolute())
             info = os.stat(path)
             signature = (info.st_size, info.st_mtime_ns, info.st_ino)
-            row = db.execute("SELECT size, mtime_ns, inode, hash FROM hashes WHERE path = ?", (str(path),)).fetchone()
+            row = (
+                db.execute("SELECT size, mtime_ns, inode, hash FROM hashes WHERE path = ?", (path,)).fetchone()
+                if db
+                else None
+            )
             if row is not None and tuple(row[:3]) == signature:
-                out.append(row[3])
-                continue
-            digest = file_hash(path)
-            changed.append((str(path), *signature, digest))
+                digest = row[3]
+            else:
+                remembered = self._memory.get(path)
+                digest = remembered[1] if remembered and remembered[0] == signature else file_hash(Path(path))
+                unstored.append((path, *signature, digest))
+            self._memory[path] = (signature, digest)
             out.append(digest)
-        if changed:
+        if unstored and db is not None:
             with db:
-                db.executemany("INSERT OR REPLACE INTO hashes VALUES (?, ?, ?, ?, ?)", changed)
+                db.executemany("INSERT OR REPLACE INTO hashes VALUES (?, ?, ?, ?, ?)", unstored)
         return out
 
     def close(self) -> None:
