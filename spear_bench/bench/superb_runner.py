@@ -104,10 +104,15 @@ def waveform_key(wave: torch.Tensor) -> str:
 
 
 class CachedUpstream(torch.nn.Module):
-    """An S3PRLUpstream whose hidden states for a waveform seen before are read from disk.
+    """An S3PRLUpstream whose hidden states for a waveform seen before, in a batch of the same shape, are read
+    from disk.
 
-    A batch is computed by the upstream unless every waveform in it is cached (so padding
-    never differs from an uncached run); states are stored per waveform, unpadded, float32.
+    Equal by construction: an entry is one row of a batch the upstream computed (all its padded frames,
+    float32, and its lengths), keyed by the waveform and the batch's shape (size x padded length); a
+    batch is read from disk only when every row is cached, so it is the tensor the upstream gave for
+    that input. A waveform in a batch of another shape (another padded length changes the padded
+    frames a head may read) is computed again. Fixed-length corpora (KS's 1 s clips) hit in training
+    too; variable-length ones mostly on the repeated validation and test batches.
     ``cache`` None: the upstream alone (with the run's precision and the stage clock).
     """
 
@@ -132,19 +137,19 @@ class CachedUpstream(torch.nn.Module):
     def forward(self, wav: torch.Tensor, wav_len: torch.Tensor):
         if self.cache is None:
             return self._compute(wav, wav_len)
-        keys = [waveform_key(wav[i, : int(n)]) for i, n in enumerate(wav_len)]
+        shape = f"{wav.shape[0]}x{wav.shape[1]}"
+        keys = [f"{waveform_key(wav[i, : int(n)])}-{shape}" for i, n in enumerate(wav_len)]
         cached = [self.cache.get(self.corpus, "all", key, key) for key in keys]
         if all(c is not None for c in cached):
-            states = [torch.from_numpy(c["hidden_states"]) for c in cached]  # (L, T_i, D)
-            lengths = torch.tensor([s.shape[1] for s in states], device=wav.device)
-            per_frame = [s.transpose(0, 1) for s in states]
-            padded = torch.nn.utils.rnn.pad_sequence(per_frame, batch_first=True)  # (B, T, L, D)
-            layers = [h.to(wav.device) for h in padded.permute(2, 0, 1, 3).unbind(0)]
-            return layers, [lengths] * len(layers)
+            states = torch.stack([torch.from_numpy(c["hidden_states"]) for c in cached], dim=1)  # (L, B, T, D)
+            lengths = torch.stack([torch.from_numpy(c["lengths"]) for c in cached], dim=1)  # (L, B)
+            layers = [h.to(wav.device) for h in states.unbind(0)]
+            return layers, [n.to(wav.device) for n in lengths.unbind(0)]
         hs, hs_len = self._compute(wav, wav_len)
         for i, key in enumerate(keys):
-            state = torch.stack([h[i, : int(n[i])] for h, n in zip(hs, hs_len)]).detach().float().cpu()
-            self.cache.put(self.corpus, "all", key, key, {"hidden_states": state.numpy()})
+            state = torch.stack([h[i] for h in hs]).detach().float().cpu()
+            lengths = torch.stack([n[i] for n in hs_len]).detach().cpu()
+            self.cache.put(self.corpus, "all", key, key, {"hidden_states": state.numpy(), "lengths": lengths.numpy()})
         return hs, hs_len
 
 

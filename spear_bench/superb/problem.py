@@ -65,13 +65,39 @@ def prepare_data(spec: SuperbTaskSpec, data_root: Path, target_dir: Path) -> dic
 UPSTREAM_PREFIX = "upstream."  # UpstreamDownstreamModel's upstream, in its state dict
 
 
+def replay_upstream_init(s3prl_upstream: torch.nn.Module) -> None:
+    """Leave the random streams as building ``s3prl_upstream`` (an ``S3PRLUpstream``, or a module holding one
+    as ``.upstream``) leaves them in s3prl's own run.
+
+    ``S3PRLUpstream.__init__`` (s3prl 0.4.18, ``s3prl/nn/upstream.py``), after the hub entry built
+    the model (ours seed their own generator and leave the global streams alone), runs the model
+    in eval mode on ``get_pseudo_wavs()`` to count its layers: that calls ``random.seed(0)`` and
+    ``torch.manual_seed(0)`` and draws two wave lengths and two waves, then sets train mode.
+    ``Problem.train`` builds the upstream right after seeding with ``train.seed``, so the head is
+    initialised from this state, not from the seed: a shared upstream must do the same, or the
+    head starts elsewhere (issue 23). The very statements, on the shared model's device.
+    """
+    from s3prl.nn import S3PRLUpstream  # heavy optional dependency (s3prl), SUPERB only
+    from s3prl.util.pseudo_data import get_pseudo_wavs
+
+    if not isinstance(s3prl_upstream, S3PRLUpstream):  # a wrapper (bench's hidden-state cache) holds it
+        s3prl_upstream = s3prl_upstream.upstream
+    expert = s3prl_upstream.upstream
+    device = next(expert.parameters()).device
+    expert.eval()
+    with torch.no_grad():
+        expert([wav.to(device) for wav in get_pseudo_wavs()])
+    expert.train()
+
+
 def share_frozen_upstream(problem, upstream: torch.nn.Module, config: dict, what: str) -> None:
     """Hand ``problem`` this process's upstream instead of building its own; its checkpoints leave it out.
 
     Three methods of this ``problem`` instance (named shims; the class is untouched):
 
     - ``build_upstream`` returns ``upstream`` (the recipe asks for the same hub entry and weights
-      three times per fold; a checkpoint naming another upstream is an error);
+      three times per fold; a checkpoint naming another upstream is an error), after doing to the
+      random streams what building it does in s3prl's own run (:func:`replay_upstream_init`);
     - ``save_model`` writes s3prl's model folder (``problem_name``, ``state_dict.pt``,
       ``arguments.yaml``, ``extra_conf.yaml``) with the state dict less the frozen upstream's tensors
       (hundreds of MB per checkpoint for a Base model, the same values in every one);
@@ -85,6 +111,7 @@ def share_frozen_upstream(problem, upstream: torch.nn.Module, config: dict, what
     def build_upstream(self, build_upstream: dict):
         if build_upstream != expected:  # a checkpoint of another model in this run folder
             raise ConfigError(f"{what}: {config['target_dir']} asks for upstream {build_upstream}, not {expected}")
+        replay_upstream_init(upstream)
         return upstream
 
     def save_model(self, save_model: dict, model_ckpt_dir, build_model_all_args: dict, model: torch.nn.Module):
