@@ -9,12 +9,18 @@ the written file has the permissions of a plain ``open(path, "w")``.
 
 This is the only implementation in spear-bench (results store, checkpoints, quantisers,
 teacher features, manifests). It imports nothing of spear-bench.
+
+Its counterpart for files found damaged (cut short by a full disk or a crash outside these
+writers, edited by hand): :func:`move_aside` renames one to ``<name>.damaged-<UTC time>``
+beside it, kept for inspection, and says so in one line, so that the caller recomputes it.
 """
 
 from __future__ import annotations
 
+import datetime
 import os
 import secrets
+import sys
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterator
@@ -64,8 +70,10 @@ def atomic_write_with(path: str | Path, write: Callable[[BinaryIO], object]) -> 
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as error:
         tmp.unlink(missing_ok=True)
+        if isinstance(error, OSError) and error.filename is None:  # ENOSPC from write(): say which file
+            error.filename = str(path)
         raise
     return path
 
@@ -78,3 +86,26 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
 def atomic_write_text(path: str | Path, text: str) -> Path:
     """:func:`atomic_write_bytes` of ``text`` in UTF-8."""
     return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def warn(message: str) -> None:
+    """One warning line on stderr (the damaged-file reports; never mixed into stdout's summaries)."""
+    print(f"warning: {message}", file=sys.stderr, flush=True)
+
+
+def move_aside(path: str | Path, problem: str, consequence: str) -> Path | None:
+    """Rename the damaged file ``path`` to ``<name>.damaged-<UTC time>`` and warn in one line.
+
+    ``problem`` says what is wrong with it, ``consequence`` what happens now ("the unit is
+    computed again"). Returns the new path, or None when another process moved or replaced
+    it first (nothing to do then).
+    """
+    path = Path(path)
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    kept = path.with_name(f"{path.name}.damaged-{stamp}")
+    try:
+        os.rename(path, kept)
+    except FileNotFoundError:
+        return None
+    warn(f"{path}: {problem}; moved aside to {kept.name}, {consequence}")
+    return kept

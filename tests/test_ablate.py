@@ -246,37 +246,3 @@ def test_a_score_stage_shows_the_orchestrators_outcome_from_its_data(tmp_path, t
     assert stages.format_stage(outcome) == f"[done]  score {variant.label} [demo_words]  {details}"
     failed = stages.StageOutcome(stages.StageUnit("score", variant, "demo_words"), "failed", 1.0, "bad audio")
     assert stages.format_stage(failed) == f"[failed]  score {variant.label} [demo_words]  bad audio"
-
-
-@pytest.mark.slow
-def test_the_demo_sweep_writes_three_variants_and_the_alpha_figure(tmp_path):
-    """configs/ablate/demo_alpha.yaml as shipped (a few minutes on 2 cores), into temporary folders."""
-    from spear_bench.report.aggregate import measured_values
-    from spear_bench.report.plots import ABLATIONS, measured_series
-
-    results, plots = tmp_path / "results", tmp_path / "plots"
-    command = _command(REPO_ROOT / "configs" / "ablate" / "demo_alpha.yaml") + [
-        "--work-dir",
-        str(tmp_path / "work"),
-        "--results",
-        str(results),
-        "--plots",
-        str(plots),
-    ]
-    env = {
-        **os.environ,
-        "OMP_NUM_THREADS": "1",
-        "PYTHONPATH": str(REPO_ROOT),
-        "SPEAR_BENCH_CACHE": str(tmp_path / "cache"),
-    }
-    run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=1800, cwd=REPO_ROOT)
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    series = measured_series(
-        measured_values(ResultsStore(results).rows()), ABLATIONS["alpha"], ResultsStore(results).variant_scales()
-    )
-    tasks = {measure[0]: s for measure, s in series.items() if measure[1] in ("top1_acc", "pitch_acc")}
-    assert {"demo_words", "demo_pitch"} <= set(tasks)
-    for task in ("demo_words", "demo_pitch"):
-        (line,) = tasks[task]
-        assert set(line.points) == {"0", "0.5", "1"} and "20 steps" in line.label and "demo scale" in line.label
-    assert (plots / "ablation_alpha.png").stat().st_size > 1000

@@ -187,8 +187,8 @@ CASES = [
     ),
     Case(
         "cli-option-wrong-type",
-        _cli("run", "--seed", "abc"),
-        "Error: Invalid value for '--seed': Input should be a valid integer, unable to parse string as an integer",
+        _cli("run", "--nproc", "abc"),
+        "Error: Invalid value for '--nproc': Input should be a valid integer, unable to parse string as an integer",
     ),
     # spear-bench embed
     Case(

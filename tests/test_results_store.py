@@ -49,13 +49,19 @@ def test_leftover_temporary_files_of_a_killed_write_are_ignored(tmp_path):
     assert len(store.table()) == 2
 
 
-def test_corrupt_unit_file_names_the_file(tmp_path):
+def test_a_corrupt_unit_file_is_skipped_by_the_reader_with_a_warning_naming_it(tmp_path, capsys):
     store = ResultsStore(tmp_path)
+    store.write_unit(_rows())
     path = store.unit_path("m", "demo", "ks", "abc", 42)
     path.parent.mkdir(parents=True)
     path.write_text("{not json")
+    assert len(store.table()) == 2  # the readable unit's rows
+    assert capsys.readouterr().err.splitlines() == [
+        f"warning: {path}: unreadable results file "
+        "(Expecting property name enclosed in double quotes: line 1 column 2 (char 1)); skipped"
+    ]
     with pytest.raises(SpearBenchError, match=str(path)):
-        store.table()
+        store.read_unit(path)
 
 
 def test_atomic_write_replaces_whole_file(tmp_path):

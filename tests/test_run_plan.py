@@ -66,3 +66,4 @@ def test_plan_estimate_for_the_demo_suite_is_within_2x_of_the_measured_time(tmp_
     after, _, _ = plan_run(config, "cpu")
     assert all(u.finished for u in after) and estimated_seconds(after) == 0
     assert all(u.cached == u.files for u in after if u.task in {"demo_words", "demo_env", "demo_events", "demo_pitch"})
+    assert all(u.cached > 0 for u in after if u.task in {"demo_ks", "demo_ic", "demo_sid"})  # hidden states

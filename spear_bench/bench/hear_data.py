@@ -67,6 +67,17 @@ class HearTaskData:
             return self.audio_root / split / file
         return self.root / str(sample_rate) / split / file
 
+    def clips(self, sample_rate: int = 16000) -> list[tuple[str, str, Path]]:
+        """(split, file, audio path) of every clip, in split order; a missing audio file is a one-line error."""
+        out = []
+        for split in self.splits:
+            for file in self.split_items[split]:
+                path = self.audio_path(split, file, sample_rate)
+                if not path.is_file():
+                    raise DatasetError(f"expected audio file {path} (listed in {self.root / (split + '.json')})")
+                out.append((split, file, path))
+        return out
+
     def data_splits(self) -> list[dict[str, list[str]]]:
         """heareval's splits: one train/valid/test for trainvaltest; k leave-one-fold-out splits for k-fold."""
         mode = self.metadata["split_mode"]
@@ -133,10 +144,12 @@ def read_task(
         items = _read_json(root / f"{split}.json", f"split {split!r} labels")
         if not isinstance(items, dict) or not items:
             raise DatasetError(f"{root / f'{split}.json'}: expected a non-empty mapping file -> labels")
+        event = metadata["embedding_type"] == "event"
         for file, value in items.items():
-            found = (
-                {str(e["label"]) for e in value} if metadata["embedding_type"] == "event" else {str(v) for v in value}
-            )
+            if not isinstance(value, list) or (event and not all(isinstance(e, dict) and "label" in e for e in value)):
+                what = "a list of events ({label, start, end})" if event else "a list of labels"
+                raise DatasetError(f"{root / f'{split}.json'}: {file} has {value!r}, expected {what}")
+            found = {str(e["label"]) for e in value} if event else {str(v) for v in value}
             if not found <= known:
                 raise DatasetError(
                     f"{root / f'{split}.json'}: {file} has labels {sorted(found - known)} not in labelvocabulary.csv"
@@ -157,9 +170,13 @@ def _read_vocabulary(path: Path) -> list[str]:
         by_index = {int(r["idx"]): str(r["label"]) for r in rows}
     except ValueError as error:
         raise DatasetError(f"{path}: idx must be integers ({error})") from error
-    if sorted(by_index) != list(range(len(by_index))):
-        raise DatasetError(f"{path}: idx must be 0..{len(by_index) - 1}")
-    return [by_index[i] for i in range(len(by_index))]
+    if len(by_index) != len(rows) or sorted(by_index) != list(range(len(by_index))):
+        raise DatasetError(f"{path}: idx must be 0..{len(rows) - 1}, each once")
+    labels = [by_index[i] for i in range(len(by_index))]
+    repeated = sorted({label for label in labels if labels.count(label) > 1})
+    if repeated:
+        raise DatasetError(f"{path}: label {repeated[0]!r} is listed more than once")
+    return labels
 
 
 def frame_labels(events: list[dict], timestamps) -> list[list[str]]:

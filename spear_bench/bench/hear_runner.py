@@ -49,7 +49,6 @@ from spear_bench.bench.probe import (
 from spear_bench.bench.runner import EmbedStats, RunContext, TaskResult
 from spear_bench.bench.scored_model import BenchModel, HearModelHandle
 from spear_bench.errors import AudioError, DatasetError
-from spear_bench.hashing import file_hash
 from spear_bench.hear_metrics import event_metric_details, events_from_frame_predictions, get_metric
 from spear_bench.task_registry import HearTaskSpec
 
@@ -90,19 +89,15 @@ def compute_embeddings(
     sample_rate = handle.sample_rate
     found: dict[tuple[str, str], dict[str, np.ndarray]] = {}
     missing: list[tuple[str, str, Path, str]] = []  # (file, audio hash, path, split)
-    for split in task.splits:
-        for file in task.split_items[split]:
-            path = task.audio_path(split, file, sample_rate)
-            if not path.is_file():
-                raise DatasetError(f"expected audio file {path} (listed in {task.root / (split + '.json')})")
-            audio_hash = file_hash(path)
-            arrays = cache.get(task_name, split, file, audio_hash)
-            if arrays is None:
-                missing.append((file, audio_hash, path, split))
-            else:
-                found[(split, file)] = arrays
-                if progress:
-                    progress(1)
+    clips = task.clips(sample_rate)
+    for (split, file, path), audio_hash in zip(clips, cache.audio_hashes([path for _, _, path in clips])):
+        arrays = cache.get(task_name, split, file, audio_hash)
+        if arrays is None:
+            missing.append((file, audio_hash, path, split))
+        else:
+            found[(split, file)] = arrays
+            if progress:
+                progress(1)
     bad: list[tuple[AudioError, str]] = []  # (error, split): reported once every good clip is cached
     readable, lengths = [], []
     for item in missing:

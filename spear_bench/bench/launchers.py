@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -40,9 +41,11 @@ from spear_bench.bench.orchestrate import (
     plan,
     run_unit,
 )
+from spear_bench.bench.preflight import check_device, check_folder, check_launch_options
 from spear_bench.bench.runner import LoadedModels
 from spear_bench.bench.scored_model import resolve_model
 from spear_bench.errors import ConfigError, SpearBenchError
+from spear_bench.interrupts import Terminated, note_finished
 from spear_bench.models.model_ref import random_init_warning
 
 
@@ -57,6 +60,40 @@ class LaunchOptions:
     slurm_mem_gb: int = 32
     slurm_folder: str | None = None
     wait: bool = True
+
+
+# LaunchOptions field -> its command-line option (the fields a user sets on the command line)
+OPTION_NAMES = {
+    "nproc": "--nproc",
+    "slurm_cluster": "--slurm-cluster",
+    "slurm_partition": "--slurm-partition",
+    "slurm_timeout_min": "--slurm-timeout-min",
+    "slurm_gpus_per_node": "--slurm-gpus",
+    "wait": "--no-wait",
+}
+
+
+def changed_options(options: LaunchOptions) -> dict[str, object]:
+    """The command-line launcher options given a value other than their default (option -> value)."""
+    default = LaunchOptions()
+    return {
+        name: (True if field == "wait" else getattr(options, field))
+        for field, name in OPTION_NAMES.items()
+        if getattr(options, field) != getattr(default, field)
+    }
+
+
+def check_run(config: RunConfig, launcher: str, options: LaunchOptions | None = None) -> None:
+    """Before any model loads or data is generated: the launcher and its options agree, the results and
+    cache folders are writable with free space, the device exists (where the units run: this machine,
+    unless a real SLURM cluster runs them). The seed is checked by RunConfig itself."""
+    options = options or LaunchOptions()
+    get_launcher(launcher)
+    check_launch_options(launcher, changed_options(options))
+    check_folder(config.results, "--results")
+    check_folder(config.cache, "--cache")
+    if launcher != "slurm" or options.slurm_cluster in ("local", "debug"):
+        check_device(config.device)
 
 
 Launcher = Callable[[list[Unit], RunConfig, LaunchOptions, Callable[[str], None]], list[UnitOutcome]]
@@ -97,14 +134,25 @@ def launch_local(
     models = LoadedModels()  # one per process: each model loads once for all its units
     outcomes = []
     bar = tqdm(total=len(units), desc="units", unit="unit", disable=config.quiet, dynamic_ncols=True)
+    note_units_finished(outcomes, len(units), config)
     for unit in units:
         bar.set_postfix_str(unit.label)
         outcome = run_unit(unit, config, models)
         outcomes.append(outcome)
+        note_units_finished(outcomes, len(units), config)
         bar.write(format_outcome(outcome)) if not config.quiet else log(format_outcome(outcome))
         bar.update(1)
     bar.close()
     return outcomes
+
+
+def note_units_finished(outcomes: list[UnitOutcome], total: int, config: RunConfig) -> None:
+    """What an interrupt now would keep (:mod:`spear_bench.interrupts`)."""
+    finished = sum(o.status in ("done", "skipped") for o in outcomes)
+    note_finished(
+        f"{finished} of {total} units finished (stored in {config.results}); "
+        f"embeddings computed so far are cached in {config.cache}"
+    )
 
 
 # --- torchrun ----------------------------------------------------------------------------------------
@@ -165,8 +213,20 @@ def launch_torchrun(
         plan_path,
     ]
     log(f"torchrun: {' '.join(command)}")
-    result = subprocess.run(command)
-    return collect_rank_outcomes(units, plan_path, options.nproc, result.returncode, log)
+    process = subprocess.Popen(command)
+    try:
+        returncode = process.wait()
+    except KeyboardInterrupt as interrupt:  # pass the signal on, so that the workers stop as this process does
+        process.send_signal(signal.SIGTERM if isinstance(interrupt, Terminated) else signal.SIGINT)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        reported = collect_rank_outcomes(units, plan_path, options.nproc, 0, lambda line: None)
+        note_units_finished([o for o in reported if o.status != "failed"], len(units), config)
+        raise
+    return collect_rank_outcomes(units, plan_path, options.nproc, returncode, log)
 
 
 def collect_rank_outcomes(
@@ -247,6 +307,10 @@ def launch_slurm(
                 jobs.append(executor.submit(slurm_job, unit, job_config))
     for unit, job in zip(units, jobs):
         log(f"submitted {unit.label}: job {job.job_id}")
+    note_finished(
+        f"{len(jobs)} SLURM job(s) submitted; they run on and store their units in {config.results} "
+        "(scancel stops them)"
+    )
     if not options.wait:
         return []
     outcomes = []
@@ -267,7 +331,8 @@ def launch_slurm(
 def execute(
     config: RunConfig, launcher: str = "local", options: LaunchOptions | None = None, log: Callable[[str], None] = print
 ) -> list[UnitOutcome]:
-    """Plan, check the data, run every unit with ``launcher``; returns the outcomes."""
+    """Check the run (:func:`check_run`), plan, check the data, run every unit with ``launcher``; the outcomes."""
+    check_run(config, launcher, options)
     run = get_launcher(launcher)
     for model in config.models:
         resolved = resolve_model(model, config.layer)  # unknown names and missing weights fail here, before any work

@@ -7,8 +7,12 @@ finished units are skipped (same config hash), an interrupted unit is redone fro
 embedding cache, and no row is lost or written twice. The config hash covers the model
 (name, module, module kwargs, weights by content), the code (spear-bench's version and
 sources, the feature libraries' versions, the HEAR module's sources: see
-:mod:`spear_bench.bench.fingerprint`), the task definition, the task folder's metadata and
-the protocol, so changing any of them makes a new unit instead of reusing an old one.
+:mod:`spear_bench.bench.fingerprint`), the task definition, the task's data and the
+protocol, so changing any of them makes a new unit instead of reusing an old one. The data
+(:func:`task_data_key`): a HEAR task's metadata, label vocabulary, split files and the
+content hash of every clip at the task's published rate (the embedding cache's audio keys,
+remembered by size and time, so an unchanged folder is not read again); a SUPERB corpus
+(tasks run by ``s3prl.problem``) by the size and modification time of every file under its folder.
 ``RunConfig.force`` (``spear-bench run --force``) reruns finished units on purpose.
 
 Each unit is scored by the runner of its task's kind (:data:`RUNNERS`, the contract in
@@ -19,8 +23,10 @@ where units run and hand each one the models their process has loaded.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import math
+import os
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -30,8 +36,11 @@ from typing import Callable
 from tqdm.auto import tqdm
 
 from spear_bench.atomic_io import atomic_write_text
+from spear_bench.bench.cache import TALLY, file_hashes
 from spear_bench.bench.fingerprint import code_version, module_source_hash
+from spear_bench.bench.hear_data import read_task
 from spear_bench.bench.hear_runner import HearRunner
+from spear_bench.bench.preflight import check_seed
 from spear_bench.bench.probe import ProbeConfig
 from spear_bench.bench.runner import LoadedModels, RunContext, TaskRunner
 from spear_bench.bench.scored_model import HearModelHandle, resolve_model
@@ -74,6 +83,10 @@ class RunConfig:
     dtype: str = "float32"  # inference precision of the embeddings (spear_bench.bench.extract)
     vc_vocoder: str | None = None  # SUPERB VC: the pretrained vocoder folder (s3prl's pwg_task1)
     vc_asr_model: str | None = None  # SUPERB VC: the ASR model that scores WER (wav2vec2-large-960h-lv60-self)
+
+    def __post_init__(self) -> None:
+        for seed in (self.seed, *self.seeds):  # every seed comes from --seed (and --seeds N counts on from it)
+            check_seed(seed)
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self))
@@ -207,6 +220,49 @@ def _task_metadata(spec: TaskSpec, data_root: Path) -> dict:
     return {}
 
 
+def published_rate(spec: HearTaskSpec, data_root: Path) -> int:
+    """The highest sample rate a HEAR task folder holds audio at (a HEAR download: 48000; the demo: 16000).
+
+    Every other rate is resampled from it (spear_bench.datasets.hear_resample), so the unit key and the
+    checks before a run read this one: reading it never starts a resampling, and a rate made by an
+    earlier run does not change the key."""
+    folder = spec.check_data(data_root)
+    rates = [int(p.name) for p in folder.iterdir() if p.is_dir() and p.name.isdigit()]
+    return max(rates, default=16000)
+
+
+def _digest(lines: list[str]) -> str:
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16]
+
+
+def task_data_key(spec: TaskSpec, data_root: Path, cache_dir: Path | str) -> dict:
+    """What the task's score depends on in its data folder (see the module docstring); {} for s3prl-only tasks.
+
+    HEAR: the folder is read and checked first (:func:`read_task`: labels, vocabulary, splits),
+    so a malformed task fails here, in one line, before any model runs.
+    """
+    if isinstance(spec, HearTaskSpec):
+        rate = published_rate(spec, data_root)
+        task = read_task(spec, data_root, sample_rate=rate)
+        listed = [task.root / "labelvocabulary.csv", *(task.root / f"{split}.json" for split in task.splits)]
+        clips = task.clips(rate)
+        hashes = file_hashes(Path(cache_dir) / "hear").hashes(listed + [path for _, _, path in clips])
+        out = {path.name: digest for path, digest in zip(listed, hashes)}
+        out["audio"] = _digest([f"{split}/{file}\t{h}" for (split, file, _), h in zip(clips, hashes[len(listed) :])])
+        return out
+    # s3prl_problem tasks only: the legacy runner's corpus folders were not checked to stay unchanged while it runs
+    if isinstance(spec, SuperbTaskSpec) and spec.s3prl_entry == "problem":
+        root = spec.data_dir(data_root)
+        lines = []
+        for folder, dirs, files in os.walk(root):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            for name in sorted(f for f in files if not f.startswith(".")):
+                info = os.stat(Path(folder) / name)
+                lines.append(f"{Path(folder, name).relative_to(root)}\t{info.st_size}\t{info.st_mtime_ns}")
+        return {"files": _digest(lines), "count": len(lines)}
+    return {}
+
+
 def _runs_in_s3prl_only(spec: TaskSpec) -> bool:
     """A SUPERB task defined here but trained only by s3prl's own runner."""
     return isinstance(spec, SuperbTaskSpec) and spec.s3prl_entry is None
@@ -224,6 +280,7 @@ def unit_config(unit: Unit, spec: TaskSpec, config: RunConfig, data_root: Path) 
         "layer": config.layer if isinstance(spec, HearTaskSpec) else "weighted_sum",
         "task": dataclasses.asdict(spec),
         "task_metadata": _task_metadata(spec, data_root),
+        "data": task_data_key(spec, data_root, config.cache),
         "protocol": protocol,
         # No seed: the seeds of one config are one measurement (the store keys each seed's file apart)
         **({"lr_grid": list(config.lr_grid)} if config.lr_grid and isinstance(spec, SuperbTaskSpec) else {}),
@@ -260,17 +317,28 @@ def run_unit(unit: Unit, config: RunConfig, models: LoadedModels | None = None) 
     config = unit.config(config)
     if config.device is None:  # called outside a launcher: nothing allocated, so the CPU
         config = dataclasses.replace(config, device="cpu")
+    hits, misses = TALLY.hits, TALLY.misses  # a failed unit still reports the embeddings it computed
     try:
         return _run_unit(unit, config, start, models if models is not None else LoadedModels())
-    except SpearBenchError as error:
-        return UnitOutcome(unit, "failed", time.perf_counter() - start, message=str(error))
-    except Exception as error:  # a bug or a library failure: keep the run going, report it
+    except Exception as error:  # keep the run going, report the unit as failed
         return UnitOutcome(
             unit,
             "failed",
             time.perf_counter() - start,
-            message=f"{type(error).__name__}: {error} | {traceback.format_exc(limit=3).splitlines()[-1]}",
+            embed_hits=TALLY.hits - hits,
+            embed_misses=TALLY.misses - misses,
+            message=error_line(error),
         )
+
+
+def error_line(error: Exception) -> str:
+    """A failure in one line: a SpearBenchError's own message; for anything else (a bug, a library's
+    failure) its type, message and the innermost place it was raised, so that it can be found."""
+    if isinstance(error, SpearBenchError):
+        return str(error)
+    frames = traceback.extract_tb(error.__traceback__)
+    where = f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
+    return " ".join(f"{type(error).__name__}: {error}{where}".split())
 
 
 def _run_unit(unit: Unit, config: RunConfig, start: float, models: LoadedModels) -> UnitOutcome:
@@ -369,9 +437,8 @@ def outcome_details(outcome: UnitOutcome) -> list[str]:
     """What a unit's line shows after its label: primary score, time, cache use, message (empty parts left out)."""
     score = outcome.scores.get(outcome.primary)
     score_text = f"{outcome.primary}={score:.4g}" if isinstance(score, (int, float)) else ""
-    cache = (
-        f"embeddings {outcome.embed_misses} computed, {outcome.embed_hits} cached" if outcome.status == "done" else ""
-    )
+    looked_up = outcome.status == "done" or outcome.embed_hits or outcome.embed_misses
+    cache = f"embeddings {outcome.embed_misses} computed, {outcome.embed_hits} cached" if looked_up else ""
     parts = [score_text, f"{outcome.seconds:.1f}s" if outcome.status != "skipped" else "", cache, outcome.message]
     return [p for p in parts if p]
 
@@ -403,6 +470,9 @@ def check_datasets(config: RunConfig) -> Path:
             continue  # reported per unit with the s3prl command to use
         if isinstance(spec, SuperbTaskSpec):
             check_task_files(spec, data_root)  # the corpus and the files its recipe would download
+        elif isinstance(spec, HearTaskSpec):
+            rate = published_rate(spec, data_root)
+            read_task(spec, data_root, sample_rate=rate).clips(rate)  # labels, vocabulary, splits, every clip
         else:
             spec.check_data(data_root)
     return data_root

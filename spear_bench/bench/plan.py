@@ -23,6 +23,7 @@ Hours of audio come from the audio files' headers; nothing else is read.
 
 from __future__ import annotations
 
+import glob
 import json
 import time
 from dataclasses import dataclass, field
@@ -196,10 +197,11 @@ def _cached_entries(config: RunConfig, speed: ModelSpeed, volume: TaskVolume) ->
             Path(config.cache) / "hear", speed.handle.spec.name, speed.handle.weights_hash, layer, settings=settings
         )
         folder = cache.model_dir / volume.cache_key
-    else:  # s3prl upstream states: any entry of this model name for the corpus
-        folder = None
-        for candidate in (Path(config.cache) / "superb").rglob(f"{speed.handle.spec.name}__*/{volume.cache_key}"):
-            folder = candidate
+    else:  # s3prl upstream states: entries of this model name (any weights and settings) for the corpus
+        safe_name = EmbeddingCache(Path("."), speed.handle.spec.name, "", "").model_dir.name.split("__")[0]
+        pattern = f"{glob.escape(safe_name)}__*/{volume.cache_key}"
+        folders = [p for p in (Path(config.cache) / "superb").rglob(pattern) if p.is_dir()]
+        return sum(1 for f in folders for _ in f.rglob("*.npz"))
     return sum(1 for _ in folder.rglob("*.npz")) if folder is not None and folder.is_dir() else 0
 
 

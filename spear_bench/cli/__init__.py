@@ -11,6 +11,7 @@ import sys
 
 import typer
 
+from spear_bench import interrupts
 from spear_bench.errors import SpearBenchError
 
 app = typer.Typer(
@@ -63,15 +64,24 @@ def main(argv: list[str] | None = None) -> int:
     debug = "--debug" in argv
     if debug:
         argv.remove("--debug")
+    with interrupts.signals_raise():  # Ctrl-C and SIGTERM: one line, exit 130 / 143 (spear_bench.interrupts)
+        code = _run(argv, debug)
+        if code == 130 or interrupts.received():  # typer turns KeyboardInterrupt into exit code 130
+            command = next((a for a in argv if not a.startswith("-")), "spear-bench")
+            typer.secho(interrupts.interrupted_line(interrupts.received(), command), err=True)
+            return interrupts.exit_code(interrupts.received())
+    return code
+
+
+def _run(argv: list[str], debug: bool) -> int:
     try:
-        app(args=argv, prog_name="spear-bench", standalone_mode=False)
+        code = app(args=argv, prog_name="spear-bench", standalone_mode=False)
     except SpearBenchError as error:
         if debug:
             raise
         typer.secho(f"error: {error}", err=True, fg=typer.colors.RED)
         return 2
     except KeyboardInterrupt:
-        typer.secho("interrupted", err=True)
         return 130
     except typer.Exit as error:
         return error.exit_code
@@ -88,4 +98,4 @@ def main(argv: list[str] | None = None) -> int:
         else:
             typer.secho(f"error: {error.format_message()}", err=True, fg=typer.colors.RED)
         return error.exit_code
-    return 0
+    return code if isinstance(code, int) else 0

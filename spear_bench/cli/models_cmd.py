@@ -17,6 +17,7 @@ import typer
 
 from spear_bench.atomic_io import atomic_path, atomic_write_with
 from spear_bench.errors import AudioError, ConfigError
+from spear_bench.interrupts import note_finished
 
 if TYPE_CHECKING:
     from spear_bench.models.model_ref import ModelRef
@@ -278,6 +279,7 @@ def embed(
     from tqdm import tqdm
 
     from spear_bench.bench.extract import ExtractConfig, audio_length, load_batches
+    from spear_bench.bench.preflight import check_device, check_folder
     from spear_bench.models import load_encoder
     from spear_bench.models.model_ref import ModelRef, random_init_warning
 
@@ -285,6 +287,8 @@ def embed(
         raise ConfigError(f"--format {fmt!r}: expected npy or safetensors")
     extract = ExtractConfig(max_batch_s=batch_s, workers=workers, dtype=dtype)
     pairs = output_paths(audio, out, "." + fmt)
+    check_device(device)
+    check_folder(out, "--out")
     encoder = load_encoder(model, seed=seed).to(device)
     ref = ModelRef.parse(model, checkpoint_paths=True)
     if ref.random_init:
@@ -292,6 +296,8 @@ def embed(
     chosen = parse_layer(layer, encoder.num_hidden_states)
     todo = [(src, dst) for src, dst in pairs if overwrite or not dst.exists()]
     skipped = len(pairs) - len(todo)
+    written = 0
+    note_finished(f"{skipped} of {len(pairs)} files' embeddings written in {out}")
     failures: list[str] = []
 
     def fail(message: str) -> None:
@@ -327,6 +333,8 @@ def embed(
             for i, (array, rate) in zip(group, results):
                 src, dst = pairs_batch[i]
                 _write(dst, array, fmt, {"model": ref.label, "layer": chosen, "frame_rate": rate, "source": str(src)})
+                written += 1
+                note_finished(f"{skipped + written} of {len(pairs)} files' embeddings written in {out}")
         bar.update(len(pairs_batch))
     bar.close()
     for message in unreadable:

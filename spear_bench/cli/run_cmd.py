@@ -211,7 +211,7 @@ def run(
     """Score models on a suite: one unit per (model, task), finished units skipped, results stored atomically."""
     # loaded when the command runs: `spear-bench --help` stays fast (docs/architecture.md)
     from spear_bench.bench.extract import ExtractConfig
-    from spear_bench.bench.launchers import LaunchOptions, execute, resolve_device
+    from spear_bench.bench.launchers import LaunchOptions, check_run, execute, resolve_device
     from spear_bench.bench.orchestrate import RunConfig
     from spear_bench.bench.plan import plan_run, render_plan
     from spear_bench.demo.generate import generate_demo_data, needs_legacy_superb_corpora
@@ -236,6 +236,15 @@ def run(
         vc_vocoder=str(vc_vocoder) if vc_vocoder else None,
         vc_asr_model=str(vc_asr_model) if vc_asr_model else None,
     )
+    options = LaunchOptions(
+        nproc=nproc,
+        slurm_cluster=slurm_cluster,
+        slurm_partition=slurm_partition,
+        slurm_timeout_min=slurm_timeout_min,
+        slurm_gpus_per_node=slurm_gpus,
+        wait=wait,
+    )
+    check_run(config, launcher, options)  # folders, device, launcher options: before any model or data
     _check_models(config)
     if suite in DEMO_SUITES and data_root is None:
         generate_demo_data(log=typer.echo, legacy_superb=needs_legacy_superb_corpora(load_suite(suite)))
@@ -245,14 +254,6 @@ def run(
         for line in render_plan(units, speeds, device_used):
             typer.echo(line)
         return
-    options = LaunchOptions(
-        nproc=nproc,
-        slurm_cluster=slurm_cluster,
-        slurm_partition=slurm_partition,
-        slurm_timeout_min=slurm_timeout_min,
-        slurm_gpus_per_node=slurm_gpus,
-        wait=wait,
-    )
     start = time.perf_counter()
     outcomes = execute(config, launcher, options, log=typer.echo)
     _print_summary(outcomes, results, time.perf_counter() - start)
@@ -285,7 +286,7 @@ def demo(
     """Generate the demo data, score SPEAR Base and WavLM Base+ (random-init weights) on it, render the report."""
     # loaded when the command runs: `spear-bench --help` stays fast (docs/architecture.md)
     from spear_bench.bench.extract import CLOCK
-    from spear_bench.bench.launchers import execute
+    from spear_bench.bench.launchers import check_run, execute
     from spear_bench.bench.orchestrate import RunConfig
     from spear_bench.demo.generate import generate_demo_data
     from spear_bench.report.build import ReportSettings, write_report
@@ -294,6 +295,7 @@ def demo(
     stages: dict[str, float] = {}
     results = results or results_dir()
     config = RunConfig(suite="demo", models=_split([models]), results=str(results), cache=str(cache_dir()), quiet=quiet)
+    check_run(config, "local")
     _check_models(config)
     root = generate_demo_data(data_root, log=typer.echo)
     stages["data generation"] = time.perf_counter() - start

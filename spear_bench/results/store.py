@@ -6,6 +6,12 @@ that unit's rows. A unit's file is written atomically (temporary file + ``os.rep
 so a killed run leaves either the whole unit or nothing: resuming skips finished units,
 and no row is lost or duplicated. :meth:`ResultsStore.table` reads every unit into one
 pandas DataFrame with the columns of :class:`ResultRow`.
+
+Damaged files heal: a unit file that cannot be read or lacks a row's fields (cut short by a
+full disk, edited by hand) is moved aside by :meth:`ResultsStore.is_done` (kept as
+``<name>.damaged-<UTC time>`` for inspection, reported in one line) and the unit counts as
+not done, so the run computes it again; :meth:`ResultsStore.rows` (the report's reader)
+skips such a file with a one-line warning instead of failing.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-from spear_bench.atomic_io import atomic_write_text
+from spear_bench.atomic_io import atomic_write_text, move_aside, warn
 from spear_bench.errors import SpearBenchError
 
 
@@ -49,6 +55,7 @@ class ResultRow:
 
 
 COLUMNS = [f.name for f in dataclasses.fields(ResultRow)]
+REQUIRED_COLUMNS = [f.name for f in dataclasses.fields(ResultRow) if f.default is dataclasses.MISSING]
 
 
 def config_hash(config: object) -> str:
@@ -88,7 +95,16 @@ class ResultsStore:
         return self.root / _safe(suite) / _safe(model) / f"{_safe(task)}__{config_hash}__seed{seed}.json"
 
     def is_done(self, model: str, suite: str, task: str, config_hash: str, seed: int) -> bool:
-        return self.unit_path(model, suite, task, config_hash, seed).exists()
+        """Whether the unit's file holds its rows; a damaged file is moved aside (the unit is then not done)."""
+        path = self.unit_path(model, suite, task, config_hash, seed)
+        if not path.exists():
+            return False
+        try:
+            self.read_unit(path)
+        except SpearBenchError as error:
+            move_aside(path, str(error).removeprefix(f"{path}: "), "the unit is computed again")
+            return False
+        return True
 
     def write_unit(self, rows: Iterable[ResultRow]) -> Path:
         """Store the rows of one finished unit (same model, suite, task, config hash, seed)."""
@@ -112,10 +128,24 @@ class ResultsStore:
         path = Path(path)
         try:
             records = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as error:
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
             raise SpearBenchError(f"{path}: unreadable results file ({error})") from error
-        rows = [ResultRow(**{k: r[k] for k in COLUMNS if k in r}) for r in records]
-        return [dataclasses.replace(r, layer_weights=tuple(r.layer_weights)) for r in rows]
+        if not isinstance(records, list) or not records:
+            raise SpearBenchError(f"{path}: malformed results file (expected a non-empty list of rows)")
+        rows = []
+        for number, record in enumerate(records, 1):
+            missing = [k for k in REQUIRED_COLUMNS if not isinstance(record, dict) or k not in record]
+            if missing:
+                raise SpearBenchError(f"{path}: malformed results file (row {number} lacks {', '.join(missing)})")
+            if isinstance(record["value"], bool) or not isinstance(record["value"], (int, float)):
+                raise SpearBenchError(
+                    f"{path}: malformed results file (row {number}: value {record['value']!r} is not a number)"
+                )
+            if not isinstance(record.get("layer_weights", []), list):
+                raise SpearBenchError(f"{path}: malformed results file (row {number}: layer_weights is not a list)")
+            row = ResultRow(**{k: record[k] for k in COLUMNS if k in record})
+            rows.append(dataclasses.replace(row, layer_weights=tuple(row.layer_weights)))
+        return rows
 
     def unit_rows(self, model: str, suite: str, task: str, config_hash: str, seed: int) -> list[ResultRow]:
         """The stored rows of one finished unit."""
@@ -153,7 +183,10 @@ class ResultsStore:
         if not self.root.exists():
             return out
         for path in sorted(self.root.glob("*/*/*.json")):
-            out.extend(self.read_unit(path))
+            try:
+                out.extend(self.read_unit(path))
+            except SpearBenchError as error:  # one damaged unit must not hide the others
+                warn(f"{error}; skipped")
         return out
 
     def table(self):

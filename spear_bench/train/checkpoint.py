@@ -28,6 +28,7 @@ import torch
 
 from spear_bench.atomic_io import atomic_write_text, atomic_write_with
 from spear_bench.errors import CheckpointError
+from spear_bench.interrupts import note_finished
 from spear_bench.train.distributed import barrier
 
 CHECKPOINTS = "checkpoints"
@@ -100,6 +101,7 @@ def save_checkpoint(
         for _, folder in steps:
             if folder not in kept:
                 shutil.rmtree(folder, ignore_errors=True)
+        note_finished(f"the checkpoint of step {step} is saved in {final}")  # what an interrupt keeps
     barrier()
     return final
 
