@@ -104,9 +104,11 @@ def run_s3prl(args, problem: str, dumped: Path, target_dir: Path, work: Path) ->
 def s3prl_worker(problem: str, config: str, target_dir: str) -> None:
     """Runs in a fresh process: s3prl's own entry point on spear-bench's dumped config."""
     from spear_bench import upstreams
+    from spear_bench.compat.s3prl import apply_s3prl_compat
 
+    apply_s3prl_compat()  # this process is s3prl's own run: the s3prl patches for all of it
     upstreams.register()
-    import s3prl.problem  # heavy optional dependency (after the shims register() applies)
+    import s3prl.problem  # heavy optional dependency (importable with the patches)
 
     cache_dir = str(Path(target_dir) / "s3prl_cache")
     getattr(s3prl.problem, problem)().main(["--config", config, "--target_dir", target_dir, "--cache_dir", cache_dir])
