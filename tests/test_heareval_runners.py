@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from oracles.heareval_oracle import OracleTask, make_task
 
 from spear_bench.bench.cache import EmbeddingCache
@@ -40,6 +41,9 @@ def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in ("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD",)}
     # this checkout, not the installed one
     env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), str(REPO_ROOT / "upstreams")])
+    # the runners use this process's torch thread count: summation order, and so the last bits of an
+    # embedding, depend on it (under pytest-xdist this process has 1 thread, a new one would take all cores)
+    env["OMP_NUM_THREADS"] = str(torch.get_num_threads())
     result = subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, f"{' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}"
     return result
