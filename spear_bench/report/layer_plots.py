@@ -20,6 +20,7 @@ from pathlib import Path
 from spear_bench.errors import SpearBenchError
 from spear_bench.report.aggregate import Measured
 from spear_bench.report.columns import display_value
+from spear_bench.report.plots import pyplot, save_figure
 from spear_bench.task_registry import load_suite
 
 _LAYER = re.compile(r"^(?P<base>.+)@layer=(?P<index>-?\d+)$")
@@ -27,15 +28,6 @@ _LAYER = re.compile(r"^(?P<base>.+)@layer=(?P<index>-?\d+)$")
 
 def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.+-]", "_", name)
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def layer_weight_maps(measured: Iterable[Measured]) -> dict[str, tuple[list[str], list[tuple[float, ...]]]]:
@@ -82,8 +74,7 @@ def plot_layer_weights(measured: list[Measured], out_dir: Path) -> list[Path]:
     maps = layer_weight_maps(measured)
     if not maps:
         return []
-    plt = _pyplot()
-    out_dir.mkdir(parents=True, exist_ok=True)
+    plt = pyplot()
     paths = []
     for model, (tasks, vectors) in maps.items():
         width = max(len(v) for v in vectors)
@@ -103,11 +94,7 @@ def plot_layer_weights(measured: list[Measured], out_dir: Path) -> list[Path]:
         axis.set_title(f"{model}: SUPERB weighted-sum layer weights (softmax)", fontsize=9)
         figure.colorbar(image, ax=axis, label="weight (colour: this map's range)")
         figure.tight_layout()
-        for extension in ("png", "svg"):
-            path = out_dir / f"layer_weights_{_safe(model)}.{extension}"
-            figure.savefig(path, dpi=110)
-            paths.append(path)
-        plt.close(figure)
+        paths += save_figure(figure, out_dir, f"layer_weights_{_safe(model)}")
     return paths
 
 
@@ -115,8 +102,7 @@ def plot_layer_scores(measured: list[Measured], out_dir: Path) -> list[Path]:
     curves = layer_score_curves(measured)
     if not curves:
         return []
-    plt = _pyplot()
-    out_dir.mkdir(parents=True, exist_ok=True)
+    plt = pyplot()
     paths = []
     for model, tasks in curves.items():
         figure, axis = plt.subplots(figsize=(6.4, 4.0))
@@ -131,9 +117,5 @@ def plot_layer_scores(measured: list[Measured], out_dir: Path) -> list[Path]:
         axis.grid(alpha=0.3)
         axis.legend(fontsize=8)
         figure.tight_layout()
-        for extension in ("png", "svg"):
-            path = out_dir / f"layer_scores_{_safe(model)}.{extension}"
-            figure.savefig(path, dpi=110)
-            paths.append(path)
-        plt.close(figure)
+        paths += save_figure(figure, out_dir, f"layer_scores_{_safe(model)}")
     return paths

@@ -411,15 +411,33 @@ def _caption(spec: AblationSpec, series: list[Series]) -> str:
     return "\n".join(lines)
 
 
-def plot_ablation(
-    spec: AblationSpec, reference, measured: list[Measured], out_dir: Path, scales: Mapping[str, str] | None = None
-) -> list[Path]:
-    """Draw one ablation figure; returns the PNG and SVG paths. ``scales``: see :func:`measured_series`."""
-    import matplotlib
+def pyplot():
+    """matplotlib's pyplot on the Agg backend (files only; no display needed)."""
+    import matplotlib  # heavy optional dependency: loaded only when a figure is drawn
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def save_figure(figure, out_dir: Path, stem: str) -> list[Path]:
+    """Write ``figure`` as ``<stem>.png`` and ``<stem>.svg`` under ``out_dir``, close it; returns both paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for extension in ("png", "svg"):
+        path = out_dir / f"{stem}.{extension}"
+        figure.savefig(path, dpi=110)
+        paths.append(path)
+    pyplot().close(figure)
+    return paths
+
+
+def plot_ablation(
+    spec: AblationSpec, reference, measured: list[Measured], out_dir: Path, scales: Mapping[str, str] | None = None
+) -> list[Path]:
+    """Draw one ablation figure; returns the PNG and SVG paths. ``scales``: see :func:`measured_series`."""
+    plt = pyplot()
     measured_by_measure = measured_series(measured, spec, scales)
     panels: list[tuple[PanelSpec | None, list[Series], list[Series]]] = []
     claimed: set[tuple[str, str, str]] = set()
@@ -496,14 +514,7 @@ def plot_ablation(
         bottom = (caption_inches + 0.1) / figure.get_size_inches()[1]
     figure.suptitle(spec.title, fontsize=11)
     figure.tight_layout(rect=(0, bottom, 1, 0.97))
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for extension in ("png", "svg"):
-        path = out_dir / f"ablation_{spec.knob}.{extension}"
-        figure.savefig(path, dpi=110)
-        paths.append(path)
-    plt.close(figure)
-    return paths
+    return save_figure(figure, out_dir, f"ablation_{spec.knob}")
 
 
 def plot_all(reference, measured: list[Measured], out_dir: Path, scales: Mapping[str, str] | None = None) -> list[Path]:
