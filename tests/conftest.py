@@ -5,6 +5,8 @@ outside pytest too, in a support module: tests/oracles/, tests/_upstreams_tiny.p
 """
 
 import os
+import shutil
+import tempfile
 import textwrap
 from pathlib import Path
 
@@ -18,6 +20,41 @@ from spear_bench.results.store import ResultRow, ResultsStore
 
 # Tests are CPU-only and sized for 2 cores, shared by the pytest-xdist workers (make test: one per core).
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1) // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))))
+
+
+# The whole suite's peak disk use under the temporary folder, with pyproject's tmp_path_retention_policy
+# (a passed test's folder deleted as it ends). With less free, the whole suite stops before it starts,
+# in one line, rather than erroring test after test on "No space left on device".
+SUITE_PEAK_DISK_GB = 6.0
+
+
+def _temporary_root(config) -> Path:
+    return Path(config.option.basetemp or tempfile.gettempdir())
+
+
+def _free_gb(path: Path) -> float:
+    while not path.exists():
+        path = path.parent
+    return shutil.disk_usage(path).free / 1024**3
+
+
+def pytest_report_header(config):
+    root = _temporary_root(config)
+    return f"disk: {_free_gb(root):.1f} GB free under {root} (the whole suite needs about {SUITE_PEAK_DISK_GB} GB)"
+
+
+def pytest_sessionstart(session):
+    config = session.config
+    whole_suite = config.args_source == pytest.Config.ArgsSource.TESTPATHS
+    if os.environ.get("PYTEST_XDIST_WORKER") or not whole_suite:
+        return
+    root = _temporary_root(config)
+    if _free_gb(root) < SUITE_PEAK_DISK_GB:
+        pytest.exit(
+            f"{root}: only {_free_gb(root):.1f} GB free; the whole test suite needs about {SUITE_PEAK_DISK_GB} GB "
+            "(free some, or point --basetemp at a disk with room)",
+            returncode=3,
+        )
 
 
 @pytest.fixture

@@ -224,6 +224,8 @@ def test_demo_superb_suite_runs_every_task_for_both_demo_models(tmp_path, demo_r
         str(results),
         "--cache",
         str(tmp_path / "cache"),
+        "--keep-checkpoints",
+        "none",  # full-size heads of two Base models: 10 GB of checkpoints if every one stayed
         "--quiet",
     ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=3600)
@@ -234,3 +236,27 @@ def test_demo_superb_suite_runs_every_task_for_both_demo_models(tmp_path, demo_r
     assert {(row.model, row.task) for row in rows if row.metric == load_suite("demo_superb").task(row.task).metric} == {
         (model, task) for model in DEMO_MODELS for task in tasks
     }
+    runs = tmp_path / "cache" / "superb_runs"  # scored: no weights left, every score file kept
+    assert not [p for p in runs.rglob("*") if p.suffix in (".pt", ".ckpt")]
+    assert len(list(runs.rglob("result.yaml"))) >= 9 and len(list(runs.rglob("metrics.json"))) >= 6
+
+
+@pytest.mark.slow
+def test_a_scored_unit_keeps_only_its_tested_checkpoint_and_is_not_run_again(tmp_path, monkeypatch, demo_root):
+    """--keep-checkpoints best (the default): once a unit is scored its resume points go, the checkpoint
+    the scores came from stays, and a rerun reads the fold's result.yaml instead of training."""
+    from spear_bench.bench.runner import RunContext
+    from spear_bench.bench.superb_runner import SuperbRunner
+
+    spec = _short("demo_ic", total_steps=4, eval_step=4, save_step=2)
+    model = resolve_model("spear_tiny[random-init]")
+    context = RunContext(data_root=demo_root, cache_dir=tmp_path / "cache", out_dir=tmp_path / "out")
+    result = SuperbRunner().run(spec, model, context)
+    (fold,) = result.details["folds"].values()
+    train = Path(fold["target_dir"]) / "train"
+    assert sorted(p.name for p in train.iterdir()) == ["tb", "valid_best"]  # step_2, step_4 pruned; tensorboard stays
+    assert result.details["checkpoints"]["kept"] == "best" and result.details["checkpoints"]["freed_bytes"] > 0
+    assert result.details["layer_weights"]  # read before the pruning
+    problem = problem_class("SuperbIC")
+    monkeypatch.setattr(problem, "run", lambda self, **kw: pytest.fail("a scored fold ran again"))
+    assert SuperbRunner().run(spec, model, context).scores == result.scores

@@ -261,10 +261,11 @@ def test_lr_search_chooses_the_best_dev_score_not_the_best_test_score(tmp_path, 
 
     monkeypatch.setattr(superb_runner, "run_problem_task", fake_run)
     spec = load_suite("demo").task("demo_ks")
-    _, folds, search = superb_runner.search_learning_rate(
+    _, folds, search, run_dirs = superb_runner.search_learning_rate(
         spec, tmp_path, (None, {}, "cpu", 42), tmp_path, {}, {}, (1e-5, 1e-4, 1e-3)
     )
     assert calls == [1e-5, 1e-4, 1e-3]  # each rate is a run of the recipe with only its lr changed
+    assert [folder.name for folder in run_dirs] == ["lr1e-05", "lr0.0001", "lr0.001"]  # pruned once scored
     assert search["chosen"] == 1e-4 and folds[0].scores == {"acc": 20.0}
     assert (
         search["dev_metric"] == "accuracy"

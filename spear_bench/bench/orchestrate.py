@@ -49,6 +49,7 @@ from spear_bench.demo.generate import default_demo_root
 from spear_bench.errors import ConfigError, DatasetError, SpearBenchError
 from spear_bench.results.store import ResultRow, ResultsStore, config_hash
 from spear_bench.superb.recipe_files import check_task_files
+from spear_bench.superb.runs import KEEP_CHECKPOINTS
 from spear_bench.task_registry import (
     DEMO_SUITES,
     FinetuneTaskSpec,
@@ -76,6 +77,7 @@ class RunConfig:
     seeds: tuple[int, ...] = ()  # several seeds: one unit per seed (each resumable on its own); () = (seed,)
     layers: tuple[str, ...] = ()  # HEAR layer sweep: one unit per layer ("all" = every hidden state); () = (layer,)
     lr_grid: tuple[float, ...] = ()  # SUPERB learning-rate search (best on the recipe's dev metric); () = its rate
+    keep_checkpoints: str = "best"  # what a scored SUPERB run folder keeps: all | best | none
     device: str | None = None  # None: not asked for; the launcher decides (spear_bench.bench.launchers.resolve_device)
     quiet: bool = False
     cache_budget_gb: float = 8.0
@@ -87,6 +89,10 @@ class RunConfig:
     def __post_init__(self) -> None:
         for seed in (self.seed, *self.seeds):  # every seed comes from --seed (and --seeds N counts on from it)
             check_seed(seed)
+        if self.keep_checkpoints not in KEEP_CHECKPOINTS:
+            raise ConfigError(
+                f"--keep-checkpoints {self.keep_checkpoints!r}: expected one of {', '.join(KEEP_CHECKPOINTS)}"
+            )
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self))
@@ -373,6 +379,7 @@ def _run_unit(unit: Unit, config: RunConfig, start: float, models: LoadedModels)
         vc_vocoder=config.vc_vocoder,
         vc_asr_model=config.vc_asr_model,
         lr_grid=config.lr_grid,
+        keep_checkpoints=config.keep_checkpoints,
     )
     result = runner_for(spec).run(spec, model, context)
     rows = []

@@ -84,6 +84,7 @@ class RunContext:
     vc_vocoder: str | None = None  # SUPERB VC's pretrained scorers (spear_bench.superb.vc_eval): folders, or
     vc_asr_model: str | None = None  # None (a demo then uses flagged random-init stand-ins)
     lr_grid: tuple[float, ...] = ()  # SUPERB: learning rates to search on the dev set; () = the recipe's rate
+    keep_checkpoints: str = "best"  # SUPERB run folders once scored: all | best | none (superb.runs.prune_checkpoints)
 
 
 class TaskRunner(Protocol):

@@ -44,7 +44,7 @@ from spear_bench.superb.legacy_tasks import legacy_run_config, run_legacy_unit
 from spear_bench.superb.problem import run_problem_task
 from spear_bench.superb.recipe_files import check_task_files
 from spear_bench.superb.recipes import default_config, recipe_for
-from spear_bench.superb.runs import run_folder_key
+from spear_bench.superb.runs import prune_checkpoints, run_folder_key
 from spear_bench.task_registry import SuperbTaskSpec
 
 DEFAULT_CACHE_BUDGET_BYTES = 8 * 1024**3
@@ -241,7 +241,8 @@ def search_learning_rate(
     so each resumes on its own) and keep the rate with the best dev score, in the direction the recipe
     selects its ``valid_best`` checkpoint (``train.valid_metric``, ``valid_higher_better``); folds are
     averaged. The test scores are never looked at to choose. Returns (recipe, the chosen rate's folds,
-    the search: grid, chosen rate, dev metric, dev and primary test score per rate)."""
+    the search: grid, chosen rate, dev metric, dev and primary test score per rate, every rate's run
+    folders)."""
     train = default_config(recipe_for(spec).problem)["train"]
     metric, higher = train.get("valid_metric"), bool(train.get("valid_higher_better", True))
     runs, dev = [], []
@@ -267,7 +268,7 @@ def search_learning_rate(
         "test_metric": spec.metric,
         "test": test,
     }
-    return runs[best][0], runs[best][1], search
+    return runs[best][0], runs[best][1], search, [fold.target_dir for _, folds in runs for fold in folds]
 
 
 # --- running a task ----------------------------------------------------------------------------------
@@ -317,10 +318,12 @@ def run_superb_task(
     identity, code = upstream.model.identity(), code_version()
     try:
         if lr_grid:
-            recipe, folds, search = search_learning_rate(spec, root, arguments, runs_dir, identity, code, lr_grid)
+            recipe, folds, search, run_dirs = search_learning_rate(
+                spec, root, arguments, runs_dir, identity, code, lr_grid
+            )
         else:
             recipe, folds = run_problem_task(spec, root, *arguments, runs_dir, identity, code)
-            search = None
+            search, run_dirs = None, [fold.target_dir for fold in folds]
     finally:
         if temporary is not None:
             temporary.cleanup()
@@ -342,6 +345,7 @@ def run_superb_task(
             "protocol": spec.protocol.__dict__,
             "device": upstream.device,
             "layer_weights": mean_layer_weights(weights),
+            "run_dirs": [str(folder) for folder in run_dirs],  # every fold of every rate searched
             **({"lr_search": search} if search else {}),
         },
         embed=EmbedStats(hits=cache.hits if cache else 0, misses=cache.misses if cache else 0),
@@ -363,7 +367,7 @@ class SuperbRunner:
             lambda: Upstream(model, context.device, context.dtype),
         )
         cache_root = Path(context.cache_dir) / "superb" / ("" if context.dtype == "float32" else context.dtype)
-        return run_superb_task(
+        result = run_superb_task(
             spec,
             context.data_root,
             upstream,
@@ -373,6 +377,10 @@ class SuperbRunner:
             runs_root=Path(context.cache_dir) / "superb_runs",
             lr_grid=tuple(context.lr_grid),
         )
+        # scored (each fold's result.yaml written) and its layer weights read: the checkpoints can go
+        freed = sum(prune_checkpoints(Path(folder), context.keep_checkpoints) for folder in result.details["run_dirs"])
+        result.details["checkpoints"] = {"kept": context.keep_checkpoints, "freed_bytes": freed}
+        return result
 
 
 def run_legacy_superb_task(spec: SuperbTaskSpec, model: BenchModel, context: RunContext) -> TaskResult:
@@ -412,6 +420,8 @@ def run_legacy_superb_task(spec: SuperbTaskSpec, model: BenchModel, context: Run
     run_dir = Path(context.cache_dir) / "superb_runs" / model.name / f"{spec.name}-{key}"
     scores = run_legacy_unit({**arguments, "run_dir": str(run_dir)})
     stored = {m.name: float(scores[m.name]) for m in spec.metrics if m.name in scores}
+    layer_weights = legacy_layer_weights(run_dir)  # read from a checkpoint: before they are pruned
+    freed = prune_checkpoints(run_dir, context.keep_checkpoints)  # scored: every unit's metrics.json written
     return TaskResult(
         task=spec.name,
         scores=stored,
@@ -423,6 +433,7 @@ def run_legacy_superb_task(spec: SuperbTaskSpec, model: BenchModel, context: Run
             "device": context.device,
             "demo_schedule": demo,
             "seed": context.seed,
-            "layer_weights": legacy_layer_weights(run_dir),
+            "layer_weights": layer_weights,
+            "checkpoints": {"kept": context.keep_checkpoints, "freed_bytes": freed},
         },
     )

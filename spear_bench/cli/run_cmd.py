@@ -181,6 +181,12 @@ def run(
         "each rate's run resumes on its own, the best on the recipe's dev metric is stored "
         "(default: the recipe's rate).",
     ),
+    keep_checkpoints: str = typer.Option(
+        "best",
+        "--keep-checkpoints",
+        help="What a scored SUPERB run folder keeps: all (every checkpoint s3prl wrote) | best (the tested one) "
+        "| none (no weights; logs, configs and scores stay). A Base model's heads take up to 0.6 GB a checkpoint.",
+    ),
     nproc: int = typer.Option(1, "--nproc", help="torchrun: workers on this node."),
     slurm_cluster: Optional[str] = typer.Option(
         None,
@@ -229,6 +235,7 @@ def run(
         **_seed_options(seed, seeds),
         layers=_layer_list(layers),
         lr_grid=parse_lr_grid(lr_grid),
+        keep_checkpoints=keep_checkpoints,
         device=device,
         quiet=quiet,
         force=force,
