@@ -87,6 +87,8 @@ def run_spear_bench(args, data_root: Path, work: Path) -> tuple[float, Path]:
         str(args.seed),
         "--device",
         "cpu",
+        "--keep-checkpoints",
+        "all",  # compare() reads the last step's optimizer state beside the dev-best head
         "--quiet",
     ]
     seconds = timed_run(command, args.threads, work / "spear_bench.log")
