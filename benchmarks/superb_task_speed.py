@@ -40,6 +40,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 import spear_bench  # noqa: E402, F401  (torchaudio hook first)
 from spear_bench.demo.generate import generate_demo_data  # noqa: E402
+from spear_bench.superb.problem import dumped_config  # noqa: E402
 from spear_bench.superb.recipes import recipe_for  # noqa: E402
 from spear_bench.task_registry import load_suite  # noqa: E402
 
@@ -203,7 +204,7 @@ def main(argv=None) -> dict:
         work.mkdir(parents=True, exist_ok=True)
         load_before = os.getloadavg()
         spear_s, spear_dir = run_spear_bench(args, data_root, work)
-        dumped = sorted((spear_dir / "configs").glob("*.yaml"))[0]
+        dumped = dumped_config(spear_dir)
         s3prl_dir = work / "s3prl_run"
         s3prl_s = run_s3prl(args, recipe.problem, dumped, s3prl_dir, work)
         load_after = os.getloadavg()

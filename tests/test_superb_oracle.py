@@ -30,6 +30,7 @@ from spear_bench.bench.superb_runner import Upstream, run_superb_task
 from spear_bench.demo.generate import generate_demo_data
 from spear_bench.paths import REPO_ROOT
 from spear_bench.superb.legacy_tasks import run_legacy_unit
+from spear_bench.superb.problem import dumped_config
 from spear_bench.superb.recipes import legacy_recipe, recipe_for
 from spear_bench.task_registry import load_suite
 
@@ -111,7 +112,7 @@ def test_problem_task_equals_s3prls_own_entry_point(task, tmp_path, demo_root, t
     folds = {fold.name: fold for fold in recipe_for(spec).folds(spec.check_data(demo_root))}
     for fold, details in result.details["folds"].items():
         ours = Path(details["target_dir"])
-        (config,) = sorted((ours / "configs").glob("*.yaml"))  # s3prl's own dump of the run's config
+        config = dumped_config(ours)
         theirs = tmp_path / "s3prl" / fold
         _s3prl_problem(spec, folds[fold], config, theirs, demo_root)
         _compare_problem_runs(ours, theirs, tolerance)

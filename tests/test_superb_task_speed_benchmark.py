@@ -7,6 +7,7 @@ import dataclasses
 import pytest
 import torch
 
+from spear_bench.superb.problem import dumped_config
 from spear_bench.task_registry import load_suite
 
 
@@ -26,8 +27,8 @@ def test_superb_task_speed_quick_run_times_both_sides_and_compares_their_numbers
         assert 0.0 <= results[side]["accuracy"] <= 1.0
     assert results["last_step"] == "step_2"
     # s3prl's own entry point ran on the config spear-bench dumped, in its own folder
-    dumped = list((work / "cache" / "superb_runs").glob("*/demo_ks-*/configs/*.yaml"))
-    assert len(dumped) == 1 and list((work / "s3prl_run" / "configs").glob("*.yaml"))
+    (ours,) = (work / "cache" / "superb_runs").glob("*/demo_ks-*")
+    assert dumped_config(ours).is_file() and dumped_config(work / "s3prl_run").is_file()
     assert results["identical"] == (
         results["spear_bench_result"] == results["s3prl_result"]
         and results["head_max_abs_diff"] == 0.0

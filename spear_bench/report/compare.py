@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from spear_bench.report.columns import Column
 from spear_bench.report.leaderboard import Leaderboard, Row, column_key
 from spear_bench.report.paper_models import PAPER_COUNTERPART, display_name
-from spear_bench.report.render import _number, html_page, latex_escape
+from spear_bench.report.render import _number, html_page, latex_escape, latex_row, latex_table
 
 DEFAULT_BASELINES = ("wavlm_large", "usad_large", "dasheng_1.2b")
 COMPARED_BOARDS = ("superb", "hear", "finetune")
@@ -244,23 +244,11 @@ def to_html(comparison: Comparison) -> str:
 
 def to_latex(comparison: Comparison) -> str:
     header = _detail_header(comparison)
-    lines = [
-        r"\begin{table*}[t]",
-        r"\centering",
-        rf"\caption{{{latex_escape(_title(comparison))}}}",
-        r"\resizebox{\linewidth}{!}{%",
-        r"\begin{tabular}{ll" + "r" * (len(header) - 2) + "}",
-        r"\toprule",
-        " & ".join(latex_escape(h) for h in header) + r" \\",
-        r"\midrule",
+    body = [latex_row(row) for row in _detail_rows(comparison)] + [r"\midrule"]
+    body += [
+        rf"\multicolumn{{{len(header)}}}{{l}}"
+        rf"{{{latex_escape(row[0])}: {row[2]} wins, {row[3]} losses, {row[4]} ties}} \\"
+        for row in _summary_rows(comparison)
+        if row[1] == "all"
     ]
-    lines += [" & ".join(latex_escape(c) for c in row) + r" \\" for row in _detail_rows(comparison)]
-    lines += [r"\midrule"]
-    for row in _summary_rows(comparison):
-        if row[1] == "all":
-            lines.append(
-                rf"\multicolumn{{{len(header)}}}{{l}}"
-                rf"{{{latex_escape(row[0])}: {row[2]} wins, {row[3]} losses, {row[4]} ties}} \\"
-            )
-    lines += [r"\bottomrule", r"\end{tabular}}", r"\end{table*}"]
-    return "\n".join(lines) + "\n"
+    return latex_table(_title(comparison), "ll" + "r" * (len(header) - 2), header, body)

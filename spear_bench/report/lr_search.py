@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 
 from spear_bench.report.aggregate import Measured
-from spear_bench.report.render import latex_escape
+from spear_bench.report.render import latex_row, latex_table
 
 HEADER = ["Model", "Task", "Grid", "Dev metric", "Dev per rate", "Test per rate", "Chosen", "Test (stored)"]
 TITLE = "SUPERB learning-rate search (best rate on the recipe's dev metric)"
@@ -61,16 +61,4 @@ def to_html(rows: list[list[str]]) -> str:
 
 
 def to_latex(rows: list[list[str]]) -> str:
-    lines = [
-        r"\begin{table*}[t]",
-        r"\centering",
-        rf"\caption{{{latex_escape(TITLE)}}}",
-        r"\resizebox{\linewidth}{!}{%",
-        r"\begin{tabular}{" + "l" * len(HEADER) + "}",
-        r"\toprule",
-        " & ".join(latex_escape(h) for h in HEADER) + r" \\",
-        r"\midrule",
-    ]
-    lines += [" & ".join(latex_escape(c) for c in row) + r" \\" for row in rows]
-    lines += [r"\bottomrule", r"\end{tabular}}", r"\end{table*}"]
-    return "\n".join(lines) + "\n"
+    return latex_table(TITLE, "l" * len(HEADER), list(HEADER), [latex_row(row) for row in rows])

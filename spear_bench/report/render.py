@@ -282,21 +282,26 @@ def latex_escape(text: str) -> str:
     return "".join(_LATEX_SPECIALS.get(ch, ch) for ch in text)
 
 
+def latex_row(cells) -> str:
+    """One tabular row of plain-text cells."""
+    return " & ".join(latex_escape(c) for c in cells) + r" \\"
+
+
+def latex_table(
+    caption: str, columns: str, header: list[str], body: list[str], label: str = "", footer: tuple[str, ...] = ()
+) -> str:
+    """A ``table*`` with booktabs rules, scaled to the text width (needs booktabs and graphicx): the one
+    frame of every table spear-bench writes. ``caption`` and ``header`` are plain text; ``body`` and
+    ``footer`` are LaTeX lines (rows from :func:`latex_row`, rules)."""
+    lines = [r"\begin{table*}[t]", r"\centering", rf"\caption{{{latex_escape(caption)}}}"]
+    lines += [rf"\label{{tab:{label}}}"] if label else []
+    lines += [r"\resizebox{\linewidth}{!}{%", rf"\begin{{tabular}}{{{columns}}}", r"\toprule", latex_row(header)]
+    lines += [r"\midrule", *body, r"\bottomrule", r"\end{tabular}}", *footer, r"\end{table*}"]
+    return "\n".join(lines) + "\n"
+
+
 def to_latex(board: Leaderboard) -> str:
-    """A ``table*`` with booktabs rules, scaled to the text width (needs booktabs and graphicx)."""
-    spec = "ll" + "r" * len(board.columns)
-    lines = [
-        r"\begin{table*}[t]",
-        r"\centering",
-        rf"\caption{{{latex_escape(board.title)}}}",
-        rf"\label{{tab:{board.key}}}",
-        r"\resizebox{\linewidth}{!}{%",
-        rf"\begin{{tabular}}{{{spec}}}",
-        r"\toprule",
-    ]
-    lines.append(
-        " & ".join(latex_escape(h) for h in ["Model", "Source"] + [header_label(c) for c in board.columns]) + r" \\"
-    )
+    """The leaderboard as a :func:`latex_table`: measured rows (model names in italics), then the paper's."""
 
     def row_line(row: Row) -> str:
         cells = []
@@ -307,16 +312,13 @@ def to_latex(board: Leaderboard) -> str:
         name = latex_escape(row.name)
         return " & ".join([rf"\textit{{{name}}}" if row.measured else name, latex_escape(row.source)] + cells) + r" \\"
 
-    lines.append(r"\midrule")
-    lines.extend(row_line(r) for r in board.measured_rows)
+    body = [row_line(r) for r in board.measured_rows]
     if board.measured_rows and board.paper_rows:
-        lines.append(r"\midrule")
-    lines.extend(row_line(r) for r in board.paper_rows)
-    lines += [r"\bottomrule", r"\end{tabular}}"]
-    if board.notes:
-        lines.append(r"\par\footnotesize " + " ".join(latex_escape(n) for n in board.notes))
-    lines.append(r"\end{table*}")
-    return "\n".join(lines) + "\n"
+        body.append(r"\midrule")
+    body += [row_line(r) for r in board.paper_rows]
+    notes = (r"\par\footnotesize " + " ".join(latex_escape(n) for n in board.notes),) if board.notes else ()
+    header = ["Model", "Source"] + [header_label(c) for c in board.columns]
+    return latex_table(board.title, "ll" + "r" * len(board.columns), header, body, label=board.key, footer=notes)
 
 
 def latex_document(bodies: list[str]) -> str:

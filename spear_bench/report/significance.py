@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from spear_bench.report.aggregate import Measured
 from spear_bench.report.columns import display_value
-from spear_bench.report.render import latex_escape
+from spear_bench.report.render import latex_row, latex_table
 from spear_bench.report.stats import ALPHA, TEST_NAME, WelchResult, welch_test
 
 DIFFER, SAME, TOO_FEW = "differ", "no difference shown", "too few seeds"
@@ -145,16 +145,6 @@ def to_html(comparison: SeedComparison) -> str:
 
 
 def to_latex(comparison: SeedComparison) -> str:
-    lines = [
-        r"\begin{table*}[t]",
-        r"\centering",
-        rf"\caption{{{latex_escape(title(comparison))}. {latex_escape(_intro(comparison))}}}",
-        r"\resizebox{\linewidth}{!}{%",
-        r"\begin{tabular}{ll" + "r" * (len(HEADER) - 3) + "l}",
-        r"\toprule",
-        " & ".join(latex_escape(h) for h in HEADER) + r" \\",
-        r"\midrule",
-    ]
-    lines += [" & ".join(latex_escape(c) for c in row) + r" \\" for row in table_rows(comparison)]
-    lines += [r"\bottomrule", r"\end{tabular}}", r"\end{table*}"]
-    return "\n".join(lines) + "\n"
+    caption = f"{title(comparison)}. {_intro(comparison)}"
+    columns = "ll" + "r" * (len(HEADER) - 3) + "l"
+    return latex_table(caption, columns, list(HEADER), [latex_row(row) for row in table_rows(comparison)])

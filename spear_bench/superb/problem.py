@@ -155,6 +155,15 @@ def run_fold(spec: SuperbTaskSpec, fold: Fold, config: dict, upstream: torch.nn.
     return results
 
 
+def dumped_config(target_dir: Path) -> Path:
+    """s3prl's own dump of a fold's run config (``Problem.run`` writes ``<target_dir>/configs/<time>.yaml``;
+    a resumed run dumps again: the newest). It is what s3prl's own entry point reruns the fold from."""
+    dumps = sorted((Path(target_dir) / "configs").glob("*.yaml"))
+    if not dumps:
+        raise ConfigError(f"{target_dir}: no s3prl config dump under configs/ (not an s3prl.problem run folder)")
+    return dumps[-1]
+
+
 def default_num_workers() -> int:
     """DataLoader workers: none on a machine with 2 cores or fewer (they would compete with the model), else <= 6."""
     cores = os.cpu_count() or 1
