@@ -27,7 +27,7 @@ torch.set_num_threads(max(1, min(2, os.cpu_count() or 1) // int(os.environ.get("
 # test's folder as it ends and SUPERB runs keeping no resume points once scored; 22 GB before both.
 # With less free, the whole suite stops before it starts, in one line, rather than erroring test after
 # test on "No space left on device" (CI's run of 2026-12-07 did, on a disk left nearly full).
-SUITE_PEAK_DISK_GB = 6.0
+SUITE_PEAK_DISK_GB = 5.0
 
 
 def _temporary_root(config) -> Path:
