@@ -179,3 +179,31 @@ def test_changed_checkpoint_setting_recomputes_embeddings_and_reruns_the_unit(
         0,
         0,
     )  # --force reruns the unit; embeddings under its key are reused
+
+
+@pytest.mark.parametrize("task", ["demo_ks", "demo_se"])  # one per s3prl runner: s3prl.problem, legacy
+def test_a_superb_unit_key_covers_its_corpus_files(tmp_path, demo_root, task):
+    """A changed, added or removed corpus file reruns a SUPERB unit, for both of s3prl's runners; the
+    key reads names, sizes and times only (no hashing of a corpus at every rerun). Neither runner writes
+    into the corpus folder, so a finished run keeps its key (the corpus is a copy: the demo root is shared)."""
+    import shutil
+
+    from spear_bench.demo.generate import generate_demo_data
+
+    spec = load_suite("demo_superb").task(task)
+    source = generate_demo_data(demo_root, legacy_superb=spec.s3prl_entry == "legacy", log=lambda *_: None)
+    corpus = tmp_path / spec.layout.root
+    shutil.copytree(spec.data_dir(source), corpus)
+    config = RunConfig(suite="demo_superb", models=("spear_tiny[random-init]",), data_root=str(tmp_path))
+
+    def key() -> str:
+        return config_hash(unit_config(Unit("spear_tiny[random-init]", task), spec, config, tmp_path))
+
+    base = key()
+    assert key() == base
+    audio = sorted(corpus.rglob("*.wav"))[0]
+    audio.write_bytes(audio.read_bytes() + b"\0\0")  # a changed clip
+    changed = key()
+    assert changed != base
+    (corpus / "extra.txt").write_text("x")  # an added file
+    assert key() not in (base, changed)

@@ -256,8 +256,9 @@ def task_data_key(spec: TaskSpec, data_root: Path, cache_dir: Path | str) -> dic
         out = {path.name: digest for path, digest in zip(listed, hashes)}
         out["audio"] = _digest([f"{split}/{file}\t{h}" for (split, file, _), h in zip(clips, hashes[len(listed) :])])
         return out
-    # s3prl_problem tasks only: the legacy runner's corpus folders were not checked to stay unchanged while it runs
-    if isinstance(spec, SuperbTaskSpec) and spec.s3prl_entry == "problem":
+    # SUPERB, both of s3prl's runners. Neither writes into the corpus folder, so a finished unit keeps its
+    # key (the six legacy tasks' demo run left every name, size and time as it was, 2026-12-07).
+    if isinstance(spec, SuperbTaskSpec) and spec.s3prl_entry in ("problem", "legacy"):
         root = spec.data_dir(data_root)
         lines = []
         for folder, dirs, files in os.walk(root):
