@@ -59,7 +59,8 @@ def _row(value, seed=0, config="c1", time="2025-01-01T00:00:00+00:00"):
 
 def test_measured_value_is_the_mean_over_seeds():
     (item,) = measured_values([_row(0.5, seed=0), _row(0.7, seed=1)])
-    assert item.value == pytest.approx(0.6) and item.seeds == 2 and item.std == pytest.approx(0.1)
+    assert item.value == pytest.approx(0.6) and item.seeds == 2
+    assert item.std == pytest.approx(0.1 * 2**0.5)  # the sample std (n - 1), as the interval uses
 
 
 def test_measured_value_uses_the_latest_config():

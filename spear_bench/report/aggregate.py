@@ -28,7 +28,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from spear_bench.report.stats import t_interval
+from spear_bench.report.stats import sample_std, t_interval
 
 HEAR_AVERAGE_TOLERANCE = 0.055
 HEAR_AVG_COLUMN_TOLERANCE = 0.1
@@ -183,7 +183,7 @@ def measured_values(rows: Iterable) -> list[Measured]:
     Rows of different weights under one model name are kept apart (:func:`weights_labels`).
     When a task was run under several configs with the same weights, the config with the
     most recent row wins (an older config is an earlier attempt); the seeds of that config
-    are averaged (std is the population standard deviation over seeds, 0 for one seed; ci the
+    are averaged (std is the sample standard deviation over seeds, n - 1 as in the interval, 0 for one seed; ci the
     95 % Student-t half-width, :func:`spear_bench.report.stats.t_interval`). A HEAR layer other
     than the default is kept apart as ``NAME@layer=N`` (:func:`layer_label`).
     """
@@ -204,7 +204,7 @@ def measured_values(rows: Iterable) -> list[Measured]:
         seed_rows = [per_seed[seed] for seed in sorted(per_seed)]
         values = [float(r.value) for r in seed_rows]
         mean = sum(values) / len(values)
-        std = math.sqrt(sum((v - mean) ** 2 for v in values) / len(values))
+        std = sample_std(values) if len(values) > 1 else 0.0
         latest = max(chosen, key=lambda r: r.time)
         out.append(
             Measured(

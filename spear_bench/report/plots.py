@@ -12,7 +12,7 @@ panel of their own next to the paper panel of the same task and metric: measured
 usually at another scale (model size, steps, data) than the paper's, so they never share
 the paper's y axis. Their legend carries that scale (``spear-bench ablate`` records it in
 ``<results>/_ablations/<model>.json``; see :meth:`spear_bench.results.store.ResultsStore.variant_scales`),
-the caption lists it, and seeds (when several) are error bars (population std). For the
+the caption lists it, and seeds (when several) are error bars (sample std, n - 1). For the
 model-scale figure the released checkpoints ``spear_base|large|xlarge`` (and
 ``...@scale=base|large|xlarge``) are the measured points.
 """
