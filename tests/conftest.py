@@ -51,9 +51,10 @@ def pytest_sessionstart(session):
     if os.environ.get("PYTEST_XDIST_WORKER") or not whole_suite:
         return
     root = _temporary_root(config)
-    if _free_gb(root) < SUITE_PEAK_DISK_GB:
+    free = _free_gb(root)
+    if free < SUITE_PEAK_DISK_GB:
         pytest.exit(
-            f"{root}: only {_free_gb(root):.1f} GB free; the whole test suite needs about {SUITE_PEAK_DISK_GB} GB "
+            f"{root}: only {free:.1f} GB free; the whole test suite needs about {SUITE_PEAK_DISK_GB} GB "
             "(free some, or point --basetemp at a disk with room)",
             returncode=3,
         )

@@ -44,7 +44,7 @@ from spear_bench.superb.legacy_tasks import legacy_run_config, run_legacy_unit
 from spear_bench.superb.problem import run_problem_task
 from spear_bench.superb.recipe_files import check_task_files
 from spear_bench.superb.recipes import default_config, recipe_for
-from spear_bench.superb.runs import prune_checkpoints, run_folder_key
+from spear_bench.superb.runs import TRAIN_DIR, prune_checkpoints, run_folder_key, tested_checkpoint
 from spear_bench.task_registry import SuperbTaskSpec
 
 DEFAULT_CACHE_BUDGET_BYTES = 8 * 1024**3
@@ -168,18 +168,7 @@ def estimated_cache_bytes(root: Path, upstream: Upstream) -> float:
 
 # --- what a trained recipe leaves: its dev score and its layer weights ----------------------------------
 
-TRAIN_DIR = "train"  # s3prl's Problem.run trains under <target_dir>/train
 FEATURIZER_WEIGHTS = "featurizer.weights"  # s3prl.nn.Featurizer's layer weights (before softmax) in the state dict
-
-
-def tested_checkpoint(target_dir: Path) -> Path | None:
-    """The checkpoint s3prl tests: ``train/valid_best`` (the best dev score), else the last ``train/step_*``
-    (recipes that never validate, SuperbASV)."""
-    train = Path(target_dir) / TRAIN_DIR
-    if (train / "valid_best").is_dir():
-        return train / "valid_best"
-    steps = sorted(train.glob("step_*"), key=lambda p: int(p.name.split("_")[-1]))
-    return steps[-1] if steps else None
 
 
 def learned_layer_weights(target_dir: Path) -> list[float]:

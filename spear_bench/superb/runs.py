@@ -27,6 +27,8 @@ def run_folder_key(config: dict, model: dict, code: dict, seed: int) -> str:
 
 # --- what a finished run folder keeps ----------------------------------------------------------------
 
+TRAIN_DIR = "train"  # s3prl's Problem.run trains under <target_dir>/train
+
 # all: every checkpoint s3prl wrote (its resume points and its dev-best one); best: only the checkpoint
 # the test scores came from; none: no weights (logs, configs, training statistics and scores stay).
 KEEP_CHECKPOINTS = ("all", "best", "none")
@@ -48,6 +50,21 @@ def _step(path: Path) -> int:
     return int(path.name.split("_")[-1]) if path.is_dir() else int(path.stem.split("-")[-1])
 
 
+def _steps(train: Path) -> list[Path]:
+    """``train/step_N`` folders (s3prl.problem's resume points), oldest first."""
+    return sorted((p for p in train.glob("step_*") if p.is_dir()), key=_step)
+
+
+def tested_checkpoint(target_dir: Path) -> Path | None:
+    """The checkpoint s3prl tests: ``train/valid_best`` (the best dev score), else the last ``train/step_*``
+    (recipes that never validate, SuperbASV); None when there is none."""
+    train = Path(target_dir) / TRAIN_DIR
+    if (train / "valid_best").is_dir():
+        return train / "valid_best"
+    steps = _steps(train)
+    return steps[-1] if steps else None
+
+
 def prune_checkpoints(folder: Path, keep: str) -> int:
     """Delete the checkpoints a finished SUPERB run folder no longer needs (``keep``, one of
     :data:`KEEP_CHECKPOINTS`); the bytes freed.
@@ -65,10 +82,9 @@ def prune_checkpoints(folder: Path, keep: str) -> int:
     if keep == "all" or not folder.is_dir():
         return 0
     freed = 0
-    for train in [p for p in folder.rglob("train") if p.is_dir()]:  # s3prl.problem: train/step_N, train/valid_best
-        steps = sorted((p for p in train.glob("step_*") if p.is_dir()), key=_step)
-        tested = train / "valid_best" if (train / "valid_best").is_dir() else (steps[-1] if steps else None)
-        freed += sum(_remove(step) for step in steps if keep == "none" or step != tested)
+    for train in [p for p in folder.rglob(TRAIN_DIR) if p.is_dir()]:  # s3prl.problem: train/step_N, valid_best
+        tested = tested_checkpoint(train.parent)
+        freed += sum(_remove(step) for step in _steps(train) if keep == "none" or step != tested)
     for expdir in sorted({p.parent for p in folder.rglob("states-*.ckpt")}):  # legacy runner
         states = sorted(expdir.glob("states-*.ckpt"), key=_step)
         tested = [] if any(expdir.glob("*best*.ckpt")) else states[-1:]
