@@ -1,7 +1,7 @@
 """The committed reference CSVs (results/reference/) against the paper's markdown.
 
 The paper is not part of the repository: it is read from ``$SPEAR_BENCH_PAPER`` or
-``<repo>/../shared/seeds/spear-paper.md`` (CI has the shared folder beside its clone). Where
+``<repo>/../shared/seeds/spear-paper.md`` (a clone has no shared folder beside it). Where
 it is absent, the tests that need its text are skipped with the reason printed; the checks of
 the committed CSVs alone still run. Cells are looked up in the paper by a small
 parser written here, independent of spear_bench.report.paper: the caption line
@@ -205,3 +205,14 @@ def test_hear_task_groups_match_table_15(paper_text):
         name = f"{row.name} ({row.task}){'*' if row.frame_level == 'True' else ''}"
         assert paper_cell(paper_text, "15", name, 0, 1) == row.group, row.task
     assert groups["group"].value_counts().to_dict() == {"Music": 8, "Speech": 6, "Environment": 4}
+
+
+def test_transcribing_without_the_paper_is_a_one_line_error(tmp_path, capsys):
+    """A user's clone has no ../shared: the transcription names the missing file and exits 2."""
+    from spear_bench.report.transcribe import main
+
+    missing = tmp_path / "spear-paper.md"
+    assert main(["--paper", str(missing), "--out", str(tmp_path / "out")]) == 2
+    error = capsys.readouterr().err
+    assert error == f"error: {missing}: the SPEAR paper markdown is missing (give --paper or SPEAR_BENCH_PAPER)\n"
+    assert not (tmp_path / "out").exists()

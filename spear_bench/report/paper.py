@@ -29,7 +29,10 @@ _NUMBER = re.compile(r"^[-+]?\d+(?:\.\d+)?$")
 def default_paper_path() -> Path:
     """``$SPEAR_BENCH_PAPER``, else the paper beside the checkout (``<repo>/../shared/seeds/spear-paper.md``).
 
-    The paper's text is not part of the repository (CI has the shared folder beside its clone).
+    The paper's text is not part of the repository, and a clone has no ``../shared`` beside it: the
+    transcription (``python -m spear_bench.report.transcribe``) then stops with a one-line error, and
+    tests/test_reference_paper.py skips its checks of the text, printing why. The tables it produced
+    are committed (``results/reference``), so nothing else reads the paper.
     """
     return Path(os.environ.get("SPEAR_BENCH_PAPER") or REPO_ROOT.parent / "shared" / "seeds" / "spear-paper.md")
 

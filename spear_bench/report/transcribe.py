@@ -622,7 +622,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(reference_dir()))
     parser.add_argument("--check", action="store_true", help="compare with the files in --out instead of writing")
     args = parser.parse_args(argv)
-    files = transcribe(read_paper(args.paper))
+    try:
+        files = transcribe(read_paper(args.paper))
+    except SpearBenchError as error:  # no paper beside a user's clone: one line, not a traceback
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     out = Path(args.out)
     if args.check:
         stale = [name for name, text in files.items() if not (out / name).is_file() or (out / name).read_text() != text]
